@@ -1,0 +1,2 @@
+//! Latchkey core.
+#![forbid(unsafe_code)]

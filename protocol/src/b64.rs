@@ -1,0 +1,38 @@
+//! Base64url without padding: the one binary-to-text encoding of the protocol.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+
+/// Encodes bytes as base64url without padding.
+pub(crate) fn encode(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Decodes base64url without padding; rejects padding, other alphabets and non-canonical
+/// trailing bits (so every byte string has exactly one text form).
+pub(crate) fn decode(text: &str) -> Option<Vec<u8>> {
+    let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
+    (URL_SAFE_NO_PAD.encode(&bytes) == text).then_some(bytes)
+}
+
+/// Serde adapter for fixed-length byte arrays as base64url text.
+pub(crate) mod array {
+    use serde::{de::Error as _, Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer, const N: usize>(
+        bytes: &[u8; N],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&super::encode(bytes))
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
+        deserializer: D,
+    ) -> Result<[u8; N], D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let bytes = super::decode(&text).ok_or_else(|| D::Error::custom("invalid base64url"))?;
+        bytes
+            .try_into()
+            .map_err(|_| D::Error::custom(format_args!("expected {N} bytes")))
+    }
+}
