@@ -1,16 +1,17 @@
-//! Base64url without padding: the one binary-to-text encoding of the protocol.
+//! Base64url without padding: the one binary-to-text encoding of the protocol (and of the
+//! device's files).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
 /// Encodes bytes as base64url without padding.
-pub(crate) fn encode(bytes: &[u8]) -> String {
+pub fn encode(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// Decodes base64url without padding; rejects padding, other alphabets and non-canonical
 /// trailing bits (so every byte string has exactly one text form).
-pub(crate) fn decode(text: &str) -> Option<Vec<u8>> {
+pub fn decode(text: &str) -> Option<Vec<u8>> {
     let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
     (URL_SAFE_NO_PAD.encode(&bytes) == text).then_some(bytes)
 }

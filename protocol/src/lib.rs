@@ -12,6 +12,7 @@
 //! - [`types`]: identifiers, keys, signatures and digests as they appear on the wire.
 #![forbid(unsafe_code)]
 
+pub mod b64;
 pub mod link;
 pub mod oprf;
 pub mod pin;
@@ -20,7 +21,7 @@ pub mod signed;
 pub mod types;
 pub mod wire;
 
-mod b64;
+
 
 /// The protocol version this crate speaks. It appears in the enrolment link, in every wire
 /// message and in every domain-separation tag of the signed bytes.

@@ -1,0 +1,144 @@
+//! The approval key and its inner seal under the server-hardened PIN (DESIGN "construction").
+//!
+//! `K = HKDF-SHA256(salt = "latchkey/v1/approval-key", ikm = OPRF_output(PIN) || PIN,
+//! info = canonical("approval-key", account, device, epoch, key id))`, then AES-256-GCM with
+//! AAD `canonical("approval-key-inner", account, device, epoch, key id)`. Without the
+//! server's OPRF key nobody can compute `OPRF_output(PIN)`, so the sealed key, the approval
+//! public key and any number of signatures give no way to test a PIN guess offline (P1).
+
+use std::fmt;
+
+use hkdf::Hkdf;
+use latchkey_protocol::secret::{OprfOutput, Pin};
+use latchkey_protocol::signed::Canonical;
+use latchkey_protocol::types::{AccountId, DeviceId, PublicKey, Signature};
+use p256::ecdsa::signature::Signer as _;
+use p256::ecdsa::SigningKey;
+use rand_core::CryptoRngCore;
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use crate::aead::{self, Sealed};
+use crate::keystore::KeyId;
+
+/// The approval private key `d`: exists in memory only between PIN entry and signing.
+///
+/// Boxed so moves do not leave copies; the p256 key wipes itself on drop.
+pub struct ApprovalKey(Box<SigningKey>);
+
+impl ApprovalKey {
+    /// A fresh random key (PIN change and reset always make a new one, never re-seal).
+    pub fn generate(rng: &mut impl CryptoRngCore) -> Self {
+        Self(Box::new(SigningKey::random(rng)))
+    }
+
+    /// The public half (sent to the server; never stored on the device).
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey::from(self.0.verifying_key())
+    }
+
+    /// Signs canonical bytes (ECDSA P-256/SHA-256, low S).
+    pub fn sign(&self, message: &[u8]) -> Signature {
+        let signature: p256::ecdsa::Signature = self.0.sign(message);
+        Signature::from_ecdsa(&signature)
+    }
+}
+
+impl fmt::Debug for ApprovalKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApprovalKey(..)")
+    }
+}
+
+/// What the inner seal binds: account, device, epoch and the slot's random key id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealContext {
+    /// The account.
+    pub account: AccountId,
+    /// The device.
+    pub device: DeviceId,
+    /// The approval key epoch (1 at enrolment, +1 per change or reset).
+    pub epoch: u32,
+    /// The slot's random id.
+    pub key_id: KeyId,
+}
+
+impl SealContext {
+    fn fields(&self, purpose: &str) -> Vec<u8> {
+        Canonical::new(purpose)
+            .bytes(self.account.as_bytes())
+            .bytes(self.device.as_bytes())
+            .u64(u64::from(self.epoch))
+            .str(self.key_id.as_str())
+            .finish()
+    }
+
+    /// AAD for the outer (keystore-key) layer.
+    pub(crate) fn outer_aad(&self) -> Vec<u8> {
+        self.fields("approval-key-outer")
+    }
+}
+
+/// The approval key sealed under the PIN key (the inner layer).
+#[derive(Clone, PartialEq, Eq)]
+pub struct InnerSealed(pub(crate) Sealed);
+
+impl fmt::Debug for InnerSealed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("InnerSealed(..)")
+    }
+}
+
+impl InnerSealed {
+    /// Nonce followed by ciphertext: the bytes the outer layer encrypts.
+    pub(crate) fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        let mut out = Zeroizing::new(Vec::with_capacity(12 + self.0.ciphertext.len()));
+        out.extend_from_slice(&self.0.nonce);
+        out.extend_from_slice(&self.0.ciphertext);
+        out
+    }
+
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        (bytes.len() > 12).then(|| {
+            Self(Sealed { nonce: bytes[..12].to_vec(), ciphertext: bytes[12..].to_vec() })
+        })
+    }
+}
+
+/// Seals `key` under the PIN key derived from `output` and `pin`.
+pub fn seal(
+    key: &ApprovalKey,
+    output: &OprfOutput,
+    pin: &Pin,
+    context: &SealContext,
+    rng: &mut impl CryptoRngCore,
+) -> InnerSealed {
+    let pin_key = derive_pin_key(output, pin, context);
+    let scalar = Zeroizing::new(key.0.to_bytes());
+    InnerSealed(aead::seal(&pin_key, &context.fields("approval-key-inner"), &scalar, rng))
+}
+
+/// Opens the approval key; `None` means the PIN (or the evaluation) was wrong.
+pub fn open(
+    sealed: &InnerSealed,
+    output: &OprfOutput,
+    pin: &Pin,
+    context: &SealContext,
+) -> Option<ApprovalKey> {
+    let pin_key = derive_pin_key(output, pin, context);
+    let scalar = aead::open(&pin_key, &context.fields("approval-key-inner"), &sealed.0)?;
+    SigningKey::from_slice(&scalar).ok().map(|k| ApprovalKey(Box::new(k)))
+}
+
+fn derive_pin_key(output: &OprfOutput, pin: &Pin, context: &SealContext) -> Zeroizing<[u8; 32]> {
+    let mut ikm = Zeroizing::new(Vec::with_capacity(32 + 8));
+    // EXPOSE: the OPRF output and the PIN are the HKDF input key material (DESIGN).
+    ikm.extend_from_slice(output.expose_secret());
+    ikm.extend_from_slice(pin.expose_secret().as_bytes());
+    let hkdf = Hkdf::<Sha256>::new(Some(b"latchkey/v1/approval-key"), &ikm);
+    let mut key = Zeroizing::new([0u8; 32]);
+    if hkdf.expand(&context.fields("approval-key"), key.as_mut()).is_err() {
+        unreachable!("HKDF-SHA256 expand of 32 bytes");
+    }
+    key
+}

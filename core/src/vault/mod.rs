@@ -1,0 +1,542 @@
+//! The vault: one record per enrolled account, in the data directory, exactly as DESIGN.md's
+//! construction says.
+//!
+//! A record holds who the account is (server, ids, label, the pinned server key), which
+//! device key signs for it, the signature counter, and the approval key sealed twice: inner
+//! AES-256-GCM under the server-hardened PIN key ([`approval`]), outer AES-256-GCM under a
+//! random wrapping key in the OS [`KeyStore`]. Nothing stored is derived from the approval
+//! public key; ids are random.
+//!
+//! A PIN change or reset writes a fresh approval key into a **staged** slot beside the active
+//! one ([`Vault::stage`]); the server's commit is followed by [`Vault::promote`], an abandoned
+//! one by [`Vault::discard`]. Every change is one atomic file replacement, so a crash at any
+//! point leaves the old state, or the old state plus a staged slot, or the new state (P10).
+//!
+//! Files: `DIR/accounts/<record id>.json`, 0600, with an explicit `format` version. A file
+//! that is damaged or of an unknown format is reported and never modified or deleted.
+
+pub mod approval;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use latchkey_protocol::b64;
+use latchkey_protocol::secret::{OprfOutput, Pin};
+use latchkey_protocol::types::{AccountId, Assurance, DeviceId, OperationId, PublicKey};
+use rand_core::{CryptoRngCore, OsRng};
+use serde::{Deserialize, Serialize};
+
+use crate::aead::{self, Sealed};
+use crate::error::{Error, Result};
+#[cfg(feature = "fault-injection")]
+use crate::fsio::FaultPlan;
+use crate::fsio::Fs;
+use crate::keystore::{KeyId, KeyStore, WrappingKey};
+use crate::signer::KeyAlias;
+use approval::{ApprovalKey, InnerSealed, SealContext};
+
+/// The record format this build writes and reads.
+pub const RECORD_FORMAT: u32 = 1;
+
+/// A record's random id (`ac-` and 16 random bytes, base64url); also its file name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RecordId(String);
+
+impl RecordId {
+    fn random(rng: &mut impl CryptoRngCore) -> Self {
+        let mut bytes = [0u8; 16];
+        rng.fill_bytes(&mut bytes);
+        Self(format!("ac-{}", b64::encode(&bytes)))
+    }
+
+    /// Parses an id (for example from a file name or the command line).
+    pub fn parse(text: &str) -> Option<Self> {
+        let rest = text.strip_prefix("ac-")?;
+        (b64::decode(rest)?.len() == 16).then(|| Self(text.to_owned()))
+    }
+
+    /// The id's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Who the account is and how to reach its server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountIdentity {
+    /// The API base, `https://HOST[:PORT]/[PREFIX/]`, from the enrolment link.
+    pub server: String,
+    /// The account id on that server.
+    pub account: AccountId,
+    /// This device's id on that server.
+    pub device: DeviceId,
+    /// The account label people see.
+    pub label: String,
+    /// The server's challenge-signing key, pinned at enrolment (P4, P5).
+    pub server_key: PublicKey,
+    /// PIN digits (4 or 6).
+    pub pin_digits: u8,
+}
+
+/// Which device key signs for this account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceKeyRef {
+    /// The key's alias in its signer.
+    pub alias: KeyAlias,
+    /// The device public key (registered with the server; not the approval key).
+    pub public_key: PublicKey,
+    /// How the key is held.
+    pub assurance: Assurance,
+}
+
+/// Where an account is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordState {
+    /// Sealed locally; the server has not confirmed the enrolment yet.
+    Enrolling,
+    /// Enrolled.
+    Active,
+}
+
+/// What a staged slot is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RekeyKind {
+    /// A PIN change (the old PIN was known).
+    Change,
+    /// A forgotten-PIN reset.
+    Reset,
+}
+
+/// One sealed approval key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Slot {
+    /// The epoch the key belongs to.
+    pub epoch: u32,
+    /// The slot's random id (bound into both seals).
+    pub key_id: KeyId,
+    /// The inner seal (under the PIN key).
+    pub sealed: InnerSealed,
+}
+
+impl Slot {
+    /// Seals `key` for `account`/`device`/`epoch` under the PIN and its OPRF output, with a
+    /// fresh random key id.
+    pub fn seal(
+        key: &ApprovalKey,
+        output: &OprfOutput,
+        pin: &Pin,
+        account: AccountId,
+        device: DeviceId,
+        epoch: u32,
+    ) -> Self {
+        let key_id = KeyId::random(&mut OsRng);
+        let context = SealContext { account, device, epoch, key_id: key_id.clone() };
+        let sealed = approval::seal(key, output, pin, &context, &mut OsRng);
+        Self { epoch, key_id, sealed }
+    }
+
+    /// Opens the approval key with the PIN and its OPRF output.
+    ///
+    /// # Errors
+    /// [`Error::WrongPin`] if they do not open it.
+    pub fn open(
+        &self,
+        output: &OprfOutput,
+        pin: &Pin,
+        account: AccountId,
+        device: DeviceId,
+    ) -> Result<ApprovalKey> {
+        approval::open(&self.sealed, output, pin, &self.context(account, device))
+            .ok_or(Error::WrongPin)
+    }
+
+    /// The seal context of this slot.
+    pub fn context(&self, account: AccountId, device: DeviceId) -> SealContext {
+        SealContext { account, device, epoch: self.epoch, key_id: self.key_id.clone() }
+    }
+}
+
+/// A fresh approval key waiting for the server's commit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Staged {
+    /// The sealed fresh key.
+    pub slot: Slot,
+    /// The server operation it belongs to.
+    pub operation: OperationId,
+    /// Change or reset.
+    pub kind: RekeyKind,
+    /// The commit request body, kept so it can be re-sent after a crash (signatures only).
+    pub commit: Option<String>,
+}
+
+/// An account record as the rest of the core sees it (outer layer already removed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountRecord {
+    /// The record id.
+    pub id: RecordId,
+    /// Who the account is.
+    pub identity: AccountIdentity,
+    /// The device key.
+    pub device_key: DeviceKeyRef,
+    /// Enrolling or active.
+    pub state: RecordState,
+    /// The last signature counter used.
+    pub counter: u64,
+    /// The active approval key.
+    pub active: Slot,
+    /// A PIN change or reset in progress.
+    pub staged: Option<Staged>,
+    wrap_key: KeyId,
+}
+
+/// The vault over a data directory and a keystore.
+pub struct Vault {
+    dir: PathBuf,
+    keystore: Arc<dyn KeyStore>,
+    fs: Fs,
+    lock: Mutex<()>,
+}
+
+impl Vault {
+    /// Opens (creating if needed) the vault in `dir`.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] if the directory cannot be created.
+    pub fn open(dir: impl Into<PathBuf>, keystore: Arc<dyn KeyStore>) -> Result<Self> {
+        Self::open_with(dir.into(), keystore, Fs::default())
+    }
+
+    /// The same, failing at a planned step (crash simulation).
+    ///
+    /// # Errors
+    /// As [`Vault::open`].
+    #[cfg(feature = "fault-injection")]
+    pub fn open_with_faults(
+        dir: impl Into<PathBuf>,
+        keystore: Arc<dyn KeyStore>,
+        faults: Arc<FaultPlan>,
+    ) -> Result<Self> {
+        Self::open_with(dir.into(), keystore, Fs::with_faults(Some(faults)))
+    }
+
+    fn open_with(dir: PathBuf, keystore: Arc<dyn KeyStore>, fs: Fs) -> Result<Self> {
+        let accounts = dir.join("accounts");
+        fs.create_dir(&accounts).map_err(|e| Error::storage("create", &accounts, e))?;
+        Ok(Self { dir, keystore, fs, lock: Mutex::new(()) })
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The ids of all records, sorted. Stale temp files are ignored.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] if the directory cannot be read.
+    pub fn list(&self) -> Result<Vec<RecordId>> {
+        let accounts = self.dir.join("accounts");
+        let entries = std::fs::read_dir(&accounts).map_err(|e| Error::storage("list", &accounts, e))?;
+        let mut ids = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::storage("list", &accounts, e))?;
+            let name = entry.file_name();
+            let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".json")) else {
+                continue;
+            };
+            if let Some(id) = RecordId::parse(stem) {
+                ids.push(id);
+            }
+        }
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Reads a record and removes its outer layer.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Corrupt`], [`Error::UnsupportedFormat`],
+    /// [`Error::KeyMissing`] or [`Error::Storage`]; the file is never changed.
+    pub fn load(&self, id: &RecordId) -> Result<AccountRecord> {
+        let path = self.path(id);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NotFound(id.as_str().to_owned()))
+            }
+            Err(e) => return Err(Error::storage("read", &path, e)),
+        };
+        let corrupt = |reason: String| Error::Corrupt { path: path.clone(), reason };
+        let format = peek_format(&bytes).map_err(corrupt)?;
+        if format != RECORD_FORMAT {
+            return Err(Error::UnsupportedFormat { path, found: format });
+        }
+        let file: RecordFile = serde_json::from_slice(&bytes)
+            .map_err(|e| corrupt(format!("invalid at line {} column {}", e.line(), e.column())))?;
+        if &file.id != id {
+            return Err(corrupt("record id does not match its file name".into()));
+        }
+        let wrap = self.wrapping_key(&file)?;
+        let identity = &file.identity;
+        let unwrap = |slot: &SlotFile| -> Result<Slot> {
+            let context = SealContext {
+                account: identity.account,
+                device: identity.device,
+                epoch: slot.epoch,
+                key_id: slot.key_id.clone(),
+            };
+            let inner = aead::open(wrap.expose_secret(), &context.outer_aad(), &slot.sealed)
+                .and_then(|b| InnerSealed::from_bytes(&b))
+                .ok_or_else(|| corrupt("the sealed key does not decrypt".into()))?;
+            Ok(Slot { epoch: slot.epoch, key_id: slot.key_id.clone(), sealed: inner })
+        };
+        let active = unwrap(&file.active)?;
+        let staged = match &file.staged {
+            None => None,
+            Some(s) => Some(Staged {
+                slot: unwrap(&s.slot)?,
+                operation: s.operation,
+                kind: s.kind,
+                commit: s.commit.clone(),
+            }),
+        };
+        Ok(AccountRecord {
+            id: file.id,
+            identity: file.identity,
+            device_key: file.device_key,
+            state: file.state,
+            counter: file.counter,
+            active,
+            staged,
+            wrap_key: file.wrap_key,
+        })
+    }
+
+    /// Stores a new account in the [`RecordState::Enrolling`] state.
+    ///
+    /// # Errors
+    /// [`Error::KeyStore`] or [`Error::Storage`]; on error nothing usable was written.
+    pub fn create(
+        &self,
+        identity: AccountIdentity,
+        device_key: DeviceKeyRef,
+        active: Slot,
+    ) -> Result<AccountRecord> {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let wrap_key = KeyId::random(&mut OsRng);
+        let wrap = WrappingKey::generate(&mut OsRng);
+        // Keystore first: a crash after it leaves an unused entry, never a record whose key
+        // is missing.
+        self.keystore.put(&wrap_key, &wrap)?;
+        let record = AccountRecord {
+            id: RecordId::random(&mut OsRng),
+            identity,
+            device_key,
+            state: RecordState::Enrolling,
+            counter: 0,
+            active,
+            staged: None,
+            wrap_key,
+        };
+        self.write(&record, &wrap)?;
+        Ok(record)
+    }
+
+    /// Marks an enrolment as confirmed by the server.
+    ///
+    /// # Errors
+    /// As [`Vault::load`], plus [`Error::Storage`].
+    pub fn activate(&self, id: &RecordId) -> Result<AccountRecord> {
+        self.update(id, |record| {
+            record.state = RecordState::Active;
+            Ok(())
+        })
+    }
+
+    /// Reserves the next signature counter, durably, before any signature uses it.
+    ///
+    /// # Errors
+    /// As [`Vault::load`], plus [`Error::Storage`].
+    pub fn next_counter(&self, id: &RecordId) -> Result<u64> {
+        let record = self.update(id, |record| {
+            record.counter += 1;
+            Ok(())
+        })?;
+        Ok(record.counter)
+    }
+
+    /// Writes a fresh approval key into the staged slot (phase one of a PIN change or reset).
+    /// Staging the same operation again replaces it (a retry); another operation is refused.
+    ///
+    /// # Errors
+    /// [`Error::AlreadyStaged`] if another operation is staged; as [`Vault::load`].
+    pub fn stage(&self, id: &RecordId, staged: Staged) -> Result<AccountRecord> {
+        self.update(id, |record| {
+            if let Some(existing) = &record.staged {
+                if existing.operation != staged.operation {
+                    return Err(Error::AlreadyStaged);
+                }
+            }
+            record.staged = Some(staged);
+            Ok(())
+        })
+    }
+
+    /// Remembers the commit request of the staged operation so it can be re-sent.
+    ///
+    /// # Errors
+    /// [`Error::NothingStaged`]; as [`Vault::load`].
+    pub fn set_commit(&self, id: &RecordId, commit: String) -> Result<AccountRecord> {
+        self.update(id, |record| {
+            let staged = record.staged.as_mut().ok_or(Error::NothingStaged)?;
+            staged.commit = Some(commit);
+            Ok(())
+        })
+    }
+
+    /// Makes the staged key the active one (after the server committed). The old key is gone.
+    ///
+    /// # Errors
+    /// [`Error::NothingStaged`]; as [`Vault::load`].
+    pub fn promote(&self, id: &RecordId) -> Result<AccountRecord> {
+        self.update(id, |record| {
+            let staged = record.staged.take().ok_or(Error::NothingStaged)?;
+            record.active = staged.slot;
+            Ok(())
+        })
+    }
+
+    /// Drops the staged key (the server never committed); the active key is untouched.
+    ///
+    /// # Errors
+    /// As [`Vault::load`].
+    pub fn discard(&self, id: &RecordId) -> Result<AccountRecord> {
+        self.update(id, |record| {
+            record.staged = None;
+            Ok(())
+        })
+    }
+
+    /// Deletes the record and its wrapping key.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] or [`Error::KeyStore`]. A damaged record is still removed, since
+    /// removal is what the person asked for; its keystore entry may then remain.
+    pub fn remove(&self, id: &RecordId) -> Result<()> {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let path = self.path(id);
+        let wrap_key = std::fs::read(&path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<RecordFile>(&bytes).ok())
+            .map(|file| file.wrap_key);
+        self.fs.remove(&path).map_err(|e| Error::storage("remove", &path, e))?;
+        if let Some(wrap_key) = wrap_key {
+            self.keystore.delete(&wrap_key)?;
+        }
+        Ok(())
+    }
+
+    fn update(
+        &self,
+        id: &RecordId,
+        change: impl FnOnce(&mut AccountRecord) -> Result<()>,
+    ) -> Result<AccountRecord> {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut record = self.load(id)?;
+        change(&mut record)?;
+        let wrap = self.keystore.get(&record.wrap_key)?.ok_or_else(|| Error::KeyMissing {
+            what: format!("account {}", record.identity.label),
+        })?;
+        self.write(&record, &wrap)?;
+        Ok(record)
+    }
+
+    fn write(&self, record: &AccountRecord, wrap: &WrappingKey) -> Result<()> {
+        let identity = &record.identity;
+        let outer = |slot: &Slot| SlotFile {
+            epoch: slot.epoch,
+            key_id: slot.key_id.clone(),
+            sealed: aead::seal(
+                wrap.expose_secret(),
+                &slot.context(identity.account, identity.device).outer_aad(),
+                &slot.sealed.to_bytes(),
+                &mut OsRng,
+            ),
+        };
+        let file = RecordFile {
+            format: RECORD_FORMAT,
+            id: record.id.clone(),
+            identity: record.identity.clone(),
+            device_key: record.device_key.clone(),
+            state: record.state,
+            counter: record.counter,
+            wrap_key: record.wrap_key.clone(),
+            active: outer(&record.active),
+            staged: record.staged.as_ref().map(|s| StagedFile {
+                slot: outer(&s.slot),
+                operation: s.operation,
+                kind: s.kind,
+                commit: s.commit.clone(),
+            }),
+        };
+        let bytes = serde_json::to_vec_pretty(&file)
+            .unwrap_or_else(|_| unreachable!("records always serialise"));
+        let path = self.path(&record.id);
+        self.fs.write_atomic(&path, &bytes).map_err(|e| Error::storage("write", &path, e))
+    }
+
+    fn wrapping_key(&self, file: &RecordFile) -> Result<WrappingKey> {
+        self.keystore.get(&file.wrap_key)?.ok_or_else(|| Error::KeyMissing {
+            what: format!("account {}", file.identity.label),
+        })
+    }
+
+    fn path(&self, id: &RecordId) -> PathBuf {
+        self.dir.join("accounts").join(format!("{}.json", id.as_str()))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecordFile {
+    format: u32,
+    id: RecordId,
+    identity: AccountIdentity,
+    device_key: DeviceKeyRef,
+    state: RecordState,
+    counter: u64,
+    wrap_key: KeyId,
+    active: SlotFile,
+    staged: Option<StagedFile>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SlotFile {
+    epoch: u32,
+    key_id: KeyId,
+    sealed: Sealed,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StagedFile {
+    slot: SlotFile,
+    operation: OperationId,
+    kind: RekeyKind,
+    commit: Option<String>,
+}
+
+/// Reads only the `format` field of a stored JSON file, so an unknown version is reported as
+/// such rather than as damage. Never returns file content in the error.
+pub(crate) fn peek_format(bytes: &[u8]) -> std::result::Result<u32, String> {
+    #[derive(Deserialize)]
+    struct Peek {
+        format: u32,
+    }
+    serde_json::from_slice::<Peek>(bytes)
+        .map(|p| p.format)
+        .map_err(|e| format!("not a readable file: line {} column {}", e.line(), e.column()))
+}

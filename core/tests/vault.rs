@@ -1,0 +1,190 @@
+//! The vault's behaviour: enrol, unlock, wrong PIN, two-phase PIN change, counters, and what
+//! happens to damaged or foreign files.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{enrol, stage_change, unlock, Device, ServerHalf};
+use latchkey_core::keystore::MemoryKeyStore;
+use latchkey_core::vault::{RecordState, Vault};
+use latchkey_core::{Error, ErrorKind};
+use latchkey_protocol::secret::Pin;
+
+fn device() -> (tempfile::TempDir, Device) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let device = Device::open(dir.path(), MemoryKeyStore::new());
+    (dir, device)
+}
+
+#[test]
+fn enrol_then_unlock_with_the_pin_only() {
+    let (_dir, d) = device();
+    let mut server = ServerHalf::new();
+    let record = enrol(&d.vault, &d.signer, &mut server, &Pin::new("4831")).expect("enrol");
+    assert_eq!(record.state, RecordState::Active);
+    assert_eq!(d.vault.list().expect("list"), vec![record.id.clone()]);
+    let key = unlock(&d.vault, &record.id, &mut server, &Pin::new("4831")).expect("unlock");
+    assert_eq!(Some(key.public_key()), server.approval_key);
+    let wrong = unlock(&d.vault, &record.id, &mut server, &Pin::new("4832"));
+    assert!(matches!(wrong, Err(Error::WrongPin)));
+    assert_eq!(wrong.err().map(|e| e.kind()), Some(ErrorKind::WrongPin));
+}
+
+#[test]
+fn wrong_server_key_cannot_open() {
+    let (_dir, d) = device();
+    let mut server = ServerHalf::new();
+    let record = enrol(&d.vault, &d.signer, &mut server, &Pin::new("4831")).expect("enrol");
+    let mut impostor = ServerHalf::new();
+    let result = unlock(&d.vault, &record.id, &mut impostor, &Pin::new("4831"));
+    assert!(matches!(result, Err(Error::WrongPin)));
+}
+
+#[test]
+fn pin_change_is_two_phase_with_a_fresh_key() {
+    let (_dir, d) = device();
+    let mut server = ServerHalf::new();
+    let (old, new) = (Pin::new("4831"), Pin::new("5038"));
+    let record = enrol(&d.vault, &d.signer, &mut server, &old).expect("enrol");
+    let old_public = server.approval_key.expect("approval key");
+
+    let (staged, new_public) =
+        stage_change(&d.vault, &record.id, &mut server, &old, &new).expect("stage");
+    assert_ne!(new_public, old_public, "a PIN change must make a fresh approval key");
+    let staged_slot = staged.staged.expect("staged slot");
+    assert_eq!(staged_slot.slot.epoch, 2);
+    assert_ne!(staged_slot.slot.key_id, record.active.key_id);
+    // Before the commit the old PIN still opens the active key.
+    unlock(&d.vault, &record.id, &mut server, &old).expect("old PIN still works");
+    // A second operation cannot be staged over the first.
+    let again = stage_change(&d.vault, &record.id, &mut server, &old, &Pin::new("7292"));
+    assert!(matches!(again, Err(Error::AlreadyStaged)));
+
+    server.commit_staged(new_public);
+    d.vault.promote(&record.id).expect("promote");
+    let key = unlock(&d.vault, &record.id, &mut server, &new).expect("new PIN");
+    assert_eq!(key.public_key(), new_public);
+    assert!(matches!(
+        unlock(&d.vault, &record.id, &mut server, &old),
+        Err(Error::WrongPin)
+    ));
+    assert!(matches!(d.vault.promote(&record.id), Err(Error::NothingStaged)));
+}
+
+#[test]
+fn discard_keeps_the_old_pin() {
+    let (_dir, d) = device();
+    let mut server = ServerHalf::new();
+    let (old, new) = (Pin::new("4831"), Pin::new("5038"));
+    let record = enrol(&d.vault, &d.signer, &mut server, &old).expect("enrol");
+    stage_change(&d.vault, &record.id, &mut server, &old, &new).expect("stage");
+    server.staged_key = None;
+    let after = d.vault.discard(&record.id).expect("discard");
+    assert!(after.staged.is_none());
+    unlock(&d.vault, &record.id, &mut server, &old).expect("old PIN");
+}
+
+#[test]
+fn counter_increases_durably() {
+    let (dir, d) = device();
+    let mut server = ServerHalf::new();
+    let record = enrol(&d.vault, &d.signer, &mut server, &Pin::new("4831")).expect("enrol");
+    assert_eq!(d.vault.next_counter(&record.id).expect("counter"), 1);
+    assert_eq!(d.vault.next_counter(&record.id).expect("counter"), 2);
+    let reopened = Vault::open(dir.path(), d.keystore.clone()).expect("reopen");
+    assert_eq!(reopened.load(&record.id).expect("load").counter, 2);
+    assert_eq!(reopened.next_counter(&record.id).expect("counter"), 3);
+}
+
+#[test]
+fn accounts_are_isolated() {
+    let (_dir, d) = device();
+    let mut a = ServerHalf::new();
+    let mut b = ServerHalf::new();
+    let ra = enrol(&d.vault, &d.signer, &mut a, &Pin::new("4831")).expect("enrol a");
+    let rb = enrol(&d.vault, &d.signer, &mut b, &Pin::new("4831")).expect("enrol b");
+    assert_ne!(ra.device_key.alias, rb.device_key.alias);
+    assert_ne!(ra.active.key_id, rb.active.key_id);
+    // Same PIN, different servers: each key opens only with its own server's evaluation.
+    assert!(unlock(&d.vault, &ra.id, &mut b, &Pin::new("4831")).is_err());
+    assert!(unlock(&d.vault, &rb.id, &mut b, &Pin::new("4831")).is_ok());
+    d.vault.remove(&ra.id).expect("remove");
+    assert_eq!(d.vault.list().expect("list"), vec![rb.id.clone()]);
+    assert!(matches!(d.vault.load(&ra.id), Err(Error::NotFound(_))));
+}
+
+#[test]
+fn corrupt_and_unknown_files_are_reported_and_left_untouched() {
+    let (dir, d) = device();
+    let mut server = ServerHalf::new();
+    let record = enrol(&d.vault, &d.signer, &mut server, &Pin::new("4831")).expect("enrol");
+    let path = dir.path().join("accounts").join(format!("{}.json", record.id.as_str()));
+    let good = std::fs::read(&path).expect("read");
+
+    let cases: Vec<(Vec<u8>, ErrorKind)> = vec![
+        (b"{ not json".to_vec(), ErrorKind::Corrupt),
+        (good[..good.len() / 2].to_vec(), ErrorKind::Corrupt),
+        (
+            String::from_utf8(good.clone()).expect("utf8").replacen("\"format\": 1", "\"format\": 99", 1).into_bytes(),
+            ErrorKind::Corrupt,
+        ),
+        (
+            String::from_utf8(good.clone()).expect("utf8").replacen("\"counter\": 0", "\"counter\": \"x\"", 1).into_bytes(),
+            ErrorKind::Corrupt,
+        ),
+    ];
+    for (bytes, kind) in cases {
+        std::fs::write(&path, &bytes).expect("write");
+        let err = d.vault.load(&record.id).expect_err("must fail");
+        assert_eq!(err.kind(), kind, "{err}");
+        // Every mutation refuses too, and the file stays byte for byte as it was.
+        assert!(d.vault.next_counter(&record.id).is_err());
+        assert!(d.vault.activate(&record.id).is_err());
+        assert!(d.vault.discard(&record.id).is_err());
+        assert_eq!(std::fs::read(&path).expect("read"), bytes);
+    }
+    let newer = String::from_utf8(good.clone()).expect("utf8").replacen("\"format\": 1", "\"format\": 2", 1);
+    std::fs::write(&path, &newer).expect("write");
+    let err = d.vault.load(&record.id).expect_err("newer format");
+    assert!(matches!(err, Error::UnsupportedFormat { found: 2, .. }), "{err}");
+    assert!(err.to_string().contains("update the app"));
+    assert_eq!(std::fs::read(&path).expect("read"), newer.as_bytes());
+
+    // A flipped byte inside the sealed key fails authentication: damage, not a wrong PIN.
+    let text = String::from_utf8(good.clone()).expect("utf8");
+    let at = text.find("\"ciphertext\": \"").expect("ciphertext") + 16;
+    let mut tampered = text.into_bytes();
+    tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+    std::fs::write(&path, &tampered).expect("write");
+    assert_eq!(d.vault.load(&record.id).expect_err("tampered").kind(), ErrorKind::Corrupt);
+
+    std::fs::write(&path, &good).expect("restore");
+    d.vault.load(&record.id).expect("restored file loads");
+}
+
+#[test]
+fn missing_keystore_key_is_reported() {
+    let (dir, d) = device();
+    let mut server = ServerHalf::new();
+    let record = enrol(&d.vault, &d.signer, &mut server, &Pin::new("4831")).expect("enrol");
+    let wiped: Arc<MemoryKeyStore> = MemoryKeyStore::new();
+    let vault = Vault::open(dir.path(), wiped).expect("open");
+    let err = vault.load(&record.id).expect_err("no key");
+    assert_eq!(err.kind(), ErrorKind::KeyStore);
+    assert!(err.to_string().contains("keystore"), "{err}");
+}
+
+#[test]
+fn stale_temp_files_are_ignored() {
+    let (dir, d) = device();
+    let mut server = ServerHalf::new();
+    let record = enrol(&d.vault, &d.signer, &mut server, &Pin::new("4831")).expect("enrol");
+    std::fs::write(
+        dir.path().join("accounts").join(format!("{}.json.tmp", record.id.as_str())),
+        b"torn",
+    )
+    .expect("write");
+    assert_eq!(d.vault.list().expect("list"), vec![record.id.clone()]);
+    d.vault.next_counter(&record.id).expect("write over the stale temp file");
+}
