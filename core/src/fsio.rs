@@ -1,7 +1,7 @@
 //! Durable file writes: temp file, fsync, rename, fsync directory (P10). Files are 0600,
 //! directories 0700.
 //!
-//! With the `fault-injection` feature a [`FaultPlan`] can stop the process model at any step,
+//! With the `test-support` feature a [`FaultPlan`] can stop the process model at any step,
 //! exactly as a crash would: the bytes already written stay, nothing else happens.
 
 use std::fs::{self, File, OpenOptions};
@@ -18,7 +18,7 @@ pub struct FaultPlan {
     steps: AtomicU64,
 }
 
-#[cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
+#[cfg_attr(not(feature = "test-support"), allow(dead_code))]
 impl FaultPlan {
     /// A plan that lets `n` steps succeed and fails the next one.
     pub fn crash_after(n: u64) -> Arc<Self> {
@@ -66,7 +66,7 @@ pub(crate) struct Fs {
 }
 
 impl Fs {
-    #[cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
+    #[cfg_attr(not(feature = "test-support"), allow(dead_code))]
     pub(crate) fn with_faults(faults: Option<Arc<FaultPlan>>) -> Self {
         Self { faults }
     }

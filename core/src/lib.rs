@@ -18,7 +18,7 @@ pub mod vault;
 mod aead;
 mod fsio;
 
-#[cfg(feature = "fault-injection")]
+#[cfg(feature = "test-support")]
 pub use fsio::FaultPlan;
 
 pub use error::{Error, ErrorKind, Result};

@@ -21,7 +21,7 @@ use rand_core::{CryptoRngCore, OsRng};
 use serde::{Deserialize, Serialize};
 
 use crate::aead::{self, Sealed};
-#[cfg(feature = "fault-injection")]
+#[cfg(feature = "test-support")]
 use crate::fsio::FaultPlan;
 use crate::fsio::Fs;
 use crate::keystore::{KeyId, KeyStore, KeyStoreError, WrappingKey};
@@ -140,13 +140,25 @@ impl SoftwareSigner {
     }
 
     /// The same, failing at a planned step (crash simulation).
-    #[cfg(feature = "fault-injection")]
+    #[cfg(feature = "test-support")]
     pub fn with_faults(
         dir: impl Into<PathBuf>,
         keystore: Arc<dyn KeyStore>,
         faults: Arc<FaultPlan>,
     ) -> Self {
         Self { dir: dir.into(), keystore, fs: Fs::with_faults(Some(faults)) }
+    }
+
+    /// The private scalar of a device key, for the P9 test's scan (test builds only).
+    ///
+    /// # Errors
+    /// As [`DeviceSigner::sign`].
+    #[cfg(feature = "test-support")]
+    pub fn scalar_for_tests(&self, alias: &KeyAlias) -> Result<zeroize::Zeroizing<Vec<u8>>, SignerError> {
+        let file = self.read(alias)?;
+        let wrap = self.keystore.get(&file.wrap_key)?.ok_or_else(|| SignerError::Missing(alias.as_str().to_owned()))?;
+        aead::open(wrap.expose_secret(), &aad(alias, &file.public_key), &file.sealed)
+            .ok_or_else(|| SignerError::Corrupt { path: self.path(alias), reason: "decryption failed".into() })
     }
 
     fn path(&self, alias: &KeyAlias) -> PathBuf {

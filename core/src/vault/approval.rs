@@ -37,6 +37,12 @@ impl ApprovalKey {
         PublicKey::from(self.0.verifying_key())
     }
 
+    /// The private scalar, for the P9 test's scan of everything written (test builds only).
+    #[cfg(feature = "test-support")]
+    pub fn scalar_for_tests(&self) -> zeroize::Zeroizing<Vec<u8>> {
+        zeroize::Zeroizing::new(self.0.to_bytes().to_vec())
+    }
+
     /// Signs canonical bytes (ECDSA P-256/SHA-256, low S).
     pub fn sign(&self, message: &[u8]) -> Signature {
         let signature: p256::ecdsa::Signature = self.0.sign(message);
@@ -90,8 +96,9 @@ impl fmt::Debug for InnerSealed {
 }
 
 impl InnerSealed {
-    /// Nonce followed by ciphertext: the bytes the outer layer encrypts.
-    pub(crate) fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+    /// Nonce (12 bytes) followed by ciphertext and tag: the bytes the outer layer encrypts.
+    /// Not secret (it is ciphertext); the P1 test hands it to the attacker.
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
         let mut out = Zeroizing::new(Vec::with_capacity(12 + self.0.ciphertext.len()));
         out.extend_from_slice(&self.0.nonce);
         out.extend_from_slice(&self.0.ciphertext);

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aead::{self, Sealed};
 use crate::error::{Error, Result};
-#[cfg(feature = "fault-injection")]
+#[cfg(feature = "test-support")]
 use crate::fsio::FaultPlan;
 use crate::fsio::Fs;
 use crate::keystore::{KeyId, KeyStore, WrappingKey};
@@ -212,7 +212,7 @@ impl Vault {
     ///
     /// # Errors
     /// As [`Vault::open`].
-    #[cfg(feature = "fault-injection")]
+    #[cfg(feature = "test-support")]
     pub fn open_with_faults(
         dir: impl Into<PathBuf>,
         keystore: Arc<dyn KeyStore>,
