@@ -32,9 +32,18 @@ pub(crate) fn seal(
     let mut nonce = [0u8; 12];
     rng.fill_bytes(&mut nonce);
     let ciphertext = cipher
-        .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad })
+        .encrypt(
+            &Nonce::from(nonce),
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
         .unwrap_or_else(|_| unreachable!("AES-GCM encryption of a short message"));
-    Sealed { nonce: nonce.to_vec(), ciphertext }
+    Sealed {
+        nonce: nonce.to_vec(),
+        ciphertext,
+    }
 }
 
 /// Decrypts; `None` if the key, the AAD or the bytes are wrong (one answer for all).
@@ -42,7 +51,13 @@ pub(crate) fn open(key: &[u8; 32], aad: &[u8], sealed: &Sealed) -> Option<Zeroiz
     let nonce: [u8; 12] = sealed.nonce.as_slice().try_into().ok()?;
     let cipher = Aes256Gcm::new(key.into());
     cipher
-        .decrypt(&Nonce::from(nonce), Payload { msg: &sealed.ciphertext, aad })
+        .decrypt(
+            &Nonce::from(nonce),
+            Payload {
+                msg: &sealed.ciphertext,
+                aad,
+            },
+        )
         .ok()
         .map(Zeroizing::new)
 }

@@ -88,7 +88,9 @@ pub enum Error {
     #[error("no PIN change or reset is in progress for this account")]
     NothingStaged,
     /// A staged key already exists (another change or reset is in progress).
-    #[error("a PIN change or reset is already in progress for this account; finish or cancel it first")]
+    #[error(
+        "a PIN change or reset is already in progress for this account; finish or cancel it first"
+    )]
     AlreadyStaged,
     /// Authenticated decryption failed for something not protected by the PIN.
     #[error("decryption failed")]
@@ -115,8 +117,16 @@ impl Error {
         }
     }
 
-    pub(crate) fn storage(op: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
-        Self::Storage { op, path: path.to_owned(), source }
+    pub(crate) fn storage(
+        op: &'static str,
+        path: &std::path::Path,
+        source: std::io::Error,
+    ) -> Self {
+        Self::Storage {
+            op,
+            path: path.to_owned(),
+            source,
+        }
     }
 }
 

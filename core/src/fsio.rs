@@ -124,7 +124,10 @@ impl Fs {
 /// The temp file beside `path` (`name.tmp`); stale ones are ignored when reading and
 /// overwritten by the next write.
 pub(crate) fn temp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".tmp");
     path.with_file_name(name)
 }
@@ -173,13 +176,20 @@ mod tests {
     fn crash_at_each_step_keeps_old_or_new() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("a.json");
-        Fs::default().write_atomic(&path, b"old content").expect("write");
+        Fs::default()
+            .write_atomic(&path, b"old content")
+            .expect("write");
         for n in 0..4 {
             let fs = Fs::with_faults(Some(FaultPlan::crash_after(n)));
             assert!(fs.write_atomic(&path, b"new content").is_err());
             let now = std::fs::read(&path).expect("read");
-            assert!(now == b"old content" || now == b"new content", "step {n}: {now:?}");
-            Fs::default().write_atomic(&path, b"old content").expect("reset");
+            assert!(
+                now == b"old content" || now == b"new content",
+                "step {n}: {now:?}"
+            );
+            Fs::default()
+                .write_atomic(&path, b"old content")
+                .expect("reset");
         }
     }
 }

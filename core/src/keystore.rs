@@ -178,7 +178,10 @@ pub struct KeyringKeyStore {
 impl KeyringKeyStore {
     /// Uses `store`, naming entries `service` / key id.
     pub fn new(store: Arc<keyring_core::CredentialStore>, service: impl Into<String>) -> Self {
-        Self { store, service: service.into() }
+        Self {
+            store,
+            service: service.into(),
+        }
     }
 
     /// The Linux kernel keyutils store (the session keyring, linked to the persistent one).
@@ -197,13 +200,17 @@ impl KeyringKeyStore {
     }
 
     fn entry(&self, id: &KeyId) -> Result<keyring_core::Entry, KeyStoreError> {
-        self.store.build(&self.service, id.as_str(), None).map_err(map_error)
+        self.store
+            .build(&self.service, id.as_str(), None)
+            .map_err(map_error)
     }
 }
 
 impl KeyStore for KeyringKeyStore {
     fn put(&self, id: &KeyId, key: &WrappingKey) -> Result<(), KeyStoreError> {
-        self.entry(id)?.set_secret(key.expose_secret()).map_err(map_error)
+        self.entry(id)?
+            .set_secret(key.expose_secret())
+            .map_err(map_error)
     }
 
     fn get(&self, id: &KeyId) -> Result<Option<WrappingKey>, KeyStoreError> {

@@ -136,7 +136,11 @@ pub struct SoftwareSigner {
 impl SoftwareSigner {
     /// Keeps key files in `dir` (created 0700 on first use).
     pub fn new(dir: impl Into<PathBuf>, keystore: Arc<dyn KeyStore>) -> Self {
-        Self { dir: dir.into(), keystore, fs: Fs::default() }
+        Self {
+            dir: dir.into(),
+            keystore,
+            fs: Fs::default(),
+        }
     }
 
     /// The same, failing at a planned step (crash simulation).
@@ -146,7 +150,11 @@ impl SoftwareSigner {
         keystore: Arc<dyn KeyStore>,
         faults: Arc<FaultPlan>,
     ) -> Self {
-        Self { dir: dir.into(), keystore, fs: Fs::with_faults(Some(faults)) }
+        Self {
+            dir: dir.into(),
+            keystore,
+            fs: Fs::with_faults(Some(faults)),
+        }
     }
 
     /// The private scalar of a device key, for the P9 test's scan (test builds only).
@@ -154,11 +162,24 @@ impl SoftwareSigner {
     /// # Errors
     /// As [`DeviceSigner::sign`].
     #[cfg(feature = "test-support")]
-    pub fn scalar_for_tests(&self, alias: &KeyAlias) -> Result<zeroize::Zeroizing<Vec<u8>>, SignerError> {
+    pub fn scalar_for_tests(
+        &self,
+        alias: &KeyAlias,
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, SignerError> {
         let file = self.read(alias)?;
-        let wrap = self.keystore.get(&file.wrap_key)?.ok_or_else(|| SignerError::Missing(alias.as_str().to_owned()))?;
-        aead::open(wrap.expose_secret(), &aad(alias, &file.public_key), &file.sealed)
-            .ok_or_else(|| SignerError::Corrupt { path: self.path(alias), reason: "decryption failed".into() })
+        let wrap = self
+            .keystore
+            .get(&file.wrap_key)?
+            .ok_or_else(|| SignerError::Missing(alias.as_str().to_owned()))?;
+        aead::open(
+            wrap.expose_secret(),
+            &aad(alias, &file.public_key),
+            &file.sealed,
+        )
+        .ok_or_else(|| SignerError::Corrupt {
+            path: self.path(alias),
+            reason: "decryption failed".into(),
+        })
     }
 
     fn path(&self, alias: &KeyAlias) -> PathBuf {
@@ -172,15 +193,29 @@ impl SoftwareSigner {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(SignerError::Missing(alias.as_str().to_owned()))
             }
-            Err(source) => return Err(SignerError::Storage { op: "read", path, source }),
+            Err(source) => {
+                return Err(SignerError::Storage {
+                    op: "read",
+                    path,
+                    source,
+                })
+            }
         };
-        let corrupt = |reason: String| SignerError::Corrupt { path: path.clone(), reason };
+        let corrupt = |reason: String| SignerError::Corrupt {
+            path: path.clone(),
+            reason,
+        };
         let format = crate::vault::peek_format(&bytes).map_err(corrupt)?;
         if format != KEY_FILE_FORMAT {
             return Err(corrupt(format!("unknown format {format}")));
         }
-        let file: KeyFile = serde_json::from_slice(&bytes)
-            .map_err(|e| corrupt(format!("invalid at line {} column {}", e.line(), e.column())))?;
+        let file: KeyFile = serde_json::from_slice(&bytes).map_err(|e| {
+            corrupt(format!(
+                "invalid at line {} column {}",
+                e.line(),
+                e.column()
+            ))
+        })?;
         if &file.alias != alias {
             return Err(corrupt("alias does not match file name".into()));
         }
@@ -189,11 +224,21 @@ impl SoftwareSigner {
 }
 
 fn aad(alias: &KeyAlias, public_key: &PublicKey) -> Vec<u8> {
-    Canonical::new("device-key").str(alias.as_str()).bytes(&public_key.to_sec1()).finish()
+    Canonical::new("device-key")
+        .str(alias.as_str())
+        .bytes(&public_key.to_sec1())
+        .finish()
 }
 
-fn storage<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> SignerError + 'a {
-    move |source| SignerError::Storage { op, path: path.to_owned(), source }
+fn storage<'a>(
+    op: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> SignerError + 'a {
+    move |source| SignerError::Storage {
+        op,
+        path: path.to_owned(),
+        source,
+    }
 }
 
 impl DeviceSigner for SoftwareSigner {
@@ -207,7 +252,12 @@ impl DeviceSigner for SoftwareSigner {
         let wrap_id = KeyId::random(&mut OsRng);
         let wrap = WrappingKey::generate(&mut OsRng);
         let scalar = zeroize::Zeroizing::new(key.to_bytes());
-        let sealed = aead::seal(wrap.expose_secret(), &aad(alias, &public_key), &scalar, &mut OsRng);
+        let sealed = aead::seal(
+            wrap.expose_secret(),
+            &aad(alias, &public_key),
+            &scalar,
+            &mut OsRng,
+        );
         let file = KeyFile {
             format: KEY_FILE_FORMAT,
             alias: alias.clone(),
@@ -217,12 +267,16 @@ impl DeviceSigner for SoftwareSigner {
         };
         let bytes = serde_json::to_vec_pretty(&file)
             .unwrap_or_else(|_| unreachable!("key file serialises"));
-        self.fs.create_dir(&self.dir).map_err(storage("create", &self.dir))?;
+        self.fs
+            .create_dir(&self.dir)
+            .map_err(storage("create", &self.dir))?;
         // Keystore first: a crash after it leaves an unused keystore entry, never a file
         // whose key is missing.
         self.keystore.put(&wrap_id, &wrap)?;
         let path = self.path(alias);
-        self.fs.write_atomic(&path, &bytes).map_err(storage("write", &path))?;
+        self.fs
+            .write_atomic(&path, &bytes)
+            .map_err(storage("write", &path))?;
         Ok(public_key)
     }
 
@@ -233,12 +287,24 @@ impl DeviceSigner for SoftwareSigner {
             .keystore
             .get(&file.wrap_key)?
             .ok_or_else(|| SignerError::Missing(alias.as_str().to_owned()))?;
-        let scalar = aead::open(wrap.expose_secret(), &aad(alias, &file.public_key), &file.sealed)
-            .ok_or_else(|| SignerError::Corrupt { path: path.clone(), reason: "decryption failed".into() })?;
-        let key = SigningKey::from_slice(&scalar)
-            .map_err(|_| SignerError::Corrupt { path: path.clone(), reason: "invalid key".into() })?;
+        let scalar = aead::open(
+            wrap.expose_secret(),
+            &aad(alias, &file.public_key),
+            &file.sealed,
+        )
+        .ok_or_else(|| SignerError::Corrupt {
+            path: path.clone(),
+            reason: "decryption failed".into(),
+        })?;
+        let key = SigningKey::from_slice(&scalar).map_err(|_| SignerError::Corrupt {
+            path: path.clone(),
+            reason: "invalid key".into(),
+        })?;
         if PublicKey::from(key.verifying_key()) != file.public_key {
-            return Err(SignerError::Corrupt { path, reason: "key does not match".into() });
+            return Err(SignerError::Corrupt {
+                path,
+                reason: "key does not match".into(),
+            });
         }
         let signature: p256::ecdsa::Signature = key.sign(message);
         Ok(Signature::from_ecdsa(&signature))
@@ -275,7 +341,10 @@ mod tests {
         assert!(!public.verify(b"hellO", &sig));
         assert_eq!(signer.assurance(), Assurance::Software);
         signer.delete(&alias).expect("delete");
-        assert!(matches!(signer.sign(&alias, b"x"), Err(SignerError::Missing(_))));
+        assert!(matches!(
+            signer.sign(&alias, b"x"),
+            Err(SignerError::Missing(_))
+        ));
     }
 
     #[test]
@@ -286,6 +355,9 @@ mod tests {
         signer.generate(&alias).expect("generate");
         // The same files with an empty keystore (the keystore was wiped): no key.
         let other = SoftwareSigner::new(dir.path(), MemoryKeyStore::new());
-        assert!(matches!(other.sign(&alias, b"x"), Err(SignerError::Missing(_))));
+        assert!(matches!(
+            other.sign(&alias, b"x"),
+            Err(SignerError::Missing(_))
+        ));
     }
 }

@@ -2,14 +2,13 @@
 //! 100 approval signatures and the approval public key. Without the server's OPRF key,
 //! nothing they compute over all 10^4 PINs opens or distinguishes the sealed key; with it, the
 //! same loop finds the PIN (so the test has teeth).
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test helpers panic on failure
 
 mod common;
 
-use std::path::Path;
-
 use aes_gcm::aead::{Aead as _, Payload};
 use aes_gcm::{Aes256Gcm, KeyInit as _, Nonce};
-use common::{enrol, unlock, Device, ServerHalf};
+use common::{contains, enrol, read_tree, unlock, Device, ServerHalf};
 use hkdf::Hkdf;
 use latchkey_core::keystore::{KeyId, KeyStore, MemoryKeyStore};
 use latchkey_core::vault::Vault;
@@ -25,21 +24,6 @@ const SECRET_PIN: &str = "7292";
 
 fn all_pins() -> impl Iterator<Item = Pin> {
     (0..10_000).map(|n| Pin::new(format!("{n:04}")))
-}
-
-fn read_tree(dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
-    for entry in std::fs::read_dir(dir).expect("read dir") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            read_tree(&path, out);
-        } else {
-            out.push((path.display().to_string(), std::fs::read(&path).expect("read")));
-        }
-    }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 #[test]
@@ -58,7 +42,13 @@ fn p1_no_offline_pin_oracle() {
     let signatures: Vec<_> = (1..=100u64)
         .map(|counter| {
             let bytes = signed::answer(
-                &account, &dev, &challenge, &Digest::of(b"c"), "47", Decision::Approve, counter,
+                &account,
+                &dev,
+                &challenge,
+                &Digest::of(b"c"),
+                "47",
+                Decision::Approve,
+                counter,
             );
             (bytes.clone(), key.sign(&bytes))
         })
@@ -75,10 +65,15 @@ fn p1_no_offline_pin_oracle() {
     let dump = device.keystore.dump();
     let stolen = MemoryKeyStore::new();
     for (id, key) in &dump {
-        stolen.put(&KeyId::parse(id).expect("id"), key).expect("put");
+        stolen
+            .put(&KeyId::parse(id).expect("id"), key)
+            .expect("put");
     }
     let attacker_vault = Vault::open(dir.path(), stolen).expect("open with stolen keystore");
-    let slot = attacker_vault.load(&record.id).expect("outer layer removed").active;
+    let slot = attacker_vault
+        .load(&record.id)
+        .expect("outer layer removed")
+        .active;
     let inner = slot.sealed.to_bytes();
     let (nonce, ciphertext) = inner.split_at(12);
 
@@ -103,7 +98,10 @@ fn p1_no_offline_pin_oracle() {
     }
     for (name, bytes) in &files {
         for needle in &needles {
-            assert!(!contains(bytes, needle), "{name} holds a value derived from the approval key");
+            assert!(
+                !contains(bytes, needle),
+                "{name} holds a value derived from the approval key"
+            );
         }
     }
     for (_, key) in &dump {
@@ -133,7 +131,13 @@ fn p1_no_offline_pin_oracle() {
         hkdf.expand(&info, &mut k).expect("hkdf");
         let nonce: [u8; 12] = nonce.try_into().expect("nonce");
         Aes256Gcm::new(&k.into())
-            .decrypt(&Nonce::from(nonce), Payload { msg: ciphertext, aad: &aad })
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: &aad,
+                },
+            )
             .is_ok()
     };
     let mut opened_without_server = 0;
@@ -152,7 +156,10 @@ fn p1_no_offline_pin_oracle() {
         ];
         opened_without_server += candidates.iter().filter(|ikm| try_key(ikm)).count();
     }
-    assert_eq!(opened_without_server, 0, "a PIN guess was testable without the server");
+    assert_eq!(
+        opened_without_server, 0,
+        "a PIN guess was testable without the server"
+    );
 
     // With the server's OPRF key (server and device both breached) the search succeeds:
     // exactly one PIN opens, and it yields the approval key that made the signatures.

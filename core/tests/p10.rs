@@ -5,6 +5,7 @@
 //! rename, directory fsync; keystore puts and deletes are one) and crashes at the next, then
 //! "restarts" with fresh objects over the same directory and keystore, settles as the app
 //! will (promote if the server committed, otherwise discard), and checks the PINs.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test helpers panic on failure
 
 mod common;
 
@@ -27,14 +28,18 @@ struct FaultyKeyStore {
 
 impl KeyStore for FaultyKeyStore {
     fn put(&self, id: &KeyId, key: &WrappingKey) -> Result<(), KeyStoreError> {
-        self.plan.step("keystore put").map_err(|e| KeyStoreError::Failure(e.to_string()))?;
+        self.plan
+            .step("keystore put")
+            .map_err(|e| KeyStoreError::Failure(e.to_string()))?;
         self.inner.put(id, key)
     }
     fn get(&self, id: &KeyId) -> Result<Option<WrappingKey>, KeyStoreError> {
         self.inner.get(id)
     }
     fn delete(&self, id: &KeyId) -> Result<(), KeyStoreError> {
-        self.plan.step("keystore delete").map_err(|e| KeyStoreError::Failure(e.to_string()))?;
+        self.plan
+            .step("keystore delete")
+            .map_err(|e| KeyStoreError::Failure(e.to_string()))?;
         self.inner.delete(id)
     }
 }
@@ -51,8 +56,19 @@ fn enrol_steps(
     let public_key = signer.generate(&alias)?;
     let output = server.harden(pin);
     let approval = ApprovalKey::generate(&mut OsRng);
-    let slot = Slot::seal(&approval, &output, pin, identity.account, identity.device, 1);
-    let device_key = DeviceKeyRef { alias, public_key, assurance: signer.assurance() };
+    let slot = Slot::seal(
+        &approval,
+        &output,
+        pin,
+        identity.account,
+        identity.device,
+        1,
+    );
+    let device_key = DeviceKeyRef {
+        alias,
+        public_key,
+        assurance: signer.assurance(),
+    };
     let record = vault.create(identity, device_key, slot)?;
     server.approval_key = Some(approval.public_key());
     vault.activate(&record.id)?;
@@ -67,10 +83,14 @@ fn p10_crash_at_every_write() {
         let dir = tempfile::tempdir().expect("tempdir");
         let keystore = MemoryKeyStore::new();
         let plan = FaultPlan::crash_after(n);
-        let faulty: Arc<dyn KeyStore> =
-            Arc::new(FaultyKeyStore { inner: keystore.clone(), plan: plan.clone() });
-        let vault = Vault::open_with_faults(dir.path(), faulty.clone(), plan.clone()).expect("open");
-        let signer = SoftwareSigner::with_faults(dir.path().join("device-keys"), faulty, plan.clone());
+        let faulty: Arc<dyn KeyStore> = Arc::new(FaultyKeyStore {
+            inner: keystore.clone(),
+            plan: plan.clone(),
+        });
+        let vault =
+            Vault::open_with_faults(dir.path(), faulty.clone(), plan.clone()).expect("open");
+        let signer =
+            SoftwareSigner::with_faults(dir.path().join("device-keys"), faulty, plan.clone());
         let mut server = ServerHalf::new();
         let result = enrol_steps(&vault, &signer, &mut server, &pin);
         if !plan.crashed() {
@@ -92,14 +112,23 @@ fn p10_crash_at_every_write() {
             // New state (possibly awaiting the server's confirmation): the PIN opens it.
             [id] => {
                 let record = device.vault.load(id).expect("record loads after crash");
-                assert!(matches!(record.state, RecordState::Enrolling | RecordState::Active));
+                assert!(matches!(
+                    record.state,
+                    RecordState::Enrolling | RecordState::Active
+                ));
                 unlock(&device.vault, id, &mut server, &pin).expect("PIN opens after crash");
-                device.signer.sign(&record.device_key.alias, b"x").expect("device key usable");
+                device
+                    .signer
+                    .sign(&record.device_key.alias, b"x")
+                    .expect("device key usable");
             }
             more => panic!("crash point {n}: {} records", more.len()),
         }
     }
-    assert!(crash_points >= 10, "enrolment has {crash_points} crash points");
+    assert!(
+        crash_points >= 10,
+        "enrolment has {crash_points} crash points"
+    );
 
     let (old, new) = (Pin::new("4831"), Pin::new("5038"));
     let mut change_points = 0;
@@ -109,11 +138,15 @@ fn p10_crash_at_every_write() {
         let mut server = ServerHalf::new();
         let id = {
             let device = Device::open(dir.path(), keystore.clone());
-            common::enrol(&device.vault, &device.signer, &mut server, &old).expect("enrol").id
+            common::enrol(&device.vault, &device.signer, &mut server, &old)
+                .expect("enrol")
+                .id
         };
         let plan = FaultPlan::crash_after(n);
-        let faulty: Arc<dyn KeyStore> =
-            Arc::new(FaultyKeyStore { inner: keystore.clone(), plan: plan.clone() });
+        let faulty: Arc<dyn KeyStore> = Arc::new(FaultyKeyStore {
+            inner: keystore.clone(),
+            plan: plan.clone(),
+        });
         let vault = Vault::open_with_faults(dir.path(), faulty, plan.clone()).expect("open");
         // Phase one (stage), the server's commit, phase two (promote).
         let result = stage_change(&vault, &id, &mut server, &old, &new).and_then(|(_, public)| {
@@ -133,7 +166,10 @@ fn p10_crash_at_every_write() {
                 // Old or new state: exactly one of the PINs opens the active key.
                 let opened_old = unlock(&device.vault, &id, &mut server, &old).is_ok();
                 let opened_new = unlock(&device.vault, &id, &mut server, &new).is_ok();
-                assert!(opened_old ^ opened_new, "crash point {n}: old {opened_old} new {opened_new}");
+                assert!(
+                    opened_old ^ opened_new,
+                    "crash point {n}: old {opened_old} new {opened_new}"
+                );
             }
             // A staged key exists, so the server staged one too; it committed iff its staged
             // key was consumed. Settle asks the server and follows it.
@@ -148,5 +184,8 @@ fn p10_crash_at_every_write() {
             }
         }
     }
-    assert!(change_points >= 8, "PIN change has {change_points} crash points");
+    assert!(
+        change_points >= 8,
+        "PIN change has {change_points} crash points"
+    );
 }

@@ -4,10 +4,11 @@
 //! scans every file in the data directory and every Debug/Display string produced for the
 //! PINs, the OPRF outputs, the approval and device private keys, and the keystore's keys, in
 //! raw, hex and base64 forms.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test helpers panic on failure
 
 mod common;
 
-use common::{enrol, stage_change, unlock, Device, ServerHalf};
+use common::{contains, enrol, read_tree, stage_change, unlock, Device, ServerHalf};
 use latchkey_core::keystore::{KeyStoreError, MemoryKeyStore};
 use latchkey_core::signer::SignerError;
 use latchkey_core::Error;
@@ -23,23 +24,10 @@ fn forms(secret: &[u8]) -> Vec<Vec<u8>> {
         hex::encode(secret).into_bytes(),
         hex::encode_upper(secret).into_bytes(),
         latchkey_protocol::b64::encode(secret).into_bytes(),
-        base64::engine::general_purpose::STANDARD.encode(secret).into_bytes(),
+        base64::engine::general_purpose::STANDARD
+            .encode(secret)
+            .into_bytes(),
     ]
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-fn read_tree(dir: &std::path::Path, out: &mut Vec<(String, Vec<u8>)>) {
-    for entry in std::fs::read_dir(dir).expect("read dir") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            read_tree(&path, out);
-        } else {
-            out.push((path.display().to_string(), std::fs::read(&path).expect("read")));
-        }
-    }
 }
 
 #[test]
@@ -63,12 +51,14 @@ fn p9_no_secret_in_debug_or_disk() {
     let key = unlock(&device.vault, &record.id, &mut server, &old).expect("unlock");
     secrets.push(("approval key (old)", key.scalar_for_tests().to_vec()));
     texts.push(format!("{key:?}"));
-    let device_scalar =
-        device.signer.scalar_for_tests(&record.device_key.alias).expect("device key");
+    let device_scalar = device
+        .signer
+        .scalar_for_tests(&record.device_key.alias)
+        .expect("device key");
     secrets.push(("device key", device_scalar.to_vec()));
 
-    let wrong = unlock(&device.vault, &record.id, &mut server, &Pin::new("000000"))
-        .expect_err("wrong PIN");
+    let wrong =
+        unlock(&device.vault, &record.id, &mut server, &Pin::new("000000")).expect_err("wrong PIN");
     texts.push(format!("{wrong} {wrong:?}"));
 
     let (staged, _) =
@@ -78,7 +68,12 @@ fn p9_no_secret_in_debug_or_disk() {
     secrets.push(("OPRF output (new)", staged_output.expose_secret().to_vec()));
     let staged_slot = staged.staged.clone().expect("staged").slot;
     let fresh = staged_slot
-        .open(&staged_output, &new, record.identity.account, record.identity.device)
+        .open(
+            &staged_output,
+            &new,
+            record.identity.account,
+            record.identity.device,
+        )
         .expect("open staged");
     secrets.push(("approval key (new)", fresh.scalar_for_tests().to_vec()));
     server.commit_staged(fresh.public_key());

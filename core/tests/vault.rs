@@ -1,5 +1,6 @@
 //! The vault's behaviour: enrol, unlock, wrong PIN, two-phase PIN change, counters, and what
 //! happens to damaged or foreign files.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test helpers panic on failure
 
 mod common;
 
@@ -51,7 +52,10 @@ fn pin_change_is_two_phase_with_a_fresh_key() {
 
     let (staged, new_public) =
         stage_change(&d.vault, &record.id, &mut server, &old, &new).expect("stage");
-    assert_ne!(new_public, old_public, "a PIN change must make a fresh approval key");
+    assert_ne!(
+        new_public, old_public,
+        "a PIN change must make a fresh approval key"
+    );
     let staged_slot = staged.staged.expect("staged slot");
     assert_eq!(staged_slot.slot.epoch, 2);
     assert_ne!(staged_slot.slot.key_id, record.active.key_id);
@@ -69,7 +73,10 @@ fn pin_change_is_two_phase_with_a_fresh_key() {
         unlock(&d.vault, &record.id, &mut server, &old),
         Err(Error::WrongPin)
     ));
-    assert!(matches!(d.vault.promote(&record.id), Err(Error::NothingStaged)));
+    assert!(matches!(
+        d.vault.promote(&record.id),
+        Err(Error::NothingStaged)
+    ));
 }
 
 #[test]
@@ -119,18 +126,27 @@ fn corrupt_and_unknown_files_are_reported_and_left_untouched() {
     let (dir, d) = device();
     let mut server = ServerHalf::new();
     let record = enrol(&d.vault, &d.signer, &mut server, &Pin::new("4831")).expect("enrol");
-    let path = dir.path().join("accounts").join(format!("{}.json", record.id.as_str()));
+    let path = dir
+        .path()
+        .join("accounts")
+        .join(format!("{}.json", record.id.as_str()));
     let good = std::fs::read(&path).expect("read");
 
     let cases: Vec<(Vec<u8>, ErrorKind)> = vec![
         (b"{ not json".to_vec(), ErrorKind::Corrupt),
         (good[..good.len() / 2].to_vec(), ErrorKind::Corrupt),
         (
-            String::from_utf8(good.clone()).expect("utf8").replacen("\"format\": 1", "\"format\": 99", 1).into_bytes(),
+            String::from_utf8(good.clone())
+                .expect("utf8")
+                .replacen("\"format\": 1", "\"format\": 99", 1)
+                .into_bytes(),
             ErrorKind::Corrupt,
         ),
         (
-            String::from_utf8(good.clone()).expect("utf8").replacen("\"counter\": 0", "\"counter\": \"x\"", 1).into_bytes(),
+            String::from_utf8(good.clone())
+                .expect("utf8")
+                .replacen("\"counter\": 0", "\"counter\": \"x\"", 1)
+                .into_bytes(),
             ErrorKind::Corrupt,
         ),
     ];
@@ -144,10 +160,17 @@ fn corrupt_and_unknown_files_are_reported_and_left_untouched() {
         assert!(d.vault.discard(&record.id).is_err());
         assert_eq!(std::fs::read(&path).expect("read"), bytes);
     }
-    let newer = String::from_utf8(good.clone()).expect("utf8").replacen("\"format\": 1", "\"format\": 2", 1);
+    let newer = String::from_utf8(good.clone()).expect("utf8").replacen(
+        "\"format\": 1",
+        "\"format\": 2",
+        1,
+    );
     std::fs::write(&path, &newer).expect("write");
     let err = d.vault.load(&record.id).expect_err("newer format");
-    assert!(matches!(err, Error::UnsupportedFormat { found: 2, .. }), "{err}");
+    assert!(
+        matches!(err, Error::UnsupportedFormat { found: 2, .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("update the app"));
     assert_eq!(std::fs::read(&path).expect("read"), newer.as_bytes());
 
@@ -157,7 +180,10 @@ fn corrupt_and_unknown_files_are_reported_and_left_untouched() {
     let mut tampered = text.into_bytes();
     tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
     std::fs::write(&path, &tampered).expect("write");
-    assert_eq!(d.vault.load(&record.id).expect_err("tampered").kind(), ErrorKind::Corrupt);
+    assert_eq!(
+        d.vault.load(&record.id).expect_err("tampered").kind(),
+        ErrorKind::Corrupt
+    );
 
     std::fs::write(&path, &good).expect("restore");
     d.vault.load(&record.id).expect("restored file loads");
@@ -181,10 +207,14 @@ fn stale_temp_files_are_ignored() {
     let mut server = ServerHalf::new();
     let record = enrol(&d.vault, &d.signer, &mut server, &Pin::new("4831")).expect("enrol");
     std::fs::write(
-        dir.path().join("accounts").join(format!("{}.json.tmp", record.id.as_str())),
+        dir.path()
+            .join("accounts")
+            .join(format!("{}.json.tmp", record.id.as_str())),
         b"torn",
     )
     .expect("write");
     assert_eq!(d.vault.list().expect("list"), vec![record.id.clone()]);
-    d.vault.next_counter(&record.id).expect("write over the stale temp file");
+    d.vault
+        .next_counter(&record.id)
+        .expect("write over the stale temp file");
 }

@@ -21,8 +21,6 @@ pub mod signed;
 pub mod types;
 pub mod wire;
 
-
-
 /// The protocol version this crate speaks. It appears in the enrolment link, in every wire
 /// message and in every domain-separation tag of the signed bytes.
 pub const PROTOCOL_VERSION: u8 = 1;

@@ -37,7 +37,11 @@ pub const MAX_CODE_BYTES: usize = 32;
 pub const MAX_LABEL_CHARS: usize = 64;
 
 /// Characters left as they are in the label: RFC 3986 unreserved.
-const LABEL_SET: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const LABEL_SET: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Parameter names that switch TLS checks off or weaken them in other apps' QR formats
 /// (privacyIDEA's `sslverify`, and its many cousins). Latchkey has no such switch (P5).
@@ -167,7 +171,9 @@ pub enum LinkError {
         name: &'static str,
     },
     /// A parameter appears twice.
-    #[error("this Latchkey link repeats \"{name}\"; it may have been tampered with, do not use it")]
+    #[error(
+        "this Latchkey link repeats \"{name}\"; it may have been tampered with, do not use it"
+    )]
     DuplicateParameter {
         /// The parameter's name (truncated to 16 characters).
         name: String,
@@ -181,27 +187,48 @@ pub enum LinkError {
 }
 
 impl EnrolmentLink {
-    /// Builds a link (the server's side).
+    /// Builds a link (the server's side) for a server whose public base URL is `base`
+    /// (`https://HOST[:PORT]/[PREFIX/]`); the link's path is the base followed by `e`.
+    ///
+    /// # Errors
+    /// [`LinkError::NotHttps`] or [`LinkError::UserInfo`] for such a base;
+    /// [`LinkError::InvalidParameter`] for a base with a query or fragment, a base path not
+    /// ending in `/`, a PIN length other than 4 or 6, or an unsafe label.
     pub fn new(
-        origin_host: impl Into<String>,
-        port: Option<u16>,
-        path: impl Into<String>,
+        base: &str,
         code: EnrolmentCode,
         server_key: PublicKey,
         pin_source: PinSource,
         pin_digits: u8,
         label: impl Into<String>,
-    ) -> Self {
-        Self {
-            host: origin_host.into(),
-            port,
-            path: path.into(),
+    ) -> Result<Self, LinkError> {
+        let url = Url::parse(base).map_err(|_| LinkError::InvalidParameter { name: "base" })?;
+        if url.scheme() != "https" {
+            return Err(LinkError::NotHttps);
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(LinkError::UserInfo);
+        }
+        if url.query().is_some() || url.fragment().is_some() || !url.path().ends_with('/') {
+            return Err(LinkError::InvalidParameter { name: "base" });
+        }
+        if pin_digits != 4 && pin_digits != 6 {
+            return Err(LinkError::InvalidParameter { name: "n" });
+        }
+        let label = label.into();
+        if !is_valid_label(&label) {
+            return Err(LinkError::InvalidParameter { name: "l" });
+        }
+        Ok(Self {
+            host: url.host_str().unwrap_or_default().to_owned(),
+            port: url.port(),
+            path: format!("{}e", url.path()),
             code,
             server_key,
             pin_source,
             pin_digits,
-            label: label.into(),
-        }
+            label,
+        })
     }
 
     /// `https://HOST[:PORT]`: where the device API lives.
@@ -257,7 +284,10 @@ pub fn parse(text: &str) -> Result<EnrolmentLink, LinkError> {
 /// A [`LinkError`] naming exactly what is wrong.
 pub fn parse_with(text: &str, policy: &LinkPolicy) -> Result<EnrolmentLink, LinkError> {
     let text = text.trim();
-    let lower = text.get(..16.min(text.len())).unwrap_or("").to_ascii_lowercase();
+    let lower = text
+        .get(..16.min(text.len()))
+        .unwrap_or("")
+        .to_ascii_lowercase();
     if lower.starts_with("otpauth://pipush") {
         return Err(LinkError::PrivacyIdeaPush);
     }
@@ -292,13 +322,17 @@ pub fn parse_with(text: &str, policy: &LinkPolicy) -> Result<EnrolmentLink, Link
         .map(|q| split_params(q).collect())
         .unwrap_or_default();
     if let Some(flag) = query.iter().find(|(k, _)| is_tls_flag(k)) {
-        return Err(LinkError::TlsOff { flag: truncate(&flag.0, 16) });
+        return Err(LinkError::TlsOff {
+            flag: truncate(&flag.0, 16),
+        });
     }
     if !looks_like_latchkey(&url) {
         return Err(LinkError::OtherUrl);
     }
     if let Some((name, _)) = query.first() {
-        return Err(LinkError::UnexpectedParameter { name: truncate(name, 16) });
+        return Err(LinkError::UnexpectedParameter {
+            name: truncate(name, 16),
+        });
     }
     let params = Params::from_fragment(url.fragment().unwrap_or(""))?;
     build(host, url.port(), url.path().to_owned(), params)
@@ -320,7 +354,9 @@ impl Params {
         let mut params = Self::default();
         let pairs: Vec<(String, String)> = split_params(fragment).collect();
         if let Some((flag, _)) = pairs.iter().find(|(k, _)| is_tls_flag(k)) {
-            return Err(LinkError::TlsOff { flag: truncate(flag, 16) });
+            return Err(LinkError::TlsOff {
+                flag: truncate(flag, 16),
+            });
         }
         for (key, value) in pairs {
             let slot = match key.as_str() {
@@ -330,7 +366,11 @@ impl Params {
                 "p" => &mut params.p,
                 "n" => &mut params.n,
                 "l" => &mut params.l,
-                _ => return Err(LinkError::UnexpectedParameter { name: truncate(&key, 16) }),
+                _ => {
+                    return Err(LinkError::UnexpectedParameter {
+                        name: truncate(&key, 16),
+                    })
+                }
             };
             if slot.replace(value).is_some() {
                 return Err(LinkError::DuplicateParameter { name: key });
@@ -348,7 +388,9 @@ fn build(
 ) -> Result<EnrolmentLink, LinkError> {
     let version = params.v.ok_or(LinkError::MissingVersion)?;
     if version != PROTOCOL_VERSION.to_string() {
-        return Err(LinkError::UnsupportedVersion { found: truncate(&version, 8) });
+        return Err(LinkError::UnsupportedVersion {
+            found: truncate(&version, 8),
+        });
     }
     let code_text = params.c.ok_or(LinkError::MissingCode)?;
     let code_bytes = b64::decode(&code_text).ok_or(LinkError::MalformedCode)?;
@@ -381,7 +423,16 @@ fn build(
     if !is_valid_label(&label) {
         return Err(LinkError::InvalidParameter { name: "l" });
     }
-    Ok(EnrolmentLink { host, port, path, code, server_key, pin_source, pin_digits, label })
+    Ok(EnrolmentLink {
+        host,
+        port,
+        path,
+        code,
+        server_key,
+        pin_source,
+        pin_digits,
+        label,
+    })
 }
 
 /// A label people can read safely: 1–64 characters, no control or bidi-override characters
@@ -391,7 +442,8 @@ pub fn is_valid_label(label: &str) -> bool {
     (1..=MAX_LABEL_CHARS).contains(&count)
         && label.trim() == label
         && !label.chars().any(|c| {
-            c.is_control() || ('\u{200B}'..='\u{200F}').contains(&c)
+            c.is_control()
+                || ('\u{200B}'..='\u{200F}').contains(&c)
                 || ('\u{202A}'..='\u{202E}').contains(&c)
                 || ('\u{2066}'..='\u{2069}').contains(&c)
         })
@@ -406,10 +458,12 @@ fn looks_like_latchkey(url: &Url) -> bool {
 }
 
 fn split_params(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    text.split('&').filter(|p| !p.is_empty()).map(|pair| match pair.split_once('=') {
-        Some((k, v)) => (k.to_owned(), v.to_owned()),
-        None => (pair.to_owned(), String::new()),
-    })
+    text.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) => (k.to_owned(), v.to_owned()),
+            None => (pair.to_owned(), String::new()),
+        })
 }
 
 fn is_tls_flag(name: &str) -> bool {

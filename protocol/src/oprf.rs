@@ -79,7 +79,11 @@ impl BlindState {
     /// # Errors
     /// [`OprfError::Element`] if `evaluated` is not a valid element; [`OprfError::Input`] if the
     /// input is empty.
-    pub fn finalize_input(self, input: &[u8], evaluated: &Element) -> Result<OprfOutput, OprfError> {
+    pub fn finalize_input(
+        self,
+        input: &[u8],
+        evaluated: &Element,
+    ) -> Result<OprfOutput, OprfError> {
         let evaluation = voprf::EvaluationElement::<NistP256>::deserialize(evaluated.as_bytes())
             .map_err(|_| OprfError::Element)?;
         let mut output = self
@@ -166,7 +170,10 @@ mod tests {
     fn pin_check_binds_account_and_device() {
         let key = OprfKey::generate(&mut rand_core::OsRng);
         let output = evaluate(&key, &Pin::new("4831")).expect("direct");
-        let (a, d) = (AccountId::from_bytes([1; 16]), DeviceId::from_bytes([2; 16]));
+        let (a, d) = (
+            AccountId::from_bytes([1; 16]),
+            DeviceId::from_bytes([2; 16]),
+        );
         let check = pin_check(&output, &a, &d);
         assert!(check.ct_eq(&pin_check(&output, &a, &d)));
         assert!(!check.ct_eq(&pin_check(&output, &a, &DeviceId::from_bytes([3; 16]))));

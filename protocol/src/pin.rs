@@ -56,7 +56,9 @@ pub enum PinRefusal {
     #[error("the PIN is a sequence such as 1234 or 4321; choose one that is hard to guess")]
     Sequence,
     /// Repeated or mirrored pairs (1212, 1122, 1221, 123123).
-    #[error("the PIN repeats a short pattern such as 1212 or 1122; choose one that is hard to guess")]
+    #[error(
+        "the PIN repeats a short pattern such as 1212 or 1122; choose one that is hard to guess"
+    )]
     Pattern,
     /// Looks like a year (19xx, 20xx).
     #[error("the PIN looks like a year; choose one that is not a date")]
@@ -77,8 +79,8 @@ pub enum PinRefusal {
 
 /// Common four-digit PINs not caught by the shape rules (from the published top-100 lists).
 const COMMON_4: &[&str] = &[
-    "1004", "1231", "0007", "4869", "1123", "1230", "0911", "1225", "0420",
-    "1024", "0069", "4200", "3141", "5683", "1017", "1125",
+    "1004", "1231", "0007", "4869", "1123", "1230", "0911", "1225", "0420", "1024", "0069", "4200",
+    "3141", "5683", "1017", "1125",
 ];
 
 /// Common six-digit PINs not caught by the shape rules.
@@ -88,12 +90,11 @@ const COMMON_6: &[&str] = &[
 
 /// Lines and shapes on a phone keypad (1 2 3 / 4 5 6 / 7 8 9 / _ 0 _), both directions.
 const KEYPAD_4: &[&str] = &[
-    "2580", "0852", "1470", "0741", "3690", "0963", "1478", "8741", "3698", "8963", "1236",
-    "6321", "7896", "6987", "1379", "9731", "1397", "7931", "3179", "9713", "7913", "3197",
-    "2468", "8642", "1357", "7531", "1590", "0951", "3570", "0753", "1793", "3971", "7139",
-    "9317", "2684", "4862", "1595", "7535", "1258", "8521", "3256", "6523",
-    "7415", "9635", "1593", "3571", "7539", "9517", "1739", "5280", "4560", "6540",
-    "0258", "8520", "7410", "9630", "0147", "0369",
+    "2580", "0852", "1470", "0741", "3690", "0963", "1478", "8741", "3698", "8963", "1236", "6321",
+    "7896", "6987", "1379", "9731", "1397", "7931", "3179", "9713", "7913", "3197", "2468", "8642",
+    "1357", "7531", "1590", "0951", "3570", "0753", "1793", "3971", "7139", "9317", "2684", "4862",
+    "1595", "7535", "1258", "8521", "3256", "6523", "7415", "9635", "1593", "3571", "7539", "9517",
+    "1739", "5280", "4560", "6540", "0258", "8520", "7410", "9630", "0147", "0369",
 ];
 
 impl PinPolicy {
@@ -103,7 +104,9 @@ impl PinPolicy {
     /// The first [`PinRefusal`] that applies.
     pub fn check(&self, pin: &Pin) -> Result<(), PinRefusal> {
         if self.digits != 4 && self.digits != 6 {
-            return Err(PinRefusal::UnsupportedPolicy { digits: self.digits });
+            return Err(PinRefusal::UnsupportedPolicy {
+                digits: self.digits,
+            });
         }
         // EXPOSE: the policy reads the digits; nothing is copied out of this function.
         let text = pin.expose_secret();
@@ -111,7 +114,9 @@ impl PinPolicy {
             return Err(PinRefusal::NotDigits);
         }
         if text.len() != usize::from(self.digits) {
-            return Err(PinRefusal::WrongLength { expected: self.digits });
+            return Err(PinRefusal::WrongLength {
+                expected: self.digits,
+            });
         }
         let d: Vec<u8> = text.bytes().map(|b| b - b'0').collect();
         classify(text, &d)
@@ -178,7 +183,10 @@ fn is_year_date(d: &[u8]) -> bool {
 
 /// Six-digit keypad shapes: two three-key lines (147258, 123456 is a sequence), columns.
 fn is_keypad_6(text: &str) -> bool {
-    const LINES: &[&str] = &["123", "456", "789", "147", "258", "369", "159", "357", "321", "654", "987", "741", "852", "963", "951", "753"];
+    const LINES: &[&str] = &[
+        "123", "456", "789", "147", "258", "369", "159", "357", "321", "654", "987", "741", "852",
+        "963", "951", "753",
+    ];
     let (a, b) = text.split_at(3);
     LINES.contains(&a) && LINES.contains(&b)
 }
@@ -209,16 +217,31 @@ mod tests {
         for year in ["1900", "1987", "1999", "2000", "2004", "2026", "2099"] {
             assert_eq!(refusal(4, year), Some(PinRefusal::Year), "{year}");
         }
-        for keypad in ["2580", "0852", "1470", "3690", "1379", "2468", "1590", "7410"] {
-            assert_eq!(refusal(4, keypad), Some(PinRefusal::KeypadPattern), "{keypad}");
+        for keypad in [
+            "2580", "0852", "1470", "3690", "1379", "2468", "1590", "7410",
+        ] {
+            assert_eq!(
+                refusal(4, keypad),
+                Some(PinRefusal::KeypadPattern),
+                "{keypad}"
+            );
         }
         assert_eq!(refusal(4, "1004"), Some(PinRefusal::Common));
         // Length and character rules.
-        assert_eq!(refusal(4, "123"), Some(PinRefusal::WrongLength { expected: 4 }));
-        assert_eq!(refusal(4, "48315"), Some(PinRefusal::WrongLength { expected: 4 }));
+        assert_eq!(
+            refusal(4, "123"),
+            Some(PinRefusal::WrongLength { expected: 4 })
+        );
+        assert_eq!(
+            refusal(4, "48315"),
+            Some(PinRefusal::WrongLength { expected: 4 })
+        );
         assert_eq!(refusal(4, "48a1"), Some(PinRefusal::NotDigits));
         assert_eq!(refusal(4, "４８３１"), Some(PinRefusal::NotDigits));
-        assert_eq!(refusal(5, "48315"), Some(PinRefusal::UnsupportedPolicy { digits: 5 }));
+        assert_eq!(
+            refusal(5, "48315"),
+            Some(PinRefusal::UnsupportedPolicy { digits: 5 })
+        );
         // Ordinary PINs pass.
         for ok in ["4831", "7292", "5038", "8146", "3905"] {
             assert_eq!(refusal(4, ok), None, "{ok}");
@@ -243,7 +266,10 @@ mod tests {
             assert_eq!(refusal(4, pin), Some(PinRefusal::KeypadPattern), "{pin}");
         }
         assert_eq!(refusal(6, "483150"), None);
-        assert_eq!(refusal(6, "4831"), Some(PinRefusal::WrongLength { expected: 6 }));
+        assert_eq!(
+            refusal(6, "4831"),
+            Some(PinRefusal::WrongLength { expected: 6 })
+        );
 
         // The blocklist refuses a small, documented share of the space (docs/PROTOCOL.md).
         let refused = (0..10_000)

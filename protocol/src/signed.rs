@@ -21,7 +21,10 @@ impl Canonical {
     /// Starts a message whose first field is the tag `latchkey/v<VERSION>/<purpose>`.
     pub fn new(purpose: &str) -> Self {
         let tag = format!("latchkey/v{PROTOCOL_VERSION}/{purpose}");
-        Self { buf: Vec::with_capacity(256) }.bytes(tag.as_bytes())
+        Self {
+            buf: Vec::with_capacity(256),
+        }
+        .bytes(tag.as_bytes())
     }
 
     /// Appends a length-prefixed byte field.
@@ -125,7 +128,14 @@ pub fn pin_change_proof(
     new_approval_key: &PublicKey,
     new_epoch: u32,
 ) -> Vec<u8> {
-    rekey_proof("pin-change-proof", account, device, operation, new_approval_key, new_epoch)
+    rekey_proof(
+        "pin-change-proof",
+        account,
+        device,
+        operation,
+        new_approval_key,
+        new_epoch,
+    )
 }
 
 /// The bytes the new approval key signs to commit a forgotten-PIN reset.
@@ -136,7 +146,14 @@ pub fn pin_reset_proof(
     new_approval_key: &PublicKey,
     new_epoch: u32,
 ) -> Vec<u8> {
-    rekey_proof("pin-reset-proof", account, device, operation, new_approval_key, new_epoch)
+    rekey_proof(
+        "pin-reset-proof",
+        account,
+        device,
+        operation,
+        new_approval_key,
+        new_epoch,
+    )
 }
 
 fn rekey_proof(

@@ -87,7 +87,10 @@ impl PublicKey {
     /// Parses compressed or uncompressed SEC1; rejects the identity and off-curve points.
     /// Only the standard tags are accepted: 0x02/0x03 (33 bytes) and 0x04 (65 bytes).
     pub fn from_sec1(bytes: &[u8]) -> Option<Self> {
-        let standard = matches!((bytes.len(), bytes.first()), (33, Some(2 | 3)) | (65, Some(4)));
+        let standard = matches!(
+            (bytes.len(), bytes.first()),
+            (33, Some(2 | 3)) | (65, Some(4))
+        );
         if !standard {
             return None;
         }

@@ -60,8 +60,19 @@ pub struct RequestHeader {
 
 impl RequestHeader {
     /// A header for the current protocol version.
-    pub fn new(account: AccountId, device: DeviceId, request_id: RequestId, issued_at: u64) -> Self {
-        Self { v: PROTOCOL_VERSION, account, device, request_id, issued_at }
+    pub fn new(
+        account: AccountId,
+        device: DeviceId,
+        request_id: RequestId,
+        issued_at: u64,
+    ) -> Self {
+        Self {
+            v: PROTOCOL_VERSION,
+            account,
+            device,
+            request_id,
+            issued_at,
+        }
     }
 }
 
@@ -91,7 +102,10 @@ impl<B: RequestBody> DeviceRequest<B> {
 
     /// Checks the device signature against the device's registered key.
     pub fn verify(&self, device_key: &PublicKey) -> bool {
-        device_key.verify(&Self::signed_bytes(&self.header, &self.body), &self.signature)
+        device_key.verify(
+            &Self::signed_bytes(&self.header, &self.body),
+            &self.signature,
+        )
     }
 }
 
@@ -213,7 +227,10 @@ impl RequestBody for EnrolFinish {
     type Response = EnrolFinishResponse;
     fn encode(&self, c: Canonical) -> Canonical {
         // EXPOSE: a hash of the 256-bit PIN check binds it without putting it in signed bytes.
-        let check = self.pin_check.as_ref().map(|p| Digest::of(p.expose_secret()));
+        let check = self
+            .pin_check
+            .as_ref()
+            .map(|p| Digest::of(p.expose_secret()));
         c.opt(check.as_ref().map(|d| d.as_bytes().as_slice()))
             .bytes(&self.approval_key.to_sec1())
             .bytes(self.approval_proof.as_bytes())
@@ -418,7 +435,11 @@ impl RequestBody for Answer {
             .str(self.decision.as_str())
             .str(&self.typed_code)
             .u64(self.counter)
-            .opt(self.approval_signature.as_ref().map(|s| s.as_bytes().as_slice()))
+            .opt(
+                self.approval_signature
+                    .as_ref()
+                    .map(|s| s.as_bytes().as_slice()),
+            )
     }
 }
 
@@ -559,7 +580,8 @@ impl RequestBody for PinResetVerify {
     const PATH: &'static str = "/api/v1/pin/reset/verify";
     type Response = PinResetVerifyResponse;
     fn encode(&self, c: Canonical) -> Canonical {
-        c.bytes(self.operation.as_bytes()).bytes(self.new_blinded_pin.as_bytes())
+        c.bytes(self.operation.as_bytes())
+            .bytes(self.new_blinded_pin.as_bytes())
     }
 }
 

@@ -1,4 +1,5 @@
 //! The enrolment link: round trip by property test, and one test per refusal.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test helpers panic on failure
 
 use latchkey_protocol::link::{self, EnrolmentLink, LinkError, LinkPolicy};
 use latchkey_protocol::secret::EnrolmentCode;
@@ -32,7 +33,10 @@ fn enrol_link_parses_good_link() {
     assert_eq!(parsed.pin_source, PinSource::Web);
     assert_eq!(parsed.pin_digits, 4);
     assert_eq!(parsed.label, "Example Corp");
-    assert_eq!(parsed.code.expose_secret(), (0u8..16).collect::<Vec<_>>().as_slice());
+    assert_eq!(
+        parsed.code.expose_secret(),
+        (0u8..16).collect::<Vec<_>>().as_slice()
+    );
     assert_eq!(parsed.render(), good());
     // Debug never shows the code.
     assert!(!format!("{parsed:?}").contains(CODE));
@@ -75,16 +79,19 @@ proptest! {
     ) {
         let secret = p256::SecretKey::from_slice(&[key_seed; 32]).expect("valid scalar");
         let port = port.filter(|p| *p != 443);
+        let base = match port {
+            Some(port) => format!("https://{host}:{port}{prefix}/"),
+            None => format!("https://{host}{prefix}/"),
+        };
         let link = EnrolmentLink::new(
-            host,
-            port,
-            format!("{prefix}/e"),
+            &base,
             EnrolmentCode::from_bytes(code).expect("valid code"),
             PublicKey::from(secret.public_key()),
             if web { PinSource::Web } else { PinSource::App },
             if six { 6 } else { 4 },
             label,
-        );
+        )
+        .expect("valid link parts");
         let text = link.render();
         let parsed = link::parse(&text).expect("rendered link parses");
         prop_assert_eq!(&parsed, &link);
@@ -94,7 +101,10 @@ proptest! {
 
 #[test]
 fn enrol_link_rejects_not_https() {
-    assert_eq!(err(&good().replacen("https", "http", 1)), LinkError::NotHttps);
+    assert_eq!(
+        err(&good().replacen("https", "http", 1)),
+        LinkError::NotHttps
+    );
 }
 
 #[test]
@@ -109,7 +119,10 @@ fn enrol_link_rejects_userinfo() {
 fn enrol_link_rejects_missing_code() {
     let text = link_with(&format!("v=1&k={KEY}&p=web&n=4&l=X"));
     assert_eq!(err(&text), LinkError::MissingCode);
-    assert_eq!(err("https://login.example.org/e"), LinkError::MissingVersion);
+    assert_eq!(
+        err("https://login.example.org/e"),
+        LinkError::MissingVersion
+    );
 }
 
 #[test]
@@ -124,16 +137,31 @@ fn enrol_link_rejects_short_code() {
 #[test]
 fn enrol_link_rejects_unknown_version() {
     let text = good().replace("v=1", "v=2");
-    assert_eq!(err(&text), LinkError::UnsupportedVersion { found: "2".into() });
+    assert_eq!(
+        err(&text),
+        LinkError::UnsupportedVersion { found: "2".into() }
+    );
 }
 
 #[test]
 fn enrol_link_rejects_tls_off_flag() {
-    for flag in ["sslverify=0", "ssl_verify=false", "tls=off", "insecure=1", "verify=0"] {
+    for flag in [
+        "sslverify=0",
+        "ssl_verify=false",
+        "tls=off",
+        "insecure=1",
+        "verify=0",
+    ] {
         let in_fragment = format!("{}&{flag}", good());
-        assert!(matches!(err(&in_fragment), LinkError::TlsOff { .. }), "{flag} in fragment");
+        assert!(
+            matches!(err(&in_fragment), LinkError::TlsOff { .. }),
+            "{flag} in fragment"
+        );
         let in_query = good().replace("/e#", &format!("/e?{flag}#"));
-        assert!(matches!(err(&in_query), LinkError::TlsOff { .. }), "{flag} in query");
+        assert!(
+            matches!(err(&in_query), LinkError::TlsOff { .. }),
+            "{flag} in query"
+        );
     }
 }
 
@@ -146,7 +174,9 @@ fn enrol_link_rejects_host_outside_allow_list() {
     let other = good().replace("login.example.org", "login.example.net");
     assert_eq!(
         link::parse_with(&other, &policy).expect_err("refused"),
-        LinkError::HostNotAllowed { host: "login.example.net".into() }
+        LinkError::HostNotAllowed {
+            host: "login.example.net".into()
+        }
     );
     // The apex and look-alike suffixes are not subdomains.
     for host in ["example.org", "evilexample.org", "example.org.evil.net"] {
@@ -157,7 +187,10 @@ fn enrol_link_rejects_host_outside_allow_list() {
 
 #[test]
 fn enrol_link_rejects_bad_key_and_parameters() {
-    assert_eq!(err(&good().replace(KEY, "AAAA")), LinkError::InvalidServerKey);
+    assert_eq!(
+        err(&good().replace(KEY, "AAAA")),
+        LinkError::InvalidServerKey
+    );
     let no_key = link_with(&format!("v=1&c={CODE}&p=web&n=4&l=X"));
     assert_eq!(err(&no_key), LinkError::MissingServerKey);
     assert_eq!(

@@ -1,4 +1,5 @@
 //! RFC 9497 P256-SHA256 OPRF-mode test vectors, through Latchkey's own OPRF wrappers.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test helpers panic on failure
 
 use latchkey_protocol::oprf;
 use latchkey_protocol::secret::OprfKey;
@@ -72,17 +73,20 @@ fn rfc9497_p256_vectors() {
     let suite = suite();
     let key = OprfKey::from_bytes(&h(&suite.sk_sm)).expect("skSm is a valid scalar");
     // DeriveKeyPair(seed, info) gives skSm: the seeded server evaluates exactly like skSm.
-    let seeded = voprf::OprfServer::<p256::NistP256>::new_from_seed(
-        &h(&suite.seed),
-        &h(&suite.key_info),
-    )
-    .expect("derive key pair");
+    let seeded =
+        voprf::OprfServer::<p256::NistP256>::new_from_seed(&h(&suite.seed), &h(&suite.key_info))
+            .expect("derive key pair");
     assert_eq!(suite.vectors.len(), 2);
     for v in &suite.vectors {
         let input = h(&v.input);
         let mut rng = FixedRng(h(&v.blind));
         let (state, blinded) = oprf::blind_input(&input, &mut rng).expect("blind");
-        assert_eq!(blinded.as_bytes().to_vec(), h(&v.blinded_element), "{}: blind", v.name);
+        assert_eq!(
+            blinded.as_bytes().to_vec(),
+            h(&v.blinded_element),
+            "{}: blind",
+            v.name
+        );
         let evaluated = oprf::blind_evaluate(&key, &blinded).expect("blind evaluate");
         assert_eq!(
             evaluated.as_bytes().to_vec(),
@@ -91,9 +95,19 @@ fn rfc9497_p256_vectors() {
             v.name
         );
         let output = state.finalize_input(&input, &evaluated).expect("finalize");
-        assert_eq!(output.expose_secret().to_vec(), h(&v.output), "{}: finalize", v.name);
+        assert_eq!(
+            output.expose_secret().to_vec(),
+            h(&v.output),
+            "{}: finalize",
+            v.name
+        );
         let direct = oprf::evaluate_input(&key, &input).expect("evaluate");
-        assert_eq!(direct.expose_secret().to_vec(), h(&v.output), "{}: evaluate", v.name);
+        assert_eq!(
+            direct.expose_secret().to_vec(),
+            h(&v.output),
+            "{}: evaluate",
+            v.name
+        );
         let from_seed = seeded.evaluate(&input).expect("seeded evaluate");
         assert_eq!(from_seed.to_vec(), h(&v.output), "{}: seed to key", v.name);
     }
@@ -106,8 +120,7 @@ fn rfc9497_tampered_evaluation_changes_output() {
     let other = OprfKey::generate(&mut rand_core::OsRng);
     let v = &suite.vectors[0];
     let input = h(&v.input);
-    let (state, blinded) =
-        oprf::blind_input(&input, &mut FixedRng(h(&v.blind))).expect("blind");
+    let (state, blinded) = oprf::blind_input(&input, &mut FixedRng(h(&v.blind))).expect("blind");
     let wrong = oprf::blind_evaluate(&other, &blinded).expect("evaluate");
     let output = state.finalize_input(&input, &wrong).expect("finalize");
     assert_ne!(output.expose_secret().to_vec(), h(&v.output));
@@ -116,14 +129,23 @@ fn rfc9497_tampered_evaluation_changes_output() {
 
 #[test]
 fn rfc9497_invalid_elements_refused() {
-    let invalid: Invalid =
-        serde_json::from_str(include_str!("vectors/rfc9497-p256-sha256-oprf-invalid.json"))
-            .expect("invalid-vector file parses");
+    let invalid: Invalid = serde_json::from_str(include_str!(
+        "vectors/rfc9497-p256-sha256-oprf-invalid.json"
+    ))
+    .expect("invalid-vector file parses");
     assert!(!invalid.elements.is_empty());
     for e in &invalid.elements {
-        assert!(Element::from_bytes(&h(&e.hex)).is_none(), "accepted: {}", e.why);
+        assert!(
+            Element::from_bytes(&h(&e.hex)).is_none(),
+            "accepted: {}",
+            e.why
+        );
         let json = format!("\"{}\"", base64_url(&h(&e.hex)));
-        assert!(serde_json::from_str::<Element>(&json).is_err(), "deserialised: {}", e.why);
+        assert!(
+            serde_json::from_str::<Element>(&json).is_err(),
+            "deserialised: {}",
+            e.why
+        );
     }
 }
 

@@ -107,7 +107,10 @@ impl InnerSealed {
 
     pub(crate) fn from_bytes(bytes: &[u8]) -> Option<Self> {
         (bytes.len() > 12).then(|| {
-            Self(Sealed { nonce: bytes[..12].to_vec(), ciphertext: bytes[12..].to_vec() })
+            Self(Sealed {
+                nonce: bytes[..12].to_vec(),
+                ciphertext: bytes[12..].to_vec(),
+            })
         })
     }
 }
@@ -122,7 +125,12 @@ pub fn seal(
 ) -> InnerSealed {
     let pin_key = derive_pin_key(output, pin, context);
     let scalar = Zeroizing::new(key.0.to_bytes());
-    InnerSealed(aead::seal(&pin_key, &context.fields("approval-key-inner"), &scalar, rng))
+    InnerSealed(aead::seal(
+        &pin_key,
+        &context.fields("approval-key-inner"),
+        &scalar,
+        rng,
+    ))
 }
 
 /// Opens the approval key; `None` means the PIN (or the evaluation) was wrong.
@@ -134,7 +142,9 @@ pub fn open(
 ) -> Option<ApprovalKey> {
     let pin_key = derive_pin_key(output, pin, context);
     let scalar = aead::open(&pin_key, &context.fields("approval-key-inner"), &sealed.0)?;
-    SigningKey::from_slice(&scalar).ok().map(|k| ApprovalKey(Box::new(k)))
+    SigningKey::from_slice(&scalar)
+        .ok()
+        .map(|k| ApprovalKey(Box::new(k)))
 }
 
 fn derive_pin_key(output: &OprfOutput, pin: &Pin, context: &SealContext) -> Zeroizing<[u8; 32]> {
@@ -144,7 +154,10 @@ fn derive_pin_key(output: &OprfOutput, pin: &Pin, context: &SealContext) -> Zero
     ikm.extend_from_slice(pin.expose_secret().as_bytes());
     let hkdf = Hkdf::<Sha256>::new(Some(b"latchkey/v1/approval-key"), &ikm);
     let mut key = Zeroizing::new([0u8; 32]);
-    if hkdf.expand(&context.fields("approval-key"), key.as_mut()).is_err() {
+    if hkdf
+        .expand(&context.fields("approval-key"), key.as_mut())
+        .is_err()
+    {
         unreachable!("HKDF-SHA256 expand of 32 bytes");
     }
     key

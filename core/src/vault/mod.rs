@@ -132,9 +132,18 @@ impl Slot {
         epoch: u32,
     ) -> Self {
         let key_id = KeyId::random(&mut OsRng);
-        let context = SealContext { account, device, epoch, key_id: key_id.clone() };
+        let context = SealContext {
+            account,
+            device,
+            epoch,
+            key_id: key_id.clone(),
+        };
         let sealed = approval::seal(key, output, pin, &context, &mut OsRng);
-        Self { epoch, key_id, sealed }
+        Self {
+            epoch,
+            key_id,
+            sealed,
+        }
     }
 
     /// Opens the approval key with the PIN and its OPRF output.
@@ -154,7 +163,12 @@ impl Slot {
 
     /// The seal context of this slot.
     pub fn context(&self, account: AccountId, device: DeviceId) -> SealContext {
-        SealContext { account, device, epoch: self.epoch, key_id: self.key_id.clone() }
+        SealContext {
+            account,
+            device,
+            epoch: self.epoch,
+            key_id: self.key_id.clone(),
+        }
     }
 }
 
@@ -223,8 +237,14 @@ impl Vault {
 
     fn open_with(dir: PathBuf, keystore: Arc<dyn KeyStore>, fs: Fs) -> Result<Self> {
         let accounts = dir.join("accounts");
-        fs.create_dir(&accounts).map_err(|e| Error::storage("create", &accounts, e))?;
-        Ok(Self { dir, keystore, fs, lock: Mutex::new(()) })
+        fs.create_dir(&accounts)
+            .map_err(|e| Error::storage("create", &accounts, e))?;
+        Ok(Self {
+            dir,
+            keystore,
+            fs,
+            lock: Mutex::new(()),
+        })
     }
 
     /// The data directory.
@@ -238,7 +258,8 @@ impl Vault {
     /// [`Error::Storage`] if the directory cannot be read.
     pub fn list(&self) -> Result<Vec<RecordId>> {
         let accounts = self.dir.join("accounts");
-        let entries = std::fs::read_dir(&accounts).map_err(|e| Error::storage("list", &accounts, e))?;
+        let entries =
+            std::fs::read_dir(&accounts).map_err(|e| Error::storage("list", &accounts, e))?;
         let mut ids = Vec::new();
         for entry in entries {
             let entry = entry.map_err(|e| Error::storage("list", &accounts, e))?;
@@ -268,13 +289,24 @@ impl Vault {
             }
             Err(e) => return Err(Error::storage("read", &path, e)),
         };
-        let corrupt = |reason: String| Error::Corrupt { path: path.clone(), reason };
+        let corrupt = |reason: String| Error::Corrupt {
+            path: path.clone(),
+            reason,
+        };
         let format = peek_format(&bytes).map_err(corrupt)?;
         if format != RECORD_FORMAT {
-            return Err(Error::UnsupportedFormat { path, found: format });
+            return Err(Error::UnsupportedFormat {
+                path,
+                found: format,
+            });
         }
-        let file: RecordFile = serde_json::from_slice(&bytes)
-            .map_err(|e| corrupt(format!("invalid at line {} column {}", e.line(), e.column())))?;
+        let file: RecordFile = serde_json::from_slice(&bytes).map_err(|e| {
+            corrupt(format!(
+                "invalid at line {} column {}",
+                e.line(),
+                e.column()
+            ))
+        })?;
         if &file.id != id {
             return Err(corrupt("record id does not match its file name".into()));
         }
@@ -290,7 +322,11 @@ impl Vault {
             let inner = aead::open(wrap.expose_secret(), &context.outer_aad(), &slot.sealed)
                 .and_then(|b| InnerSealed::from_bytes(&b))
                 .ok_or_else(|| corrupt("the sealed key does not decrypt".into()))?;
-            Ok(Slot { epoch: slot.epoch, key_id: slot.key_id.clone(), sealed: inner })
+            Ok(Slot {
+                epoch: slot.epoch,
+                key_id: slot.key_id.clone(),
+                sealed: inner,
+            })
         };
         let active = unwrap(&file.active)?;
         let staged = match &file.staged {
@@ -431,7 +467,9 @@ impl Vault {
             .ok()
             .and_then(|bytes| serde_json::from_slice::<RecordFile>(&bytes).ok())
             .map(|file| file.wrap_key);
-        self.fs.remove(&path).map_err(|e| Error::storage("remove", &path, e))?;
+        self.fs
+            .remove(&path)
+            .map_err(|e| Error::storage("remove", &path, e))?;
         if let Some(wrap_key) = wrap_key {
             self.keystore.delete(&wrap_key)?;
         }
@@ -446,9 +484,12 @@ impl Vault {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut record = self.load(id)?;
         change(&mut record)?;
-        let wrap = self.keystore.get(&record.wrap_key)?.ok_or_else(|| Error::KeyMissing {
-            what: format!("account {}", record.identity.label),
-        })?;
+        let wrap = self
+            .keystore
+            .get(&record.wrap_key)?
+            .ok_or_else(|| Error::KeyMissing {
+                what: format!("account {}", record.identity.label),
+            })?;
         self.write(&record, &wrap)?;
         Ok(record)
     }
@@ -484,17 +525,23 @@ impl Vault {
         let bytes = serde_json::to_vec_pretty(&file)
             .unwrap_or_else(|_| unreachable!("records always serialise"));
         let path = self.path(&record.id);
-        self.fs.write_atomic(&path, &bytes).map_err(|e| Error::storage("write", &path, e))
+        self.fs
+            .write_atomic(&path, &bytes)
+            .map_err(|e| Error::storage("write", &path, e))
     }
 
     fn wrapping_key(&self, file: &RecordFile) -> Result<WrappingKey> {
-        self.keystore.get(&file.wrap_key)?.ok_or_else(|| Error::KeyMissing {
-            what: format!("account {}", file.identity.label),
-        })
+        self.keystore
+            .get(&file.wrap_key)?
+            .ok_or_else(|| Error::KeyMissing {
+                what: format!("account {}", file.identity.label),
+            })
     }
 
     fn path(&self, id: &RecordId) -> PathBuf {
-        self.dir.join("accounts").join(format!("{}.json", id.as_str()))
+        self.dir
+            .join("accounts")
+            .join(format!("{}.json", id.as_str()))
     }
 }
 
@@ -538,5 +585,11 @@ pub(crate) fn peek_format(bytes: &[u8]) -> std::result::Result<u32, String> {
     }
     serde_json::from_slice::<Peek>(bytes)
         .map(|p| p.format)
-        .map_err(|e| format!("not a readable file: line {} column {}", e.line(), e.column()))
+        .map_err(|e| {
+            format!(
+                "not a readable file: line {} column {}",
+                e.line(),
+                e.column()
+            )
+        })
 }

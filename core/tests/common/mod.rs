@@ -1,6 +1,6 @@
 //! Shared test helpers: a device (vault + software signer over one keystore) and the server's
 //! cryptographic half (per-device OPRF keys), both real; only the network is absent.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
 use std::path::Path;
 use std::sync::Arc;
@@ -49,7 +49,8 @@ impl ServerHalf {
     fn harden_with(&mut self, pin: &Pin, staged: bool) -> OprfOutput {
         self.evaluations += 1;
         let key = if staged {
-            self.staged_key.get_or_insert_with(|| OprfKey::generate(&mut OsRng))
+            self.staged_key
+                .get_or_insert_with(|| OprfKey::generate(&mut OsRng))
         } else {
             &self.oprf_key
         };
@@ -105,18 +106,38 @@ pub fn enrol(
     let output = server.harden(pin);
     let approval = ApprovalKey::generate(&mut OsRng);
     server.approval_key = Some(approval.public_key());
-    let slot = Slot::seal(&approval, &output, pin, identity.account, identity.device, 1);
-    let device_key =
-        DeviceKeyRef { alias, public_key: device_public, assurance: signer.assurance() };
+    let slot = Slot::seal(
+        &approval,
+        &output,
+        pin,
+        identity.account,
+        identity.device,
+        1,
+    );
+    let device_key = DeviceKeyRef {
+        alias,
+        public_key: device_public,
+        assurance: signer.assurance(),
+    };
     let record = vault.create(identity, device_key, slot)?;
     vault.activate(&record.id)
 }
 
 /// Opens the active approval key with a PIN (one counted evaluation).
-pub fn unlock(vault: &Vault, id: &RecordId, server: &mut ServerHalf, pin: &Pin) -> Result<ApprovalKey> {
+pub fn unlock(
+    vault: &Vault,
+    id: &RecordId,
+    server: &mut ServerHalf,
+    pin: &Pin,
+) -> Result<ApprovalKey> {
     let record = vault.load(id)?;
     let output = server.harden(pin);
-    record.active.open(&output, pin, record.identity.account, record.identity.device)
+    record.active.open(
+        &output,
+        pin,
+        record.identity.account,
+        record.identity.device,
+    )
 }
 
 /// PIN change phase one: open with the old PIN, seal a fresh key under the new one, stage.
@@ -132,7 +153,14 @@ pub fn stage_change(
     let output = server.harden_staged(new);
     let fresh = ApprovalKey::generate(&mut OsRng);
     let (account, device) = (record.identity.account, record.identity.device);
-    let slot = Slot::seal(&fresh, &output, new, account, device, record.active.epoch + 1);
+    let slot = Slot::seal(
+        &fresh,
+        &output,
+        new,
+        account,
+        device,
+        record.active.epoch + 1,
+    );
     let staged = Staged {
         slot,
         operation: OperationId::random(&mut OsRng),
@@ -140,4 +168,24 @@ pub fn stage_change(
         commit: None,
     };
     Ok((vault.stage(id, staged)?, fresh.public_key()))
+}
+
+/// Every file under `dir` with its bytes (what an attacker copying the device gets).
+pub fn read_tree(dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            read_tree(&path, out);
+        } else {
+            out.push((
+                path.display().to_string(),
+                std::fs::read(&path).expect("read"),
+            ));
+        }
+    }
+}
+
+/// Whether `needle` occurs in `haystack`.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
