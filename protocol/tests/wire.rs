@@ -31,7 +31,11 @@ fn header() -> RequestHeader {
 fn signed_request<B: RequestBody + Clone>(key: &SigningKey, body: B) -> DeviceRequest<B> {
     let header = header();
     let signature = sign(key, &DeviceRequest::signed_bytes(&header, &body));
-    DeviceRequest { header, body, signature }
+    DeviceRequest {
+        header,
+        body,
+        signature,
+    }
 }
 
 #[test]
@@ -54,7 +58,8 @@ fn answer_envelope_covers_every_field() {
     let back: DeviceRequest<Answer> = serde_json::from_str(&json).expect("parse");
     assert!(back.verify(&public));
 
-    let tamper: Vec<Box<dyn Fn(&mut DeviceRequest<Answer>)>> = vec![
+    type Tamper = Box<dyn Fn(&mut DeviceRequest<Answer>)>;
+    let tamper: Vec<Tamper> = vec![
         Box::new(|r| r.header.v = 2),
         Box::new(|r| r.header.account = AccountId::random(&mut OsRng)),
         Box::new(|r| r.header.device = DeviceId::random(&mut OsRng)),
@@ -84,13 +89,19 @@ fn envelope_kinds_are_domain_separated() {
     let status = DeviceRequest::signed_bytes(&header, &OperationStatus { operation: op });
     let start = DeviceRequest::signed_bytes(
         &header,
-        &PinResetStart { operation: op, password: Password::new("pw") },
+        &PinResetStart {
+            operation: op,
+            password: Password::new("pw"),
+        },
     );
     assert_ne!(status, start);
     // The password is not part of the signed bytes.
     let start2 = DeviceRequest::signed_bytes(
         &header,
-        &PinResetStart { operation: op, password: Password::new("other") },
+        &PinResetStart {
+            operation: op,
+            password: Password::new("other"),
+        },
     );
     assert_eq!(start, start2);
 }
@@ -125,7 +136,10 @@ fn challenge_signature_is_pinned() {
     assert!(!longer.verify(&server_public));
     let mut located = signed_challenge.clone();
     located.challenge.location = Some(String::new());
-    assert!(!located.verify(&server_public), "None and Some(\"\") must differ");
+    assert!(
+        !located.verify(&server_public),
+        "None and Some(\"\") must differ"
+    );
     let rogue = SigningKey::random(&mut OsRng);
     let forged = SignedChallenge {
         signature: sign(&rogue, &challenge.signed_bytes()),
@@ -193,10 +207,9 @@ fn json_rejects_bad_values() {
     // Padding and the standard alphabet are refused: one text form per value.
     assert!(serde_json::from_str::<AccountId>("\"AAECAwQFBgcICQoLDA0ODw==\"").is_err());
     assert!(serde_json::from_str::<AccountId>("\"AAECAwQFBgcICQoLDA0ODw\"").is_ok());
-    let error: ErrorBody = serde_json::from_str(
-        r#"{"error":"wrong_pin","message":"wrong PIN","attempts_left":3}"#,
-    )
-    .expect("error body");
+    let error: ErrorBody =
+        serde_json::from_str(r#"{"error":"wrong_pin","message":"wrong PIN","attempts_left":3}"#)
+            .expect("error body");
     assert_eq!(error.error, ErrorCode::WrongPin);
     assert_eq!(error.attempts_left, Some(3));
 }
