@@ -125,6 +125,7 @@ fn p10_crash_at_every_write() {
             more => panic!("crash point {n}: {} records", more.len()),
         }
     }
+    eprintln!("enrolment: {crash_points} crash points");
     assert!(
         crash_points >= 10,
         "enrolment has {crash_points} crash points"
@@ -184,6 +185,7 @@ fn p10_crash_at_every_write() {
             }
         }
     }
+    eprintln!("PIN change: {change_points} crash points");
     assert!(
         change_points >= 8,
         "PIN change has {change_points} crash points"
