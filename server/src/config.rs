@@ -1,0 +1,134 @@
+//! Server configuration: where data lives, how to reach the database, and the deployment's
+//! policy knobs.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use latchkey_protocol::wire::PinSource;
+
+/// A deployment's security and UX policy.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// The service name shown in the app and on pages ("Example Corp").
+    pub service_name: String,
+    /// Where the PIN is chosen at enrolment (EU Login style: on the web page).
+    pub pin_source: PinSource,
+    /// PIN digits, 4 or 6.
+    pub pin_digits: u8,
+    /// Digits of the number shown on the login page (2 to 6).
+    pub code_digits: u8,
+    /// Consecutive PIN failures before the approval key locks (P2: 5 by default, at most 10).
+    pub max_failures: u8,
+    /// Lifetime of an enrolment code, seconds (P6: at most 600).
+    pub enrol_ttl: u64,
+    /// Lifetime of a sign-in challenge, seconds.
+    pub challenge_ttl: u64,
+    /// Most sign-in pushes pending at once for one account.
+    pub max_pending_pushes: i64,
+    /// How long pushes stay muted after "this wasn't me", seconds.
+    pub mute_secs: u64,
+    /// Lifetime of a PIN change or reset operation, seconds.
+    pub operation_ttl: u64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            service_name: "Latchkey demo".into(),
+            pin_source: PinSource::Web,
+            pin_digits: 4,
+            code_digits: 2,
+            max_failures: 5,
+            enrol_ttl: 600,
+            challenge_ttl: 120,
+            max_pending_pushes: 3,
+            mute_secs: 20 * 60,
+            operation_ttl: 900,
+        }
+    }
+}
+
+impl Policy {
+    /// Checks the limits DESIGN.md sets.
+    ///
+    /// # Errors
+    /// A sentence naming the bad setting.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.pin_digits != 4 && self.pin_digits != 6 {
+            return Err(format!("PIN digits must be 4 or 6, not {}", self.pin_digits));
+        }
+        if !(2..=6).contains(&self.code_digits) {
+            return Err(format!("code digits must be 2 to 6, not {}", self.code_digits));
+        }
+        if !(1..=10).contains(&self.max_failures) {
+            return Err(format!("PIN attempts must be 1 to 10, not {}", self.max_failures));
+        }
+        if self.enrol_ttl == 0 || self.enrol_ttl > 600 {
+            return Err("enrolment codes must expire within 600 seconds".into());
+        }
+        if !latchkey_protocol::link::is_valid_label(&self.service_name) {
+            return Err("the service name must be 1 to 64 printable characters".into());
+        }
+        Ok(())
+    }
+}
+
+/// Outgoing mail.
+#[derive(Clone, Debug)]
+pub enum MailConfig {
+    /// Write mails into `DATA/outbox` and show them on `/dev/outbox` (dev mode only).
+    Outbox,
+    /// Send through an SMTP relay (STARTTLS, or implicit TLS on port 465).
+    Smtp {
+        /// Relay host.
+        host: String,
+        /// Relay port.
+        port: u16,
+        /// Login, if the relay needs one.
+        username: Option<String>,
+        /// Password for `username`.
+        password: Option<String>,
+        /// The From address.
+        from: String,
+    },
+}
+
+/// Everything the server needs to start.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Data directory: database (SQLite), keys, dev CA, outbox.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; default: SQLite in the data directory.
+    pub database_url: Option<String>,
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// The public base URL (`https://host[:port]/`); default in dev mode: the loopback URL.
+    pub public_url: Option<String>,
+    /// Dev mode: local CA and loopback certificate, outbox mail, `/dev/outbox`.
+    pub dev: bool,
+    /// Certificate chain (PEM) for production.
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) for production.
+    pub tls_key: Option<PathBuf>,
+    /// Mail delivery.
+    pub mail: MailConfig,
+    /// Policy.
+    pub policy: Policy,
+}
+
+impl Config {
+    /// A dev configuration on a free loopback port in `data_dir`.
+    pub fn dev(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            database_url: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            public_url: None,
+            dev: true,
+            tls_cert: None,
+            tls_key: None,
+            mail: MailConfig::Outbox,
+            policy: Policy::default(),
+        }
+    }
+}

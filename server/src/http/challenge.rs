@@ -1,0 +1,428 @@
+//! Sign-in challenges: creating them for a web sign-in, the long-poll list, fetching one
+//! (server-signed with the key pinned at enrolment), and answering (P4: bound, single use,
+//! number matching, judged by the server's clock).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use latchkey_protocol::signed::{self, Decision};
+use latchkey_protocol::types::{AccountId, ChallengeId, DeviceId};
+use latchkey_protocol::wire::{
+    Answer, AnswerOutcome, AnswerResponse, Challenge, ChallengeList, DeviceRequest, ErrorCode,
+    FetchChallenge, ListChallenges, RequestBody as _, SignedChallenge, MAX_WAIT_SECS,
+};
+use latchkey_protocol::PROTOCOL_VERSION;
+use rand_core::{OsRng, RngCore as _};
+use sqlx::Row as _;
+use subtle::ConstantTimeEq as _;
+
+use super::device::{self, states, Device};
+use super::error::{ApiError, ApiResult};
+use crate::AppState;
+
+/// Challenge routes.
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route(ListChallenges::PATH, post(list))
+        .route(FetchChallenge::PATH, post(fetch))
+        .route(Answer::PATH, post(answer))
+}
+
+/// Login states.
+pub(crate) mod login_states {
+    /// Waiting for a device.
+    pub const PENDING: &str = "pending";
+    /// Approved with PIN and the right code.
+    pub const APPROVED: &str = "approved";
+    /// Denied on a device.
+    pub const DENIED: &str = "denied";
+    /// Denied with "this wasn't me".
+    pub const REPORTED: &str = "reported";
+    /// The typed code did not match.
+    pub const MISMATCH: &str = "mismatch";
+}
+
+/// Why a sign-in could not push to a device.
+#[derive(Debug)]
+pub(crate) enum SigninBlocked {
+    /// The account has no active device.
+    NoDevice,
+    /// "This wasn't me" muted pushes until this time.
+    Muted(i64),
+    /// Too many sign-ins are already waiting.
+    TooManyPending,
+    /// Storage failed.
+    Failed(ApiError),
+}
+
+impl From<ApiError> for SigninBlocked {
+    fn from(e: ApiError) -> Self {
+        Self::Failed(e)
+    }
+}
+
+impl From<sqlx::Error> for SigninBlocked {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Failed(e.into())
+    }
+}
+
+/// A created sign-in (its number and context are read back from the database by the page).
+pub(crate) struct Signin {
+    pub login_id: String,
+}
+
+/// A uniformly random number with exactly `digits` digits (no leading zero).
+pub(crate) fn random_code(digits: u8) -> String {
+    let low = 10u32.pow(u32::from(digits) - 1);
+    let span = 10u32.pow(u32::from(digits)) - low;
+    let zone = u32::MAX - u32::MAX % span;
+    loop {
+        let n = OsRng.next_u32();
+        if n < zone {
+            return (low + n % span).to_string();
+        }
+    }
+}
+
+/// Creates a sign-in for `account` and pushes a challenge to each active device.
+pub(crate) async fn create_signin(
+    state: &AppState,
+    account: &AccountId,
+    browser: &str,
+    ip: &str,
+) -> Result<Signin, SigninBlocked> {
+    let now = state.clock.now_i64();
+    let policy = &state.config.policy;
+    let muted_until: i64 = sqlx::query("SELECT muted_until FROM accounts WHERE id = $1")
+        .bind(account.to_string())
+        .fetch_one(&state.db)
+        .await?
+        .try_get("muted_until")?;
+    if muted_until > now {
+        return Err(SigninBlocked::Muted(muted_until));
+    }
+    let pending: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM logins WHERE account_id = $1 AND state = $2 AND expires_at > $3",
+    )
+    .bind(account.to_string())
+    .bind(login_states::PENDING)
+    .bind(now)
+    .fetch_one(&state.db)
+    .await?
+    .try_get("n")?;
+    if pending >= policy.max_pending_pushes {
+        return Err(SigninBlocked::TooManyPending);
+    }
+    let devices: Vec<String> = sqlx::query("SELECT id FROM devices WHERE account_id = $1 AND state = $2")
+        .bind(account.to_string())
+        .bind(states::ACTIVE)
+        .fetch_all(&state.db)
+        .await?
+        .iter()
+        .filter_map(|r| r.try_get("id").ok())
+        .collect();
+    if devices.is_empty() {
+        return Err(SigninBlocked::NoDevice);
+    }
+    let login_id = ChallengeId::random(&mut OsRng).to_string();
+    let code = random_code(policy.code_digits);
+    let expires_at = now + i64::try_from(policy.challenge_ttl).unwrap_or(120);
+    let browser: String = browser.chars().take(120).collect();
+    let mut tx = state.db.begin().await?;
+    sqlx::query(
+        "INSERT INTO logins (id, account_id, code, state, browser, ip, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&login_id)
+    .bind(account.to_string())
+    .bind(&code)
+    .bind(login_states::PENDING)
+    .bind(&browser)
+    .bind(ip)
+    .bind(now)
+    .bind(expires_at)
+    .execute(&mut *tx)
+    .await?;
+    let mut pushes = Vec::new();
+    for device in &devices {
+        let challenge = ChallengeId::random(&mut OsRng);
+        sqlx::query("INSERT INTO challenges (id, login_id, device_id) VALUES ($1, $2, $3)")
+            .bind(challenge.to_string())
+            .bind(&login_id)
+            .bind(device)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(id) = DeviceId::parse(device) {
+            pushes.push((id, challenge));
+        }
+    }
+    tx.commit().await?;
+    for (device, challenge) in pushes {
+        state.pusher.push(&device, &challenge);
+        state.signals.notify(&format!("device:{device}"));
+    }
+    Ok(Signin { login_id })
+}
+
+/// A challenge with its sign-in, as stored.
+struct Stored {
+    challenge: Challenge,
+    login_id: String,
+    code: String,
+    state: String,
+}
+
+async fn load_challenge(state: &AppState, device: &Device, id: &ChallengeId) -> Result<Stored, ApiError> {
+    let row = sqlx::query(
+        "SELECT l.id AS login_id, l.code, l.state, l.browser, l.ip, l.created_at, l.expires_at \
+         FROM challenges c JOIN logins l ON l.id = c.login_id \
+         WHERE c.id = $1 AND c.device_id = $2",
+    )
+    .bind(id.to_string())
+    .bind(device.id.to_string())
+    .fetch_optional(&state.db)
+    .await?
+    .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "this sign-in request does not exist for this device"))?;
+    let secs = |col: &str| -> Result<u64, ApiError> {
+        Ok(u64::try_from(row.try_get::<i64, _>(col)?).unwrap_or(0))
+    };
+    Ok(Stored {
+        challenge: Challenge {
+            v: PROTOCOL_VERSION,
+            id: *id,
+            account: device.account,
+            device: device.id,
+            service: state.config.policy.service_name.clone(),
+            browser: row.try_get("browser")?,
+            ip: row.try_get("ip")?,
+            location: None,
+            created_at: secs("created_at")?,
+            expires_at: secs("expires_at")?,
+            code_digits: state.config.policy.code_digits,
+        },
+        login_id: row.try_get("login_id")?,
+        code: row.try_get("code")?,
+        state: row.try_get("state")?,
+    })
+}
+
+fn expired() -> ApiError {
+    ApiError::new(ErrorCode::Expired, "this sign-in request expired; start the sign-in again")
+}
+
+fn already_answered() -> ApiError {
+    ApiError::new(ErrorCode::AlreadyAnswered, "this sign-in request was already answered")
+}
+
+/// Checks that an approval evaluation is for a live challenge of this device, and counts it.
+pub(crate) async fn bind_evaluation(state: &AppState, device: &Device, id: &ChallengeId) -> Result<(), ApiError> {
+    let stored = load_challenge(state, device, id).await?;
+    if stored.state != login_states::PENDING {
+        return Err(already_answered());
+    }
+    if state.clock.now() >= stored.challenge.expires_at {
+        return Err(expired());
+    }
+    sqlx::query("UPDATE challenges SET evaluations = evaluations + 1 WHERE id = $1")
+        .bind(id.to_string())
+        .execute(&state.db)
+        .await?;
+    Ok(())
+}
+
+async fn pending_ids(state: &AppState, device: &DeviceId) -> Result<Vec<ChallengeId>, ApiError> {
+    let rows = sqlx::query(
+        "SELECT c.id FROM challenges c JOIN logins l ON l.id = c.login_id \
+         WHERE c.device_id = $1 AND l.state = $2 AND l.expires_at > $3 ORDER BY l.created_at",
+    )
+    .bind(device.to_string())
+    .bind(login_states::PENDING)
+    .bind(state.clock.now_i64())
+    .fetch_all(&state.db)
+    .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| r.try_get::<String, _>("id").ok())
+        .filter_map(|id| ChallengeId::parse(&id))
+        .collect())
+}
+
+async fn list(
+    State(state): State<Arc<AppState>>,
+    Json(request): Json<DeviceRequest<ListChallenges>>,
+) -> ApiResult<ChallengeList> {
+    let device = device::authenticate(&state, &request, &[states::ACTIVE]).await?;
+    let wait = Duration::from_secs(u64::from(request.body.wait_seconds.min(MAX_WAIT_SECS)));
+    let key = format!("device:{}", device.id);
+    let found = state
+        .signals
+        .wait_for(&key, wait, || async {
+            match pending_ids(&state, &device.id).await {
+                Ok(ids) if ids.is_empty() => None,
+                other => Some(other),
+            }
+        })
+        .await;
+    let challenges = match found {
+        Some(result) => result?,
+        None => Vec::new(),
+    };
+    Ok(Json(ChallengeList { challenges, server_time: state.clock.now() }))
+}
+
+async fn fetch(
+    State(state): State<Arc<AppState>>,
+    Json(request): Json<DeviceRequest<FetchChallenge>>,
+) -> ApiResult<SignedChallenge> {
+    let device = device::authenticate(&state, &request, &[states::ACTIVE]).await?;
+    let stored = load_challenge(&state, &device, &request.body.challenge).await?;
+    if stored.state != login_states::PENDING {
+        return Err(already_answered());
+    }
+    if state.clock.now() >= stored.challenge.expires_at {
+        return Err(expired());
+    }
+    let signature = state.keys.sign_challenge(&stored.challenge.signed_bytes());
+    Ok(Json(SignedChallenge { challenge: stored.challenge, signature }))
+}
+
+async fn answer(
+    State(state): State<Arc<AppState>>,
+    Json(request): Json<DeviceRequest<Answer>>,
+) -> ApiResult<AnswerResponse> {
+    let device = device::authenticate(&state, &request, &[states::ACTIVE]).await?;
+    let body = &request.body;
+    let stored = load_challenge(&state, &device, &body.challenge).await?;
+    if !stored.challenge.digest().ct_eq(&body.challenge_digest) {
+        return Err(ApiError::bad_request(
+            "the answer is for a different version of this sign-in request; fetch it again",
+        ));
+    }
+    if stored.state != login_states::PENDING {
+        return Err(already_answered());
+    }
+    let now = state.clock.now_i64();
+    if state.clock.now() >= stored.challenge.expires_at {
+        return Err(expired());
+    }
+    let (new_state, outcome) = match body.decision {
+        Decision::Approve => {
+            approve_checks(&state, &device, &stored, body).await?;
+            let matches: bool = stored.code.as_bytes().ct_eq(body.typed_code.as_bytes()).into();
+            if matches {
+                (login_states::APPROVED, AnswerOutcome::Approved)
+            } else {
+                (login_states::MISMATCH, AnswerOutcome::Denied)
+            }
+        }
+        Decision::Deny => (login_states::DENIED, AnswerOutcome::Denied),
+        Decision::Report => (login_states::REPORTED, AnswerOutcome::Reported),
+    };
+    // First valid answer wins: one conditional UPDATE.
+    let won = sqlx::query(
+        "UPDATE logins SET state = $1, answered_by = $2 WHERE id = $3 AND state = $4 AND expires_at > $5",
+    )
+    .bind(new_state)
+    .bind(device.id.to_string())
+    .bind(&stored.login_id)
+    .bind(login_states::PENDING)
+    .bind(now)
+    .execute(&state.db)
+    .await?;
+    if won.rows_affected() != 1 {
+        return Err(already_answered());
+    }
+    state.signals.notify(&format!("login:{}", stored.login_id));
+    match new_state {
+        login_states::APPROVED => {
+            device::audit(&state, &device.account, Some(&device.id), "signin_approved", &stored.challenge.ip).await;
+        }
+        login_states::MISMATCH => {
+            device::audit(&state, &device.account, Some(&device.id), "signin_code_mismatch", &stored.challenge.ip).await;
+            return Err(ApiError::new(
+                ErrorCode::CodeMismatch,
+                "the number you typed is not the one on the login page; the sign-in was refused, start it again",
+            ));
+        }
+        login_states::REPORTED => report(&state, &device, &stored).await?,
+        _ => {
+            device::audit(&state, &device.account, Some(&device.id), "signin_denied", &stored.challenge.ip).await;
+        }
+    }
+    Ok(Json(AnswerResponse { outcome }))
+}
+
+/// The approval signature, the counter, and the evaluation binding. A valid approval
+/// signature proves the PIN, so it alone resets the failure counter (P2).
+async fn approve_checks(state: &AppState, device: &Device, stored: &Stored, body: &Answer) -> Result<(), ApiError> {
+    let approval_key = device.approval_key.ok_or_else(ApiError::unauthorized)?;
+    let signature = body
+        .approval_signature
+        .as_ref()
+        .ok_or_else(|| ApiError::bad_request("approving needs the approval signature"))?;
+    let bytes = signed::answer(
+        &device.account,
+        &device.id,
+        &body.challenge,
+        &body.challenge_digest,
+        &body.typed_code,
+        Decision::Approve,
+        body.counter,
+    );
+    if !approval_key.verify(&bytes, signature) {
+        return Err(ApiError::bad_request("the approval signature is invalid"));
+    }
+    let evaluations: i64 = sqlx::query("SELECT evaluations FROM challenges WHERE id = $1")
+        .bind(body.challenge.to_string())
+        .fetch_one(&state.db)
+        .await?
+        .try_get("evaluations")?;
+    if evaluations == 0 {
+        return Err(ApiError::bad_request("no PIN evaluation was made for this sign-in request"));
+    }
+    let counter = i64::try_from(body.counter).map_err(|_| ApiError::bad_request("counter too large"))?;
+    let advanced = sqlx::query("UPDATE devices SET last_counter = $1 WHERE id = $2 AND last_counter < $1")
+        .bind(counter)
+        .bind(device.id.to_string())
+        .execute(&state.db)
+        .await?;
+    if advanced.rows_affected() != 1 {
+        return Err(ApiError::new(
+            ErrorCode::CounterReused,
+            "this approval was already used (signature counter did not increase)",
+        ));
+    }
+    device::reset_failures(state, &device.id).await?;
+    let _ = stored;
+    Ok(())
+}
+
+/// "This wasn't me": mute pushes for the account and tell every address.
+async fn report(state: &AppState, device: &Device, stored: &Stored) -> Result<(), ApiError> {
+    let until = state.clock.now_i64() + i64::try_from(state.config.policy.mute_secs).unwrap_or(1200);
+    sqlx::query("UPDATE accounts SET muted_until = $1 WHERE id = $2")
+        .bind(until)
+        .bind(device.account.to_string())
+        .execute(&state.db)
+        .await?;
+    device::audit(state, &device.account, Some(&device.id), "signin_reported", &stored.challenge.ip).await;
+    device::notify_account(
+        state,
+        &device.account,
+        "A sign-in to your account was reported",
+        &format!(
+            "Someone who knows your password tried to sign in to {} from {} ({}), and you \
+             reported it. Change your password now. Sign-in requests are paused for {} minutes.",
+            state.config.policy.service_name,
+            stored.challenge.ip,
+            stored.challenge.browser,
+            state.config.policy.mute_secs / 60
+        ),
+    )
+    .await;
+    Ok(())
+}

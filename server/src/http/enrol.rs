@@ -1,0 +1,212 @@
+//! Enrolment (`/api/v1/enrol/*`) and the counted OPRF evaluation (`/api/v1/evaluate`).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use latchkey_protocol::secret::PinCheck;
+use latchkey_protocol::signed;
+use latchkey_protocol::types::Digest;
+use latchkey_protocol::wire::{
+    DeviceRequest, EnrolBeginRequest, EnrolBeginResponse, EnrolFinish, EnrolFinishResponse,
+    ErrorCode, Evaluate, EvaluatePurpose, EvaluateResponse, RequestBody as _, ENROL_BEGIN_PATH,
+};
+use latchkey_protocol::{b64, PROTOCOL_VERSION};
+use sqlx::Row as _;
+
+use super::device::{self, states, Device};
+use super::error::{ApiError, ApiResult};
+use crate::AppState;
+
+/// Enrolment and evaluation routes.
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route(ENROL_BEGIN_PATH, post(begin))
+        .route(EnrolFinish::PATH, post(finish))
+        .route(Evaluate::PATH, post(evaluate))
+}
+
+/// SHA-256 of an enrolment code, as stored (the code itself never is).
+pub(crate) fn code_hash(code: &[u8]) -> String {
+    b64::encode(Digest::of(code).as_bytes())
+}
+
+fn code_invalid() -> ApiError {
+    ApiError::new(
+        ErrorCode::EnrolmentCodeInvalid,
+        "this enrolment code is unknown, already used or expired; reload the \"Add a device\" \
+         page and scan the new code",
+    )
+}
+
+async fn begin(
+    State(state): State<Arc<AppState>>,
+    Json(request): Json<EnrolBeginRequest>,
+) -> ApiResult<EnrolBeginResponse> {
+    if request.v != PROTOCOL_VERSION {
+        return Err(ApiError::new(ErrorCode::UnsupportedVersion, "update the app"));
+    }
+    if !request.verify() {
+        return Err(ApiError::unauthorized());
+    }
+    if request.device_model.chars().count() > 64 {
+        return Err(ApiError::bad_request("device model too long"));
+    }
+    // EXPOSE: the code is hashed to find the pending device; it is never stored.
+    let hash = code_hash(request.code.expose_secret());
+    let now = state.clock.now_i64();
+    let device = device::load_by_code(&state, &hash).await?.ok_or_else(code_invalid)?;
+    // Redeem the code: single use, one conditional UPDATE.
+    let redeemed = sqlx::query(
+        "UPDATE devices SET code_hash = NULL, enrol_link = NULL, state = $1, device_key = $2, assurance = $3, \
+         model = $4 WHERE id = $5 AND code_hash = $6 AND state = $7 AND code_expires_at > $8",
+    )
+    .bind(states::ENROLLING)
+    .bind(device::key_text(&request.device_key))
+    .bind(request.assurance.as_str())
+    .bind(&request.device_model)
+    .bind(device.id.to_string())
+    .bind(&hash)
+    .bind(states::PENDING)
+    .bind(now)
+    .execute(&state.db)
+    .await?;
+    if redeemed.rows_affected() != 1 {
+        return Err(code_invalid());
+    }
+    let (evaluated, attempts_left) = device::counted_evaluate(&state, &device, &request.blinded_pin).await?;
+    let email: String = sqlx::query("SELECT email FROM accounts WHERE id = $1")
+        .bind(device.account.to_string())
+        .fetch_one(&state.db)
+        .await?
+        .try_get("email")?;
+    device::audit(&state, &device.account, Some(&device.id), "enrolment_started", &request.device_model).await;
+    let policy = &state.config.policy;
+    Ok(Json(EnrolBeginResponse {
+        account: device.account,
+        device: device.id,
+        account_label: account_label(&policy.service_name, &email),
+        pin_source: device.pin_source,
+        pin_policy: latchkey_protocol::pin::PinPolicy { digits: policy.pin_digits },
+        evaluated_pin: evaluated,
+        attempts_left,
+        expires_at: u64::try_from(device.code_expires_at).unwrap_or(0),
+    }))
+}
+
+/// "Service — address", cut to the label limit.
+pub(crate) fn account_label(service: &str, email: &str) -> String {
+    let label = format!("{service} — {email}");
+    label.chars().take(latchkey_protocol::link::MAX_LABEL_CHARS).collect::<String>().trim().to_owned()
+}
+
+async fn finish(
+    State(state): State<Arc<AppState>>,
+    Json(request): Json<DeviceRequest<EnrolFinish>>,
+) -> ApiResult<EnrolFinishResponse> {
+    let device = device::authenticate(&state, &request, &[states::ENROLLING]).await?;
+    let now = state.clock.now_i64();
+    if now >= device.code_expires_at {
+        return Err(ApiError::new(
+            ErrorCode::Expired,
+            "the enrolment took longer than 10 minutes; start again from the \"Add a device\" page",
+        ));
+    }
+    let body = &request.body;
+    let device_key = device.device_key.ok_or_else(ApiError::unauthorized)?;
+    let proof = signed::enrol_proof(&device.account, &device.id, &body.approval_key, &device_key);
+    if !body.approval_key.verify(&proof, &body.approval_proof) {
+        return Err(ApiError::bad_request("the approval key's proof of possession is invalid"));
+    }
+    if let Some(stored) = &device.pin_check {
+        check_pin(&state, &device, stored, body.pin_check.as_ref()).await?;
+    }
+    let done = sqlx::query(
+        "UPDATE devices SET state = $1, approval_key = $2, epoch = 1, failures = 0, \
+         pin_check = NULL, last_used_at = $3 WHERE id = $4 AND state = $5",
+    )
+    .bind(states::ACTIVE)
+    .bind(device::key_text(&body.approval_key))
+    .bind(now)
+    .bind(device.id.to_string())
+    .bind(states::ENROLLING)
+    .execute(&state.db)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(ApiError::unauthorized());
+    }
+    device::audit(&state, &device.account, Some(&device.id), "device_added", &device.name).await;
+    device::notify_account(
+        &state,
+        &device.account,
+        "A device was added to your account",
+        &format!(
+            "The device \"{}\" was added to your {} account. If this was not you, remove it on \
+             the \"Manage my devices\" page and change your password.",
+            device.name, state.config.policy.service_name
+        ),
+    )
+    .await;
+    state.signals.notify(&format!("enrol:{}", device.id));
+    Ok(Json(EnrolFinishResponse { epoch: 1, enrolled_at: u64::try_from(now).unwrap_or(0) }))
+}
+
+/// Compares the device's PIN check with the one kept from the web page, in constant time. A
+/// mismatch is a wrong PIN (already counted at evaluation); at the limit the pending
+/// enrolment is cancelled.
+async fn check_pin(
+    state: &AppState,
+    device: &Device,
+    stored: &str,
+    presented: Option<&PinCheck>,
+) -> Result<(), ApiError> {
+    let expected = state
+        .keys
+        .open("pin-check", &device.id.to_string(), stored)
+        .and_then(|b| PinCheck::from_bytes(b.to_vec()))
+        .ok_or_else(|| ApiError::internal("PIN check does not open", device.id))?;
+    let matches = presented.is_some_and(|p| p.ct_eq(&expected));
+    if matches {
+        return Ok(());
+    }
+    let max = i64::from(state.config.policy.max_failures);
+    let failures: i64 = sqlx::query("SELECT failures FROM devices WHERE id = $1")
+        .bind(device.id.to_string())
+        .fetch_one(&state.db)
+        .await?
+        .try_get("failures")?;
+    if failures >= max {
+        sqlx::query("UPDATE devices SET state = $1, pin_check = NULL WHERE id = $2")
+            .bind(states::REMOVED)
+            .bind(device.id.to_string())
+            .execute(&state.db)
+            .await?;
+        device::audit(state, &device.account, Some(&device.id), "enrolment_cancelled", "wrong PIN").await;
+        return Err(ApiError::locked());
+    }
+    Err(ApiError::wrong_pin(u8::try_from(max - failures).unwrap_or(0)))
+}
+
+async fn evaluate(
+    State(state): State<Arc<AppState>>,
+    Json(request): Json<DeviceRequest<Evaluate>>,
+) -> ApiResult<EvaluateResponse> {
+    let device = match request.body.purpose {
+        EvaluatePurpose::Enrol => {
+            let device = device::authenticate(&state, &request, &[states::ENROLLING]).await?;
+            if state.clock.now_i64() >= device.code_expires_at {
+                return Err(ApiError::new(ErrorCode::Expired, "the enrolment expired; start again"));
+            }
+            device
+        }
+        EvaluatePurpose::Approve { challenge } => {
+            let device = device::authenticate(&state, &request, &[states::ACTIVE]).await?;
+            super::challenge::bind_evaluation(&state, &device, &challenge).await?;
+            device
+        }
+    };
+    let (evaluated_pin, attempts_left) =
+        device::counted_evaluate(&state, &device, &request.body.blinded_pin).await?;
+    Ok(Json(EvaluateResponse { evaluated_pin, attempts_left }))
+}

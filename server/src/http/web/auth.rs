@@ -1,0 +1,436 @@
+//! Register, sign in (password, then "Approve on your device" with the number to type),
+//! sign out. Passwords are hashed with argon2id; attempts are throttled per address and IP.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use askama::Template;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use futures_util::stream::{self, Stream};
+use latchkey_protocol::types::AccountId;
+use rand_core::OsRng;
+use serde::Deserialize;
+use sqlx::Row as _;
+use zeroize::Zeroizing;
+
+use super::session::{self, stages, Session};
+use super::{csrf_refused, render, with_cookie, PageError};
+use crate::http::challenge::{self, login_states, SigninBlocked};
+use crate::http::device;
+use crate::AppState;
+
+/// Auth routes.
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/register", get(register_page).post(register))
+        .route("/login", get(login_page).post(login))
+        .route("/login/approve", get(approve_page))
+        .route("/login/approve/events", get(approve_events))
+        .route("/login/cancel", post(cancel))
+        .route("/logout", post(logout))
+}
+
+/// Hashes a password with argon2id (on a blocking thread).
+pub async fn hash_password(password: Zeroizing<String>) -> Result<String, String> {
+    tokio::task::spawn_blocking(move || {
+        use argon2::password_hash::{PasswordHasher as _, SaltString};
+        let salt = SaltString::generate(&mut OsRng);
+        argon2::Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// Verifies a password against its argon2id hash (on a blocking thread).
+pub async fn verify_password(password: &str, hash: &str) -> bool {
+    let password = Zeroizing::new(password.to_owned());
+    let hash = hash.to_owned();
+    tokio::task::spawn_blocking(move || {
+        use argon2::password_hash::{PasswordHash, PasswordVerifier as _};
+        PasswordHash::new(&hash)
+            .map(|parsed| argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A real argon2id hash of a random password, so unknown addresses take as long as known ones.
+async fn dummy_hash() -> String {
+    static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    DUMMY
+        .get_or_init(|| async {
+            let mut random = [0u8; 16];
+            rand_core::RngCore::fill_bytes(&mut OsRng, &mut random);
+            let password = Zeroizing::new(latchkey_protocol::b64::encode(&random));
+            hash_password(password).await.unwrap_or_default()
+        })
+        .await
+        .clone()
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    service: &'a str,
+    csrf: &'a str,
+    email: &'a str,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "register.html")]
+struct RegisterPage<'a> {
+    service: &'a str,
+    csrf: &'a str,
+    email: &'a str,
+    error: Option<String>,
+}
+
+async fn register_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, PageError> {
+    let (session, cookie) = session::ensure(&state, &headers).await?;
+    let page = RegisterPage { service: &state.config.policy.service_name, csrf: &session.csrf, email: "", error: None };
+    Ok(with_cookie(render(&page), cookie))
+}
+
+/// The registration form.
+#[derive(Deserialize)]
+pub struct RegisterForm {
+    csrf: String,
+    email: String,
+    password: Zeroizing<String>,
+    password2: Zeroizing<String>,
+}
+
+fn valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else { return false };
+    !local.is_empty() && domain.contains('.') && email.len() <= 254 && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+async fn register(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<RegisterForm>,
+) -> Result<Response, PageError> {
+    let session = session::current(&state, &headers).await?.ok_or_else(csrf_refused)?;
+    if !session.csrf_ok(&form.csrf) {
+        return Err(csrf_refused());
+    }
+    device::throttle(&state, &format!("register:ip:{}", peer.ip()), 20, 3600)
+        .await
+        .map_err(|e| PageError::new(StatusCode::TOO_MANY_REQUESTS, "Too many attempts", e.0.message))?;
+    let email = form.email.trim().to_lowercase();
+    let refuse = |error: &str| {
+        let page = RegisterPage {
+            service: &state.config.policy.service_name,
+            csrf: &session.csrf,
+            email: &email,
+            error: Some(error.to_owned()),
+        };
+        Ok((StatusCode::BAD_REQUEST, render(&page)).into_response())
+    };
+    if !valid_email(&email) {
+        return refuse("Enter a valid e-mail address.");
+    }
+    if form.password.chars().count() < 10 {
+        return refuse("Choose a password of at least 10 characters.");
+    }
+    if form.password != form.password2 {
+        return refuse("The two passwords are different.");
+    }
+    let hash = hash_password(form.password.clone()).await.map_err(|e| PageError::from(crate::http::error::ApiError::internal("hash", e)))?;
+    let account = AccountId::random(&mut OsRng);
+    let now = state.clock.now_i64();
+    let inserted = sqlx::query(
+        "INSERT INTO accounts (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (email) DO NOTHING",
+    )
+    .bind(account.to_string())
+    .bind(&email)
+    .bind(&hash)
+    .bind(now)
+    .execute(&state.db)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return refuse("An account with this address exists already; sign in instead.");
+    }
+    sqlx::query("INSERT INTO addresses (account_id, address) VALUES ($1, $2)")
+        .bind(account.to_string())
+        .bind(&email)
+        .execute(&state.db)
+        .await?;
+    device::audit(&state, &account, None, "account_created", "").await;
+    session::destroy(&state, &session).await?;
+    let (_, cookie) = session::create(&state, Some(&account), stages::SIGNED_IN, None).await?;
+    Ok(with_cookie(Redirect::to("/account").into_response(), Some(cookie)))
+}
+
+async fn login_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, PageError> {
+    let (session, cookie) = session::ensure(&state, &headers).await?;
+    if session.signed_in().is_some() {
+        return Ok(Redirect::to("/account").into_response());
+    }
+    let page = LoginPage { service: &state.config.policy.service_name, csrf: &session.csrf, email: "", error: None };
+    Ok(with_cookie(render(&page), cookie))
+}
+
+/// The sign-in form.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    csrf: String,
+    email: String,
+    password: Zeroizing<String>,
+}
+
+async fn login(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, PageError> {
+    let session = session::current(&state, &headers).await?.ok_or_else(csrf_refused)?;
+    if !session.csrf_ok(&form.csrf) {
+        return Err(csrf_refused());
+    }
+    let email = form.email.trim().to_lowercase();
+    let service = state.config.policy.service_name.clone();
+    let refuse = |status: StatusCode, error: String| {
+        let page = LoginPage { service: &service, csrf: &session.csrf, email: &email, error: Some(error) };
+        (status, render(&page)).into_response()
+    };
+    // Throttle per address and per IP before any password work.
+    for key in [format!("login:email:{email}"), format!("login:ip:{}", peer.ip())] {
+        if let Err(e) = device::throttle(&state, &key, 10, 900).await {
+            return Ok(refuse(StatusCode::TOO_MANY_REQUESTS, e.0.message));
+        }
+    }
+    let row = sqlx::query("SELECT id, password_hash FROM accounts WHERE email = $1")
+        .bind(&email)
+        .fetch_optional(&state.db)
+        .await?;
+    // Unknown addresses cost the same argon2 work as wrong passwords.
+    let (account, hash) = match &row {
+        Some(r) => (r.try_get::<String, _>("id").ok().and_then(|a| AccountId::parse(&a)), r.try_get::<String, _>("password_hash")?),
+        None => (None, dummy_hash().await),
+    };
+    let ok = verify_password(&form.password, &hash).await;
+    let Some(account) = account.filter(|_| ok) else {
+        return Ok(refuse(StatusCode::UNAUTHORIZED, "The e-mail address or the password is wrong.".into()));
+    };
+    let browser = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(describe_browser)
+        .unwrap_or_else(|| "unknown browser".into());
+    session::destroy(&state, &session).await?;
+    match challenge::create_signin(&state, &account, &browser, &peer.ip().to_string()).await {
+        Ok(signin) => {
+            let (_, cookie) = session::create(&state, Some(&account), stages::APPROVING, Some(&signin.login_id)).await?;
+            Ok(with_cookie(Redirect::to("/login/approve").into_response(), Some(cookie)))
+        }
+        Err(SigninBlocked::NoDevice) => {
+            // No device yet: the password is the only factor until one is added.
+            device::audit(&state, &account, None, "signin_password_only", "no device enrolled").await;
+            let (_, cookie) = session::create(&state, Some(&account), stages::SIGNED_IN, None).await?;
+            Ok(with_cookie(Redirect::to("/account").into_response(), Some(cookie)))
+        }
+        Err(SigninBlocked::Muted(until)) => {
+            let (fresh, cookie) = session::create(&state, None, stages::ANONYMOUS, None).await?;
+            let page = LoginPage {
+                service: &service,
+                csrf: &fresh.csrf,
+                email: &email,
+                error: Some(format!(
+                    "Sign-in requests to your devices are paused until {} because a recent request was reported as \"this wasn't me\". Change your password if you did not sign in.",
+                    super::format_time(until)
+                )),
+            };
+            Ok(with_cookie((StatusCode::TOO_MANY_REQUESTS, render(&page)).into_response(), Some(cookie)))
+        }
+        Err(SigninBlocked::TooManyPending) => {
+            let (fresh, cookie) = session::create(&state, None, stages::ANONYMOUS, None).await?;
+            let page = LoginPage {
+                service: &service,
+                csrf: &fresh.csrf,
+                email: &email,
+                error: Some("Several sign-in requests are already waiting on your device. Answer or let them expire (2 minutes), then try again.".into()),
+            };
+            Ok(with_cookie((StatusCode::TOO_MANY_REQUESTS, render(&page)).into_response(), Some(cookie)))
+        }
+        Err(SigninBlocked::Failed(e)) => Err(e.into()),
+    }
+}
+
+/// "Firefox on Linux" from a User-Agent; never the raw string.
+fn describe_browser(agent: &str) -> String {
+    let browser = ["Edg/", "Firefox/", "Chrome/", "Safari/", "curl/", "reqwest"]
+        .iter()
+        .find(|b| agent.contains(*b))
+        .map(|b| match *b {
+            "Edg/" => "Edge",
+            "Firefox/" => "Firefox",
+            "Chrome/" => "Chrome",
+            "Safari/" => "Safari",
+            "curl/" => "curl",
+            _ => "a program",
+        })
+        .unwrap_or("a browser");
+    let os = ["Windows", "Android", "iPhone", "Mac OS", "Linux"]
+        .iter()
+        .find(|o| agent.contains(*o))
+        .map(|o| if *o == "Mac OS" { "macOS" } else { o })
+        .unwrap_or("an unknown system");
+    format!("{browser} on {os}")
+}
+
+#[derive(Template)]
+#[template(path = "approve.html")]
+struct ApprovePage<'a> {
+    service: &'a str,
+    code: &'a str,
+    browser: &'a str,
+    ip: &'a str,
+    expires_at: i64,
+    csrf: &'a str,
+}
+
+/// The state of a sign-in, for the page and its live updates.
+struct LoginView {
+    code: String,
+    state: String,
+    browser: String,
+    ip: String,
+    expires_at: i64,
+}
+
+async fn load_login(state: &AppState, session: &Session) -> Result<Option<LoginView>, PageError> {
+    let (Some(login), Some(account)) = (&session.login_id, &session.account) else { return Ok(None) };
+    let row = sqlx::query("SELECT code, state, browser, ip, expires_at FROM logins WHERE id = $1 AND account_id = $2")
+        .bind(login)
+        .bind(account.to_string())
+        .fetch_optional(&state.db)
+        .await?;
+    Ok(match row {
+        Some(r) => Some(LoginView {
+            code: r.try_get("code")?,
+            state: r.try_get("state")?,
+            browser: r.try_get("browser")?,
+            ip: r.try_get("ip")?,
+            expires_at: r.try_get("expires_at")?,
+        }),
+        None => None,
+    })
+}
+
+async fn approve_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, PageError> {
+    let Some(session) = session::current(&state, &headers).await?.filter(|s| s.stage == stages::APPROVING) else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let Some(login) = load_login(&state, &session).await? else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let service = &state.config.policy.service_name;
+    let expired = state.clock.now_i64() >= login.expires_at;
+    match login.state.as_str() {
+        login_states::APPROVED => {
+            let account = session.account.ok_or_else(csrf_refused)?;
+            session::destroy(&state, &session).await?;
+            let (_, cookie) = session::create(&state, Some(&account), stages::SIGNED_IN, None).await?;
+            Ok(with_cookie(Redirect::to("/account").into_response(), Some(cookie)))
+        }
+        login_states::PENDING if !expired => Ok(render(&ApprovePage {
+            service,
+            code: &login.code,
+            browser: &login.browser,
+            ip: &login.ip,
+            expires_at: login.expires_at,
+            csrf: &session.csrf,
+        })),
+        other => {
+            session::destroy(&state, &session).await?;
+            let text = outcome_message(other, expired).1;
+            Ok(super::message(&state, "Sign-in not completed", &text, ("/login", "Sign in again")))
+        }
+    }
+}
+
+/// (done, message, ok) for a login state.
+fn outcome_message(login_state: &str, expired: bool) -> (bool, String) {
+    match login_state {
+        login_states::APPROVED => (true, "Approved. Signing you in…".into()),
+        login_states::DENIED => (true, "The sign-in was denied on your device.".into()),
+        login_states::REPORTED => (true, "The sign-in was reported as \"this wasn't me\" on your device. Sign-in requests are paused for a while.".into()),
+        login_states::MISMATCH => (true, "The number typed on the device did not match. Sign in again and type the number shown here.".into()),
+        _ if expired => (true, "The request expired before it was answered. Sign in again.".into()),
+        _ => (false, "Waiting for your device…".into()),
+    }
+}
+
+async fn approve_events(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>>, PageError> {
+    let session = session::current(&state, &headers)
+        .await?
+        .filter(|s| s.stage == stages::APPROVING)
+        .ok_or_else(|| PageError::new(StatusCode::UNAUTHORIZED, "Not signing in", "Start the sign-in again."))?;
+    let login_id = session.login_id.clone().unwrap_or_default();
+    let stream = stream::unfold((state, session, login_id, false), |(state, session, login_id, finished)| async move {
+        if finished {
+            return None;
+        }
+        let key = format!("login:{login_id}");
+        let view = state
+            .signals
+            .wait_for(&key, Duration::from_secs(25), || async {
+                let view = load_login(&state, &session).await.ok().flatten()?;
+                let expired = state.clock.now_i64() >= view.expires_at;
+                (view.state != login_states::PENDING || expired).then_some(view)
+            })
+            .await;
+        let (done, message, ok) = match &view {
+            Some(v) => {
+                let expired = state.clock.now_i64() >= v.expires_at;
+                let (done, message) = outcome_message(&v.state, expired);
+                (done, message, v.state == login_states::APPROVED)
+            }
+            None => (false, "Waiting for your device…".to_owned(), false),
+        };
+        let data = serde_json::json!({ "done": done, "ok": ok, "message": message }).to_string();
+        Some((Ok(Event::default().event("state").data(data)), (state, session, login_id, done)))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// A form with only the CSRF token.
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+async fn cancel(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Result<Response, PageError> {
+    let session = session::current(&state, &headers).await?.ok_or_else(csrf_refused)?;
+    if !session.csrf_ok(&form.csrf) {
+        return Err(csrf_refused());
+    }
+    let cookie = session::destroy(&state, &session).await?;
+    Ok(with_cookie(Redirect::to("/login").into_response(), Some(cookie)))
+}
+
+async fn logout(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Result<Response, PageError> {
+    let session = session::current(&state, &headers).await?.ok_or_else(csrf_refused)?;
+    if !session.csrf_ok(&form.csrf) {
+        return Err(csrf_refused());
+    }
+    let cookie = session::destroy(&state, &session).await?;
+    Ok(with_cookie(Redirect::to("/login").into_response(), Some(cookie)))
+}

@@ -1,0 +1,179 @@
+//! The web pages: register, sign in, "Approve on your device" with the number to type, My
+//! account → Manage my devices, Add a device with its QR code, the `/e` landing page for
+//! generic QR readers, and the dev-only outbox. Server-rendered (askama); a little JS only
+//! for live status; every form carries the session's CSRF token.
+
+pub mod auth;
+pub mod devices;
+pub mod session;
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+
+use super::error::ApiError;
+use crate::AppState;
+
+/// Page routes (`dev` adds `/dev/outbox`).
+pub fn router(dev: bool) -> Router<Arc<AppState>> {
+    let router = Router::new()
+        .route("/", get(home))
+        .route("/e", get(landing))
+        .route("/static/app.css", get(css))
+        .route("/static/app.js", get(js))
+        .merge(auth::router())
+        .merge(devices::router());
+    if dev {
+        router.route("/dev/outbox", get(outbox))
+    } else {
+        router
+    }
+}
+
+/// A page that failed: a message for people, details in the log.
+pub struct PageError {
+    status: StatusCode,
+    title: &'static str,
+    message: String,
+}
+
+impl PageError {
+    /// A page-level refusal with a message.
+    pub fn new(status: StatusCode, title: &'static str, message: impl Into<String>) -> Self {
+        Self { status, title, message: message.into() }
+    }
+}
+
+impl From<ApiError> for PageError {
+    fn from(e: ApiError) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", e.0.message)
+    }
+}
+
+impl From<sqlx::Error> for PageError {
+    fn from(e: sqlx::Error) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage<'a> {
+    service: &'a str,
+    title: &'a str,
+    message: &'a str,
+    kind: &'a str,
+    next_href: &'a str,
+    next_label: &'a str,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let page = MessagePage {
+            service: "Latchkey",
+            title: self.title,
+            message: &self.message,
+            kind: "error",
+            next_href: "/",
+            next_label: "Back",
+        };
+        (self.status, render(&page)).into_response()
+    }
+}
+
+/// Renders a template, or a plain error if the template fails.
+pub fn render(page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "page failed to render").into_response()
+        }
+    }
+}
+
+/// Adds a `Set-Cookie` header when there is one.
+pub fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response {
+    if let Some(cookie) = cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// A message page.
+pub fn message(state: &AppState, title: &str, text: &str, next: (&str, &str)) -> Response {
+    render(&MessagePage {
+        service: &state.config.policy.service_name,
+        title,
+        message: text,
+        kind: "notice",
+        next_href: next.0,
+        next_label: next.1,
+    })
+}
+
+/// "Your session expired or the form is stale": the CSRF refusal.
+pub fn csrf_refused() -> PageError {
+    PageError::new(
+        StatusCode::FORBIDDEN,
+        "Form expired",
+        "This form expired or did not come from this site. Go back, reload the page and try again.",
+    )
+}
+
+async fn home(State(state): State<Arc<AppState>>, headers: axum::http::HeaderMap) -> Result<Response, PageError> {
+    let session = session::current(&state, &headers).await?;
+    Ok(match session.and_then(|s| s.signed_in()) {
+        Some(_) => Redirect::to("/account").into_response(),
+        None => Redirect::to("/login").into_response(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "landing.html")]
+struct Landing<'a> {
+    service: &'a str,
+}
+
+async fn landing(State(state): State<Arc<AppState>>) -> Response {
+    render(&Landing { service: &state.config.policy.service_name })
+}
+
+#[derive(Template)]
+#[template(path = "outbox.html")]
+struct Outbox<'a> {
+    service: &'a str,
+    mails: Vec<(String, String)>,
+}
+
+async fn outbox(State(state): State<Arc<AppState>>) -> Response {
+    let mails = crate::mail::read_outbox(&state.config.data_dir);
+    render(&Outbox { service: &state.config.policy.service_name, mails })
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")],
+        body,
+    )
+        .into_response()
+}
+
+async fn css() -> Response {
+    asset("text/css; charset=utf-8", include_str!("../../../static/app.css"))
+}
+
+async fn js() -> Response {
+    asset("text/javascript; charset=utf-8", include_str!("../../../static/app.js"))
+}
+
+/// Unix seconds as an HTTP date ("Mon, 23 Nov 2026 18:04:00 GMT").
+pub fn format_time(secs: i64) -> String {
+    let secs = u64::try_from(secs).unwrap_or(0);
+    httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+}

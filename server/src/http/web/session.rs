@@ -1,0 +1,146 @@
+//! Browser sessions: a random cookie (`__Host-` prefix, Secure, HttpOnly, SameSite=Strict),
+//! stored only as its SHA-256, with a per-session CSRF token every form must echo.
+
+use axum::http::{header, HeaderMap, HeaderValue};
+use latchkey_protocol::b64;
+use latchkey_protocol::types::{AccountId, Digest};
+use rand_core::{OsRng, RngCore as _};
+use sqlx::Row as _;
+use subtle::ConstantTimeEq as _;
+
+use crate::http::error::ApiError;
+use crate::AppState;
+
+/// The session cookie's name.
+pub const COOKIE: &str = "__Host-latchkey";
+const LIFETIME: i64 = 12 * 3600;
+
+/// Session stages.
+pub mod stages {
+    /// No one signed in.
+    pub const ANONYMOUS: &str = "anonymous";
+    /// Password accepted; waiting for a device's approval.
+    pub const APPROVING: &str = "approving";
+    /// Signed in.
+    pub const SIGNED_IN: &str = "signed_in";
+}
+
+/// A browser session.
+#[derive(Clone, Debug)]
+pub struct Session {
+    id_hash: String,
+    /// The account, once the password was accepted.
+    pub account: Option<AccountId>,
+    /// One of [`stages`].
+    pub stage: String,
+    /// The sign-in waiting for approval.
+    pub login_id: Option<String>,
+    /// The CSRF token.
+    pub csrf: String,
+}
+
+impl Session {
+    /// The signed-in account.
+    pub fn signed_in(&self) -> Option<AccountId> {
+        (self.stage == stages::SIGNED_IN).then_some(self.account).flatten()
+    }
+
+    /// Whether `token` is this session's CSRF token (constant time).
+    pub fn csrf_ok(&self, token: &str) -> bool {
+        self.csrf.as_bytes().ct_eq(token.as_bytes()).into()
+    }
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    b64::encode(&bytes)
+}
+
+fn hash(cookie: &str) -> String {
+    b64::encode(Digest::of(cookie.as_bytes()).as_bytes())
+}
+
+fn cookie_value(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// The request's session, if its cookie names a live one.
+pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Session>, ApiError> {
+    let Some(cookie) = cookie_value(headers) else { return Ok(None) };
+    let row = sqlx::query(
+        "SELECT id_hash, account_id, stage, login_id, csrf FROM sessions WHERE id_hash = $1 AND expires_at > $2",
+    )
+    .bind(hash(&cookie))
+    .bind(state.clock.now_i64())
+    .fetch_optional(&state.db)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let account: Option<String> = row.try_get("account_id")?;
+    Ok(Some(Session {
+        id_hash: row.try_get("id_hash")?,
+        account: account.and_then(|a| AccountId::parse(&a)),
+        stage: row.try_get("stage")?,
+        login_id: row.try_get("login_id")?,
+        csrf: row.try_get("csrf")?,
+    }))
+}
+
+/// The request's session, or a new anonymous one with the `Set-Cookie` header to send.
+pub async fn ensure(state: &AppState, headers: &HeaderMap) -> Result<(Session, Option<HeaderValue>), ApiError> {
+    if let Some(session) = current(state, headers).await? {
+        return Ok((session, None));
+    }
+    let (session, cookie) = create(state, None, stages::ANONYMOUS, None).await?;
+    Ok((session, Some(cookie)))
+}
+
+/// Starts a fresh session (a new id on every privilege change, against fixation).
+pub async fn create(
+    state: &AppState,
+    account: Option<&AccountId>,
+    stage: &str,
+    login_id: Option<&str>,
+) -> Result<(Session, HeaderValue), ApiError> {
+    let cookie = random_token();
+    let session = Session {
+        id_hash: hash(&cookie),
+        account: account.copied(),
+        stage: stage.to_owned(),
+        login_id: login_id.map(str::to_owned),
+        csrf: random_token(),
+    };
+    let now = state.clock.now_i64();
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, account_id, stage, login_id, csrf, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&session.id_hash)
+    .bind(account.map(ToString::to_string))
+    .bind(stage)
+    .bind(login_id)
+    .bind(&session.csrf)
+    .bind(now)
+    .bind(now + LIFETIME)
+    .execute(&state.db)
+    .await?;
+    sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(now).execute(&state.db).await?;
+    let header = HeaderValue::from_str(&format!(
+        "{COOKIE}={cookie}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={LIFETIME}"
+    ))
+    .map_err(|e| ApiError::internal("cookie header", e))?;
+    Ok((session, header))
+}
+
+/// Ends a session.
+pub async fn destroy(state: &AppState, session: &Session) -> Result<HeaderValue, ApiError> {
+    sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(&session.id_hash).execute(&state.db).await?;
+    Ok(HeaderValue::from_static("__Host-latchkey=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"))
+}

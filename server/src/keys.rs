@@ -1,0 +1,150 @@
+//! The server's long-lived keys: the challenge-signing key (pinned by every device from the
+//! QR) and a master key that seals per-device secrets (OPRF keys, PIN checks) in the
+//! database, so a database dump alone does not hold them.
+//!
+//! Both live in `DATA/server-keys.json` (0600, written atomically, created on first start).
+
+use std::fmt;
+use std::io::Write as _;
+use std::path::Path;
+
+use aes_gcm::aead::{Aead as _, Payload};
+use aes_gcm::{Aes256Gcm, KeyInit as _, Nonce};
+use latchkey_protocol::b64;
+use latchkey_protocol::types::{PublicKey, Signature};
+use p256::ecdsa::signature::Signer as _;
+use p256::ecdsa::SigningKey;
+use rand_core::{OsRng, RngCore as _};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+/// The server's keys.
+pub struct ServerKeys {
+    challenge: SigningKey,
+    master: Zeroizing<[u8; 32]>,
+}
+
+impl fmt::Debug for ServerKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerKeys").field("challenge_public", &self.challenge_public()).finish()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct KeyFile {
+    format: u32,
+    challenge_key: String,
+    master_key: String,
+}
+
+impl ServerKeys {
+    /// Loads the keys from `DATA/server-keys.json`, creating them on first start.
+    ///
+    /// # Errors
+    /// A sentence saying which file is unreadable or damaged.
+    pub fn load_or_create(data_dir: &Path) -> Result<Self, String> {
+        let path = data_dir.join("server-keys.json");
+        if path.exists() {
+            let text = Zeroizing::new(
+                std::fs::read_to_string(&path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+            );
+            let damaged = || format!("{} is damaged; restore it from a backup", path.display());
+            let file: KeyFile = serde_json::from_str(&text).map_err(|_| damaged())?;
+            if file.format != 1 {
+                return Err(format!("{} has unknown format {}", path.display(), file.format));
+            }
+            let challenge_bytes = Zeroizing::new(b64::decode(&file.challenge_key).ok_or_else(damaged)?);
+            let challenge = SigningKey::from_slice(&challenge_bytes).map_err(|_| damaged())?;
+            let master_bytes = Zeroizing::new(b64::decode(&file.master_key).ok_or_else(damaged)?);
+            let master: [u8; 32] = master_bytes.as_slice().try_into().map_err(|_| damaged())?;
+            return Ok(Self { challenge, master: Zeroizing::new(master) });
+        }
+        let challenge = SigningKey::random(&mut OsRng);
+        let mut master = Zeroizing::new([0u8; 32]);
+        OsRng.fill_bytes(master.as_mut());
+        let file = KeyFile {
+            format: 1,
+            challenge_key: b64::encode(&challenge.to_bytes()),
+            master_key: b64::encode(master.as_ref()),
+        };
+        let text = Zeroizing::new(serde_json::to_string_pretty(&file).map_err(|e| e.to_string())?);
+        write_private(&path, text.as_bytes())?;
+        Ok(Self { challenge, master })
+    }
+
+    /// The challenge-signing public key (goes into every enrolment link).
+    pub fn challenge_public(&self) -> PublicKey {
+        PublicKey::from(self.challenge.verifying_key())
+    }
+
+    /// Signs canonical challenge bytes.
+    pub fn sign_challenge(&self, bytes: &[u8]) -> Signature {
+        let signature: p256::ecdsa::Signature = self.challenge.sign(bytes);
+        Signature::from_ecdsa(&signature)
+    }
+
+    /// Seals a per-device secret for the database; `purpose` and `owner` are bound as AAD.
+    pub fn seal(&self, purpose: &str, owner: &str, secret: &[u8]) -> String {
+        let mut nonce = [0u8; 12];
+        OsRng.fill_bytes(&mut nonce);
+        let aad = format!("latchkey-server/v1/{purpose}/{owner}");
+        let cipher = Aes256Gcm::new(self.master.as_ref().into());
+        let ciphertext = cipher
+            .encrypt(&Nonce::from(nonce), Payload { msg: secret, aad: aad.as_bytes() })
+            .unwrap_or_else(|_| unreachable!("AES-GCM encryption of a short message"));
+        format!("{}.{}", b64::encode(&nonce), b64::encode(&ciphertext))
+    }
+
+    /// Opens what [`ServerKeys::seal`] made; `None` if damaged or bound to another owner.
+    pub fn open(&self, purpose: &str, owner: &str, sealed: &str) -> Option<Zeroizing<Vec<u8>>> {
+        let (nonce, ciphertext) = sealed.split_once('.')?;
+        let nonce: [u8; 12] = b64::decode(nonce)?.try_into().ok()?;
+        let ciphertext = b64::decode(ciphertext)?;
+        let aad = format!("latchkey-server/v1/{purpose}/{owner}");
+        let cipher = Aes256Gcm::new(self.master.as_ref().into());
+        cipher
+            .decrypt(&Nonce::from(nonce), Payload { msg: &ciphertext, aad: aad.as_bytes() })
+            .ok()
+            .map(Zeroizing::new)
+    }
+}
+
+/// Writes a private file atomically (temp, fsync, rename, fsync dir; 0600).
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let fail = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
+    let tmp = path.with_extension("tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&tmp).map_err(fail)?;
+    file.write_all(bytes).map_err(fail)?;
+    file.sync_all().map_err(fail)?;
+    drop(file);
+    std::fs::rename(&tmp, path).map_err(fail)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(fail)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_persist_and_seal() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let keys = ServerKeys::load_or_create(dir.path()).expect("create");
+        let again = ServerKeys::load_or_create(dir.path()).expect("load");
+        assert_eq!(keys.challenge_public(), again.challenge_public());
+        let sealed = keys.seal("oprf", "device-1", b"secret");
+        assert_eq!(again.open("oprf", "device-1", &sealed).expect("open").as_slice(), b"secret");
+        assert!(again.open("oprf", "device-2", &sealed).is_none());
+        assert!(!format!("{keys:?}").contains(&b64::encode(&keys.challenge.to_bytes())));
+    }
+}

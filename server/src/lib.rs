@@ -1,0 +1,140 @@
+//! Latchkey reference server: the other half of the protocol, real enough for a small
+//! organisation, and what every end-to-end test talks to.
+//!
+//! - [`http`]: the device API (`/api/v1/…`, docs/PROTOCOL.md) and the web pages;
+//! - [`db`]: SQLite or PostgreSQL through one set of migrations and queries;
+//! - [`keys`]: the challenge-signing key and the master key sealing per-device secrets;
+//! - [`tls`]: HTTPS only, with a dev CA in dev mode;
+//! - [`mail`], [`push`]: out-of-band codes and notices; push delivery (ids only).
+#![forbid(unsafe_code)]
+
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod keys;
+pub mod mail;
+pub mod push;
+pub mod signals;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sqlx::AnyPool;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::keys::ServerKeys;
+use crate::mail::Mailer;
+use crate::push::Pusher;
+use crate::signals::Signals;
+
+/// Everything a request handler can reach.
+pub struct AppState {
+    /// The database pool.
+    pub db: AnyPool,
+    /// The server's keys.
+    pub keys: ServerKeys,
+    /// The configuration.
+    pub config: Config,
+    /// The public base URL, ending in `/`.
+    pub public_url: String,
+    /// The clock expiry is judged by.
+    pub clock: Clock,
+    /// Long-poll and live-page wake-ups.
+    pub signals: Signals,
+    /// Push delivery.
+    pub pusher: Box<dyn Pusher>,
+    /// Mail delivery.
+    pub mailer: Box<dyn Mailer>,
+}
+
+/// A started server.
+pub struct Running {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// The public base URL.
+    pub url: String,
+    /// The dev CA certificate, in dev mode.
+    pub ca_cert: Option<PathBuf>,
+    /// Shared state (tests move the clock and read the outbox through it).
+    pub state: Arc<AppState>,
+    handle: axum_server::Handle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting connections and waits for the server task.
+    pub async fn shutdown(self) {
+        self.handle.graceful_shutdown(Some(std::time::Duration::from_secs(2)));
+        let _ = self.task.await;
+    }
+
+    /// Waits until the server stops (for the binary).
+    ///
+    /// # Errors
+    /// The listener's I/O error.
+    pub async fn wait(self) -> std::io::Result<()> {
+        self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+}
+
+/// Starts the server: data directory, keys, TLS, database, listener.
+///
+/// # Errors
+/// A sentence saying what could not be set up and how to fix it.
+pub async fn start(config: Config) -> Result<Running, String> {
+    config.policy.validate()?;
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("cannot create the data directory {}: {e}", config.data_dir.display()))?;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+
+    let (cert, key, ca_cert) = match (&config.tls_cert, &config.tls_key, config.dev) {
+        (Some(cert), Some(key), _) => (cert.clone(), key.clone(), None),
+        (None, None, true) => {
+            let ca = tls::ensure_dev_ca(&config.data_dir)?;
+            (ca.cert, ca.key, Some(ca.ca_cert))
+        }
+        _ => {
+            return Err("HTTPS needs a certificate: pass --tls-cert and --tls-key, or --dev for a \
+                        local development CA (there is no plain-HTTP mode)"
+                .into())
+        }
+    };
+    let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
+        .await
+        .map_err(|e| format!("cannot load the TLS certificate {}: {e}", cert.display()))?;
+
+    let keys = ServerKeys::load_or_create(&config.data_dir)?;
+    let database_url = config.database_url.clone().unwrap_or_else(|| db::sqlite_url(&config.data_dir));
+    let pool = db::connect(&database_url).await?;
+    let mailer = mail::build(&config.mail, &config.data_dir, &config.policy.service_name)?;
+
+    let listener = std::net::TcpListener::bind(config.listen)
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let public_url = match &config.public_url {
+        Some(url) if url.ends_with('/') => url.clone(),
+        Some(url) => format!("{url}/"),
+        None => format!("https://localhost:{}/", addr.port()),
+    };
+
+    let state = Arc::new(AppState {
+        db: pool,
+        keys,
+        config,
+        public_url: public_url.clone(),
+        clock: Clock::default(),
+        signals: Signals::default(),
+        pusher: Box::new(push::LogPusher),
+        mailer,
+    });
+    let app = http::router(state.clone());
+    let handle = axum_server::Handle::new();
+    let server = axum_server::from_tcp_rustls(listener, tls).handle(handle.clone());
+    let task = tokio::spawn(server.serve(app.into_make_service_with_connect_info::<SocketAddr>()));
+    Ok(Running { addr, url: public_url, ca_cert, state, handle, task })
+}

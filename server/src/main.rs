@@ -1,0 +1,137 @@
+//! `latchkey-server`: the reference server.
+//!
+//! ```text
+//! latchkey-server --dev                       # local CA, loopback HTTPS, SQLite, dev outbox
+//! latchkey-server --data-dir /var/lib/latchkey --listen 0.0.0.0:443 \
+//!     --public-url https://login.example.org/ --tls-cert chain.pem --tls-key key.pem \
+//!     --database-url postgres://latchkey@db/latchkey --smtp-host smtp.example.org ...
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use latchkey_protocol::wire::PinSource;
+use latchkey_server::config::{Config, MailConfig, Policy};
+
+/// The Latchkey reference server (HTTPS only).
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Data directory (database, keys, dev CA, outbox).
+    #[arg(long, env = "LATCHKEY_DATA_DIR", default_value = "latchkey-data")]
+    data_dir: PathBuf,
+    /// Database URL: sqlite://FILE or postgres://USER@HOST/DB (default: SQLite in the data directory).
+    #[arg(long, env = "LATCHKEY_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Address to listen on.
+    #[arg(long, env = "LATCHKEY_LISTEN", default_value = "127.0.0.1:8443")]
+    listen: SocketAddr,
+    /// Public base URL (what the QR code points to), e.g. https://login.example.org/.
+    #[arg(long, env = "LATCHKEY_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Development mode: local CA and loopback certificate, mails into DATA/outbox and /dev/outbox.
+    #[arg(long)]
+    dev: bool,
+    /// Certificate chain (PEM).
+    #[arg(long, env = "LATCHKEY_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// Private key (PEM).
+    #[arg(long, env = "LATCHKEY_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// Service name shown to people.
+    #[arg(long, default_value = "Latchkey demo")]
+    service_name: String,
+    /// Let people choose the PIN in the app instead of on the web page.
+    #[arg(long)]
+    pin_in_app: bool,
+    /// PIN digits (4 or 6).
+    #[arg(long, default_value_t = 4)]
+    pin_digits: u8,
+    /// Digits of the number shown on the login page (2 to 6).
+    #[arg(long, default_value_t = 2)]
+    code_digits: u8,
+    /// Consecutive wrong PINs before a device locks (1 to 10).
+    #[arg(long, default_value_t = 5)]
+    max_pin_attempts: u8,
+    /// SMTP relay host (production mail).
+    #[arg(long, env = "LATCHKEY_SMTP_HOST")]
+    smtp_host: Option<String>,
+    /// SMTP relay port (587 STARTTLS, 465 implicit TLS).
+    #[arg(long, env = "LATCHKEY_SMTP_PORT", default_value_t = 587)]
+    smtp_port: u16,
+    /// SMTP user name.
+    #[arg(long, env = "LATCHKEY_SMTP_USER")]
+    smtp_user: Option<String>,
+    /// SMTP password (prefer the environment variable).
+    #[arg(long, env = "LATCHKEY_SMTP_PASSWORD", hide_env_values = true)]
+    smtp_password: Option<String>,
+    /// Sender address.
+    #[arg(long, env = "LATCHKEY_SMTP_FROM", default_value = "Latchkey <no-reply@localhost>")]
+    smtp_from: String,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let mail = match (&args.smtp_host, args.dev) {
+        (Some(host), _) => MailConfig::Smtp {
+            host: host.clone(),
+            port: args.smtp_port,
+            username: args.smtp_user.clone(),
+            password: args.smtp_password.clone(),
+            from: args.smtp_from.clone(),
+        },
+        (None, true) => MailConfig::Outbox,
+        (None, false) => {
+            eprintln!("error: mail is needed for forgotten PINs: pass --smtp-host (or --dev for a local outbox)");
+            return ExitCode::from(2);
+        }
+    };
+    let config = Config {
+        data_dir: args.data_dir.clone(),
+        database_url: args.database_url.clone(),
+        listen: args.listen,
+        public_url: args.public_url.clone(),
+        dev: args.dev,
+        tls_cert: args.tls_cert.clone(),
+        tls_key: args.tls_key.clone(),
+        mail,
+        policy: Policy {
+            service_name: args.service_name.clone(),
+            pin_source: if args.pin_in_app { PinSource::App } else { PinSource::Web },
+            pin_digits: args.pin_digits,
+            code_digits: args.code_digits,
+            max_failures: args.max_pin_attempts,
+            ..Policy::default()
+        },
+    };
+    let running = match latchkey_server::start(config).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("Latchkey server listening on {}", running.url);
+    if let Some(ca) = &running.ca_cert {
+        println!("Development CA: {}", ca.display());
+        println!("  Trust it for this server only, e.g.  curl --cacert {} {}", ca.display(), running.url);
+        println!("  or import it into a test browser profile. Never install it system-wide.");
+        println!("Dev outbox (forgotten-PIN codes): {}dev/outbox", running.url);
+    }
+    tokio::select! {
+        result = running.wait() => match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => { eprintln!("error: {e}"); ExitCode::FAILURE }
+        },
+        _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
+    }
+}
