@@ -308,11 +308,13 @@ struct QrPage<'a> {
 pub fn qr_svg(text: &str) -> Result<String, PageError> {
     let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M)
         .map_err(|e| PageError::new(StatusCode::INTERNAL_SERVER_ERROR, "QR code failed", e.to_string()))?;
-    Ok(code
+    let svg = code
         .render::<qrcode::render::svg::Color<'_>>()
         .min_dimensions(288, 288)
         .quiet_zone(true)
-        .build())
+        .build();
+    // Inline in HTML: drop the XML declaration.
+    Ok(svg.find("<svg").map(|at| svg[at..].to_owned()).unwrap_or(svg))
 }
 
 async fn qr_page(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, PageError> {
