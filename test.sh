@@ -11,11 +11,29 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # --- system packages -----------------------------------------------------------------------
 apt_missing=()
 command -v keyctl >/dev/null 2>&1 || apt_missing+=(keyutils)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_missing+=(postgresql)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   step "installing with apt: ${apt_missing[*]}"
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${apt_missing[@]}"
 fi
+
+# --- a throwaway PostgreSQL cluster for the server suites ---------------------------------------
+PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
+PG_DIR="$(mktemp -d /tmp/latchkey-pg.XXXXXX)"
+PG_PORT="${LATCHKEY_PG_PORT:-55432}"
+as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then su postgres -s /bin/sh -c "$*"; else sh -c "$*"; fi
+}
+stop_pg() { as_pg "'$PG_BIN/pg_ctl' -D '$PG_DIR/data' -m fast stop" >/dev/null 2>&1 || true; rm -rf "$PG_DIR"; }
+trap stop_pg EXIT
+step "starting PostgreSQL ($PG_BIN) on 127.0.0.1:$PG_PORT in $PG_DIR"
+if [ "$(id -u)" -eq 0 ]; then chown postgres "$PG_DIR"; fi
+as_pg "'$PG_BIN/initdb' -A trust -U postgres -D '$PG_DIR/data'" >/dev/null
+as_pg "'$PG_BIN/pg_ctl' -D '$PG_DIR/data' -l '$PG_DIR/log' -w \
+  -o \"-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off\" start" >/dev/null
+export LATCHKEY_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+export LATCHKEY_REQUIRE_POSTGRES=1
 
 # --- Rust -------------------------------------------------------------------------------------
 step "cargo fmt --check"

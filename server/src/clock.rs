@@ -12,7 +12,10 @@ pub struct Clock {
 impl Clock {
     /// Unix seconds now.
     pub fn now(&self) -> u64 {
-        let wall = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
         wall + self.offset.load(Ordering::SeqCst)
     }
 

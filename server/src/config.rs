@@ -55,13 +55,22 @@ impl Policy {
     /// A sentence naming the bad setting.
     pub fn validate(&self) -> Result<(), String> {
         if self.pin_digits != 4 && self.pin_digits != 6 {
-            return Err(format!("PIN digits must be 4 or 6, not {}", self.pin_digits));
+            return Err(format!(
+                "PIN digits must be 4 or 6, not {}",
+                self.pin_digits
+            ));
         }
         if !(2..=6).contains(&self.code_digits) {
-            return Err(format!("code digits must be 2 to 6, not {}", self.code_digits));
+            return Err(format!(
+                "code digits must be 2 to 6, not {}",
+                self.code_digits
+            ));
         }
         if !(1..=10).contains(&self.max_failures) {
-            return Err(format!("PIN attempts must be 1 to 10, not {}", self.max_failures));
+            return Err(format!(
+                "PIN attempts must be 1 to 10, not {}",
+                self.max_failures
+            ));
         }
         if self.enrol_ttl == 0 || self.enrol_ttl > 600 {
             return Err("enrolment codes must expire within 600 seconds".into());

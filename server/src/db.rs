@@ -17,15 +17,19 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub async fn connect(url: &str) -> Result<AnyPool, String> {
     sqlx::any::install_default_drivers();
     let sqlite = url.starts_with("sqlite:");
-    let options = AnyConnectOptions::from_str(url)
-        .map_err(|e| format!("invalid database URL: {e}"))?;
+    let options =
+        AnyConnectOptions::from_str(url).map_err(|e| format!("invalid database URL: {e}"))?;
     let pool = AnyPoolOptions::new()
         .max_connections(if sqlite { 8 } else { 16 })
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if sqlite {
-                    sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
-                    sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA foreign_keys = ON")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA busy_timeout = 10000")
+                        .execute(&mut *conn)
+                        .await?;
                 }
                 Ok(())
             })
@@ -39,11 +43,17 @@ pub async fn connect(url: &str) -> Result<AnyPool, String> {
             .await
             .map_err(|e| format!("cannot enable WAL: {e}"))?;
     }
-    MIGRATOR.run(&pool).await.map_err(|e| format!("database migration failed: {e}"))?;
+    MIGRATOR
+        .run(&pool)
+        .await
+        .map_err(|e| format!("database migration failed: {e}"))?;
     Ok(pool)
 }
 
 /// The SQLite URL for a file in the data directory (created if missing).
 pub fn sqlite_url(data_dir: &std::path::Path) -> String {
-    format!("sqlite://{}?mode=rwc", data_dir.join("latchkey.db").display())
+    format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("latchkey.db").display()
+    )
 }

@@ -26,7 +26,9 @@ pub struct ServerKeys {
 
 impl fmt::Debug for ServerKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ServerKeys").field("challenge_public", &self.challenge_public()).finish()
+        f.debug_struct("ServerKeys")
+            .field("challenge_public", &self.challenge_public())
+            .finish()
     }
 }
 
@@ -52,13 +54,21 @@ impl ServerKeys {
             let damaged = || format!("{} is damaged; restore it from a backup", path.display());
             let file: KeyFile = serde_json::from_str(&text).map_err(|_| damaged())?;
             if file.format != 1 {
-                return Err(format!("{} has unknown format {}", path.display(), file.format));
+                return Err(format!(
+                    "{} has unknown format {}",
+                    path.display(),
+                    file.format
+                ));
             }
-            let challenge_bytes = Zeroizing::new(b64::decode(&file.challenge_key).ok_or_else(damaged)?);
+            let challenge_bytes =
+                Zeroizing::new(b64::decode(&file.challenge_key).ok_or_else(damaged)?);
             let challenge = SigningKey::from_slice(&challenge_bytes).map_err(|_| damaged())?;
             let master_bytes = Zeroizing::new(b64::decode(&file.master_key).ok_or_else(damaged)?);
             let master: [u8; 32] = master_bytes.as_slice().try_into().map_err(|_| damaged())?;
-            return Ok(Self { challenge, master: Zeroizing::new(master) });
+            return Ok(Self {
+                challenge,
+                master: Zeroizing::new(master),
+            });
         }
         let challenge = SigningKey::random(&mut OsRng);
         let mut master = Zeroizing::new([0u8; 32]);
@@ -91,7 +101,13 @@ impl ServerKeys {
         let aad = format!("latchkey-server/v1/{purpose}/{owner}");
         let cipher = Aes256Gcm::new(self.master.as_ref().into());
         let ciphertext = cipher
-            .encrypt(&Nonce::from(nonce), Payload { msg: secret, aad: aad.as_bytes() })
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: secret,
+                    aad: aad.as_bytes(),
+                },
+            )
             .unwrap_or_else(|_| unreachable!("AES-GCM encryption of a short message"));
         format!("{}.{}", b64::encode(&nonce), b64::encode(&ciphertext))
     }
@@ -104,7 +120,13 @@ impl ServerKeys {
         let aad = format!("latchkey-server/v1/{purpose}/{owner}");
         let cipher = Aes256Gcm::new(self.master.as_ref().into());
         cipher
-            .decrypt(&Nonce::from(nonce), Payload { msg: &ciphertext, aad: aad.as_bytes() })
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: &ciphertext,
+                    aad: aad.as_bytes(),
+                },
+            )
             .ok()
             .map(Zeroizing::new)
     }
@@ -127,7 +149,9 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
     drop(file);
     std::fs::rename(&tmp, path).map_err(fail)?;
     if let Some(dir) = path.parent() {
-        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(fail)?;
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(fail)?;
     }
     Ok(())
 }
@@ -143,7 +167,13 @@ mod tests {
         let again = ServerKeys::load_or_create(dir.path()).expect("load");
         assert_eq!(keys.challenge_public(), again.challenge_public());
         let sealed = keys.seal("oprf", "device-1", b"secret");
-        assert_eq!(again.open("oprf", "device-1", &sealed).expect("open").as_slice(), b"secret");
+        assert_eq!(
+            again
+                .open("oprf", "device-1", &sealed)
+                .expect("open")
+                .as_slice(),
+            b"secret"
+        );
         assert!(again.open("oprf", "device-2", &sealed).is_none());
         assert!(!format!("{keys:?}").contains(&b64::encode(&keys.challenge.to_bytes())));
     }

@@ -68,7 +68,8 @@ pub struct Running {
 impl Running {
     /// Stops accepting connections and waits for the server task.
     pub async fn shutdown(self) {
-        self.handle.graceful_shutdown(Some(std::time::Duration::from_secs(2)));
+        self.handle
+            .graceful_shutdown(Some(std::time::Duration::from_secs(2)));
         let _ = self.task.await;
     }
 
@@ -77,7 +78,9 @@ impl Running {
     /// # Errors
     /// The listener's I/O error.
     pub async fn wait(self) -> std::io::Result<()> {
-        self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        self.task
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
     }
 }
 
@@ -87,8 +90,12 @@ impl Running {
 /// A sentence saying what could not be set up and how to fix it.
 pub async fn start(config: Config) -> Result<Running, String> {
     config.policy.validate()?;
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|e| format!("cannot create the data directory {}: {e}", config.data_dir.display()))?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        format!(
+            "cannot create the data directory {}: {e}",
+            config.data_dir.display()
+        )
+    })?;
     let _ = rustls::crypto::ring::default_provider().install_default();
 
     let (cert, key, ca_cert) = match (&config.tls_cert, &config.tls_key, config.dev) {
@@ -98,9 +105,11 @@ pub async fn start(config: Config) -> Result<Running, String> {
             (ca.cert, ca.key, Some(ca.ca_cert))
         }
         _ => {
-            return Err("HTTPS needs a certificate: pass --tls-cert and --tls-key, or --dev for a \
+            return Err(
+                "HTTPS needs a certificate: pass --tls-cert and --tls-key, or --dev for a \
                         local development CA (there is no plain-HTTP mode)"
-                .into())
+                    .into(),
+            )
         }
     };
     let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
@@ -108,7 +117,10 @@ pub async fn start(config: Config) -> Result<Running, String> {
         .map_err(|e| format!("cannot load the TLS certificate {}: {e}", cert.display()))?;
 
     let keys = ServerKeys::load_or_create(&config.data_dir)?;
-    let database_url = config.database_url.clone().unwrap_or_else(|| db::sqlite_url(&config.data_dir));
+    let database_url = config
+        .database_url
+        .clone()
+        .unwrap_or_else(|| db::sqlite_url(&config.data_dir));
     let pool = db::connect(&database_url).await?;
     let mailer = mail::build(&config.mail, &config.data_dir, &config.policy.service_name)?;
 
@@ -136,5 +148,12 @@ pub async fn start(config: Config) -> Result<Running, String> {
     let handle = axum_server::Handle::new();
     let server = axum_server::from_tcp_rustls(listener, tls).handle(handle.clone());
     let task = tokio::spawn(server.serve(app.into_make_service_with_connect_info::<SocketAddr>()));
-    Ok(Running { addr, url: public_url, ca_cert, state, handle, task })
+    Ok(Running {
+        addr,
+        url: public_url,
+        ca_cert,
+        state,
+        handle,
+        task,
+    })
 }

@@ -19,21 +19,40 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Sends one plain-text mail.
 pub trait Mailer: Send + Sync {
     /// Sends `body` to `to`.
-    fn send<'a>(&'a self, to: &'a str, subject: &'a str, body: &'a str) -> BoxFuture<'a, Result<(), String>>;
+    fn send<'a>(
+        &'a self,
+        to: &'a str,
+        subject: &'a str,
+        body: &'a str,
+    ) -> BoxFuture<'a, Result<(), String>>;
 }
 
 /// Builds the mailer for a configuration.
 ///
 /// # Errors
 /// A sentence if the SMTP relay settings are invalid.
-pub fn build(config: &MailConfig, data_dir: &std::path::Path, from_name: &str) -> Result<Box<dyn Mailer>, String> {
+pub fn build(
+    config: &MailConfig,
+    data_dir: &std::path::Path,
+    from_name: &str,
+) -> Result<Box<dyn Mailer>, String> {
     match config {
         MailConfig::Outbox => {
             let dir = data_dir.join("outbox");
-            std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-            Ok(Box::new(Outbox { dir, from: format!("{from_name} <no-reply@localhost>") }))
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            Ok(Box::new(Outbox {
+                dir,
+                from: format!("{from_name} <no-reply@localhost>"),
+            }))
         }
-        MailConfig::Smtp { host, port, username, password, from } => {
+        MailConfig::Smtp {
+            host,
+            port,
+            username,
+            password,
+            from,
+        } => {
             let builder = if *port == 465 {
                 AsyncSmtpTransport::<Tokio1Executor>::relay(host)
             } else {
@@ -45,14 +64,21 @@ pub fn build(config: &MailConfig, data_dir: &std::path::Path, from_name: &str) -
                 (Some(u), Some(p)) => builder.credentials(Credentials::new(u.clone(), p.clone())),
                 _ => builder,
             };
-            Ok(Box::new(Smtp { transport: builder.build(), from: from.clone() }))
+            Ok(Box::new(Smtp {
+                transport: builder.build(),
+                from: from.clone(),
+            }))
         }
     }
 }
 
 fn message(from: &str, to: &str, subject: &str, body: &str) -> Result<Message, String> {
-    let from: Mailbox = from.parse().map_err(|e| format!("invalid sender address: {e}"))?;
-    let to: Mailbox = to.parse().map_err(|_| "invalid recipient address".to_owned())?;
+    let from: Mailbox = from
+        .parse()
+        .map_err(|e| format!("invalid sender address: {e}"))?;
+    let to: Mailbox = to
+        .parse()
+        .map_err(|_| "invalid recipient address".to_owned())?;
     Message::builder()
         .from(from)
         .to(to)
@@ -69,7 +95,12 @@ pub struct Outbox {
 }
 
 impl Mailer for Outbox {
-    fn send<'a>(&'a self, to: &'a str, subject: &'a str, body: &'a str) -> BoxFuture<'a, Result<(), String>> {
+    fn send<'a>(
+        &'a self,
+        to: &'a str,
+        subject: &'a str,
+        body: &'a str,
+    ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
             let mail = message(&self.from, to, subject, body)?;
             let mut id = [0u8; 6];
@@ -78,7 +109,10 @@ impl Mailer for Outbox {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_nanos())
                 .unwrap_or(0);
-            let path = self.dir.join(format!("{stamp}-{}.eml", latchkey_protocol::b64::encode(&id)));
+            let path = self.dir.join(format!(
+                "{stamp}-{}.eml",
+                latchkey_protocol::b64::encode(&id)
+            ));
             crate::keys::write_private(&path, &mail.formatted())?;
             tracing::info!(mail = %path.display(), "dev outbox: mail written");
             Ok(())
@@ -93,10 +127,19 @@ pub struct Smtp {
 }
 
 impl Mailer for Smtp {
-    fn send<'a>(&'a self, to: &'a str, subject: &'a str, body: &'a str) -> BoxFuture<'a, Result<(), String>> {
+    fn send<'a>(
+        &'a self,
+        to: &'a str,
+        subject: &'a str,
+        body: &'a str,
+    ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
             let mail = message(&self.from, to, subject, body)?;
-            self.transport.send(mail).await.map(|_| ()).map_err(|e| format!("SMTP delivery failed: {e}"))
+            self.transport
+                .send(mail)
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("SMTP delivery failed: {e}"))
         })
     }
 }
@@ -112,7 +155,9 @@ pub fn read_outbox(data_dir: &std::path::Path) -> Vec<(String, String)> {
             if !name.ends_with(".eml") {
                 return None;
             }
-            std::fs::read_to_string(e.path()).ok().map(|text| (name, text))
+            std::fs::read_to_string(e.path())
+                .ok()
+                .map(|text| (name, text))
         })
         .collect();
     mails.sort_by(|a, b| b.0.cmp(&a.0));

@@ -68,7 +68,11 @@ struct Args {
     #[arg(long, env = "LATCHKEY_SMTP_PASSWORD", hide_env_values = true)]
     smtp_password: Option<String>,
     /// Sender address.
-    #[arg(long, env = "LATCHKEY_SMTP_FROM", default_value = "Latchkey <no-reply@localhost>")]
+    #[arg(
+        long,
+        env = "LATCHKEY_SMTP_FROM",
+        default_value = "Latchkey <no-reply@localhost>"
+    )]
     smtp_from: String,
 }
 
@@ -106,7 +110,11 @@ async fn main() -> ExitCode {
         mail,
         policy: Policy {
             service_name: args.service_name.clone(),
-            pin_source: if args.pin_in_app { PinSource::App } else { PinSource::Web },
+            pin_source: if args.pin_in_app {
+                PinSource::App
+            } else {
+                PinSource::Web
+            },
             pin_digits: args.pin_digits,
             code_digits: args.code_digits,
             max_failures: args.max_pin_attempts,
@@ -123,9 +131,16 @@ async fn main() -> ExitCode {
     println!("Latchkey server listening on {}", running.url);
     if let Some(ca) = &running.ca_cert {
         println!("Development CA: {}", ca.display());
-        println!("  Trust it for this server only, e.g.  curl --cacert {} {}", ca.display(), running.url);
+        println!(
+            "  Trust it for this server only, e.g.  curl --cacert {} {}",
+            ca.display(),
+            running.url
+        );
         println!("  or import it into a test browser profile. Never install it system-wide.");
-        println!("Dev outbox (forgotten-PIN codes): {}dev/outbox", running.url);
+        println!(
+            "Dev outbox (forgotten-PIN codes): {}dev/outbox",
+            running.url
+        );
     }
     tokio::select! {
         result = running.wait() => match result {

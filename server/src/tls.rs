@@ -35,19 +35,32 @@ pub fn ensure_dev_ca(data_dir: &Path) -> Result<DevCa, String> {
     let err = |e: rcgen::Error| format!("cannot generate the dev certificates: {e}");
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(DnType::CommonName, "Latchkey development CA");
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "Latchkey development CA");
     ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let ca_key = KeyPair::generate().map_err(err)?;
     let ca = ca_params.self_signed(&ca_key).map_err(err)?;
 
-    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
     let mut leaf_params = CertificateParams::new(names).map_err(err)?;
-    leaf_params.distinguished_name.push(DnType::CommonName, "localhost");
+    leaf_params
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
     let leaf_key = KeyPair::generate().map_err(err)?;
-    let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key).map_err(err)?;
+    let leaf = leaf_params
+        .signed_by(&leaf_key, &ca, &ca_key)
+        .map_err(err)?;
 
     crate::keys::write_private(&paths.key, leaf_key.serialize_pem().as_bytes())?;
-    crate::keys::write_private(&paths.cert, format!("{}{}", leaf.pem(), ca.pem()).as_bytes())?;
+    crate::keys::write_private(
+        &paths.cert,
+        format!("{}{}", leaf.pem(), ca.pem()).as_bytes(),
+    )?;
     crate::keys::write_private(&paths.ca_cert, ca.pem().as_bytes())?;
     Ok(paths)
 }

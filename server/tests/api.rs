@@ -26,12 +26,19 @@ on_both_backends! {
     pin_chosen_in_app => pin_in_app;
 }
 
-async fn challenge_for(server: &TestServer, device: &Device, email: &str) -> (Browser, String, SignedChallenge) {
+async fn challenge_for(
+    server: &TestServer,
+    device: &Device,
+    email: &str,
+) -> (Browser, String, SignedChallenge) {
     let (browser, _, code) = Browser::sign_in(server, email, "correct horse battery").await;
     let ids = device.pending(0).await;
     let newest = *ids.last().expect("a pending challenge");
     let signed = device.fetch(newest).await.expect("fetch");
-    assert!(signed.verify(&device.link.server_key), "signed with the pinned key");
+    assert!(
+        signed.verify(&device.link.server_key),
+        "signed with the pinned key"
+    );
     (browser, code, signed)
 }
 
@@ -56,7 +63,11 @@ async fn p2_parallel(backend: Backend) {
             Err(f) => panic!("unexpected {f:?}"),
         }
     }
-    assert_eq!((counted, locked), (5, 45), "exactly five evaluations may happen");
+    assert_eq!(
+        (counted, locked),
+        (5, 45),
+        "exactly five evaluations may happen"
+    );
     let correct = device.evaluate(id, "4831").await.expect_err("locked");
     assert_eq!(correct.body.error, ErrorCode::Locked);
     assert!(correct.body.message.contains("Forgot PIN"));
@@ -69,9 +80,19 @@ async fn p2_uniform(backend: Backend) {
     let (_, _, signed) = challenge_for(&server, &device, "uniform@example.org").await;
     let id = signed.challenge.id;
     // The server answers a right and a wrong PIN identically: it cannot tell them apart.
-    let (_, left_right) = device.evaluate(id, "4831").await.expect("right PIN evaluated");
-    let (_, left_wrong) = device.evaluate(id, "9999").await.expect("wrong PIN evaluated");
-    assert_eq!((left_right, left_wrong), (4, 3), "both counted the same way");
+    let (_, left_right) = device
+        .evaluate(id, "4831")
+        .await
+        .expect("right PIN evaluated");
+    let (_, left_wrong) = device
+        .evaluate(id, "9999")
+        .await
+        .expect("wrong PIN evaluated");
+    assert_eq!(
+        (left_right, left_wrong),
+        (4, 3),
+        "both counted the same way"
+    );
     // Enrolment: a wrong PIN check and a missing one get the same answer.
     let browser = Browser::register(&server, "uniform2@example.org", "correct horse battery").await;
     let mut bodies = Vec::new();
@@ -89,8 +110,13 @@ async fn p2_uniform(backend: Backend) {
             counter: 0,
             epoch: 0,
         };
-        let pin_check = check.map(|_| latchkey_protocol::oprf::pin_check(&begun.output, &device.account, &device.device));
-        let failure = device.call(device.finish_body(pin_check)).await.expect_err("wrong PIN");
+        let pin_check = check.map(|_| {
+            latchkey_protocol::oprf::pin_check(&begun.output, &device.account, &device.device)
+        });
+        let failure = device
+            .call(device.finish_body(pin_check))
+            .await
+            .expect_err("wrong PIN");
         bodies.push((failure.status, failure.body));
     }
     assert_eq!(bodies[0], bodies[1]);
@@ -103,20 +129,51 @@ async fn p4_replay(backend: Backend) {
     let server = TestServer::start(backend).await;
     let (_, mut device) = enrolled(&server, "replay@example.org", "4831").await;
     let (_, code, signed) = challenge_for(&server, &device, "replay@example.org").await;
-    device.evaluate(signed.challenge.id, "4831").await.expect("evaluate");
+    device
+        .evaluate(signed.challenge.id, "4831")
+        .await
+        .expect("evaluate");
     device.counter += 1;
-    let request = device.envelope(device.answer_body(&signed, &code, latchkey_protocol::signed::Decision::Approve, device.counter));
+    let request = device.envelope(device.answer_body(
+        &signed,
+        &code,
+        latchkey_protocol::signed::Decision::Approve,
+        device.counter,
+    ));
     device.send(&request).await.expect("approved");
     let replay = device.send(&request).await.expect_err("replay");
     assert_eq!(replay.body.error, ErrorCode::Replayed);
     // Re-signed with a fresh request id but the same answer: the challenge is spent.
-    let again = device.call(device.answer_body(&signed, &code, latchkey_protocol::signed::Decision::Approve, device.counter)).await;
-    assert_eq!(again.expect_err("spent").body.error, ErrorCode::AlreadyAnswered);
+    let again = device
+        .call(device.answer_body(
+            &signed,
+            &code,
+            latchkey_protocol::signed::Decision::Approve,
+            device.counter,
+        ))
+        .await;
+    assert_eq!(
+        again.expect_err("spent").body.error,
+        ErrorCode::AlreadyAnswered
+    );
     // A later challenge with an old counter is refused.
     let (_, code2, signed2) = challenge_for(&server, &device, "replay@example.org").await;
-    device.evaluate(signed2.challenge.id, "4831").await.expect("evaluate");
-    let stale = device.call(device.answer_body(&signed2, &code2, latchkey_protocol::signed::Decision::Approve, device.counter)).await;
-    assert_eq!(stale.expect_err("counter").body.error, ErrorCode::CounterReused);
+    device
+        .evaluate(signed2.challenge.id, "4831")
+        .await
+        .expect("evaluate");
+    let stale = device
+        .call(device.answer_body(
+            &signed2,
+            &code2,
+            latchkey_protocol::signed::Decision::Approve,
+            device.counter,
+        ))
+        .await;
+    assert_eq!(
+        stale.expect_err("counter").body.error,
+        ErrorCode::CounterReused
+    );
     server.stop().await;
 }
 
@@ -124,13 +181,27 @@ async fn p4_first_wins(backend: Backend) {
     let server = TestServer::start(backend).await;
     let (browser, mut first) = enrolled(&server, "two@example.org", "4831").await;
     let (_, link) = browser.add_device("Laptop", "5038").await;
-    let mut second = Device::enrol(&server, &link, "5038").await.expect("second device");
+    let mut second = Device::enrol(&server, &link, "5038")
+        .await
+        .expect("second device");
     let (_, _, code) = Browser::sign_in(&server, "two@example.org", "correct horse battery").await;
-    let a = first.fetch(first.pending(0).await[0]).await.expect("fetch a");
-    let b = second.fetch(second.pending(0).await[0]).await.expect("fetch b");
+    let a = first
+        .fetch(first.pending(0).await[0])
+        .await
+        .expect("fetch a");
+    let b = second
+        .fetch(second.pending(0).await[0])
+        .await
+        .expect("fetch b");
     assert_ne!(a.challenge.id, b.challenge.id, "one challenge per device");
-    first.approve(&a, &code, "4831").await.expect("first answer wins");
-    let late = second.approve(&b, &code, "5038").await.expect_err("second loses");
+    first
+        .approve(&a, &code, "4831")
+        .await
+        .expect("first answer wins");
+    let late = second
+        .approve(&b, &code, "5038")
+        .await
+        .expect_err("second loses");
     assert_eq!(late.body.error, ErrorCode::AlreadyAnswered);
     let late_deny = second.deny(&b, false).await.expect_err("deny loses too");
     assert_eq!(late_deny.body.error, ErrorCode::AlreadyAnswered);
@@ -142,13 +213,24 @@ async fn p4_mismatch(backend: Backend) {
     let server = TestServer::start(backend).await;
     let (_, mut device) = enrolled(&server, "mismatch@example.org", "4831").await;
     let (browser, code, signed) = challenge_for(&server, &device, "mismatch@example.org").await;
-    assert!(!serde_json::to_string(&signed).expect("json").contains(&format!("\"{code}\"")), "code never sent");
+    assert!(
+        !serde_json::to_string(&signed)
+            .expect("json")
+            .contains(&format!("\"{code}\"")),
+        "code never sent"
+    );
     let wrong = if code == "10" { "11" } else { "10" };
-    let refused = device.approve(&signed, wrong, "4831").await.expect_err("mismatch");
+    let refused = device
+        .approve(&signed, wrong, "4831")
+        .await
+        .expect_err("mismatch");
     assert_eq!(refused.body.error, ErrorCode::CodeMismatch);
     let (_, page) = browser.get("/login/approve").await;
     assert!(page.contains("did not match"), "the browser is told");
-    let again = device.approve(&signed, &code, "4831").await.expect_err("spent");
+    let again = device
+        .approve(&signed, &code, "4831")
+        .await
+        .expect_err("spent");
     assert_eq!(again.body.error, ErrorCode::AlreadyAnswered);
     server.stop().await;
 }
@@ -160,9 +242,15 @@ async fn p4_expiry(backend: Backend) {
     // The device's clock did not move; the server's did (challenges live 120 s).
     server.state.clock.advance(121);
     // Device requests carry the device's time, which is now 121 s behind: still inside the skew.
-    let fetched = device.fetch(signed.challenge.id).await.expect_err("expired");
+    let fetched = device
+        .fetch(signed.challenge.id)
+        .await
+        .expect_err("expired");
     assert_eq!(fetched.body.error, ErrorCode::Expired);
-    let answered = device.approve(&signed, &code, "4831").await.expect_err("expired");
+    let answered = device
+        .approve(&signed, &code, "4831")
+        .await
+        .expect_err("expired");
     assert_eq!(answered.body.error, ErrorCode::Expired);
     assert!(device.pending(0).await.is_empty());
     server.stop().await;
@@ -174,11 +262,20 @@ async fn p4_tampered(backend: Backend) {
     let (_, code, signed) = challenge_for(&server, &device, "tamper@example.org").await;
     let mut tampered = signed.clone();
     tampered.challenge.ip = "203.0.113.66".into();
-    assert!(!tampered.verify(&device.link.server_key), "the pinned key exposes the change");
-    let refused = device.approve(&tampered, &code, "4831").await.expect_err("tampered");
+    assert!(
+        !tampered.verify(&device.link.server_key),
+        "the pinned key exposes the change"
+    );
+    let refused = device
+        .approve(&tampered, &code, "4831")
+        .await
+        .expect_err("tampered");
     assert_eq!(refused.body.error, ErrorCode::BadRequest);
     // The genuine one still works afterwards.
-    device.approve(&signed, &code, "4831").await.expect("genuine approval");
+    device
+        .approve(&signed, &code, "4831")
+        .await
+        .expect("genuine approval");
     server.stop().await;
 }
 
@@ -188,15 +285,30 @@ async fn p6_code(backend: Backend) {
     let (_, link) = browser.add_device("Phone", "4831").await;
     let parsed = latchkey_protocol::link::parse(&link).expect("link");
     assert!(parsed.code.expose_secret().len() * 8 >= 112);
-    Device::begin(&server, &link, "4831").await.expect("first use");
-    let second = Device::begin(&server, &link, "4831").await.err().expect("single use");
+    Device::begin(&server, &link, "4831")
+        .await
+        .expect("first use");
+    let second = Device::begin(&server, &link, "4831")
+        .await
+        .err()
+        .expect("single use");
     assert_eq!(second.body.error, ErrorCode::EnrolmentCodeInvalid);
     let (_, link2, page_path) = browser.add_device_at("Tablet", "4831").await;
     server.state.clock.advance(601);
-    let late = Device::begin(&server, &link2, "4831").await.err().expect("expired");
-    assert_eq!(late.body.error, ErrorCode::EnrolmentCodeInvalid, "same answer as unknown/used");
+    let late = Device::begin(&server, &link2, "4831")
+        .await
+        .err()
+        .expect("expired");
+    assert_eq!(
+        late.body.error,
+        ErrorCode::EnrolmentCodeInvalid,
+        "same answer as unknown/used"
+    );
     let (_, page) = browser.get(&page_path).await;
-    assert!(page.contains("This code expired"), "the QR page no longer shows the code");
+    assert!(
+        page.contains("This code expired"),
+        "the QR page no longer shows the code"
+    );
     assert!(!page.contains(&link2));
     server.stop().await;
 }
@@ -205,17 +317,29 @@ async fn p7_password_alone(backend: Backend) {
     let server = TestServer::start(backend).await;
     let (_, mut device) = enrolled(&server, "thief@example.org", "4831").await;
     let op = OperationId::random(&mut OsRng);
-    let bad = device.reset_start(op, "wrong password!").await.expect_err("wrong password");
+    let bad = device
+        .reset_start(op, "wrong password!")
+        .await
+        .expect_err("wrong password");
     assert_eq!(bad.body.error, ErrorCode::BadCredentials);
     let op = OperationId::random(&mut OsRng);
-    device.reset_start(op, "correct horse battery").await.expect("code sent");
+    device
+        .reset_start(op, "correct horse battery")
+        .await
+        .expect("code sent");
     let real_code = reset_code(&server);
     // Password alone: guesses of the code fail, and after 5 the operation is dead.
     for guess in ["00000000", "12345678", "11111111", "22222222", "33333333"] {
-        let e = device.reset_finish(op, guess, "5038").await.expect_err("guess");
+        let e = device
+            .reset_finish(op, guess, "5038")
+            .await
+            .expect_err("guess");
         assert_eq!(e.body.error, ErrorCode::BadCredentials);
     }
-    let e = device.reset_finish(op, &real_code, "5038").await.expect_err("too many guesses");
+    let e = device
+        .reset_finish(op, &real_code, "5038")
+        .await
+        .expect_err("too many guesses");
     assert_eq!(e.body.error, ErrorCode::BadCredentials);
     server.stop().await;
 }
@@ -225,28 +349,60 @@ async fn p7_reset(backend: Backend) {
     let (browser, mut device) = enrolled(&server, "forgot@example.org", "4831").await;
     let (_, _, signed) = challenge_for(&server, &device, "forgot@example.org").await;
     for _ in 0..5 {
-        device.evaluate(signed.challenge.id, "0000").await.expect("counted");
+        device
+            .evaluate(signed.challenge.id, "0000")
+            .await
+            .expect("counted");
     }
-    assert_eq!(device.evaluate(signed.challenge.id, "4831").await.expect_err("locked").body.error, ErrorCode::Locked);
+    assert_eq!(
+        device
+            .evaluate(signed.challenge.id, "4831")
+            .await
+            .expect_err("locked")
+            .body
+            .error,
+        ErrorCode::Locked
+    );
     let (_, page) = browser.get("/account").await;
     assert!(page.contains("Locked"), "the devices page shows the lock");
     let old_public = PublicKey::from(device.approval.verifying_key());
     let op = OperationId::random(&mut OsRng);
-    let started = device.reset_start(op, "correct horse battery").await.expect("start");
+    let started = device
+        .reset_start(op, "correct horse battery")
+        .await
+        .expect("start");
     assert_eq!(started.sent_to, vec!["f•••@example.org".to_owned()]);
     let code = reset_code(&server);
     device.reset_finish(op, &code, "5038").await.expect("reset");
-    assert_ne!(PublicKey::from(device.approval.verifying_key()), old_public, "fresh approval key");
+    assert_ne!(
+        PublicKey::from(device.approval.verifying_key()),
+        old_public,
+        "fresh approval key"
+    );
     assert_eq!(device.epoch, 2);
-    assert!(server.outbox().iter().any(|m| m.contains("Your PIN was reset")), "notice sent");
+    assert!(
+        server
+            .outbox()
+            .iter()
+            .any(|m| m.contains("Your PIN was reset")),
+        "notice sent"
+    );
     // Unlocked, and the new key approves.
     let (_, code2, signed2) = challenge_for(&server, &device, "forgot@example.org").await;
-    device.approve(&signed2, &code2, "5038").await.expect("approve after reset");
+    device
+        .approve(&signed2, &code2, "5038")
+        .await
+        .expect("approve after reset");
     // Resets are rate-limited per account.
     for _ in 0..2 {
-        let _ = device.reset_start(OperationId::random(&mut OsRng), "correct horse battery").await;
+        let _ = device
+            .reset_start(OperationId::random(&mut OsRng), "correct horse battery")
+            .await;
     }
-    let limited = device.reset_start(OperationId::random(&mut OsRng), "correct horse battery").await.expect_err("limited");
+    let limited = device
+        .reset_start(OperationId::random(&mut OsRng), "correct horse battery")
+        .await
+        .expect_err("limited");
     assert_eq!(limited.body.error, ErrorCode::RateLimited);
     assert!(limited.body.retry_after.is_some());
     server.stop().await;
@@ -259,7 +415,10 @@ async fn approve_flow(backend: Backend) {
     assert_eq!(signed.challenge.browser, "Firefox on Linux");
     assert_eq!(signed.challenge.ip, "127.0.0.1");
     assert_eq!(code.len(), 2);
-    let r = device.approve(&signed, &code, "4831").await.expect("approve");
+    let r = device
+        .approve(&signed, &code, "4831")
+        .await
+        .expect("approve");
     assert_eq!(r.outcome, AnswerOutcome::Approved);
     let r = browser.get_raw("/login/approve").await;
     assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
@@ -288,7 +447,10 @@ async fn long_poll(backend: Backend) {
     let (ids, _) = waiter.await.expect("waiter");
     let delay = signed_in_at.elapsed();
     assert_eq!(ids.len(), 1);
-    assert!(delay < std::time::Duration::from_secs(3), "delivered in {delay:?}");
+    assert!(
+        delay < std::time::Duration::from_secs(3),
+        "delivered in {delay:?}"
+    );
     server.stop().await;
 }
 
@@ -300,8 +462,16 @@ async fn pin_change(backend: Backend) {
     assert_ne!(PublicKey::from(device.approval.verifying_key()), old_public);
     assert_eq!(device.epoch, 2);
     let (_, code, signed) = challenge_for(&server, &device, "change@example.org").await;
-    device.approve(&signed, &code, "5038").await.expect("approve with the new key");
-    let unknown = device.call(OperationStatus { operation: OperationId::random(&mut OsRng) }).await.expect("status");
+    device
+        .approve(&signed, &code, "5038")
+        .await
+        .expect("approve with the new key");
+    let unknown = device
+        .call(OperationStatus {
+            operation: OperationId::random(&mut OsRng),
+        })
+        .await
+        .expect("status");
     assert_eq!(unknown.state, OperationState::Unknown);
     server.stop().await;
 }
@@ -310,7 +480,10 @@ async fn removal(backend: Backend) {
     let server = TestServer::start(backend).await;
     let (browser, device) = enrolled(&server, "remove@example.org", "4831").await;
     device.call(RemoveDevice {}).await.expect("removed");
-    let after = device.call(ListChallenges { wait_seconds: 0 }).await.expect_err("gone");
+    let after = device
+        .call(ListChallenges { wait_seconds: 0 })
+        .await
+        .expect_err("gone");
     assert_eq!(after.body.error, ErrorCode::Unauthorized);
     let (_, page) = browser.get("/account").await;
     assert!(page.contains("Device removed"));
@@ -318,7 +491,10 @@ async fn removal(backend: Backend) {
 }
 
 async fn pin_in_app(backend: Backend) {
-    let policy = Policy { pin_source: PinSource::App, ..Policy::default() };
+    let policy = Policy {
+        pin_source: PinSource::App,
+        ..Policy::default()
+    };
     let server = TestServer::start_with(backend, policy).await;
     let browser = Browser::register(&server, "app@example.org", "correct horse battery").await;
     let (html, link) = browser.add_device("Phone", "").await;
@@ -337,6 +513,9 @@ async fn pin_in_app(backend: Backend) {
         counter: 0,
         epoch: 0,
     };
-    device.call(device.finish_body(None)).await.expect("enrolled without a web PIN");
+    device
+        .call(device.finish_body(None))
+        .await
+        .expect("enrolled without a web PIN");
     server.stop().await;
 }

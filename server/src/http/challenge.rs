@@ -117,14 +117,15 @@ pub(crate) async fn create_signin(
     if pending >= policy.max_pending_pushes {
         return Err(SigninBlocked::TooManyPending);
     }
-    let devices: Vec<String> = sqlx::query("SELECT id FROM devices WHERE account_id = $1 AND state = $2")
-        .bind(account.to_string())
-        .bind(states::ACTIVE)
-        .fetch_all(&state.db)
-        .await?
-        .iter()
-        .filter_map(|r| r.try_get("id").ok())
-        .collect();
+    let devices: Vec<String> =
+        sqlx::query("SELECT id FROM devices WHERE account_id = $1 AND state = $2")
+            .bind(account.to_string())
+            .bind(states::ACTIVE)
+            .fetch_all(&state.db)
+            .await?
+            .iter()
+            .filter_map(|r| r.try_get("id").ok())
+            .collect();
     if devices.is_empty() {
         return Err(SigninBlocked::NoDevice);
     }
@@ -176,7 +177,11 @@ struct Stored {
     state: String,
 }
 
-async fn load_challenge(state: &AppState, device: &Device, id: &ChallengeId) -> Result<Stored, ApiError> {
+async fn load_challenge(
+    state: &AppState,
+    device: &Device,
+    id: &ChallengeId,
+) -> Result<Stored, ApiError> {
     let row = sqlx::query(
         "SELECT l.id AS login_id, l.code, l.state, l.browser, l.ip, l.created_at, l.expires_at \
          FROM challenges c JOIN logins l ON l.id = c.login_id \
@@ -186,7 +191,12 @@ async fn load_challenge(state: &AppState, device: &Device, id: &ChallengeId) -> 
     .bind(device.id.to_string())
     .fetch_optional(&state.db)
     .await?
-    .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "this sign-in request does not exist for this device"))?;
+    .ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::NotFound,
+            "this sign-in request does not exist for this device",
+        )
+    })?;
     let secs = |col: &str| -> Result<u64, ApiError> {
         Ok(u64::try_from(row.try_get::<i64, _>(col)?).unwrap_or(0))
     };
@@ -211,15 +221,25 @@ async fn load_challenge(state: &AppState, device: &Device, id: &ChallengeId) -> 
 }
 
 fn expired() -> ApiError {
-    ApiError::new(ErrorCode::Expired, "this sign-in request expired; start the sign-in again")
+    ApiError::new(
+        ErrorCode::Expired,
+        "this sign-in request expired; start the sign-in again",
+    )
 }
 
 fn already_answered() -> ApiError {
-    ApiError::new(ErrorCode::AlreadyAnswered, "this sign-in request was already answered")
+    ApiError::new(
+        ErrorCode::AlreadyAnswered,
+        "this sign-in request was already answered",
+    )
 }
 
 /// Checks that an approval evaluation is for a live challenge of this device, and counts it.
-pub(crate) async fn bind_evaluation(state: &AppState, device: &Device, id: &ChallengeId) -> Result<(), ApiError> {
+pub(crate) async fn bind_evaluation(
+    state: &AppState,
+    device: &Device,
+    id: &ChallengeId,
+) -> Result<(), ApiError> {
     let stored = load_challenge(state, device, id).await?;
     if stored.state != login_states::PENDING {
         return Err(already_answered());
@@ -271,7 +291,10 @@ async fn list(
         Some(result) => result?,
         None => Vec::new(),
     };
-    Ok(Json(ChallengeList { challenges, server_time: state.clock.now() }))
+    Ok(Json(ChallengeList {
+        challenges,
+        server_time: state.clock.now(),
+    }))
 }
 
 async fn fetch(
@@ -287,7 +310,10 @@ async fn fetch(
         return Err(expired());
     }
     let signature = state.keys.sign_challenge(&stored.challenge.signed_bytes());
-    Ok(Json(SignedChallenge { challenge: stored.challenge, signature }))
+    Ok(Json(SignedChallenge {
+        challenge: stored.challenge,
+        signature,
+    }))
 }
 
 async fn answer(
@@ -312,7 +338,11 @@ async fn answer(
     let (new_state, outcome) = match body.decision {
         Decision::Approve => {
             approve_checks(&state, &device, &stored, body).await?;
-            let matches: bool = stored.code.as_bytes().ct_eq(body.typed_code.as_bytes()).into();
+            let matches: bool = stored
+                .code
+                .as_bytes()
+                .ct_eq(body.typed_code.as_bytes())
+                .into();
             if matches {
                 (login_states::APPROVED, AnswerOutcome::Approved)
             } else {
@@ -339,10 +369,24 @@ async fn answer(
     state.signals.notify(&format!("login:{}", stored.login_id));
     match new_state {
         login_states::APPROVED => {
-            device::audit(&state, &device.account, Some(&device.id), "signin_approved", &stored.challenge.ip).await;
+            device::audit(
+                &state,
+                &device.account,
+                Some(&device.id),
+                "signin_approved",
+                &stored.challenge.ip,
+            )
+            .await;
         }
         login_states::MISMATCH => {
-            device::audit(&state, &device.account, Some(&device.id), "signin_code_mismatch", &stored.challenge.ip).await;
+            device::audit(
+                &state,
+                &device.account,
+                Some(&device.id),
+                "signin_code_mismatch",
+                &stored.challenge.ip,
+            )
+            .await;
             return Err(ApiError::new(
                 ErrorCode::CodeMismatch,
                 "the number you typed is not the one on the login page; the sign-in was refused, start it again",
@@ -350,7 +394,14 @@ async fn answer(
         }
         login_states::REPORTED => report(&state, &device, &stored).await?,
         _ => {
-            device::audit(&state, &device.account, Some(&device.id), "signin_denied", &stored.challenge.ip).await;
+            device::audit(
+                &state,
+                &device.account,
+                Some(&device.id),
+                "signin_denied",
+                &stored.challenge.ip,
+            )
+            .await;
         }
     }
     Ok(Json(AnswerResponse { outcome }))
@@ -358,7 +409,12 @@ async fn answer(
 
 /// The approval signature, the counter, and the evaluation binding. A valid approval
 /// signature proves the PIN, so it alone resets the failure counter (P2).
-async fn approve_checks(state: &AppState, device: &Device, stored: &Stored, body: &Answer) -> Result<(), ApiError> {
+async fn approve_checks(
+    state: &AppState,
+    device: &Device,
+    stored: &Stored,
+    body: &Answer,
+) -> Result<(), ApiError> {
     let approval_key = device.approval_key.ok_or_else(ApiError::unauthorized)?;
     let signature = body
         .approval_signature
@@ -382,14 +438,18 @@ async fn approve_checks(state: &AppState, device: &Device, stored: &Stored, body
         .await?
         .try_get("evaluations")?;
     if evaluations == 0 {
-        return Err(ApiError::bad_request("no PIN evaluation was made for this sign-in request"));
+        return Err(ApiError::bad_request(
+            "no PIN evaluation was made for this sign-in request",
+        ));
     }
-    let counter = i64::try_from(body.counter).map_err(|_| ApiError::bad_request("counter too large"))?;
-    let advanced = sqlx::query("UPDATE devices SET last_counter = $1 WHERE id = $2 AND last_counter < $1")
-        .bind(counter)
-        .bind(device.id.to_string())
-        .execute(&state.db)
-        .await?;
+    let counter =
+        i64::try_from(body.counter).map_err(|_| ApiError::bad_request("counter too large"))?;
+    let advanced =
+        sqlx::query("UPDATE devices SET last_counter = $1 WHERE id = $2 AND last_counter < $1")
+            .bind(counter)
+            .bind(device.id.to_string())
+            .execute(&state.db)
+            .await?;
     if advanced.rows_affected() != 1 {
         return Err(ApiError::new(
             ErrorCode::CounterReused,
@@ -403,13 +463,21 @@ async fn approve_checks(state: &AppState, device: &Device, stored: &Stored, body
 
 /// "This wasn't me": mute pushes for the account and tell every address.
 async fn report(state: &AppState, device: &Device, stored: &Stored) -> Result<(), ApiError> {
-    let until = state.clock.now_i64() + i64::try_from(state.config.policy.mute_secs).unwrap_or(1200);
+    let until =
+        state.clock.now_i64() + i64::try_from(state.config.policy.mute_secs).unwrap_or(1200);
     sqlx::query("UPDATE accounts SET muted_until = $1 WHERE id = $2")
         .bind(until)
         .bind(device.account.to_string())
         .execute(&state.db)
         .await?;
-    device::audit(state, &device.account, Some(&device.id), "signin_reported", &stored.challenge.ip).await;
+    device::audit(
+        state,
+        &device.account,
+        Some(&device.id),
+        "signin_reported",
+        &stored.challenge.ip,
+    )
+    .await;
     device::notify_account(
         state,
         &device.account,

@@ -46,7 +46,8 @@ const DEVICE_COLUMNS: &str = "id, account_id, name, state, pin_source, device_ke
     approval_key, epoch, code_expires_at, pin_check";
 
 fn parse_key(text: Option<String>) -> Option<PublicKey> {
-    text.and_then(|t| b64::decode(&t)).and_then(|b| PublicKey::from_sec1(&b))
+    text.and_then(|t| b64::decode(&t))
+        .and_then(|b| PublicKey::from_sec1(&b))
 }
 
 pub(crate) fn key_text(key: &PublicKey) -> String {
@@ -78,19 +79,26 @@ fn device_from_row(row: &sqlx::any::AnyRow) -> Result<Device, sqlx::Error> {
 
 /// Loads a device by id.
 pub(crate) async fn load(state: &AppState, id: &DeviceId) -> Result<Option<Device>, ApiError> {
-    let row = sqlx::query(&format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1"))
-        .bind(id.to_string())
-        .fetch_optional(&state.db)
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1"
+    ))
+    .bind(id.to_string())
+    .fetch_optional(&state.db)
+    .await?;
     Ok(row.as_ref().map(device_from_row).transpose()?)
 }
 
 /// Loads the device with this enrolment code hash.
-pub(crate) async fn load_by_code(state: &AppState, code_hash: &str) -> Result<Option<Device>, ApiError> {
-    let row = sqlx::query(&format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE code_hash = $1"))
-        .bind(code_hash)
-        .fetch_optional(&state.db)
-        .await?;
+pub(crate) async fn load_by_code(
+    state: &AppState,
+    code_hash: &str,
+) -> Result<Option<Device>, ApiError> {
+    let row = sqlx::query(&format!(
+        "SELECT {DEVICE_COLUMNS} FROM devices WHERE code_hash = $1"
+    ))
+    .bind(code_hash)
+    .fetch_optional(&state.db)
+    .await?;
     Ok(row.as_ref().map(device_from_row).transpose()?)
 }
 
@@ -117,7 +125,9 @@ pub(crate) async fn authenticate<B: RequestBody>(
             "the device's clock is more than 5 minutes off; set the date and time automatically",
         ));
     }
-    let device = load(state, &header.device).await?.ok_or_else(ApiError::unauthorized)?;
+    let device = load(state, &header.device)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
     if device.account != header.account || !allowed_states.contains(&device.state.as_str()) {
         return Err(ApiError::unauthorized());
     }
@@ -141,13 +151,20 @@ pub(crate) async fn authenticate<B: RequestBody>(
     .execute(&state.db)
     .await?;
     if inserted.rows_affected() == 0 {
-        return Err(ApiError::new(ErrorCode::Replayed, "this request was already received"));
+        return Err(ApiError::new(
+            ErrorCode::Replayed,
+            "this request was already received",
+        ));
     }
     Ok(device)
 }
 
 /// Opens the device's OPRF key.
-pub(crate) fn oprf_key(state: &AppState, device: &Device, sealed: &str) -> Result<OprfKey, ApiError> {
+pub(crate) fn oprf_key(
+    state: &AppState,
+    device: &Device,
+    sealed: &str,
+) -> Result<OprfKey, ApiError> {
     let bytes = state
         .keys
         .open("oprf", &device.id.to_string(), sealed)
@@ -180,7 +197,14 @@ pub(crate) async fn counted_evaluate(
     };
     let failures: i64 = row.try_get("failures")?;
     if failures == max {
-        audit(state, &device.account, Some(&device.id), "pin_locked", "PIN attempts exhausted").await;
+        audit(
+            state,
+            &device.account,
+            Some(&device.id),
+            "pin_locked",
+            "PIN attempts exhausted",
+        )
+        .await;
     }
     let key = oprf_key(state, device, &device.oprf_key)?;
     let evaluated = oprf::blind_evaluate(&key, blinded)
@@ -203,7 +227,12 @@ pub(crate) async fn reset_failures(state: &AppState, device: &DeviceId) -> Resul
 ///
 /// # Errors
 /// `rate_limited` with the seconds to wait.
-pub(crate) async fn throttle(state: &AppState, key: &str, limit: i64, window: i64) -> Result<(), ApiError> {
+pub(crate) async fn throttle(
+    state: &AppState,
+    key: &str,
+    limit: i64,
+    window: i64,
+) -> Result<(), ApiError> {
     let now = state.clock.now_i64();
     let row = sqlx::query(
         "INSERT INTO throttle (key, count, window_start) VALUES ($1, 1, $2) \
@@ -227,7 +256,13 @@ pub(crate) async fn throttle(state: &AppState, key: &str, limit: i64, window: i6
 }
 
 /// Records a security event (shown on the devices page). Never holds secrets.
-pub(crate) async fn audit(state: &AppState, account: &AccountId, device: Option<&DeviceId>, event: &str, detail: &str) {
+pub(crate) async fn audit(
+    state: &AppState,
+    account: &AccountId,
+    device: Option<&DeviceId>,
+    event: &str,
+    detail: &str,
+) {
     let mut id = [0u8; 16];
     OsRng.fill_bytes(&mut id);
     let result = sqlx::query(
@@ -248,7 +283,12 @@ pub(crate) async fn audit(state: &AppState, account: &AccountId, device: Option<
 }
 
 /// Sends a notice to every address on the account (P7). Failures are logged, not fatal.
-pub(crate) async fn notify_account(state: &AppState, account: &AccountId, subject: &str, body: &str) {
+pub(crate) async fn notify_account(
+    state: &AppState,
+    account: &AccountId,
+    subject: &str,
+    body: &str,
+) {
     let addresses = match addresses(state, account).await {
         Ok(a) => a,
         Err(e) => {
@@ -264,12 +304,18 @@ pub(crate) async fn notify_account(state: &AppState, account: &AccountId, subjec
 }
 
 /// The account's addresses.
-pub(crate) async fn addresses(state: &AppState, account: &AccountId) -> Result<Vec<String>, ApiError> {
+pub(crate) async fn addresses(
+    state: &AppState,
+    account: &AccountId,
+) -> Result<Vec<String>, ApiError> {
     let rows = sqlx::query("SELECT address FROM addresses WHERE account_id = $1 ORDER BY address")
         .bind(account.to_string())
         .fetch_all(&state.db)
         .await?;
-    Ok(rows.iter().filter_map(|r| r.try_get("address").ok()).collect())
+    Ok(rows
+        .iter()
+        .filter_map(|r| r.try_get("address").ok())
+        .collect())
 }
 
 /// "a•••@example.org".

@@ -45,7 +45,10 @@ async fn begin(
     Json(request): Json<EnrolBeginRequest>,
 ) -> ApiResult<EnrolBeginResponse> {
     if request.v != PROTOCOL_VERSION {
-        return Err(ApiError::new(ErrorCode::UnsupportedVersion, "update the app"));
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedVersion,
+            "update the app",
+        ));
     }
     if !request.verify() {
         return Err(ApiError::unauthorized());
@@ -56,7 +59,9 @@ async fn begin(
     // EXPOSE: the code is hashed to find the pending device; it is never stored.
     let hash = code_hash(request.code.expose_secret());
     let now = state.clock.now_i64();
-    let device = device::load_by_code(&state, &hash).await?.ok_or_else(code_invalid)?;
+    let device = device::load_by_code(&state, &hash)
+        .await?
+        .ok_or_else(code_invalid)?;
     // Redeem the code: single use, one conditional UPDATE.
     let redeemed = sqlx::query(
         "UPDATE devices SET code_hash = NULL, enrol_link = NULL, state = $1, device_key = $2, assurance = $3, \
@@ -75,20 +80,30 @@ async fn begin(
     if redeemed.rows_affected() != 1 {
         return Err(code_invalid());
     }
-    let (evaluated, attempts_left) = device::counted_evaluate(&state, &device, &request.blinded_pin).await?;
+    let (evaluated, attempts_left) =
+        device::counted_evaluate(&state, &device, &request.blinded_pin).await?;
     let email: String = sqlx::query("SELECT email FROM accounts WHERE id = $1")
         .bind(device.account.to_string())
         .fetch_one(&state.db)
         .await?
         .try_get("email")?;
-    device::audit(&state, &device.account, Some(&device.id), "enrolment_started", &request.device_model).await;
+    device::audit(
+        &state,
+        &device.account,
+        Some(&device.id),
+        "enrolment_started",
+        &request.device_model,
+    )
+    .await;
     let policy = &state.config.policy;
     Ok(Json(EnrolBeginResponse {
         account: device.account,
         device: device.id,
         account_label: account_label(&policy.service_name, &email),
         pin_source: device.pin_source,
-        pin_policy: latchkey_protocol::pin::PinPolicy { digits: policy.pin_digits },
+        pin_policy: latchkey_protocol::pin::PinPolicy {
+            digits: policy.pin_digits,
+        },
         evaluated_pin: evaluated,
         attempts_left,
         expires_at: u64::try_from(device.code_expires_at).unwrap_or(0),
@@ -98,7 +113,12 @@ async fn begin(
 /// "Service — address", cut to the label limit.
 pub(crate) fn account_label(service: &str, email: &str) -> String {
     let label = format!("{service} — {email}");
-    label.chars().take(latchkey_protocol::link::MAX_LABEL_CHARS).collect::<String>().trim().to_owned()
+    label
+        .chars()
+        .take(latchkey_protocol::link::MAX_LABEL_CHARS)
+        .collect::<String>()
+        .trim()
+        .to_owned()
 }
 
 async fn finish(
@@ -117,7 +137,9 @@ async fn finish(
     let device_key = device.device_key.ok_or_else(ApiError::unauthorized)?;
     let proof = signed::enrol_proof(&device.account, &device.id, &body.approval_key, &device_key);
     if !body.approval_key.verify(&proof, &body.approval_proof) {
-        return Err(ApiError::bad_request("the approval key's proof of possession is invalid"));
+        return Err(ApiError::bad_request(
+            "the approval key's proof of possession is invalid",
+        ));
     }
     if let Some(stored) = &device.pin_check {
         check_pin(&state, &device, stored, body.pin_check.as_ref()).await?;
@@ -136,7 +158,14 @@ async fn finish(
     if done.rows_affected() != 1 {
         return Err(ApiError::unauthorized());
     }
-    device::audit(&state, &device.account, Some(&device.id), "device_added", &device.name).await;
+    device::audit(
+        &state,
+        &device.account,
+        Some(&device.id),
+        "device_added",
+        &device.name,
+    )
+    .await;
     device::notify_account(
         &state,
         &device.account,
@@ -149,7 +178,10 @@ async fn finish(
     )
     .await;
     state.signals.notify(&format!("enrol:{}", device.id));
-    Ok(Json(EnrolFinishResponse { epoch: 1, enrolled_at: u64::try_from(now).unwrap_or(0) }))
+    Ok(Json(EnrolFinishResponse {
+        epoch: 1,
+        enrolled_at: u64::try_from(now).unwrap_or(0),
+    }))
 }
 
 /// Compares the device's PIN check with the one kept from the web page, in constant time. A
@@ -182,10 +214,19 @@ async fn check_pin(
             .bind(device.id.to_string())
             .execute(&state.db)
             .await?;
-        device::audit(state, &device.account, Some(&device.id), "enrolment_cancelled", "wrong PIN").await;
+        device::audit(
+            state,
+            &device.account,
+            Some(&device.id),
+            "enrolment_cancelled",
+            "wrong PIN",
+        )
+        .await;
         return Err(ApiError::locked());
     }
-    Err(ApiError::wrong_pin(u8::try_from(max - failures).unwrap_or(0)))
+    Err(ApiError::wrong_pin(
+        u8::try_from(max - failures).unwrap_or(0),
+    ))
 }
 
 async fn evaluate(
@@ -196,7 +237,10 @@ async fn evaluate(
         EvaluatePurpose::Enrol => {
             let device = device::authenticate(&state, &request, &[states::ENROLLING]).await?;
             if state.clock.now_i64() >= device.code_expires_at {
-                return Err(ApiError::new(ErrorCode::Expired, "the enrolment expired; start again"));
+                return Err(ApiError::new(
+                    ErrorCode::Expired,
+                    "the enrolment expired; start again",
+                ));
             }
             device
         }
@@ -208,5 +252,8 @@ async fn evaluate(
     };
     let (evaluated_pin, attempts_left) =
         device::counted_evaluate(&state, &device, &request.body.blinded_pin).await?;
-    Ok(Json(EvaluateResponse { evaluated_pin, attempts_left }))
+    Ok(Json(EvaluateResponse {
+        evaluated_pin,
+        attempts_left,
+    }))
 }

@@ -13,7 +13,12 @@ pub struct ApiError(pub ErrorBody);
 impl ApiError {
     /// An error with a message.
     pub fn new(error: ErrorCode, message: impl Into<String>) -> Self {
-        Self(ErrorBody { error, message: message.into(), attempts_left: None, retry_after: None })
+        Self(ErrorBody {
+            error,
+            message: message.into(),
+            attempts_left: None,
+            retry_after: None,
+        })
     }
 
     /// A wrong PIN, with attempts left.
@@ -38,7 +43,10 @@ impl ApiError {
     pub fn rate_limited(retry_after: u64) -> Self {
         let mut e = Self::new(
             ErrorCode::RateLimited,
-            format!("too many attempts; try again in {} minutes", retry_after.div_ceil(60)),
+            format!(
+                "too many attempts; try again in {} minutes",
+                retry_after.div_ceil(60)
+            ),
         );
         e.0.retry_after = Some(retry_after);
         e
@@ -60,7 +68,10 @@ impl ApiError {
     /// Something failed inside; details go to the log only.
     pub fn internal(context: &str, detail: impl std::fmt::Display) -> Self {
         tracing::error!(%detail, "{context}");
-        Self::new(ErrorCode::Internal, "the server failed; nothing was changed; try again later")
+        Self::new(
+            ErrorCode::Internal,
+            "the server failed; nothing was changed; try again later",
+        )
     }
 }
 

@@ -29,7 +29,8 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// Content Security Policy: no inline script or style, nothing from elsewhere.
-pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+pub const CSP: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 async fn security_headers(request: Request, next: Next) -> Response {
@@ -39,7 +40,11 @@ async fn security_headers(request: Request, next: Next) -> Response {
         h.insert(name, HeaderValue::from_static(value));
     };
     set(headers, header::CONTENT_SECURITY_POLICY, CSP);
-    set(headers, header::STRICT_TRANSPORT_SECURITY, "max-age=31536000");
+    set(
+        headers,
+        header::STRICT_TRANSPORT_SECURITY,
+        "max-age=31536000",
+    );
     set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(headers, header::X_FRAME_OPTIONS, "DENY");
     set(headers, header::REFERRER_POLICY, "no-referrer");

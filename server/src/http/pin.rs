@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, State};
 use axum::routing::post;
 use axum::{Json, Router};
+use latchkey_protocol::b64;
 use latchkey_protocol::oprf;
 use latchkey_protocol::secret::{OneTimeCode, OprfKey};
 use latchkey_protocol::signed;
@@ -16,7 +17,6 @@ use latchkey_protocol::wire::{
     PinResetCommit, PinResetStart, PinResetStartResponse, PinResetVerify, PinResetVerifyResponse,
     RemoveDevice, RemoveDeviceResponse, RequestBody as _,
 };
-use latchkey_protocol::b64;
 use rand_core::OsRng;
 use sqlx::Row as _;
 
@@ -52,7 +52,11 @@ struct Operation {
     expires_at: i64,
 }
 
-async fn load_op(state: &AppState, device: &Device, op: &OperationId) -> Result<Option<Operation>, ApiError> {
+async fn load_op(
+    state: &AppState,
+    device: &Device,
+    op: &OperationId,
+) -> Result<Option<Operation>, ApiError> {
     let row = sqlx::query(
         "SELECT kind, state, staged_key, new_epoch, code_hash, expires_at FROM operations \
          WHERE device_id = $1 AND id = $2",
@@ -73,7 +77,10 @@ async fn load_op(state: &AppState, device: &Device, op: &OperationId) -> Result<
 }
 
 fn op_missing() -> ApiError {
-    ApiError::new(ErrorCode::NotFound, "this PIN change or reset is not in progress; start it again")
+    ApiError::new(
+        ErrorCode::NotFound,
+        "this PIN change or reset is not in progress; start it again",
+    )
 }
 
 fn op_expired() -> ApiError {
@@ -81,11 +88,21 @@ fn op_expired() -> ApiError {
 }
 
 /// A fresh OPRF key for `device`, sealed for the operation, and the new PIN's evaluation.
-fn stage_key(state: &AppState, device: &Device, blinded: &Element) -> Result<(String, Element), ApiError> {
+fn stage_key(
+    state: &AppState,
+    device: &Device,
+    blinded: &Element,
+) -> Result<(String, Element), ApiError> {
     let fresh = OprfKey::generate(&mut OsRng);
-    let evaluated = oprf::blind_evaluate(&fresh, blinded).map_err(|_| ApiError::bad_request("invalid blinded PIN"))?;
+    let evaluated = oprf::blind_evaluate(&fresh, blinded)
+        .map_err(|_| ApiError::bad_request("invalid blinded PIN"))?;
     // EXPOSE: the staged OPRF key is sealed under the master key for the database.
-    Ok((state.keys.seal("oprf", &device.id.to_string(), fresh.expose_secret()), evaluated))
+    Ok((
+        state
+            .keys
+            .seal("oprf", &device.id.to_string(), fresh.expose_secret()),
+        evaluated,
+    ))
 }
 
 async fn change_start(
@@ -95,9 +112,12 @@ async fn change_start(
     let device = device::authenticate(&state, &request, &[states::ACTIVE]).await?;
     let body = &request.body;
     if load_op(&state, &device, &body.operation).await?.is_some() {
-        return Err(ApiError::bad_request("this operation id was already used; choose a new one"));
+        return Err(ApiError::bad_request(
+            "this operation id was already used; choose a new one",
+        ));
     }
-    let (old_evaluated_pin, attempts_left) = device::counted_evaluate(&state, &device, &body.old_blinded_pin).await?;
+    let (old_evaluated_pin, attempts_left) =
+        device::counted_evaluate(&state, &device, &body.old_blinded_pin).await?;
     let (sealed, new_evaluated_pin) = stage_key(&state, &device, &body.new_blinded_pin)?;
     let now = state.clock.now_i64();
     let expires_at = now + i64::try_from(state.config.policy.operation_ttl).unwrap_or(900);
@@ -158,16 +178,29 @@ async fn commit_swap(
     .execute(&mut *tx)
     .await?;
     if swapped.rows_affected() != 1 || committed.rows_affected() != 1 {
-        return Err(ApiError::new(ErrorCode::BadRequest, "the PIN was changed in the meantime; start again"));
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            "the PIN was changed in the meantime; start again",
+        ));
     }
     tx.commit().await?;
-    Ok(CommitResponse { epoch: op.new_epoch })
+    Ok(CommitResponse {
+        epoch: op.new_epoch,
+    })
 }
 
 /// A resent commit after the first one succeeded (crash between commit and promote).
-fn already_committed(device: &Device, op: &Operation, new_key: &PublicKey) -> Option<CommitResponse> {
-    (op.state == op_states::COMMITTED && device.approval_key.as_ref() == Some(new_key) && device.epoch == op.new_epoch)
-        .then_some(CommitResponse { epoch: op.new_epoch })
+fn already_committed(
+    device: &Device,
+    op: &Operation,
+    new_key: &PublicKey,
+) -> Option<CommitResponse> {
+    (op.state == op_states::COMMITTED
+        && device.approval_key.as_ref() == Some(new_key)
+        && device.epoch == op.new_epoch)
+        .then_some(CommitResponse {
+            epoch: op.new_epoch,
+        })
 }
 
 async fn change_commit(
@@ -176,7 +209,10 @@ async fn change_commit(
 ) -> ApiResult<CommitResponse> {
     let device = device::authenticate(&state, &request, &[states::ACTIVE]).await?;
     let body = &request.body;
-    let op = load_op(&state, &device, &body.operation).await?.filter(|o| o.kind == "change").ok_or_else(op_missing)?;
+    let op = load_op(&state, &device, &body.operation)
+        .await?
+        .filter(|o| o.kind == "change")
+        .ok_or_else(op_missing)?;
     if let Some(done) = already_committed(&device, &op, &body.new_approval_key) {
         return Ok(Json(done));
     }
@@ -186,13 +222,35 @@ async fn change_commit(
     if state.clock.now_i64() >= op.expires_at {
         return Err(op_expired());
     }
-    let bytes = signed::pin_change_proof(&device.account, &device.id, &body.operation, &body.new_approval_key, op.new_epoch);
+    let bytes = signed::pin_change_proof(
+        &device.account,
+        &device.id,
+        &body.operation,
+        &body.new_approval_key,
+        op.new_epoch,
+    );
     let old_key = device.approval_key.ok_or_else(ApiError::unauthorized)?;
-    if !old_key.verify(&bytes, &body.old_proof) || !body.new_approval_key.verify(&bytes, &body.new_proof) {
+    if !old_key.verify(&bytes, &body.old_proof)
+        || !body.new_approval_key.verify(&bytes, &body.new_proof)
+    {
         return Err(ApiError::bad_request("the PIN change proofs are invalid"));
     }
-    let response = commit_swap(&state, &device, &body.operation, &op, &body.new_approval_key).await?;
-    device::audit(&state, &device.account, Some(&device.id), "pin_changed", &device.name).await;
+    let response = commit_swap(
+        &state,
+        &device,
+        &body.operation,
+        &op,
+        &body.new_approval_key,
+    )
+    .await?;
+    device::audit(
+        &state,
+        &device.account,
+        Some(&device.id),
+        "pin_changed",
+        &device.name,
+    )
+    .await;
     Ok(Json(response))
 }
 
@@ -209,7 +267,13 @@ async fn reset_start(
     let device = device::authenticate(&state, &request, &[states::ACTIVE]).await?;
     let body = &request.body;
     // Resets are rate-limited per account and per IP (P7), before the password is checked.
-    device::throttle(&state, &format!("reset:account:{}", device.account), 3, 3600).await?;
+    device::throttle(
+        &state,
+        &format!("reset:account:{}", device.account),
+        3,
+        3600,
+    )
+    .await?;
     device::throttle(&state, &format!("reset:ip:{}", peer.ip()), 10, 3600).await?;
     let hash: String = sqlx::query("SELECT password_hash FROM accounts WHERE id = $1")
         .bind(device.account.to_string())
@@ -218,11 +282,23 @@ async fn reset_start(
         .try_get("password_hash")?;
     // EXPOSE: the password is verified against its argon2id hash and dropped.
     if !super::web::auth::verify_password(request.body.password.expose_secret(), &hash).await {
-        device::audit(&state, &device.account, Some(&device.id), "pin_reset_bad_password", "").await;
-        return Err(ApiError::new(ErrorCode::BadCredentials, "the password or the code is wrong"));
+        device::audit(
+            &state,
+            &device.account,
+            Some(&device.id),
+            "pin_reset_bad_password",
+            "",
+        )
+        .await;
+        return Err(ApiError::new(
+            ErrorCode::BadCredentials,
+            "the password or the code is wrong",
+        ));
     }
     if load_op(&state, &device, &body.operation).await?.is_some() {
-        return Err(ApiError::bad_request("this operation id was already used; choose a new one"));
+        return Err(ApiError::bad_request(
+            "this operation id was already used; choose a new one",
+        ));
     }
     let code = super::challenge::random_code(8);
     let now = state.clock.now_i64();
@@ -250,11 +326,26 @@ async fn reset_start(
             device.name,
             state.config.policy.operation_ttl / 60
         );
-        if let Err(e) = state.mailer.send(address, &format!("{service}: your code to reset your PIN"), &body).await {
+        if let Err(e) = state
+            .mailer
+            .send(
+                address,
+                &format!("{service}: your code to reset your PIN"),
+                &body,
+            )
+            .await
+        {
             return Err(ApiError::internal("reset code not delivered", e));
         }
     }
-    device::audit(&state, &device.account, Some(&device.id), "pin_reset_code_sent", "").await;
+    device::audit(
+        &state,
+        &device.account,
+        Some(&device.id),
+        "pin_reset_code_sent",
+        "",
+    )
+    .await;
     Ok(Json(PinResetStartResponse {
         sent_to: addresses.iter().map(|a| device::mask_address(a)).collect(),
         expires_at: u64::try_from(expires_at).unwrap_or(0),
@@ -267,7 +358,12 @@ async fn reset_verify(
 ) -> ApiResult<PinResetVerifyResponse> {
     let device = device::authenticate(&state, &request, &[states::ACTIVE]).await?;
     let body = &request.body;
-    let bad = || ApiError::new(ErrorCode::BadCredentials, "the password or the code is wrong");
+    let bad = || {
+        ApiError::new(
+            ErrorCode::BadCredentials,
+            "the password or the code is wrong",
+        )
+    };
     // Count the attempt first (at most 5 per operation), then compare in constant time.
     let counted = sqlx::query(
         "UPDATE operations SET attempts = attempts + 1 WHERE device_id = $1 AND id = $2 AND kind = 'reset' \
@@ -285,7 +381,10 @@ async fn reset_verify(
     };
     let expected = op.code_hash.clone().unwrap_or_default();
     let presented = reset_code_hash(&body.operation, code_text(&body.code));
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), presented.as_bytes())) {
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        expected.as_bytes(),
+        presented.as_bytes(),
+    )) {
         return Err(bad());
     }
     let (sealed, new_evaluated_pin) = stage_key(&state, &device, &body.new_blinded_pin)?;
@@ -317,7 +416,10 @@ async fn reset_commit(
 ) -> ApiResult<CommitResponse> {
     let device = device::authenticate(&state, &request, &[states::ACTIVE]).await?;
     let body = &request.body;
-    let op = load_op(&state, &device, &body.operation).await?.filter(|o| o.kind == "reset").ok_or_else(op_missing)?;
+    let op = load_op(&state, &device, &body.operation)
+        .await?
+        .filter(|o| o.kind == "reset")
+        .ok_or_else(op_missing)?;
     if let Some(done) = already_committed(&device, &op, &body.new_approval_key) {
         return Ok(Json(done));
     }
@@ -327,12 +429,32 @@ async fn reset_commit(
     if state.clock.now_i64() >= op.expires_at {
         return Err(op_expired());
     }
-    let bytes = signed::pin_reset_proof(&device.account, &device.id, &body.operation, &body.new_approval_key, op.new_epoch);
+    let bytes = signed::pin_reset_proof(
+        &device.account,
+        &device.id,
+        &body.operation,
+        &body.new_approval_key,
+        op.new_epoch,
+    );
     if !body.new_approval_key.verify(&bytes, &body.new_proof) {
         return Err(ApiError::bad_request("the PIN reset proof is invalid"));
     }
-    let response = commit_swap(&state, &device, &body.operation, &op, &body.new_approval_key).await?;
-    device::audit(&state, &device.account, Some(&device.id), "pin_reset", &device.name).await;
+    let response = commit_swap(
+        &state,
+        &device,
+        &body.operation,
+        &op,
+        &body.new_approval_key,
+    )
+    .await?;
+    device::audit(
+        &state,
+        &device.account,
+        Some(&device.id),
+        "pin_reset",
+        &device.name,
+    )
+    .await;
     device::notify_account(
         &state,
         &device.account,
@@ -352,9 +474,18 @@ async fn remove(
     State(state): State<Arc<AppState>>,
     Json(request): Json<DeviceRequest<RemoveDevice>>,
 ) -> ApiResult<RemoveDeviceResponse> {
-    let device = device::authenticate(&state, &request, &[states::ACTIVE, states::ENROLLING]).await?;
-    remove_device(&state, &device.account, &device.id.to_string(), "removed from the device").await?;
-    Ok(Json(RemoveDeviceResponse { removed_at: state.clock.now() }))
+    let device =
+        device::authenticate(&state, &request, &[states::ACTIVE, states::ENROLLING]).await?;
+    remove_device(
+        &state,
+        &device.account,
+        &device.id.to_string(),
+        "removed from the device",
+    )
+    .await?;
+    Ok(Json(RemoveDeviceResponse {
+        removed_at: state.clock.now(),
+    }))
 }
 
 /// Marks a device removed and wipes its keys (from the app or the web page).
@@ -390,8 +521,13 @@ async fn status(
     let state_now = match op {
         None => OperationState::Unknown,
         Some(op) if op.state == op_states::COMMITTED => OperationState::Committed,
-        Some(op) if op.state == op_states::ABORTED || now >= op.expires_at => OperationState::Aborted,
+        Some(op) if op.state == op_states::ABORTED || now >= op.expires_at => {
+            OperationState::Aborted
+        }
         Some(_) => OperationState::Pending,
     };
-    Ok(Json(OperationStatusResponse { state: state_now, epoch: device.epoch }))
+    Ok(Json(OperationStatusResponse {
+        state: state_now,
+        epoch: device.epoch,
+    }))
 }

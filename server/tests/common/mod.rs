@@ -82,7 +82,13 @@ impl TestServer {
         }
         let running = latchkey_server::start(config).await.expect("server starts");
         let ca_pem = std::fs::read(running.ca_cert.as_ref().expect("dev CA")).expect("CA file");
-        Self { url: running.url.clone(), state: running.state.clone(), running: Some(running), ca_pem, dir }
+        Self {
+            url: running.url.clone(),
+            state: running.state.clone(),
+            running: Some(running),
+            ca_pem,
+            dir,
+        }
     }
 
     /// A client trusting only the dev CA, never following redirects, with a cookie jar.
@@ -100,7 +106,10 @@ impl TestServer {
 
     /// The raw mails in the dev outbox, newest first.
     pub fn outbox(&self) -> Vec<String> {
-        latchkey_server::mail::read_outbox(self.dir.path()).into_iter().map(|(_, m)| m).collect()
+        latchkey_server::mail::read_outbox(self.dir.path())
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect()
     }
 
     pub async fn stop(mut self) {
@@ -116,8 +125,13 @@ async fn fresh_postgres_database() -> String {
     let mut name = [0u8; 8];
     rand_core::RngCore::fill_bytes(&mut OsRng, &mut name);
     let db = format!("lk_{}", hex::encode(name));
-    let mut conn = sqlx::PgConnection::connect(&base).await.expect("connect to the test cluster");
-    sqlx::query(&format!("CREATE DATABASE {db}")).execute(&mut conn).await.expect("create database");
+    let mut conn = sqlx::PgConnection::connect(&base)
+        .await
+        .expect("connect to the test cluster");
+    sqlx::query(&format!("CREATE DATABASE {db}"))
+        .execute(&mut conn)
+        .await
+        .expect("create database");
     let (prefix, _) = base.rsplit_once('/').expect("url with a database");
     format!("{prefix}/{db}")
 }
@@ -130,13 +144,21 @@ pub fn csrf(html: &str) -> String {
 
 /// Text between `start` and the next `end`.
 pub fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
-    let at = html.find(start).unwrap_or_else(|| panic!("{start} not in page")) + start.len();
+    let at = html
+        .find(start)
+        .unwrap_or_else(|| panic!("{start} not in page"))
+        + start.len();
     let rest = &html[at..];
     &rest[..rest.find(end).expect("end marker")]
 }
 
 pub fn unescape(html: &str) -> String {
-    html.replace("&amp;", "&").replace("&#x27;", "'").replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&#38;", "&")
+    html.replace("&amp;", "&")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#38;", "&")
 }
 
 /// A person in a browser.
@@ -149,24 +171,53 @@ pub struct Browser {
 
 impl Browser {
     pub async fn get(&self, path: &str) -> (StatusCode, String) {
-        let r = self.client.get(format!("{}{}", self.base, path.trim_start_matches('/'))).send().await.expect("GET");
+        let r = self
+            .client
+            .get(format!("{}{}", self.base, path.trim_start_matches('/')))
+            .send()
+            .await
+            .expect("GET");
         (r.status(), r.text().await.expect("body"))
     }
 
     pub async fn get_raw(&self, path: &str) -> reqwest::Response {
-        self.client.get(format!("{}{}", self.base, path.trim_start_matches('/'))).send().await.expect("GET")
+        self.client
+            .get(format!("{}{}", self.base, path.trim_start_matches('/')))
+            .send()
+            .await
+            .expect("GET")
     }
 
     pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        self.client.post(format!("{}{}", self.base, path.trim_start_matches('/'))).form(form).send().await.expect("POST")
+        self.client
+            .post(format!("{}{}", self.base, path.trim_start_matches('/')))
+            .form(form)
+            .send()
+            .await
+            .expect("POST")
     }
 
     /// Registers a new account (and is signed in).
     pub async fn register(server: &TestServer, email: &str, password: &str) -> Self {
-        let b = Self { client: server.client(), base: server.url.clone(), email: email.into(), password: password.into() };
+        let b = Self {
+            client: server.client(),
+            base: server.url.clone(),
+            email: email.into(),
+            password: password.into(),
+        };
         let (_, page) = b.get("/register").await;
         let token = csrf(&page);
-        let r = b.post("/register", &[("csrf", &token), ("email", email), ("password", password), ("password2", password)]).await;
+        let r = b
+            .post(
+                "/register",
+                &[
+                    ("csrf", &token),
+                    ("email", email),
+                    ("password", password),
+                    ("password2", password),
+                ],
+            )
+            .await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "register");
         b
     }
@@ -181,9 +232,27 @@ impl Browser {
     pub async fn add_device_at(&self, name: &str, pin: &str) -> (String, String, String) {
         let (_, page) = self.get("/devices/add").await;
         let token = csrf(&page);
-        let r = self.post("/devices/add", &[("csrf", &token), ("name", name), ("pin", pin), ("pin2", pin)]).await;
-        assert_eq!(r.status(), StatusCode::SEE_OTHER, "add device: {}", r.text().await.unwrap_or_default());
-        let location = r.headers()["location"].to_str().expect("location").to_owned();
+        let r = self
+            .post(
+                "/devices/add",
+                &[
+                    ("csrf", &token),
+                    ("name", name),
+                    ("pin", pin),
+                    ("pin2", pin),
+                ],
+            )
+            .await;
+        assert_eq!(
+            r.status(),
+            StatusCode::SEE_OTHER,
+            "add device: {}",
+            r.text().await.unwrap_or_default()
+        );
+        let location = r.headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_owned();
         let (status, html) = self.get(&location).await;
         assert_eq!(status, StatusCode::OK);
         let link = unescape(between(&html, "<p class=\"link\"><code>", "</code>"));
@@ -191,22 +260,44 @@ impl Browser {
     }
 
     /// A fresh browser that signs in with the password; returns it and the number shown.
-    pub async fn sign_in(server: &TestServer, email: &str, password: &str) -> (Self, StatusCode, String) {
-        let b = Self { client: server.client(), base: server.url.clone(), email: email.into(), password: password.into() };
+    pub async fn sign_in(
+        server: &TestServer,
+        email: &str,
+        password: &str,
+    ) -> (Self, StatusCode, String) {
+        let b = Self {
+            client: server.client(),
+            base: server.url.clone(),
+            email: email.into(),
+            password: password.into(),
+        };
         let (_, page) = b.get("/login").await;
         let token = csrf(&page);
-        let r = b.post("/login", &[("csrf", &token), ("email", email), ("password", password)]).await;
+        let r = b
+            .post(
+                "/login",
+                &[("csrf", &token), ("email", email), ("password", password)],
+            )
+            .await;
         let status = r.status();
         if status != StatusCode::SEE_OTHER {
             let body = r.text().await.unwrap_or_default();
             return (b, status, body);
         }
-        let location = r.headers()["location"].to_str().expect("location").to_owned();
+        let location = r.headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_owned();
         if location != "/login/approve" {
             return (b, status, location);
         }
         let (_, html) = b.get("/login/approve").await;
-        let code = between(&html, "<p class=\"code\" aria-label=\"Number to type on your device\">", "</p>").to_owned();
+        let code = between(
+            &html,
+            "<p class=\"code\" aria-label=\"Number to type on your device\">",
+            "</p>",
+        )
+        .to_owned();
         (b, status, code)
     }
 }
@@ -237,19 +328,30 @@ impl std::fmt::Debug for Failure {
 
 pub type Reply<T> = Result<T, Failure>;
 
-pub async fn post_json<T: Serialize, R: DeserializeOwned>(http: &reqwest::Client, url: &str, body: &T) -> Reply<R> {
+pub async fn post_json<T: Serialize, R: DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+    body: &T,
+) -> Reply<R> {
     let r = http.post(url).json(body).send().await.expect("request");
     let status = r.status();
     let text = r.text().await.expect("body");
     if status.is_success() {
         Ok(serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad response {text}: {e}")))
     } else {
-        Err(Failure { status, body: serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad error {status} {text}: {e}")) })
+        Err(Failure {
+            status,
+            body: serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("bad error {status} {text}: {e}")),
+        })
     }
 }
 
 pub fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs()
 }
 
 fn sign(key: &SigningKey, bytes: &[u8]) -> Signature {
@@ -266,14 +368,24 @@ pub struct Begun {
 
 impl Device {
     /// Enrolment step 1 only.
-    pub async fn begin(server: &TestServer, link_text: &str, pin: &str) -> Reply<(EnrolmentLink, Begun)> {
+    pub async fn begin(
+        server: &TestServer,
+        link_text: &str,
+        pin: &str,
+    ) -> Reply<(EnrolmentLink, Begun)> {
         let link = link::parse(link_text).expect("link parses");
         let http = server.client();
         let device_key = SigningKey::random(&mut OsRng);
         let public = PublicKey::from(device_key.verifying_key());
         let pin = Pin::new(pin);
         let (state, blinded) = oprf::blind(&pin, &mut OsRng).expect("blind");
-        let bytes = EnrolBeginRequest::signed_bytes(&link.code, &public, Assurance::Software, "Test device", &blinded);
+        let bytes = EnrolBeginRequest::signed_bytes(
+            &link.code,
+            &public,
+            Assurance::Software,
+            "Test device",
+            &blinded,
+        );
         let request = EnrolBeginRequest {
             v: 1,
             code: link.code.clone(),
@@ -283,16 +395,37 @@ impl Device {
             blinded_pin: blinded,
             signature: sign(&device_key, &bytes),
         };
-        let response: EnrolBeginResponse =
-            post_json(&http, &format!("{}{}", link.api_base(), ENROL_BEGIN_PATH.trim_start_matches('/')), &request).await?;
-        let output = state.finalize(&pin, &response.evaluated_pin).expect("finalize");
-        Ok((link, Begun { device_key, response, output }))
+        let response: EnrolBeginResponse = post_json(
+            &http,
+            &format!(
+                "{}{}",
+                link.api_base(),
+                ENROL_BEGIN_PATH.trim_start_matches('/')
+            ),
+            &request,
+        )
+        .await?;
+        let output = state
+            .finalize(&pin, &response.evaluated_pin)
+            .expect("finalize");
+        Ok((
+            link,
+            Begun {
+                device_key,
+                response,
+                output,
+            },
+        ))
     }
 
     /// Full enrolment with the PIN set on the web page.
     pub async fn enrol(server: &TestServer, link_text: &str, pin: &str) -> Reply<Self> {
         let (link, begun) = Self::begin(server, link_text, pin).await?;
-        let check = oprf::pin_check(&begun.output, &begun.response.account, &begun.response.device);
+        let check = oprf::pin_check(
+            &begun.output,
+            &begun.response.account,
+            &begun.response.device,
+        );
         let mut device = Self {
             http: server.client(),
             base: link.api_base(),
@@ -314,13 +447,29 @@ impl Device {
         let approval = PublicKey::from(self.approval.verifying_key());
         let device_public = PublicKey::from(self.device_key.verifying_key());
         let proof = signed::enrol_proof(&self.account, &self.device, &approval, &device_public);
-        EnrolFinish { pin_check: check, approval_key: approval, approval_proof: sign(&self.approval, &proof) }
+        EnrolFinish {
+            pin_check: check,
+            approval_key: approval,
+            approval_proof: sign(&self.approval, &proof),
+        }
     }
 
     pub fn envelope<B: RequestBody>(&self, body: B) -> DeviceRequest<B> {
-        let header = RequestHeader::new(self.account, self.device, RequestId::random(&mut OsRng), now());
-        let signature = sign(&self.device_key, &DeviceRequest::signed_bytes(&header, &body));
-        DeviceRequest { header, body, signature }
+        let header = RequestHeader::new(
+            self.account,
+            self.device,
+            RequestId::random(&mut OsRng),
+            now(),
+        );
+        let signature = sign(
+            &self.device_key,
+            &DeviceRequest::signed_bytes(&header, &body),
+        );
+        DeviceRequest {
+            header,
+            body,
+            signature,
+        }
     }
 
     pub async fn call<B: RequestBody>(&self, body: B) -> Reply<B::Response> {
@@ -329,11 +478,19 @@ impl Device {
     }
 
     pub async fn send<B: RequestBody>(&self, request: &DeviceRequest<B>) -> Reply<B::Response> {
-        post_json(&self.http, &format!("{}{}", self.base, B::PATH.trim_start_matches('/')), request).await
+        post_json(
+            &self.http,
+            &format!("{}{}", self.base, B::PATH.trim_start_matches('/')),
+            request,
+        )
+        .await
     }
 
     pub async fn pending(&self, wait: u16) -> Vec<ChallengeId> {
-        self.call(ListChallenges { wait_seconds: wait }).await.expect("list").challenges
+        self.call(ListChallenges { wait_seconds: wait })
+            .await
+            .expect("list")
+            .challenges
     }
 
     pub async fn fetch(&self, id: ChallengeId) -> Reply<SignedChallenge> {
@@ -342,15 +499,32 @@ impl Device {
 
     /// The approval key opened with `pin`: evaluates under the server key and checks that the
     /// device's "sealed" key would open (here: the PIN matches the one we enrolled with).
-    pub async fn evaluate(&self, challenge: ChallengeId, pin: &str) -> Reply<(latchkey_protocol::secret::OprfOutput, u8)> {
+    pub async fn evaluate(
+        &self,
+        challenge: ChallengeId,
+        pin: &str,
+    ) -> Reply<(latchkey_protocol::secret::OprfOutput, u8)> {
         let pin = Pin::new(pin);
         let (state, blinded) = oprf::blind(&pin, &mut OsRng).expect("blind");
-        let r = self.call(Evaluate { purpose: EvaluatePurpose::Approve { challenge }, blinded_pin: blinded }).await?;
-        Ok((state.finalize(&pin, &r.evaluated_pin).expect("finalize"), r.attempts_left))
+        let r = self
+            .call(Evaluate {
+                purpose: EvaluatePurpose::Approve { challenge },
+                blinded_pin: blinded,
+            })
+            .await?;
+        Ok((
+            state.finalize(&pin, &r.evaluated_pin).expect("finalize"),
+            r.attempts_left,
+        ))
     }
 
     /// Approves with the typed code (after a counted evaluation).
-    pub async fn approve(&mut self, signed_challenge: &SignedChallenge, typed: &str, pin: &str) -> Reply<AnswerResponse> {
+    pub async fn approve(
+        &mut self,
+        signed_challenge: &SignedChallenge,
+        typed: &str,
+        pin: &str,
+    ) -> Reply<AnswerResponse> {
         let id = signed_challenge.challenge.id;
         self.evaluate(id, pin).await?;
         self.counter += 1;
@@ -358,22 +532,46 @@ impl Device {
         self.call(answer).await
     }
 
-    pub fn answer_body(&self, signed_challenge: &SignedChallenge, typed: &str, decision: Decision, counter: u64) -> Answer {
+    pub fn answer_body(
+        &self,
+        signed_challenge: &SignedChallenge,
+        typed: &str,
+        decision: Decision,
+        counter: u64,
+    ) -> Answer {
         let c = &signed_challenge.challenge;
-        let bytes = signed::answer(&self.account, &self.device, &c.id, &c.digest(), typed, decision, counter);
+        let bytes = signed::answer(
+            &self.account,
+            &self.device,
+            &c.id,
+            &c.digest(),
+            typed,
+            decision,
+            counter,
+        );
         Answer {
             challenge: c.id,
             challenge_digest: c.digest(),
             decision,
             typed_code: typed.into(),
             counter,
-            approval_signature: (decision == Decision::Approve).then(|| sign(&self.approval, &bytes)),
+            approval_signature: (decision == Decision::Approve)
+                .then(|| sign(&self.approval, &bytes)),
         }
     }
 
-    pub async fn deny(&self, signed_challenge: &SignedChallenge, report: bool) -> Reply<AnswerResponse> {
-        let decision = if report { Decision::Report } else { Decision::Deny };
-        self.call(self.answer_body(signed_challenge, "", decision, 0)).await
+    pub async fn deny(
+        &self,
+        signed_challenge: &SignedChallenge,
+        report: bool,
+    ) -> Reply<AnswerResponse> {
+        let decision = if report {
+            Decision::Report
+        } else {
+            Decision::Deny
+        };
+        self.call(self.answer_body(signed_challenge, "", decision, 0))
+            .await
     }
 
     /// Changes the PIN (both phases): fresh approval key.
@@ -382,10 +580,22 @@ impl Device {
         let (old_pin, new_pin) = (Pin::new(old), Pin::new(new));
         let (_s1, b1) = oprf::blind(&old_pin, &mut OsRng).expect("blind");
         let (_s2, b2) = oprf::blind(&new_pin, &mut OsRng).expect("blind");
-        let started = self.call(PinChangeStart { operation, old_blinded_pin: b1, new_blinded_pin: b2 }).await?;
+        let started = self
+            .call(PinChangeStart {
+                operation,
+                old_blinded_pin: b1,
+                new_blinded_pin: b2,
+            })
+            .await?;
         let fresh = SigningKey::random(&mut OsRng);
         let fresh_public = PublicKey::from(fresh.verifying_key());
-        let bytes = signed::pin_change_proof(&self.account, &self.device, &operation, &fresh_public, started.new_epoch);
+        let bytes = signed::pin_change_proof(
+            &self.account,
+            &self.device,
+            &operation,
+            &fresh_public,
+            started.new_epoch,
+        );
         let commit = PinChangeCommit {
             operation,
             new_approval_key: fresh_public,
@@ -399,19 +609,50 @@ impl Device {
     }
 
     /// Starts a forgotten-PIN reset.
-    pub async fn reset_start(&self, operation: OperationId, password: &str) -> Reply<PinResetStartResponse> {
-        self.call(PinResetStart { operation, password: Password::new(password) }).await
+    pub async fn reset_start(
+        &self,
+        operation: OperationId,
+        password: &str,
+    ) -> Reply<PinResetStartResponse> {
+        self.call(PinResetStart {
+            operation,
+            password: Password::new(password),
+        })
+        .await
     }
 
     /// Finishes a reset with the e-mailed code: fresh approval key.
-    pub async fn reset_finish(&mut self, operation: OperationId, code: &str, new_pin: &str) -> Reply<CommitResponse> {
+    pub async fn reset_finish(
+        &mut self,
+        operation: OperationId,
+        code: &str,
+        new_pin: &str,
+    ) -> Reply<CommitResponse> {
         let pin = Pin::new(new_pin);
         let (_state, blinded) = oprf::blind(&pin, &mut OsRng).expect("blind");
-        let verified = self.call(PinResetVerify { operation, code: OneTimeCode::new(code), new_blinded_pin: blinded }).await?;
+        let verified = self
+            .call(PinResetVerify {
+                operation,
+                code: OneTimeCode::new(code),
+                new_blinded_pin: blinded,
+            })
+            .await?;
         let fresh = SigningKey::random(&mut OsRng);
         let fresh_public = PublicKey::from(fresh.verifying_key());
-        let bytes = signed::pin_reset_proof(&self.account, &self.device, &operation, &fresh_public, verified.new_epoch);
-        let r = self.call(PinResetCommit { operation, new_approval_key: fresh_public, new_proof: sign(&fresh, &bytes) }).await?;
+        let bytes = signed::pin_reset_proof(
+            &self.account,
+            &self.device,
+            &operation,
+            &fresh_public,
+            verified.new_epoch,
+        );
+        let r = self
+            .call(PinResetCommit {
+                operation,
+                new_approval_key: fresh_public,
+                new_proof: sign(&fresh, &bytes),
+            })
+            .await?;
         self.approval = fresh;
         self.epoch = r.epoch;
         Ok(r)
@@ -420,8 +661,16 @@ impl Device {
 
 /// The 8-digit code in the newest reset mail.
 pub fn reset_code(server: &TestServer) -> String {
-    let mail = server.outbox().into_iter().find(|m| m.contains("reset your PIN")).expect("reset mail");
-    mail.lines().map(str::trim).find(|l| l.len() == 8 && l.chars().all(|c| c.is_ascii_digit())).expect("code line").to_owned()
+    let mail = server
+        .outbox()
+        .into_iter()
+        .find(|m| m.contains("reset your PIN"))
+        .expect("reset mail");
+    mail.lines()
+        .map(str::trim)
+        .find(|l| l.len() == 8 && l.chars().all(|c| c.is_ascii_digit()))
+        .expect("code line")
+        .to_owned()
 }
 
 /// Registers, adds a device with `pin` on the web, and enrols it.

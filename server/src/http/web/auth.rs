@@ -57,7 +57,11 @@ pub async fn verify_password(password: &str, hash: &str) -> bool {
     tokio::task::spawn_blocking(move || {
         use argon2::password_hash::{PasswordHash, PasswordVerifier as _};
         PasswordHash::new(&hash)
-            .map(|parsed| argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            .map(|parsed| {
+                argon2::Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
             .unwrap_or(false)
     })
     .await
@@ -96,9 +100,17 @@ struct RegisterPage<'a> {
     error: Option<String>,
 }
 
-async fn register_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, PageError> {
+async fn register_page(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
     let (session, cookie) = session::ensure(&state, &headers).await?;
-    let page = RegisterPage { service: &state.config.policy.service_name, csrf: &session.csrf, email: "", error: None };
+    let page = RegisterPage {
+        service: &state.config.policy.service_name,
+        csrf: &session.csrf,
+        email: "",
+        error: None,
+    };
     Ok(with_cookie(render(&page), cookie))
 }
 
@@ -112,8 +124,13 @@ pub struct RegisterForm {
 }
 
 fn valid_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else { return false };
-    !local.is_empty() && domain.contains('.') && email.len() <= 254 && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 async fn register(
@@ -122,13 +139,21 @@ async fn register(
     headers: HeaderMap,
     Form(form): Form<RegisterForm>,
 ) -> Result<Response, PageError> {
-    let session = session::current(&state, &headers).await?.ok_or_else(csrf_refused)?;
+    let session = session::current(&state, &headers)
+        .await?
+        .ok_or_else(csrf_refused)?;
     if !session.csrf_ok(&form.csrf) {
         return Err(csrf_refused());
     }
     device::throttle(&state, &format!("register:ip:{}", peer.ip()), 20, 3600)
         .await
-        .map_err(|e| PageError::new(StatusCode::TOO_MANY_REQUESTS, "Too many attempts", e.0.message))?;
+        .map_err(|e| {
+            PageError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many attempts",
+                e.0.message,
+            )
+        })?;
     let email = form.email.trim().to_lowercase();
     let refuse = |error: &str| {
         let page = RegisterPage {
@@ -148,7 +173,9 @@ async fn register(
     if form.password != form.password2 {
         return refuse("The two passwords are different.");
     }
-    let hash = hash_password(form.password.clone()).await.map_err(|e| PageError::from(crate::http::error::ApiError::internal("hash", e)))?;
+    let hash = hash_password(form.password.clone())
+        .await
+        .map_err(|e| PageError::from(crate::http::error::ApiError::internal("hash", e)))?;
     let account = AccountId::random(&mut OsRng);
     let now = state.clock.now_i64();
     let inserted = sqlx::query(
@@ -171,15 +198,26 @@ async fn register(
     device::audit(&state, &account, None, "account_created", "").await;
     session::destroy(&state, &session).await?;
     let (_, cookie) = session::create(&state, Some(&account), stages::SIGNED_IN, None).await?;
-    Ok(with_cookie(Redirect::to("/account").into_response(), Some(cookie)))
+    Ok(with_cookie(
+        Redirect::to("/account").into_response(),
+        Some(cookie),
+    ))
 }
 
-async fn login_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, PageError> {
+async fn login_page(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
     let (session, cookie) = session::ensure(&state, &headers).await?;
     if session.signed_in().is_some() {
         return Ok(Redirect::to("/account").into_response());
     }
-    let page = LoginPage { service: &state.config.policy.service_name, csrf: &session.csrf, email: "", error: None };
+    let page = LoginPage {
+        service: &state.config.policy.service_name,
+        csrf: &session.csrf,
+        email: "",
+        error: None,
+    };
     Ok(with_cookie(render(&page), cookie))
 }
 
@@ -197,18 +235,28 @@ async fn login(
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
-    let session = session::current(&state, &headers).await?.ok_or_else(csrf_refused)?;
+    let session = session::current(&state, &headers)
+        .await?
+        .ok_or_else(csrf_refused)?;
     if !session.csrf_ok(&form.csrf) {
         return Err(csrf_refused());
     }
     let email = form.email.trim().to_lowercase();
     let service = state.config.policy.service_name.clone();
     let refuse = |status: StatusCode, error: String| {
-        let page = LoginPage { service: &service, csrf: &session.csrf, email: &email, error: Some(error) };
+        let page = LoginPage {
+            service: &service,
+            csrf: &session.csrf,
+            email: &email,
+            error: Some(error),
+        };
         (status, render(&page)).into_response()
     };
     // Throttle per address and per IP before any password work.
-    for key in [format!("login:email:{email}"), format!("login:ip:{}", peer.ip())] {
+    for key in [
+        format!("login:email:{email}"),
+        format!("login:ip:{}", peer.ip()),
+    ] {
         if let Err(e) = device::throttle(&state, &key, 10, 900).await {
             return Ok(refuse(StatusCode::TOO_MANY_REQUESTS, e.0.message));
         }
@@ -219,12 +267,20 @@ async fn login(
         .await?;
     // Unknown addresses cost the same argon2 work as wrong passwords.
     let (account, hash) = match &row {
-        Some(r) => (r.try_get::<String, _>("id").ok().and_then(|a| AccountId::parse(&a)), r.try_get::<String, _>("password_hash")?),
+        Some(r) => (
+            r.try_get::<String, _>("id")
+                .ok()
+                .and_then(|a| AccountId::parse(&a)),
+            r.try_get::<String, _>("password_hash")?,
+        ),
         None => (None, dummy_hash().await),
     };
     let ok = verify_password(&form.password, &hash).await;
     let Some(account) = account.filter(|_| ok) else {
-        return Ok(refuse(StatusCode::UNAUTHORIZED, "The e-mail address or the password is wrong.".into()));
+        return Ok(refuse(
+            StatusCode::UNAUTHORIZED,
+            "The e-mail address or the password is wrong.".into(),
+        ));
     };
     let browser = headers
         .get(header::USER_AGENT)
@@ -234,14 +290,34 @@ async fn login(
     session::destroy(&state, &session).await?;
     match challenge::create_signin(&state, &account, &browser, &peer.ip().to_string()).await {
         Ok(signin) => {
-            let (_, cookie) = session::create(&state, Some(&account), stages::APPROVING, Some(&signin.login_id)).await?;
-            Ok(with_cookie(Redirect::to("/login/approve").into_response(), Some(cookie)))
+            let (_, cookie) = session::create(
+                &state,
+                Some(&account),
+                stages::APPROVING,
+                Some(&signin.login_id),
+            )
+            .await?;
+            Ok(with_cookie(
+                Redirect::to("/login/approve").into_response(),
+                Some(cookie),
+            ))
         }
         Err(SigninBlocked::NoDevice) => {
             // No device yet: the password is the only factor until one is added.
-            device::audit(&state, &account, None, "signin_password_only", "no device enrolled").await;
-            let (_, cookie) = session::create(&state, Some(&account), stages::SIGNED_IN, None).await?;
-            Ok(with_cookie(Redirect::to("/account").into_response(), Some(cookie)))
+            device::audit(
+                &state,
+                &account,
+                None,
+                "signin_password_only",
+                "no device enrolled",
+            )
+            .await;
+            let (_, cookie) =
+                session::create(&state, Some(&account), stages::SIGNED_IN, None).await?;
+            Ok(with_cookie(
+                Redirect::to("/account").into_response(),
+                Some(cookie),
+            ))
         }
         Err(SigninBlocked::Muted(until)) => {
             let (fresh, cookie) = session::create(&state, None, stages::ANONYMOUS, None).await?;
@@ -254,7 +330,10 @@ async fn login(
                     super::format_time(until)
                 )),
             };
-            Ok(with_cookie((StatusCode::TOO_MANY_REQUESTS, render(&page)).into_response(), Some(cookie)))
+            Ok(with_cookie(
+                (StatusCode::TOO_MANY_REQUESTS, render(&page)).into_response(),
+                Some(cookie),
+            ))
         }
         Err(SigninBlocked::TooManyPending) => {
             let (fresh, cookie) = session::create(&state, None, stages::ANONYMOUS, None).await?;
@@ -264,7 +343,10 @@ async fn login(
                 email: &email,
                 error: Some("Several sign-in requests are already waiting on your device. Answer or let them expire (2 minutes), then try again.".into()),
             };
-            Ok(with_cookie((StatusCode::TOO_MANY_REQUESTS, render(&page)).into_response(), Some(cookie)))
+            Ok(with_cookie(
+                (StatusCode::TOO_MANY_REQUESTS, render(&page)).into_response(),
+                Some(cookie),
+            ))
         }
         Err(SigninBlocked::Failed(e)) => Err(e.into()),
     }
@@ -313,12 +395,16 @@ struct LoginView {
 }
 
 async fn load_login(state: &AppState, session: &Session) -> Result<Option<LoginView>, PageError> {
-    let (Some(login), Some(account)) = (&session.login_id, &session.account) else { return Ok(None) };
-    let row = sqlx::query("SELECT code, state, browser, ip, expires_at FROM logins WHERE id = $1 AND account_id = $2")
-        .bind(login)
-        .bind(account.to_string())
-        .fetch_optional(&state.db)
-        .await?;
+    let (Some(login), Some(account)) = (&session.login_id, &session.account) else {
+        return Ok(None);
+    };
+    let row = sqlx::query(
+        "SELECT code, state, browser, ip, expires_at FROM logins WHERE id = $1 AND account_id = $2",
+    )
+    .bind(login)
+    .bind(account.to_string())
+    .fetch_optional(&state.db)
+    .await?;
     Ok(match row {
         Some(r) => Some(LoginView {
             code: r.try_get("code")?,
@@ -331,8 +417,14 @@ async fn load_login(state: &AppState, session: &Session) -> Result<Option<LoginV
     })
 }
 
-async fn approve_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, PageError> {
-    let Some(session) = session::current(&state, &headers).await?.filter(|s| s.stage == stages::APPROVING) else {
+async fn approve_page(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let Some(session) = session::current(&state, &headers)
+        .await?
+        .filter(|s| s.stage == stages::APPROVING)
+    else {
         return Ok(Redirect::to("/login").into_response());
     };
     let Some(login) = load_login(&state, &session).await? else {
@@ -344,8 +436,12 @@ async fn approve_page(State(state): State<Arc<AppState>>, headers: HeaderMap) ->
         login_states::APPROVED => {
             let account = session.account.ok_or_else(csrf_refused)?;
             session::destroy(&state, &session).await?;
-            let (_, cookie) = session::create(&state, Some(&account), stages::SIGNED_IN, None).await?;
-            Ok(with_cookie(Redirect::to("/account").into_response(), Some(cookie)))
+            let (_, cookie) =
+                session::create(&state, Some(&account), stages::SIGNED_IN, None).await?;
+            Ok(with_cookie(
+                Redirect::to("/account").into_response(),
+                Some(cookie),
+            ))
         }
         login_states::PENDING if !expired => Ok(render(&ApprovePage {
             service,
@@ -358,7 +454,12 @@ async fn approve_page(State(state): State<Arc<AppState>>, headers: HeaderMap) ->
         other => {
             session::destroy(&state, &session).await?;
             let text = outcome_message(other, expired).1;
-            Ok(super::message(&state, "Sign-in not completed", &text, ("/login", "Sign in again")))
+            Ok(super::message(
+                &state,
+                "Sign-in not completed",
+                &text,
+                ("/login", "Sign in again"),
+            ))
         }
     }
 }
@@ -382,32 +483,45 @@ async fn approve_events(
     let session = session::current(&state, &headers)
         .await?
         .filter(|s| s.stage == stages::APPROVING)
-        .ok_or_else(|| PageError::new(StatusCode::UNAUTHORIZED, "Not signing in", "Start the sign-in again."))?;
+        .ok_or_else(|| {
+            PageError::new(
+                StatusCode::UNAUTHORIZED,
+                "Not signing in",
+                "Start the sign-in again.",
+            )
+        })?;
     let login_id = session.login_id.clone().unwrap_or_default();
-    let stream = stream::unfold((state, session, login_id, false), |(state, session, login_id, finished)| async move {
-        if finished {
-            return None;
-        }
-        let key = format!("login:{login_id}");
-        let view = state
-            .signals
-            .wait_for(&key, Duration::from_secs(25), || async {
-                let view = load_login(&state, &session).await.ok().flatten()?;
-                let expired = state.clock.now_i64() >= view.expires_at;
-                (view.state != login_states::PENDING || expired).then_some(view)
-            })
-            .await;
-        let (done, message, ok) = match &view {
-            Some(v) => {
-                let expired = state.clock.now_i64() >= v.expires_at;
-                let (done, message) = outcome_message(&v.state, expired);
-                (done, message, v.state == login_states::APPROVED)
+    let stream = stream::unfold(
+        (state, session, login_id, false),
+        |(state, session, login_id, finished)| async move {
+            if finished {
+                return None;
             }
-            None => (false, "Waiting for your device…".to_owned(), false),
-        };
-        let data = serde_json::json!({ "done": done, "ok": ok, "message": message }).to_string();
-        Some((Ok(Event::default().event("state").data(data)), (state, session, login_id, done)))
-    });
+            let key = format!("login:{login_id}");
+            let view = state
+                .signals
+                .wait_for(&key, Duration::from_secs(25), || async {
+                    let view = load_login(&state, &session).await.ok().flatten()?;
+                    let expired = state.clock.now_i64() >= view.expires_at;
+                    (view.state != login_states::PENDING || expired).then_some(view)
+                })
+                .await;
+            let (done, message, ok) = match &view {
+                Some(v) => {
+                    let expired = state.clock.now_i64() >= v.expires_at;
+                    let (done, message) = outcome_message(&v.state, expired);
+                    (done, message, v.state == login_states::APPROVED)
+                }
+                None => (false, "Waiting for your device…".to_owned(), false),
+            };
+            let data =
+                serde_json::json!({ "done": done, "ok": ok, "message": message }).to_string();
+            Some((
+                Ok(Event::default().event("state").data(data)),
+                (state, session, login_id, done),
+            ))
+        },
+    );
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
@@ -417,20 +531,38 @@ pub struct CsrfForm {
     csrf: String,
 }
 
-async fn cancel(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Result<Response, PageError> {
-    let session = session::current(&state, &headers).await?.ok_or_else(csrf_refused)?;
+async fn cancel(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    let session = session::current(&state, &headers)
+        .await?
+        .ok_or_else(csrf_refused)?;
     if !session.csrf_ok(&form.csrf) {
         return Err(csrf_refused());
     }
     let cookie = session::destroy(&state, &session).await?;
-    Ok(with_cookie(Redirect::to("/login").into_response(), Some(cookie)))
+    Ok(with_cookie(
+        Redirect::to("/login").into_response(),
+        Some(cookie),
+    ))
 }
 
-async fn logout(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Result<Response, PageError> {
-    let session = session::current(&state, &headers).await?.ok_or_else(csrf_refused)?;
+async fn logout(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    let session = session::current(&state, &headers)
+        .await?
+        .ok_or_else(csrf_refused)?;
     if !session.csrf_ok(&form.csrf) {
         return Err(csrf_refused());
     }
     let cookie = session::destroy(&state, &session).await?;
-    Ok(with_cookie(Redirect::to("/login").into_response(), Some(cookie)))
+    Ok(with_cookie(
+        Redirect::to("/login").into_response(),
+        Some(cookie),
+    ))
 }

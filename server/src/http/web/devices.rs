@@ -40,7 +40,10 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/devices/{id}/remove", post(remove))
 }
 
-async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<(Session, AccountId), Response> {
+async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(Session, AccountId), Response> {
     match session::current(state, headers).await {
         Ok(Some(s)) => match s.signed_in() {
             Some(account) => Ok((s, account)),
@@ -104,7 +107,10 @@ fn describe_event(event: &str, detail: &str) -> String {
     }
 }
 
-async fn account(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, PageError> {
+async fn account(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
     let (session, account) = match signed_in(&state, &headers).await {
         Ok(v) => v,
         Err(r) => return Ok(r),
@@ -138,7 +144,10 @@ async fn account(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resu
             name: r.try_get("name")?,
             model: r.try_get::<Option<String>, _>("model")?.unwrap_or_default(),
             added: format_time(r.try_get("created_at")?),
-            last_used: r.try_get::<Option<i64>, _>("last_used_at")?.map(format_time).unwrap_or_else(|| "never".into()),
+            last_used: r
+                .try_get::<Option<i64>, _>("last_used_at")?
+                .map(format_time)
+                .unwrap_or_else(|| "never".into()),
             assurance: match r.try_get::<Option<String>, _>("assurance")?.as_deref() {
                 Some("software") => "software (encrypted on the device)".into(),
                 Some("hardware") => "hardware key".into(),
@@ -149,18 +158,23 @@ async fn account(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resu
             state_class: class,
         });
     }
-    let events = sqlx::query("SELECT event, detail, at FROM audit WHERE account_id = $1 ORDER BY at DESC LIMIT 20")
-        .bind(account.to_string())
-        .fetch_all(&state.db)
-        .await?
-        .iter()
-        .map(|r| -> Result<EventView, sqlx::Error> {
-            Ok(EventView {
-                at: format_time(r.try_get("at")?),
-                what: describe_event(&r.try_get::<String, _>("event")?, &r.try_get::<String, _>("detail")?),
-            })
+    let events = sqlx::query(
+        "SELECT event, detail, at FROM audit WHERE account_id = $1 ORDER BY at DESC LIMIT 20",
+    )
+    .bind(account.to_string())
+    .fetch_all(&state.db)
+    .await?
+    .iter()
+    .map(|r| -> Result<EventView, sqlx::Error> {
+        Ok(EventView {
+            at: format_time(r.try_get("at")?),
+            what: describe_event(
+                &r.try_get::<String, _>("event")?,
+                &r.try_get::<String, _>("detail")?,
+            ),
         })
-        .collect::<Result<Vec<_>, _>>()?;
+    })
+    .collect::<Result<Vec<_>, _>>()?;
     Ok(render(&AccountPage {
         service: &state.config.policy.service_name,
         csrf: &session.csrf,
@@ -182,7 +196,10 @@ struct AddPage<'a> {
     error: Option<String>,
 }
 
-async fn add_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, PageError> {
+async fn add_page(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
     let (session, _) = match signed_in(&state, &headers).await {
         Ok(v) => v,
         Err(r) => return Ok(r),
@@ -209,7 +226,11 @@ pub struct AddForm {
     pin2: Zeroizing<String>,
 }
 
-async fn add(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(form): Form<AddForm>) -> Result<Response, PageError> {
+async fn add(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Form(form): Form<AddForm>,
+) -> Result<Response, PageError> {
     let (session, account) = match signed_in(&state, &headers).await {
         Ok(v) => v,
         Err(r) => return Ok(r),
@@ -239,17 +260,35 @@ async fn add(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(form):
     let device_text = device.to_string();
     let pin_check = if pin_on_web {
         let pin = Pin::new(form.pin.as_str());
-        if let Err(refusal) = (PinPolicy { digits: policy.pin_digits }).check(&pin) {
-            return refuse(format!("{}{}.", refusal.to_string()[..1].to_uppercase(), &refusal.to_string()[1..]));
+        if let Err(refusal) = (PinPolicy {
+            digits: policy.pin_digits,
+        })
+        .check(&pin)
+        {
+            return refuse(format!(
+                "{}{}.",
+                refusal.to_string()[..1].to_uppercase(),
+                &refusal.to_string()[1..]
+            ));
         }
         if !pin.ct_eq(&Pin::new(form.pin2.as_str())) {
             return refuse("The two PINs are different.".into());
         }
         // The PIN is evaluated once under the new device's key; only the check is kept (P1).
-        let output = oprf::evaluate(&oprf_key, &pin).map_err(|_| PageError::new(StatusCode::BAD_REQUEST, "Invalid PIN", "Choose another PIN."))?;
+        let output = oprf::evaluate(&oprf_key, &pin).map_err(|_| {
+            PageError::new(
+                StatusCode::BAD_REQUEST,
+                "Invalid PIN",
+                "Choose another PIN.",
+            )
+        })?;
         let check = oprf::pin_check(&output, &account, &device);
         // EXPOSE: the check is sealed under the master key until the device presents its own.
-        Some(state.keys.seal("pin-check", &device_text, check.expose_secret()))
+        Some(
+            state
+                .keys
+                .seal("pin-check", &device_text, check.expose_secret()),
+        )
     } else {
         None
     };
@@ -307,17 +346,30 @@ struct QrPage<'a> {
 /// The QR code of `text` as SVG.
 pub fn qr_svg(text: &str) -> Result<String, PageError> {
     let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M)
-        .map_err(|e| PageError::new(StatusCode::INTERNAL_SERVER_ERROR, "QR code failed", e.to_string()))?;
+        .map_err(|e| {
+            PageError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "QR code failed",
+                e.to_string(),
+            )
+        })?;
     let svg = code
         .render::<qrcode::render::svg::Color<'_>>()
         .min_dimensions(288, 288)
         .quiet_zone(true)
         .build();
     // Inline in HTML: drop the XML declaration.
-    Ok(svg.find("<svg").map(|at| svg[at..].to_owned()).unwrap_or(svg))
+    Ok(svg
+        .find("<svg")
+        .map(|at| svg[at..].to_owned())
+        .unwrap_or(svg))
 }
 
-async fn qr_page(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, PageError> {
+async fn qr_page(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     let (_, account) = match signed_in(&state, &headers).await {
         Ok(v) => v,
         Err(r) => return Ok(r),
@@ -338,13 +390,24 @@ async fn qr_page(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id
         } else {
             "This code expired. Add the device again to get a new code."
         };
-        return Ok(super::message(&state, "Code no longer valid", text, ("/account", "My devices")));
+        return Ok(super::message(
+            &state,
+            "Code no longer valid",
+            text,
+            ("/account", "My devices"),
+        ));
     }
     let sealed: Option<String> = row.try_get("enrol_link")?;
     let link = sealed
         .and_then(|s| state.keys.open("enrol-link", &id, &s))
         .and_then(|b| String::from_utf8(b.to_vec()).ok())
-        .ok_or_else(|| PageError::new(StatusCode::GONE, "Code no longer valid", "Add the device again."))?;
+        .ok_or_else(|| {
+            PageError::new(
+                StatusCode::GONE,
+                "Code no longer valid",
+                "Add the device again.",
+            )
+        })?;
     let name: String = row.try_get("name")?;
     let page = QrPage {
         service: &state.config.policy.service_name,
@@ -366,12 +429,14 @@ async fn enrol_events(
     let (_, account) = signed_in(&state, &headers)
         .await
         .map_err(|_| PageError::new(StatusCode::UNAUTHORIZED, "Signed out", "Sign in again."))?;
-    let stream = stream::unfold((state, account, id, false), |(state, account, id, finished)| async move {
-        if finished {
-            return None;
-        }
-        let key = format!("enrol:{id}");
-        let found = state
+    let stream = stream::unfold(
+        (state, account, id, false),
+        |(state, account, id, finished)| async move {
+            if finished {
+                return None;
+            }
+            let key = format!("enrol:{id}");
+            let found = state
             .signals
             .wait_for(&key, Duration::from_secs(25), || async {
                 let row = sqlx::query("SELECT state, code_expires_at FROM devices WHERE id = $1 AND account_id = $2")
@@ -391,11 +456,16 @@ async fn enrol_events(
                 }
             })
             .await;
-        let (done, ok, message) = found.unwrap_or((false, false, "Waiting for your device…"));
-        let data = serde_json::json!({ "done": done, "ok": ok, "message": message }).to_string();
-        // An "enrolling" update is not final; wait for the next change after it.
-        Some((Ok(Event::default().event("state").data(data)), (state, account, id, done)))
-    });
+            let (done, ok, message) = found.unwrap_or((false, false, "Waiting for your device…"));
+            let data =
+                serde_json::json!({ "done": done, "ok": ok, "message": message }).to_string();
+            // An "enrolling" update is not final; wait for the next change after it.
+            Some((
+                Ok(Event::default().event("state").data(data)),
+                (state, account, id, done),
+            ))
+        },
+    );
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
@@ -419,6 +489,9 @@ async fn remove(
         return Err(csrf_refused());
     }
     crate::http::pin::remove_device(&state, &account, &id, "removed on the web page").await?;
-    sqlx::query("UPDATE devices SET enrol_link = NULL WHERE id = $1").bind(&id).execute(&state.db).await?;
+    sqlx::query("UPDATE devices SET enrol_link = NULL WHERE id = $1")
+        .bind(&id)
+        .execute(&state.db)
+        .await?;
     Ok(Redirect::to("/account").into_response())
 }

@@ -45,13 +45,21 @@ pub struct PageError {
 impl PageError {
     /// A page-level refusal with a message.
     pub fn new(status: StatusCode, title: &'static str, message: impl Into<String>) -> Self {
-        Self { status, title, message: message.into() }
+        Self {
+            status,
+            title,
+            message: message.into(),
+        }
     }
 }
 
 impl From<ApiError> for PageError {
     fn from(e: ApiError) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", e.0.message)
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            e.0.message,
+        )
     }
 }
 
@@ -126,7 +134,10 @@ pub fn csrf_refused() -> PageError {
     )
 }
 
-async fn home(State(state): State<Arc<AppState>>, headers: axum::http::HeaderMap) -> Result<Response, PageError> {
+async fn home(
+    State(state): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, PageError> {
     let session = session::current(&state, &headers).await?;
     Ok(match session.and_then(|s| s.signed_in()) {
         Some(_) => Redirect::to("/account").into_response(),
@@ -141,7 +152,9 @@ struct Landing<'a> {
 }
 
 async fn landing(State(state): State<Arc<AppState>>) -> Response {
-    render(&Landing { service: &state.config.policy.service_name })
+    render(&Landing {
+        service: &state.config.policy.service_name,
+    })
 }
 
 #[derive(Template)]
@@ -153,23 +166,35 @@ struct Outbox<'a> {
 
 async fn outbox(State(state): State<Arc<AppState>>) -> Response {
     let mails = crate::mail::read_outbox(&state.config.data_dir);
-    render(&Outbox { service: &state.config.policy.service_name, mails })
+    render(&Outbox {
+        service: &state.config.policy.service_name,
+        mails,
+    })
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
-        [(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")],
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
         body,
     )
         .into_response()
 }
 
 async fn css() -> Response {
-    asset("text/css; charset=utf-8", include_str!("../../../static/app.css"))
+    asset(
+        "text/css; charset=utf-8",
+        include_str!("../../../static/app.css"),
+    )
 }
 
 async fn js() -> Response {
-    asset("text/javascript; charset=utf-8", include_str!("../../../static/app.js"))
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../../static/app.js"),
+    )
 }
 
 /// Unix seconds as an HTTP date ("Mon, 23 Nov 2026 18:04:00 GMT").

@@ -42,7 +42,9 @@ pub struct Session {
 impl Session {
     /// The signed-in account.
     pub fn signed_in(&self) -> Option<AccountId> {
-        (self.stage == stages::SIGNED_IN).then_some(self.account).flatten()
+        (self.stage == stages::SIGNED_IN)
+            .then_some(self.account)
+            .flatten()
     }
 
     /// Whether `token` is this session's CSRF token (constant time).
@@ -74,7 +76,9 @@ fn cookie_value(headers: &HeaderMap) -> Option<String> {
 
 /// The request's session, if its cookie names a live one.
 pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Session>, ApiError> {
-    let Some(cookie) = cookie_value(headers) else { return Ok(None) };
+    let Some(cookie) = cookie_value(headers) else {
+        return Ok(None);
+    };
     let row = sqlx::query(
         "SELECT id_hash, account_id, stage, login_id, csrf FROM sessions WHERE id_hash = $1 AND expires_at > $2",
     )
@@ -94,7 +98,10 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Ses
 }
 
 /// The request's session, or a new anonymous one with the `Set-Cookie` header to send.
-pub async fn ensure(state: &AppState, headers: &HeaderMap) -> Result<(Session, Option<HeaderValue>), ApiError> {
+pub async fn ensure(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(Session, Option<HeaderValue>), ApiError> {
     if let Some(session) = current(state, headers).await? {
         return Ok((session, None));
     }
@@ -131,7 +138,10 @@ pub async fn create(
     .bind(now + LIFETIME)
     .execute(&state.db)
     .await?;
-    sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(now).execute(&state.db).await?;
+    sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+        .bind(now)
+        .execute(&state.db)
+        .await?;
     let header = HeaderValue::from_str(&format!(
         "{COOKIE}={cookie}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={LIFETIME}"
     ))
@@ -141,6 +151,11 @@ pub async fn create(
 
 /// Ends a session.
 pub async fn destroy(state: &AppState, session: &Session) -> Result<HeaderValue, ApiError> {
-    sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(&session.id_hash).execute(&state.db).await?;
-    Ok(HeaderValue::from_static("__Host-latchkey=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"))
+    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+        .bind(&session.id_hash)
+        .execute(&state.db)
+        .await?;
+    Ok(HeaderValue::from_static(
+        "__Host-latchkey=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0",
+    ))
 }

@@ -1,0 +1,331 @@
+//! The web pages: cookies and CSRF, security headers, push-bombing limits, the QR code that
+//! really decodes (rqrr) to a link the protocol crate accepts, the `/e` landing page and the
+//! dev-only outbox.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // tests panic on failure
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+
+on_both_backends! {
+    csrf_and_cookie_flags => csrf_cookies;
+    push_bombing_is_throttled => push_bombing;
+    add_device_page_qr_decodes_to_a_valid_link => qr_decodes;
+    add_device_refuses_weak_and_mismatched_pins => weak_pins;
+    landing_page_and_outbox => landing_outbox;
+    wrong_password_is_refused_and_throttled => password_throttle;
+}
+
+async fn csrf_cookies(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let client = server.client();
+    let r = client
+        .get(format!("{}login", server.url))
+        .send()
+        .await
+        .expect("login page");
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .expect("session cookie")
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    for flag in [
+        "__Host-latchkey=",
+        "Secure",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/",
+    ] {
+        assert!(cookie.contains(flag), "cookie lacks {flag}: {cookie}");
+    }
+    let headers = r.headers().clone();
+    assert!(headers["content-security-policy"]
+        .to_str()
+        .expect("csp")
+        .contains("default-src 'none'"));
+    assert!(headers["content-security-policy"]
+        .to_str()
+        .expect("csp")
+        .contains("frame-ancestors 'none'"));
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(headers.contains_key("strict-transport-security"));
+    let page = r.text().await.expect("body");
+    let token = csrf(&page);
+
+    // Missing, wrong and foreign-session tokens are refused.
+    let form = |csrf: &str| {
+        vec![
+            ("csrf", csrf.to_owned()),
+            ("email", "x@example.org".into()),
+            ("password", "whatever123".into()),
+        ]
+    };
+    let missing = client
+        .post(format!("{}login", server.url))
+        .form(&[("email", "x@example.org"), ("password", "whatever123")])
+        .send()
+        .await
+        .expect("post");
+    assert!(
+        missing.status().is_client_error(),
+        "no token: {}",
+        missing.status()
+    );
+    let wrong = client
+        .post(format!("{}login", server.url))
+        .form(&form("forged"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
+    let other = server.client();
+    let stolen = other
+        .post(format!("{}login", server.url))
+        .form(&form(&token))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(
+        stolen.status(),
+        StatusCode::FORBIDDEN,
+        "a token is bound to its session"
+    );
+    let right = client
+        .post(format!("{}login", server.url))
+        .form(&form(&token))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(
+        right.status(),
+        StatusCode::UNAUTHORIZED,
+        "token accepted; unknown account refused"
+    );
+
+    // Signed-in forms need the token too.
+    let browser = Browser::register(&server, "csrf@example.org", "correct horse battery").await;
+    let r = browser
+        .post(
+            "/devices/add",
+            &[
+                ("csrf", "nope"),
+                ("name", "Phone"),
+                ("pin", "4831"),
+                ("pin2", "4831"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    server.stop().await;
+}
+
+async fn push_bombing(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, device) = enrolled(&server, "bomb@example.org", "4831").await;
+    // At most three sign-in pushes wait at once.
+    for _ in 0..3 {
+        let (_, status, _) =
+            Browser::sign_in(&server, "bomb@example.org", "correct horse battery").await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+    }
+    let (_, status, body) =
+        Browser::sign_in(&server, "bomb@example.org", "correct horse battery").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(body.contains("already waiting"), "{body}");
+    assert_eq!(device.pending(0).await.len(), 3);
+    // "This wasn't me" mutes pushes for 20 minutes and tells the account's addresses.
+    let first = device
+        .fetch(device.pending(0).await[0])
+        .await
+        .expect("fetch");
+    let r = device.deny(&first, true).await.expect("reported");
+    assert_eq!(r.outcome, latchkey_protocol::wire::AnswerOutcome::Reported);
+    assert!(
+        server.outbox().iter().any(|m| m.contains("was reported")),
+        "notice mailed"
+    );
+    server.state.clock.advance(200); // the other pushes expire
+    let (_, status, body) =
+        Browser::sign_in(&server, "bomb@example.org", "correct horse battery").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(body.contains("paused"), "{body}");
+    assert!(device.pending(0).await.is_empty());
+    server.state.clock.advance(20 * 60);
+    let (_, status, _) =
+        Browser::sign_in(&server, "bomb@example.org", "correct horse battery").await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "pushes resume after the mute"
+    );
+    server.stop().await;
+}
+
+/// Rasterises the SVG the page serves (qrcode's `M x y h w v h H x V y` rectangles).
+fn rasterise(svg: &str) -> (usize, usize, Vec<u8>) {
+    let attr = |name: &str| -> usize {
+        between(svg, &format!("{name}=\""), "\"")
+            .parse()
+            .expect("number")
+    };
+    let (w, h) = (attr("width"), attr("height"));
+    let mut pixels = vec![255u8; w * h];
+    let d = between(svg, " d=\"", "\"");
+    for rect in d.split('M').filter(|r| !r.is_empty()) {
+        let nums: Vec<usize> = rect
+            .split(|c: char| c.is_ascii_alphabetic() || c == ' ')
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse().expect("coordinate"))
+            .collect();
+        let (x, y, rw, rh) = (nums[0], nums[1], nums[2], nums[3]);
+        for yy in y..y + rh {
+            for xx in x..x + rw {
+                pixels[yy * w + xx] = 0;
+            }
+        }
+    }
+    (w, h, pixels)
+}
+
+async fn qr_decodes(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let browser = Browser::register(&server, "qr@example.org", "correct horse battery").await;
+    let (html, link) = browser.add_device("Phone", "4831").await;
+    assert!(html.contains("Initialise"), "EU Login words");
+    assert!(
+        html.contains("generic QR reader"),
+        "warns against generic readers"
+    );
+    let svg = between(&html, "<figure class=\"qr\">", "</figure>");
+    let (w, h, pixels) = rasterise(svg);
+    let mut image = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| pixels[y * w + x]);
+    let grids = image.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code on the page");
+    let (_, decoded) = grids[0].decode().expect("QR decodes");
+    assert_eq!(decoded, link, "the QR carries the link shown as text");
+    let parsed = latchkey_protocol::link::parse(&decoded).expect("the protocol crate accepts it");
+    assert_eq!(parsed.origin(), server.url.trim_end_matches('/'));
+    assert_eq!(parsed.server_key, server.state.keys.challenge_public());
+    assert_eq!(parsed.label, "Latchkey demo — qr@example.org");
+    // The device can enrol from what was decoded.
+    Device::enrol(&server, &decoded, "4831")
+        .await
+        .expect("enrol from the decoded QR");
+    server.stop().await;
+}
+
+async fn weak_pins(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let browser = Browser::register(&server, "weak@example.org", "correct horse battery").await;
+    let (_, page) = browser.get("/devices/add").await;
+    let token = csrf(&page);
+    for (pin, pin2, expect) in [
+        ("1234", "1234", "sequence"),
+        ("1990", "1990", "year"),
+        ("4831", "4832", "different"),
+        ("48a1", "48a1", "digits"),
+    ] {
+        let r = browser
+            .post(
+                "/devices/add",
+                &[
+                    ("csrf", &token),
+                    ("name", "Phone"),
+                    ("pin", pin),
+                    ("pin2", pin2),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let body = r.text().await.expect("body");
+        assert!(body.contains(expect), "{pin}: {body}");
+        assert!(
+            !body.contains(&format!("value=\"{pin}\"")),
+            "the PIN is not echoed back"
+        );
+    }
+    server.stop().await;
+}
+
+async fn landing_outbox(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let client = server.client();
+    let page = client
+        .get(format!("{}e", server.url))
+        .send()
+        .await
+        .expect("landing")
+        .text()
+        .await
+        .expect("body");
+    assert!(page.contains("Latchkey app") && page.contains("Initialise"));
+    let outbox = client
+        .get(format!("{}dev/outbox", server.url))
+        .send()
+        .await
+        .expect("outbox");
+    assert_eq!(
+        outbox.status(),
+        StatusCode::OK,
+        "dev mode has an outbox page"
+    );
+    server.stop().await;
+    // Without dev mode there is no outbox page.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = latchkey_server::tls::ensure_dev_ca(dir.path()).expect("certificates");
+    let mut config = Config::dev(dir.path());
+    config.dev = false;
+    config.tls_cert = Some(ca.cert.clone());
+    config.tls_key = Some(ca.key.clone());
+    if backend == Backend::Postgres {
+        return; // the route table does not depend on the database
+    }
+    let running = latchkey_server::start(config).await.expect("start");
+    let client = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(&std::fs::read(&ca.ca_cert).expect("ca")).expect("ca"),
+        )
+        .build()
+        .expect("client");
+    let r = client
+        .get(format!("{}dev/outbox", running.url))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    running.shutdown().await;
+}
+
+async fn password_throttle(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    Browser::register(&server, "pw@example.org", "correct horse battery").await;
+    let (_, status, body) = Browser::sign_in(&server, "pw@example.org", "wrong password").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("wrong"));
+    let (_, status, _) = Browser::sign_in(&server, "nobody@example.org", "wrong password").await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "unknown address: same answer"
+    );
+    let mut last = StatusCode::OK;
+    for _ in 0..10 {
+        last = Browser::sign_in(&server, "pw@example.org", "wrong password")
+            .await
+            .1;
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    let (_, status, _) = Browser::sign_in(&server, "pw@example.org", "correct horse battery").await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
+    server.stop().await;
+}
