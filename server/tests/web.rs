@@ -15,6 +15,7 @@ on_both_backends! {
     add_device_refuses_weak_and_mismatched_pins => weak_pins;
     landing_page_and_outbox => landing_outbox;
     wrong_password_is_refused_and_throttled => password_throttle;
+    approve_page_updates_live => live_status;
 }
 
 async fn csrf_cookies(backend: Backend) {
@@ -327,5 +328,77 @@ async fn password_throttle(backend: Backend) {
         StatusCode::TOO_MANY_REQUESTS,
         "even the right password waits"
     );
+    server.stop().await;
+}
+
+/// Reads server-sent events until one says the sign-in is done.
+async fn read_until_done(mut response: reqwest::Response) -> serde_json::Value {
+    let mut buffer = String::new();
+    loop {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), response.chunk())
+            .await
+            .expect("an event within 10 s")
+            .expect("stream")
+            .expect("stream still open");
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        for line in buffer.lines() {
+            if let Some(data) = line.strip_prefix("data: ") {
+                let value: serde_json::Value = serde_json::from_str(data).expect("json event");
+                if value["done"] == true {
+                    return value;
+                }
+            }
+        }
+    }
+}
+
+async fn live_status(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, mut device) = enrolled(&server, "live@example.org", "4831").await;
+    let (browser, _, code) =
+        Browser::sign_in(&server, "live@example.org", "correct horse battery").await;
+    let events = browser.get_raw("/login/approve/events").await;
+    assert_eq!(events.status(), StatusCode::OK);
+    assert!(events.headers()["content-type"]
+        .to_str()
+        .expect("type")
+        .starts_with("text/event-stream"));
+    let reader = tokio::spawn(read_until_done(events));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let signed = device
+        .fetch(device.pending(0).await[0])
+        .await
+        .expect("fetch");
+    device
+        .approve(&signed, &code, "4831")
+        .await
+        .expect("approve");
+    let event = reader.await.expect("reader");
+    assert_eq!(event["ok"], true, "{event}");
+    assert!(event["message"]
+        .as_str()
+        .expect("message")
+        .contains("Approved"));
+
+    // A denial reaches the page the same way, with a way to retry.
+    let (browser, _, _) =
+        Browser::sign_in(&server, "live@example.org", "correct horse battery").await;
+    let reader = tokio::spawn(read_until_done(
+        browser.get_raw("/login/approve/events").await,
+    ));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let signed = device
+        .fetch(device.pending(0).await[0])
+        .await
+        .expect("fetch");
+    device.deny(&signed, false).await.expect("deny");
+    let event = reader.await.expect("reader");
+    assert_eq!(event["ok"], false);
+    assert!(event["message"]
+        .as_str()
+        .expect("message")
+        .contains("denied"));
+    let (_, page) = browser.get("/login/approve").await;
+    assert!(page.contains("Sign in again"), "a clear way to retry");
     server.stop().await;
 }
