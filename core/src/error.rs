@@ -17,8 +17,26 @@ use crate::signer::SignerError;
 pub enum ErrorKind {
     /// The PIN did not open the approval key.
     WrongPin,
+    /// Too many wrong PINs: the approval key is locked until a forgotten-PIN reset.
+    Locked,
     /// The PIN breaks the policy.
     PinPolicy,
+    /// The sign-in or operation expired (server clock).
+    Expired,
+    /// Another answer already won.
+    AlreadyAnswered,
+    /// The typed code did not match the login page.
+    CodeMismatch,
+    /// The scanned code is not a Latchkey enrolment code.
+    NotLatchkeyQr,
+    /// The server's certificate or signature is not trusted.
+    ServerUntrusted,
+    /// The server could not be reached.
+    Network,
+    /// The server refused the request.
+    Rejected,
+    /// The device has no screen lock.
+    ScreenLockMissing,
     /// Reading or writing the data directory failed.
     Storage,
     /// A stored file is damaged or from an unknown format version; it was left untouched.
@@ -38,8 +56,42 @@ pub enum ErrorKind {
 #[non_exhaustive]
 pub enum Error {
     /// The PIN did not open the approval key (the server already counted the attempt).
-    #[error("wrong PIN")]
-    WrongPin,
+    #[error("{}", wrong_pin_message(*attempts_left))]
+    WrongPin {
+        /// Attempts left before the device locks, when the server said.
+        attempts_left: Option<u8>,
+    },
+    /// The approval key is locked.
+    #[error("too many wrong PINs: this device is locked for this account; use \"Forgot PIN\" to choose a new one")]
+    Locked,
+    /// The scanned code is not a usable enrolment code.
+    #[error("{0}")]
+    NotLatchkeyQr(#[from] latchkey_protocol::link::LinkError),
+    /// The server refused or failed the request; `code` says why.
+    #[error("{message}")]
+    Server {
+        /// The stable code.
+        code: latchkey_protocol::wire::ErrorCode,
+        /// The server's sentence (never secret).
+        message: String,
+        /// For wrong PINs.
+        attempts_left: Option<u8>,
+    },
+    /// TLS failed, or a challenge was not signed by the key pinned at enrolment.
+    #[error("the server could not be verified ({0}); do not approve anything and check the network or ask the service")]
+    ServerUntrusted(String),
+    /// The server could not be reached.
+    #[error("could not reach the server ({0}); check the connection and try again")]
+    Network(String),
+    /// The device has no screen lock.
+    #[error("this device has no screen lock; set a PIN, pattern or password for the device first, then enrol")]
+    ScreenLockMissing,
+    /// An argument was invalid (a frame of the wrong size, an unreadable image).
+    #[error("{0}")]
+    InvalidInput(String),
+    /// No such account on this device.
+    #[error("no account {0} on this device; run `latchkey accounts` to list them")]
+    UnknownAccount(String),
     /// The PIN breaks the policy.
     #[error("{0}")]
     PinPolicy(#[from] PinRefusal),
@@ -104,7 +156,15 @@ impl Error {
     /// The stable kind.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::WrongPin => ErrorKind::WrongPin,
+            Self::WrongPin { .. } => ErrorKind::WrongPin,
+            Self::Locked => ErrorKind::Locked,
+            Self::NotLatchkeyQr(_) => ErrorKind::NotLatchkeyQr,
+            Self::Server { code, .. } => server_kind(*code),
+            Self::ServerUntrusted(_) => ErrorKind::ServerUntrusted,
+            Self::Network(_) => ErrorKind::Network,
+            Self::ScreenLockMissing => ErrorKind::ScreenLockMissing,
+            Self::UnknownAccount(_) => ErrorKind::NotFound,
+            Self::InvalidInput(_) => ErrorKind::Invalid,
             Self::PinPolicy(_) => ErrorKind::PinPolicy,
             Self::Storage { .. } => ErrorKind::Storage,
             Self::Corrupt { .. } | Self::UnsupportedFormat { .. } | Self::Decryption => {
@@ -127,6 +187,32 @@ impl Error {
             path: path.to_owned(),
             source,
         }
+    }
+}
+
+fn wrong_pin_message(attempts_left: Option<u8>) -> String {
+    match attempts_left {
+        Some(0) => {
+            "wrong PIN; this was the last attempt: the device is now locked, use \"Forgot PIN\""
+                .into()
+        }
+        Some(1) => "wrong PIN; 1 attempt left before this device is locked".into(),
+        Some(n) => format!("wrong PIN; {n} attempts left before this device is locked"),
+        None => "wrong PIN".into(),
+    }
+}
+
+fn server_kind(code: latchkey_protocol::wire::ErrorCode) -> ErrorKind {
+    use latchkey_protocol::wire::ErrorCode as C;
+    match code {
+        C::WrongPin => ErrorKind::WrongPin,
+        C::Locked => ErrorKind::Locked,
+        C::Expired => ErrorKind::Expired,
+        C::AlreadyAnswered => ErrorKind::AlreadyAnswered,
+        C::CodeMismatch => ErrorKind::CodeMismatch,
+        C::PinPolicy => ErrorKind::PinPolicy,
+        C::NotFound => ErrorKind::NotFound,
+        _ => ErrorKind::Rejected,
     }
 }
 

@@ -7,18 +7,27 @@
 //! - [`signer`]: the [`signer::DeviceSigner`] trait and its sealed software implementation;
 //! - [`error`]: the one error type with stable kinds.
 //!
-//! The HTTPS client, QR scanning and the user-facing flows build on these (later issues).
+//! - [`latchkey`]: the [`Latchkey`] handle with every flow (enrol, approve, deny, PIN change,
+//!   forgotten PIN, remove, settle) over HTTPS;
+//! - [`scan`]: the enrolment QR from camera frames and image files.
 #![forbid(unsafe_code)]
 
 pub mod error;
 pub mod keystore;
+pub mod latchkey;
+pub mod platform;
+pub mod scan;
 pub mod signer;
 pub mod vault;
 
 mod aead;
+mod client;
 mod fsio;
 
 #[cfg(feature = "test-support")]
 pub use fsio::FaultPlan;
 
 pub use error::{Error, ErrorKind, Result};
+pub use latchkey::{Account, ChallengeView, Latchkey, Options, ResetTicket, Settled};
+pub use platform::{Platform, StaticPlatform};
+pub use scan::{scan_frame, scan_image, ScanResult};

@@ -99,7 +99,9 @@ fn p9_no_secret_in_debug_or_disk() {
     secrets.push(("password", b"password-canary-1".to_vec()));
     secrets.push(("one-time code", b"otc-canary-2".to_vec()));
     let errors = [
-        Error::WrongPin,
+        Error::WrongPin {
+            attempts_left: Some(2),
+        },
         Error::Decryption,
         Error::KeyStore(KeyStoreError::Failure("x".into())),
         Error::Signer(SignerError::Missing("dk-x".into())),

@@ -28,7 +28,7 @@ fn enrol_then_unlock_with_the_pin_only() {
     let key = unlock(&d.vault, &record.id, &mut server, &Pin::new("4831")).expect("unlock");
     assert_eq!(Some(key.public_key()), server.approval_key);
     let wrong = unlock(&d.vault, &record.id, &mut server, &Pin::new("4832"));
-    assert!(matches!(wrong, Err(Error::WrongPin)));
+    assert!(matches!(wrong, Err(Error::WrongPin { .. })));
     assert_eq!(wrong.err().map(|e| e.kind()), Some(ErrorKind::WrongPin));
 }
 
@@ -39,7 +39,7 @@ fn wrong_server_key_cannot_open() {
     let record = enrol(&d.vault, &d.signer, &mut server, &Pin::new("4831")).expect("enrol");
     let mut impostor = ServerHalf::new();
     let result = unlock(&d.vault, &record.id, &mut impostor, &Pin::new("4831"));
-    assert!(matches!(result, Err(Error::WrongPin)));
+    assert!(matches!(result, Err(Error::WrongPin { .. })));
 }
 
 #[test]
@@ -71,7 +71,7 @@ fn pin_change_is_two_phase_with_a_fresh_key() {
     assert_eq!(key.public_key(), new_public);
     assert!(matches!(
         unlock(&d.vault, &record.id, &mut server, &old),
-        Err(Error::WrongPin)
+        Err(Error::WrongPin { .. })
     ));
     assert!(matches!(
         d.vault.promote(&record.id),

@@ -166,32 +166,6 @@ async fn push_bombing(backend: Backend) {
     server.stop().await;
 }
 
-/// Rasterises the SVG the page serves (qrcode's `M x y h w v h H x V y` rectangles).
-fn rasterise(svg: &str) -> (usize, usize, Vec<u8>) {
-    let attr = |name: &str| -> usize {
-        between(svg, &format!("{name}=\""), "\"")
-            .parse()
-            .expect("number")
-    };
-    let (w, h) = (attr("width"), attr("height"));
-    let mut pixels = vec![255u8; w * h];
-    let d = between(svg, " d=\"", "\"");
-    for rect in d.split('M').filter(|r| !r.is_empty()) {
-        let nums: Vec<usize> = rect
-            .split(|c: char| c.is_ascii_alphabetic() || c == ' ')
-            .filter(|s| !s.is_empty())
-            .map(|s| s.parse().expect("coordinate"))
-            .collect();
-        let (x, y, rw, rh) = (nums[0], nums[1], nums[2], nums[3]);
-        for yy in y..y + rh {
-            for xx in x..x + rw {
-                pixels[yy * w + xx] = 0;
-            }
-        }
-    }
-    (w, h, pixels)
-}
-
 async fn qr_decodes(backend: Backend) {
     let server = TestServer::start(backend).await;
     let browser = Browser::register(&server, "qr@example.org", "correct horse battery").await;
@@ -201,7 +175,7 @@ async fn qr_decodes(backend: Backend) {
         html.contains("generic QR reader"),
         "warns against generic readers"
     );
-    let svg = between(&html, "<figure class=\"qr\">", "</figure>");
+    let svg = page_svg(&html);
     let (w, h, pixels) = rasterise(svg);
     let mut image = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| pixels[y * w + x]);
     let grids = image.detect_grids();

@@ -157,8 +157,11 @@ impl Slot {
         account: AccountId,
         device: DeviceId,
     ) -> Result<ApprovalKey> {
-        approval::open(&self.sealed, output, pin, &self.context(account, device))
-            .ok_or(Error::WrongPin)
+        approval::open(&self.sealed, output, pin, &self.context(account, device)).ok_or(
+            Error::WrongPin {
+                attempts_left: None,
+            },
+        )
     }
 
     /// The seal context of this slot.

@@ -680,3 +680,35 @@ pub async fn enrolled(server: &TestServer, email: &str, pin: &str) -> (Browser, 
     let device = Device::enrol(server, &link, pin).await.expect("enrol");
     (browser, device)
 }
+
+/// Rasterises the QR SVG the page serves (qrcode's `M x y h w v h H x V y` rectangles) into
+/// a luma plane: (width, height, pixels).
+pub fn rasterise(svg: &str) -> (usize, usize, Vec<u8>) {
+    let attr = |name: &str| -> usize {
+        between(svg, &format!("{name}=\""), "\"")
+            .parse()
+            .expect("number")
+    };
+    let (w, h) = (attr("width"), attr("height"));
+    let mut pixels = vec![255u8; w * h];
+    let d = between(svg, " d=\"", "\"");
+    for rect in d.split('M').filter(|r| !r.is_empty()) {
+        let nums: Vec<usize> = rect
+            .split(|c: char| c.is_ascii_alphabetic() || c == ' ')
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse().expect("coordinate"))
+            .collect();
+        let (x, y, rw, rh) = (nums[0], nums[1], nums[2], nums[3]);
+        for yy in y..y + rh {
+            for xx in x..x + rw {
+                pixels[yy * w + xx] = 0;
+            }
+        }
+    }
+    (w, h, pixels)
+}
+
+/// The QR SVG inside an add-device page.
+pub fn page_svg(html: &str) -> &str {
+    between(html, "<figure class=\"qr\">", "</figure>")
+}

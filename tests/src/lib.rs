@@ -1,0 +1,82 @@
+//! Shared pieces of the end-to-end suites: the server harness (the server crate's own test
+//! helpers, reused), a device opened through `latchkey-core`, and QR rendering.
+#![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)] // test support panics on failure
+
+#[path = "../../server/tests/common/mod.rs"]
+pub mod server;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use latchkey_core::keystore::MemoryKeyStore;
+use latchkey_core::{Latchkey, Options, StaticPlatform};
+use latchkey_protocol::link::LinkPolicy;
+
+pub use server::{Backend, Browser, TestServer};
+
+/// A device: a data directory, an in-memory keystore (kept so a "restart" reuses it).
+pub struct Phone {
+    pub dir: tempfile::TempDir,
+    pub keystore: Arc<MemoryKeyStore>,
+    pub ca: Vec<u8>,
+}
+
+impl Phone {
+    pub fn new(server: &TestServer) -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("tempdir"),
+            keystore: MemoryKeyStore::new(),
+            ca: server.ca_pem.clone(),
+        }
+    }
+
+    /// Opens (or reopens, after a "crash") the core on this device's data.
+    pub fn open(&self) -> Latchkey {
+        self.open_with(Some(self.ca.clone()), None)
+    }
+
+    pub fn open_with(
+        &self,
+        ca: Option<Vec<u8>>,
+        faults: Option<Arc<latchkey_core::FaultPlan>>,
+    ) -> Latchkey {
+        Latchkey::open(Options {
+            data_dir: self.dir.path().to_owned(),
+            keystore: self.keystore.clone(),
+            signer: None,
+            platform: Arc::new(StaticPlatform {
+                screen_lock: true,
+                model: "E2E phone".into(),
+            }),
+            extra_ca_pem: ca,
+            link_policy: LinkPolicy::default(),
+            faults,
+        })
+        .expect("open core")
+    }
+
+    pub fn data(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// A QR code of `text` as a luma plane (4 px modules, 4-module quiet zone).
+pub fn qr_luma(text: &str) -> (usize, usize, Vec<u8>) {
+    let code = qrcode::QrCode::new(text.as_bytes()).expect("encodable");
+    let modules = code.width();
+    let colors = code.to_colors();
+    let scale = 4;
+    let size = (modules + 8) * scale;
+    let mut luma = vec![255u8; size * size];
+    for (i, color) in colors.iter().enumerate() {
+        if *color == qrcode::Color::Dark {
+            let (mx, my) = (i % modules + 4, i / modules + 4);
+            for y in my * scale..(my + 1) * scale {
+                for x in mx * scale..(mx + 1) * scale {
+                    luma[y * size + x] = 0;
+                }
+            }
+        }
+    }
+    (size, size, luma)
+}

@@ -1,0 +1,466 @@
+//! End to end: the real server on loopback HTTPS (SQLite), driven only through the core API.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // tests panic on failure
+
+use latchkey_core::{Error, ErrorKind, ScanResult, Settled};
+use latchkey_e2e::server::{page_svg, rasterise, reset_code};
+use latchkey_e2e::*;
+use latchkey_protocol::link::{self, LinkPolicy};
+use latchkey_protocol::secret::{OneTimeCode, Password, Pin};
+use latchkey_protocol::wire::AnswerOutcome;
+
+const PASSWORD: &str = "correct horse battery";
+
+/// Registers, adds a device on the web with `pin`, scans the page's QR from its luma plane.
+async fn scanned_link(
+    server: &TestServer,
+    email: &str,
+    pin: &str,
+) -> (Browser, link::EnrolmentLink) {
+    let browser = Browser::register(server, email, PASSWORD).await;
+    let (html, _) = browser.add_device("Phone", pin).await;
+    let (w, h, luma) = rasterise(page_svg(&html));
+    match latchkey_core::scan_frame(&luma, w, h, w, &LinkPolicy::default()).expect("scan") {
+        ScanResult::Link(link) => (browser, *link),
+        other => panic!("the page's QR did not scan: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn enrol_approve_deny_and_wrong_pin() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let phone = Phone::new(&server);
+    let core = phone.open();
+    let (_, link) = scanned_link(&server, "alice@example.org", "4831").await;
+    let account = core
+        .enrol(&link, &Pin::new("4831"), None)
+        .await
+        .expect("enrol");
+    assert_eq!(account.label, "Latchkey demo — alice@example.org");
+    assert_eq!(core.accounts().expect("accounts"), vec![account.clone()]);
+
+    // Approve: the browser shows the number; the device asks for it and the PIN.
+    let (browser, _, code) = Browser::sign_in(&server, "alice@example.org", PASSWORD).await;
+    let view = core
+        .wait_for_challenge(&account.id, 5)
+        .await
+        .expect("wait")
+        .expect("a sign-in");
+    assert_eq!(view.challenge.browser, "Firefox on Linux");
+    assert_eq!(view.challenge.code_digits, 2);
+    core.approve(&view, &code, &Pin::new("4831"))
+        .await
+        .expect("approve");
+    let r = browser.get_raw("/login/approve").await;
+    assert_eq!(
+        r.headers()["location"],
+        "/account",
+        "the browser is signed in"
+    );
+
+    // A wrong PIN is counted, with attempts left.
+    Browser::sign_in(&server, "alice@example.org", PASSWORD).await;
+    let view = core
+        .wait_for_challenge(&account.id, 5)
+        .await
+        .expect("wait")
+        .expect("a sign-in");
+    let wrong = core
+        .approve(&view, "00", &Pin::new("5038"))
+        .await
+        .expect_err("wrong PIN");
+    assert!(
+        matches!(
+            wrong,
+            Error::WrongPin {
+                attempts_left: Some(4)
+            }
+        ),
+        "{wrong:?}"
+    );
+    assert_eq!(
+        wrong.to_string(),
+        "wrong PIN; 4 attempts left before this device is locked"
+    );
+
+    // Deny as "this wasn't me".
+    let outcome = core.deny(&view, true).await.expect("deny");
+    assert_eq!(outcome, AnswerOutcome::Reported);
+    let again = core.deny(&view, false).await.expect_err("already answered");
+    assert_eq!(again.kind(), ErrorKind::AlreadyAnswered);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn enrol_refusals_before_any_network_use() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let phone = Phone::new(&server);
+    let core = phone.open();
+    let (_, link) = scanned_link(&server, "weak@example.org", "4831").await;
+    let weak = core
+        .enrol(&link, &Pin::new("1234"), None)
+        .await
+        .expect_err("policy");
+    assert_eq!(weak.kind(), ErrorKind::PinPolicy);
+    // The code was not spent by the refusal.
+    let no_lock = latchkey_core::Latchkey::open(latchkey_core::Options {
+        data_dir: phone.data().to_owned(),
+        keystore: phone.keystore.clone(),
+        signer: None,
+        platform: std::sync::Arc::new(latchkey_core::StaticPlatform {
+            screen_lock: false,
+            model: "x".into(),
+        }),
+        extra_ca_pem: Some(phone.ca.clone()),
+        link_policy: LinkPolicy::default(),
+        faults: None,
+    })
+    .expect("open");
+    let e = no_lock
+        .enrol(&link, &Pin::new("4831"), None)
+        .await
+        .expect_err("no screen lock");
+    assert_eq!(e.kind(), ErrorKind::ScreenLockMissing);
+    core.enrol(&link, &Pin::new("4831"), None)
+        .await
+        .expect("the code still works");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn change_pin_then_forgot_pin_end_to_end() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let phone = Phone::new(&server);
+    let core = phone.open();
+    let (_, link) = scanned_link(&server, "bob@example.org", "4831").await;
+    let account = core
+        .enrol(&link, &Pin::new("4831"), None)
+        .await
+        .expect("enrol");
+    core.change_pin(&account.id, &Pin::new("4831"), &Pin::new("5038"))
+        .await
+        .expect("change");
+    let wrong_old = core
+        .change_pin(&account.id, &Pin::new("4831"), &Pin::new("7292"))
+        .await
+        .expect_err("old PIN gone");
+    assert_eq!(wrong_old.kind(), ErrorKind::WrongPin);
+
+    // Lock it with wrong PINs, then reset with password + e-mailed code.
+    for _ in 0..5 {
+        Browser::sign_in(&server, "bob@example.org", PASSWORD).await;
+        if let Some(view) = core.wait_for_challenge(&account.id, 2).await.expect("wait") {
+            let _ = core.approve(&view, "00", &Pin::new("0000")).await;
+            let _ = core.deny(&view, false).await;
+        }
+    }
+    Browser::sign_in(&server, "bob@example.org", PASSWORD).await;
+    let view = core
+        .wait_for_challenge(&account.id, 2)
+        .await
+        .expect("wait")
+        .expect("a sign-in");
+    let locked = core
+        .approve(&view, "00", &Pin::new("5038"))
+        .await
+        .expect_err("locked");
+    assert_eq!(locked.kind(), ErrorKind::Locked);
+    assert!(locked.to_string().contains("Forgot PIN"));
+    let _ = core.deny(&view, false).await;
+
+    let bad = core
+        .forgot_pin_start(&account.id, &Password::new("not the password"))
+        .await
+        .expect_err("password");
+    assert_eq!(bad.kind(), ErrorKind::Rejected);
+    let ticket = core
+        .forgot_pin_start(&account.id, &Password::new(PASSWORD))
+        .await
+        .expect("start");
+    assert_eq!(ticket.sent_to, vec!["b•••@example.org".to_owned()]);
+    let code = reset_code(&server);
+    core.forgot_pin_finish(
+        &account.id,
+        &ticket,
+        &OneTimeCode::new(code),
+        &Pin::new("7292"),
+    )
+    .await
+    .expect("reset");
+    assert!(server
+        .outbox()
+        .iter()
+        .any(|m| m.contains("Your PIN was reset")));
+
+    let (_, _, number) = Browser::sign_in(&server, "bob@example.org", PASSWORD).await;
+    let view = core
+        .wait_for_challenge(&account.id, 2)
+        .await
+        .expect("wait")
+        .expect("a sign-in");
+    core.approve(&view, &number, &Pin::new("7292"))
+        .await
+        .expect("approve with the new PIN");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn multi_account_isolation_and_removal() {
+    let first = TestServer::start(Backend::Sqlite).await;
+    let second = TestServer::start(Backend::Sqlite).await;
+    let phone = Phone::new(&first);
+    // One core trusting both test CAs.
+    let both = [first.ca_pem.clone(), second.ca_pem.clone()].concat();
+    let core = phone.open_with(Some(both), None);
+    let (_, link_a) = scanned_link(&first, "carol@example.org", "4831").await;
+    let (_, link_b) = scanned_link(&second, "carol@example.org", "4831").await;
+    let a = core
+        .enrol(&link_a, &Pin::new("4831"), None)
+        .await
+        .expect("enrol a");
+    let b = core
+        .enrol(&link_b, &Pin::new("4831"), None)
+        .await
+        .expect("enrol b");
+    assert_ne!(a.id, b.id);
+    assert_eq!(core.accounts().expect("accounts").len(), 2);
+
+    // Wrong PINs on one account do not touch the other's counter.
+    for _ in 0..5 {
+        Browser::sign_in(&first, "carol@example.org", PASSWORD).await;
+        let view = core
+            .wait_for_challenge(&a.id, 2)
+            .await
+            .expect("wait")
+            .expect("sign-in a");
+        let _ = core.approve(&view, "00", &Pin::new("0000")).await;
+        let _ = core.deny(&view, false).await;
+    }
+    let (_, _, code) = Browser::sign_in(&second, "carol@example.org", PASSWORD).await;
+    let view = core
+        .wait_for_challenge(&b.id, 2)
+        .await
+        .expect("wait")
+        .expect("sign-in b");
+    assert!(
+        core.pending(&a.id, 0).await.expect("a").is_empty(),
+        "b's sign-in is not a's"
+    );
+    core.approve(&view, &code, &Pin::new("4831"))
+        .await
+        .expect("b unaffected");
+
+    core.remove(&a.id).await.expect("remove a");
+    assert_eq!(
+        core.accounts()
+            .expect("accounts")
+            .iter()
+            .map(|x| x.id.clone())
+            .collect::<Vec<_>>(),
+        vec![b.id.clone()]
+    );
+    let gone = core.pending(&a.id, 0).await.expect_err("removed");
+    assert_eq!(gone.kind(), ErrorKind::NotFound);
+    first.stop().await;
+    second.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn p5_plain_http_refused() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let phone = Phone::new(&server);
+    let core = phone.open();
+    let (_, link) = scanned_link(&server, "http@example.org", "4831").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let plain = link.render().replacen(
+        &format!("https://localhost:{}", link.port().expect("port")),
+        &format!("http://127.0.0.1:{port}"),
+        1,
+    );
+    let refused = link::parse(&plain).expect_err("http link");
+    assert_eq!(refused, link::LinkError::NotHttps);
+    let e: Error = refused.into();
+    assert_eq!(e.kind(), ErrorKind::NotLatchkeyQr);
+    // Nothing ever connected to the plain listener.
+    let accepted =
+        tokio::time::timeout(std::time::Duration::from_millis(300), listener.accept()).await;
+    assert!(accepted.is_err(), "no plain-HTTP connection was made");
+    drop(core);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn p5_untrusted_certificate_refused() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let phone = Phone::new(&server);
+    let untrusting = phone.open_with(None, None);
+    let (_, link) = scanned_link(&server, "mitm@example.org", "4831").await;
+    let e = untrusting
+        .enrol(&link, &Pin::new("4831"), None)
+        .await
+        .expect_err("untrusted");
+    assert_eq!(e.kind(), ErrorKind::ServerUntrusted, "{e}");
+    assert!(untrusting.accounts().expect("accounts").is_empty());
+    // The code was never redeemed: the trusting device can still use it.
+    phone
+        .open()
+        .enrol(&link, &Pin::new("4831"), None)
+        .await
+        .expect("enrol with the CA");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn p5_redirect_not_followed() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let phone = Phone::new(&server);
+    let core = phone.open();
+    let (_, link) = scanned_link(&server, "redirect@example.org", "4831").await;
+    // An HTTPS server (trusted cert) that redirects everything to the real server.
+    let target = server.url.clone();
+    let app = axum::Router::new().fallback(move || {
+        let target = target.clone();
+        async move { axum::response::Redirect::temporary(&format!("{target}api/v1/enrol/begin")) }
+    });
+    let tls_dir = server.dir.path().join("tls");
+    let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(
+        tls_dir.join("server-chain.pem"),
+        tls_dir.join("server-key.pem"),
+    )
+    .await
+    .expect("tls");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(axum_server::from_tcp_rustls(listener, tls).serve(app.into_make_service()));
+    let redirecting = link::parse(&link.render().replacen(
+        &format!(":{}/", link.port().expect("port")),
+        &format!(":{port}/"),
+        1,
+    ))
+    .expect("link");
+    let e = core
+        .enrol(&redirecting, &Pin::new("4831"), None)
+        .await
+        .expect_err("redirect");
+    assert_eq!(e.kind(), ErrorKind::ServerUntrusted, "{e}");
+    assert!(e.to_string().contains("redirect"));
+    // The real server never saw the code: it still enrols.
+    core.enrol(&link, &Pin::new("4831"), None)
+        .await
+        .expect("the code was not consumed");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn p4_challenge_signed_by_other_key_refused() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let phone = Phone::new(&server);
+    let core = phone.open();
+    let (_, link) = scanned_link(&server, "pinned@example.org", "4831").await;
+    // The QR is replaced by one carrying an attacker's key (same server, same code).
+    let rogue = p256::SecretKey::random(&mut rand_core::OsRng);
+    let rogue_key = latchkey_protocol::types::PublicKey::from(rogue.public_key());
+    let text = link.render().replace(
+        &latchkey_protocol::b64::encode(&link.server_key.to_sec1()),
+        &latchkey_protocol::b64::encode(&rogue_key.to_sec1()),
+    );
+    let tampered = link::parse(&text).expect("link");
+    let account = core
+        .enrol(&tampered, &Pin::new("4831"), None)
+        .await
+        .expect("enrol");
+    Browser::sign_in(&server, "pinned@example.org", PASSWORD).await;
+    let ids = core.pending(&account.id, 5).await.expect("pending");
+    let e = core
+        .challenge(&account.id, &ids[0])
+        .await
+        .expect_err("wrong signer");
+    assert_eq!(e.kind(), ErrorKind::ServerUntrusted);
+    server.stop().await;
+}
+
+#[derive(serde::Deserialize)]
+struct Corpus {
+    cases: Vec<Case>,
+}
+
+#[derive(serde::Deserialize)]
+struct Case {
+    what: String,
+    expect: String,
+    payload: String,
+}
+
+#[test]
+fn p6_foreign_qr_codes_rejected() {
+    let corpus: Corpus =
+        serde_json::from_str(include_str!("../../protocol/tests/vectors/foreign-qr.json"))
+            .expect("corpus");
+    let mut checked = 0;
+    for case in corpus.cases.iter().filter(|c| !c.payload.is_empty()) {
+        let (w, h, luma) = qr_luma(&case.payload);
+        match latchkey_core::scan_frame(&luma, w, h, w, &LinkPolicy::default()).expect("scan") {
+            ScanResult::NotLatchkey(reason) => {
+                let variant = format!("{reason:?}");
+                assert!(
+                    variant.starts_with(&case.expect),
+                    "{}: {variant}",
+                    case.what
+                );
+                checked += 1;
+            }
+            other => panic!("{}: {other:?}", case.what),
+        }
+    }
+    assert!(checked >= 20, "{checked} QR images checked");
+    let (w, h, blank) = (640, 480, vec![200u8; 640 * 480]);
+    assert_eq!(
+        latchkey_core::scan_frame(&blank, w, h, w, &LinkPolicy::default()).expect("scan"),
+        ScanResult::NoCode
+    );
+    let short = latchkey_core::scan_frame(&blank[..100], w, h, w, &LinkPolicy::default())
+        .expect_err("short buffer");
+    assert_eq!(short.kind(), ErrorKind::Invalid);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn settle_activates_an_enrolment_whose_last_write_was_lost() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let phone = Phone::new(&server);
+    let (_, link) = scanned_link(&server, "settle@example.org", "4831").await;
+    // Crash right after the server confirmed, before the device recorded it.
+    let plan = latchkey_core::FaultPlan::counting();
+    {
+        let core = phone.open_with(Some(phone.ca.clone()), Some(plan.clone()));
+        core.enrol(&link, &Pin::new("4831"), None)
+            .await
+            .expect("enrol");
+    }
+    let total = plan.steps();
+    let plan = latchkey_core::FaultPlan::crash_after(total - 5);
+    let (_, link2) = scanned_link(&server, "settle2@example.org", "4831").await;
+    let phone2 = Phone::new(&server);
+    {
+        let core = phone2.open_with(Some(phone2.ca.clone()), Some(plan.clone()));
+        core.enrol(&link2, &Pin::new("4831"), None)
+            .await
+            .expect_err("crash");
+    }
+    let core = phone2.open();
+    let settled = core.settle().await.expect("settle");
+    assert_eq!(settled.len(), 1);
+    assert_eq!(settled[0].1, Settled::Activated);
+    let (_, _, code) = Browser::sign_in(&server, "settle2@example.org", PASSWORD).await;
+    let view = core
+        .wait_for_challenge(&settled[0].0, 5)
+        .await
+        .expect("wait")
+        .expect("sign-in");
+    core.approve(&view, &code, &Pin::new("4831"))
+        .await
+        .expect("usable after settle");
+    server.stop().await;
+}
