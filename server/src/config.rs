@@ -29,6 +29,12 @@ pub struct Policy {
     pub mute_secs: u64,
     /// Lifetime of a PIN change or reset operation, seconds.
     pub operation_ttl: u64,
+    /// Password attempts per address and per IP in 15 minutes.
+    pub login_attempts: i64,
+    /// PIN resets per IP in an hour (per account: 3).
+    pub resets_per_ip: i64,
+    /// Account registrations per IP in an hour.
+    pub registrations_per_ip: i64,
 }
 
 impl Default for Policy {
@@ -44,6 +50,9 @@ impl Default for Policy {
             max_pending_pushes: 3,
             mute_secs: 20 * 60,
             operation_ttl: 900,
+            login_attempts: 10,
+            resets_per_ip: 10,
+            registrations_per_ip: 20,
         }
     }
 }

@@ -274,7 +274,13 @@ async fn reset_start(
         3600,
     )
     .await?;
-    device::throttle(&state, &format!("reset:ip:{}", peer.ip()), 10, 3600).await?;
+    device::throttle(
+        &state,
+        &format!("reset:ip:{}", peer.ip()),
+        state.config.policy.resets_per_ip,
+        3600,
+    )
+    .await?;
     let hash: String = sqlx::query("SELECT password_hash FROM accounts WHERE id = $1")
         .bind(device.account.to_string())
         .fetch_one(&state.db)

@@ -145,15 +145,20 @@ async fn register(
     if !session.csrf_ok(&form.csrf) {
         return Err(csrf_refused());
     }
-    device::throttle(&state, &format!("register:ip:{}", peer.ip()), 20, 3600)
-        .await
-        .map_err(|e| {
-            PageError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many attempts",
-                e.0.message,
-            )
-        })?;
+    device::throttle(
+        &state,
+        &format!("register:ip:{}", peer.ip()),
+        state.config.policy.registrations_per_ip,
+        3600,
+    )
+    .await
+    .map_err(|e| {
+        PageError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many attempts",
+            e.0.message,
+        )
+    })?;
     let email = form.email.trim().to_lowercase();
     let refuse = |error: &str| {
         let page = RegisterPage {
@@ -257,7 +262,9 @@ async fn login(
         format!("login:email:{email}"),
         format!("login:ip:{}", peer.ip()),
     ] {
-        if let Err(e) = device::throttle(&state, &key, 10, 900).await {
+        if let Err(e) =
+            device::throttle(&state, &key, state.config.policy.login_attempts, 900).await
+        {
             return Ok(refuse(StatusCode::TOO_MANY_REQUESTS, e.0.message));
         }
     }
