@@ -54,6 +54,26 @@ pub struct Options {
     pub faults: Option<Arc<FaultPlan>>,
 }
 
+impl Options {
+    /// Options with the software signer, no extra CA and no host allow-list.
+    pub fn new(
+        data_dir: impl Into<PathBuf>,
+        keystore: Arc<dyn KeyStore>,
+        platform: Arc<dyn Platform>,
+    ) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            keystore,
+            signer: None,
+            platform,
+            extra_ca_pem: None,
+            link_policy: LinkPolicy::default(),
+            #[cfg(feature = "test-support")]
+            faults: None,
+        }
+    }
+}
+
 /// An account as the shells show it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Account {

@@ -31,6 +31,50 @@ use crate::mail::Mailer;
 use crate::push::Pusher;
 use crate::signals::Signals;
 
+/// A sign-in started for an account, as the login page shows it.
+#[derive(Clone, Debug)]
+pub struct SigninStarted {
+    /// The sign-in's id.
+    pub login_id: String,
+    /// The number the person must type on the device.
+    pub code: String,
+}
+
+/// Starts a push sign-in for the account with this e-mail address, as the login page does
+/// after the password (for integrations that check the password themselves, and benchmarks).
+///
+/// # Errors
+/// A sentence: unknown account, no device, muted, too many pending, or a storage failure.
+pub async fn start_signin(
+    state: &AppState,
+    email: &str,
+    browser: &str,
+    ip: &str,
+) -> Result<SigninStarted, String> {
+    use sqlx::Row as _;
+    let row = sqlx::query("SELECT id FROM accounts WHERE email = $1")
+        .bind(email)
+        .fetch_optional(&state.db)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("no such account")?;
+    let id: String = row.try_get("id").map_err(|e| e.to_string())?;
+    let account = latchkey_protocol::types::AccountId::parse(&id).ok_or("bad account id")?;
+    let signin = http::challenge::create_signin(state, &account, browser, ip)
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    let code: String = sqlx::query("SELECT code FROM logins WHERE id = $1")
+        .bind(&signin.login_id)
+        .fetch_one(&state.db)
+        .await
+        .and_then(|r| r.try_get("code"))
+        .map_err(|e| e.to_string())?;
+    Ok(SigninStarted {
+        login_id: signin.login_id,
+        code,
+    })
+}
+
 /// Everything a request handler can reach.
 pub struct AppState {
     /// The database pool.
