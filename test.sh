@@ -46,7 +46,8 @@ step "cargo test (inside a fresh kernel session keyring, so the real keyutils ke
 LATCHKEY_REQUIRE_KEYUTILS=1 keyctl session latchkey-tests \
   cargo test --workspace --all-features
 
-step "main job smoke run (README quick start, debug build)"
+step "main job smoke run (README quick start: latchkey demo, debug build)"
+cargo run -q -p latchkey-cli -- demo >/dev/null
 cargo run -q -p latchkey-core --example vault_demo >/dev/null
 
 step "all tests passed"
