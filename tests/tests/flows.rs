@@ -127,7 +127,7 @@ async fn enrol_refusals_before_any_network_use() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn change_pin_then_forgot_pin_end_to_end() {
+async fn change_pin_end_to_end() {
     let server = TestServer::start(Backend::Sqlite).await;
     let phone = Phone::new(&server);
     let core = phone.open();
@@ -136,6 +136,11 @@ async fn change_pin_then_forgot_pin_end_to_end() {
         .enrol(&link, &Pin::new("4831"), None)
         .await
         .expect("enrol");
+    let weak = core
+        .change_pin(&account.id, &Pin::new("4831"), &Pin::new("1111"))
+        .await
+        .expect_err("policy");
+    assert_eq!(weak.kind(), ErrorKind::PinPolicy);
     core.change_pin(&account.id, &Pin::new("4831"), &Pin::new("5038"))
         .await
         .expect("change");
@@ -144,29 +149,54 @@ async fn change_pin_then_forgot_pin_end_to_end() {
         .await
         .expect_err("old PIN gone");
     assert_eq!(wrong_old.kind(), ErrorKind::WrongPin);
+    let (_, _, number) = Browser::sign_in(&server, "bob@example.org", PASSWORD).await;
+    let view = core
+        .wait_for_challenge(&account.id, 2)
+        .await
+        .expect("wait")
+        .expect("a sign-in");
+    core.approve(&view, &number, &Pin::new("5038"))
+        .await
+        .expect("approve with the new PIN");
+    server.stop().await;
+}
 
-    // Lock it with wrong PINs, then reset with password + e-mailed code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn p7_forgot_pin_end_to_end() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let phone = Phone::new(&server);
+    let core = phone.open();
+    let (_, link) = scanned_link(&server, "dora@example.org", "4831").await;
+    let account = core
+        .enrol(&link, &Pin::new("4831"), None)
+        .await
+        .expect("enrol");
+    // Lock it with wrong PINs.
     for _ in 0..5 {
-        Browser::sign_in(&server, "bob@example.org", PASSWORD).await;
-        if let Some(view) = core.wait_for_challenge(&account.id, 2).await.expect("wait") {
-            let _ = core.approve(&view, "00", &Pin::new("0000")).await;
-            let _ = core.deny(&view, false).await;
-        }
+        Browser::sign_in(&server, "dora@example.org", PASSWORD).await;
+        let view = core
+            .wait_for_challenge(&account.id, 2)
+            .await
+            .expect("wait")
+            .expect("a sign-in");
+        let _ = core.approve(&view, "00", &Pin::new("0000")).await;
+        let _ = core.deny(&view, false).await;
     }
-    Browser::sign_in(&server, "bob@example.org", PASSWORD).await;
+    Browser::sign_in(&server, "dora@example.org", PASSWORD).await;
     let view = core
         .wait_for_challenge(&account.id, 2)
         .await
         .expect("wait")
         .expect("a sign-in");
     let locked = core
-        .approve(&view, "00", &Pin::new("5038"))
+        .approve(&view, "00", &Pin::new("4831"))
         .await
         .expect_err("locked");
     assert_eq!(locked.kind(), ErrorKind::Locked);
     assert!(locked.to_string().contains("Forgot PIN"));
     let _ = core.deny(&view, false).await;
 
+    // The password alone is not enough: a wrong password, then a wrong code, are refused.
     let bad = core
         .forgot_pin_start(&account.id, &Password::new("not the password"))
         .await
@@ -176,7 +206,17 @@ async fn change_pin_then_forgot_pin_end_to_end() {
         .forgot_pin_start(&account.id, &Password::new(PASSWORD))
         .await
         .expect("start");
-    assert_eq!(ticket.sent_to, vec!["b•••@example.org".to_owned()]);
+    assert_eq!(ticket.sent_to, vec!["d•••@example.org".to_owned()]);
+    let guess = core
+        .forgot_pin_finish(
+            &account.id,
+            &ticket,
+            &OneTimeCode::new("12345678"),
+            &Pin::new("7292"),
+        )
+        .await
+        .expect_err("guess");
+    assert_eq!(guess.kind(), ErrorKind::Rejected);
     let code = reset_code(&server);
     core.forgot_pin_finish(
         &account.id,
@@ -186,12 +226,15 @@ async fn change_pin_then_forgot_pin_end_to_end() {
     )
     .await
     .expect("reset");
-    assert!(server
-        .outbox()
-        .iter()
-        .any(|m| m.contains("Your PIN was reset")));
+    assert!(
+        server
+            .outbox()
+            .iter()
+            .any(|m| m.contains("Your PIN was reset")),
+        "every address told"
+    );
 
-    let (_, _, number) = Browser::sign_in(&server, "bob@example.org", PASSWORD).await;
+    let (_, _, number) = Browser::sign_in(&server, "dora@example.org", PASSWORD).await;
     let view = core
         .wait_for_challenge(&account.id, 2)
         .await
@@ -199,12 +242,12 @@ async fn change_pin_then_forgot_pin_end_to_end() {
         .expect("a sign-in");
     core.approve(&view, &number, &Pin::new("7292"))
         .await
-        .expect("approve with the new PIN");
+        .expect("unlocked: the new PIN approves");
     server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn multi_account_isolation_and_removal() {
+async fn multi_account_isolation() {
     let first = TestServer::start(Backend::Sqlite).await;
     let second = TestServer::start(Backend::Sqlite).await;
     let phone = Phone::new(&first);
@@ -249,6 +292,7 @@ async fn multi_account_isolation_and_removal() {
         .await
         .expect("b unaffected");
 
+    // Removing one account leaves the other working.
     core.remove(&a.id).await.expect("remove a");
     assert_eq!(
         core.accounts()
