@@ -99,9 +99,19 @@ fn counter_increases_durably() {
     let record = enrol(&d.vault, &d.signer, &mut server, &Pin::new("4831")).expect("enrol");
     assert_eq!(d.vault.next_counter(&record.id).expect("counter"), 1);
     assert_eq!(d.vault.next_counter(&record.id).expect("counter"), 2);
+    // Reserved in a block, durably: the file holds the mark, not each value.
+    let block = latchkey_core::vault::COUNTER_BLOCK;
+    assert_eq!(d.vault.load(&record.id).expect("load").counter, block);
+    for expected in 3..=block + 1 {
+        assert_eq!(d.vault.next_counter(&record.id).expect("counter"), expected);
+    }
+    assert_eq!(d.vault.load(&record.id).expect("load").counter, 2 * block);
+    // A restart (say a crash after value 65) resumes above the mark: never a value twice.
     let reopened = Vault::open(dir.path(), d.keystore.clone()).expect("reopen");
-    assert_eq!(reopened.load(&record.id).expect("load").counter, 2);
-    assert_eq!(reopened.next_counter(&record.id).expect("counter"), 3);
+    assert_eq!(
+        reopened.next_counter(&record.id).expect("counter"),
+        2 * block + 1
+    );
 }
 
 #[test]

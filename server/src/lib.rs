@@ -93,6 +93,8 @@ pub struct AppState {
     pub pusher: Box<dyn Pusher>,
     /// Mail delivery.
     pub mailer: Box<dyn Mailer>,
+    /// When request ids were last swept (unix seconds).
+    pub request_id_sweep: std::sync::atomic::AtomicU64,
 }
 
 /// A started server.
@@ -187,10 +189,16 @@ pub async fn start(config: Config) -> Result<Running, String> {
         signals: Signals::default(),
         pusher: Box::new(push::LogPusher),
         mailer,
+        request_id_sweep: std::sync::atomic::AtomicU64::new(0),
     });
     let app = http::router(state.clone());
     let handle = axum_server::Handle::new();
-    let server = axum_server::from_tcp_rustls(listener, tls).handle(handle.clone());
+    // TCP_NODELAY: small HTTP responses must not wait for delayed ACKs.
+    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls)
+        .acceptor(axum_server::accept::NoDelayAcceptor::new());
+    let server = axum_server::from_tcp(listener)
+        .acceptor(acceptor)
+        .handle(handle.clone());
     let task = tokio::spawn(server.serve(app.into_make_service_with_connect_info::<SocketAddr>()));
     Ok(Running {
         addr,

@@ -11,6 +11,7 @@ use rand_core::OsRng;
 on_both_backends! {
     p2_parallel_wrong_pins_count_exactly_five => p2_parallel;
     p2_uniform_failure_responses => p2_uniform;
+    p2_only_a_successful_pin_resets_the_counter => p2_reset;
     p4_replayed_answer_refused => p4_replay;
     p4_first_answer_wins => p4_first_wins;
     p4_code_mismatch_refused => p4_mismatch;
@@ -518,4 +519,85 @@ async fn pin_in_app(backend: Backend) {
         .await
         .expect("enrolled without a web PIN");
     server.stop().await;
+}
+
+async fn p2_reset(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, mut device) = enrolled(&server, "reset-counter@example.org", "4831").await;
+    // Twice: four wrong PINs, then the right one. Without the reset the second round locks.
+    for round in 0..2 {
+        let (_, code, signed) = challenge_for(&server, &device, "reset-counter@example.org").await;
+        for wrong in 0..4 {
+            let (_, left) = device
+                .evaluate(signed.challenge.id, "0000")
+                .await
+                .expect("counted");
+            assert_eq!(left, 4 - wrong, "round {round}");
+        }
+        device
+            .approve(&signed, &code, "4831")
+            .await
+            .expect("the fifth attempt, right, approves");
+    }
+    // A wrong PIN check at enrolment does not reset anything either; only approvals do.
+    let (_, code, signed) = challenge_for(&server, &device, "reset-counter@example.org").await;
+    let (_, left) = device
+        .evaluate(signed.challenge.id, "0000")
+        .await
+        .expect("counted");
+    assert_eq!(
+        left, 4,
+        "the counter restarted from zero after the last approval"
+    );
+    device
+        .approve(&signed, &code, "4831")
+        .await
+        .expect("approve");
+    server.stop().await;
+}
+
+/// SQLite numbers `$n` placeholders in order of first appearance, PostgreSQL by n: queries
+/// must use them in order or one database binds the wrong values.
+#[test]
+fn sql_placeholders_appear_in_order() {
+    let sources = [
+        include_str!("../src/http/challenge.rs"),
+        include_str!("../src/http/device.rs"),
+        include_str!("../src/http/enrol.rs"),
+        include_str!("../src/http/pin.rs"),
+        include_str!("../src/http/web/auth.rs"),
+        include_str!("../src/http/web/devices.rs"),
+        include_str!("../src/http/web/session.rs"),
+        include_str!("../src/lib.rs"),
+    ];
+    let mut checked = 0;
+    for source in sources {
+        for (at, _) in source.match_indices("sqlx::query(") {
+            let rest = &source[at..];
+            let Some(open) = rest.find('"') else { continue };
+            let Some(len) = rest[open + 1..].find('"') else {
+                continue;
+            };
+            let query = &rest[open + 1..open + 1 + len];
+            let mut seen: Vec<u32> = Vec::new();
+            for (i, c) in query.char_indices() {
+                if c == '$' {
+                    let digits: String = query[i + 1..]
+                        .chars()
+                        .take_while(char::is_ascii_digit)
+                        .collect();
+                    if let Ok(n) = digits.parse::<u32>() {
+                        if !seen.contains(&n) {
+                            seen.push(n);
+                        }
+                    }
+                }
+            }
+            let mut sorted = seen.clone();
+            sorted.sort_unstable();
+            assert_eq!(seen, sorted, "placeholders out of order in: {query}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "{checked} queries checked");
 }

@@ -199,7 +199,7 @@ pub struct AccountRecord {
     pub device_key: DeviceKeyRef,
     /// Enrolling or active.
     pub state: RecordState,
-    /// The last signature counter used.
+    /// The durably reserved signature-counter mark (every counter used is at most this).
     pub counter: u64,
     /// The active approval key.
     pub active: Slot,
@@ -208,12 +208,19 @@ pub struct AccountRecord {
     wrap_key: KeyId,
 }
 
+/// Signature counters are reserved durably in blocks of this size: one file write per block
+/// instead of per approval. After a restart counting resumes above the reserved mark, so a
+/// counter value is never used twice (unused values are simply skipped).
+pub const COUNTER_BLOCK: u64 = 64;
+
 /// The vault over a data directory and a keystore.
 pub struct Vault {
     dir: PathBuf,
     keystore: Arc<dyn KeyStore>,
     fs: Fs,
     lock: Mutex<()>,
+    /// Per record: (last counter handed out, durably reserved mark).
+    counters: Mutex<std::collections::HashMap<RecordId, (u64, u64)>>,
 }
 
 impl Vault {
@@ -247,6 +254,7 @@ impl Vault {
             keystore,
             fs,
             lock: Mutex::new(()),
+            counters: Mutex::new(Default::default()),
         })
     }
 
@@ -394,16 +402,27 @@ impl Vault {
         })
     }
 
-    /// Reserves the next signature counter, durably, before any signature uses it.
+    /// The next signature counter, durably reserved before any signature uses it (see
+    /// [`COUNTER_BLOCK`]); always larger than every value handed out before, across restarts.
     ///
     /// # Errors
     /// As [`Vault::load`], plus [`Error::Storage`].
     pub fn next_counter(&self, id: &RecordId) -> Result<u64> {
+        let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((last, reserved)) = counters.get_mut(id) {
+            if *last < *reserved {
+                *last += 1;
+                return Ok(*last);
+            }
+        }
+        let mut start = 0;
         let record = self.update(id, |record| {
-            record.counter += 1;
+            start = record.counter;
+            record.counter += COUNTER_BLOCK;
             Ok(())
         })?;
-        Ok(record.counter)
+        counters.insert(id.clone(), (start + 1, record.counter));
+        Ok(start + 1)
     }
 
     /// Writes a fresh approval key into the staged slot (phase one of a PIN change or reset).
@@ -465,6 +484,10 @@ impl Vault {
     /// removal is what the person asked for; its keystore entry may then remain.
     pub fn remove(&self, id: &RecordId) -> Result<()> {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.counters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
         let path = self.path(id);
         let wrap_key = std::fs::read(&path)
             .ok()

@@ -234,7 +234,8 @@ fn already_answered() -> ApiError {
     )
 }
 
-/// Checks that an approval evaluation is for a live challenge of this device, and counts it.
+/// Checks that an approval evaluation is for a live challenge of this device (the counted
+/// evaluation then records it).
 pub(crate) async fn bind_evaluation(
     state: &AppState,
     device: &Device,
@@ -247,10 +248,6 @@ pub(crate) async fn bind_evaluation(
     if state.clock.now() >= stored.challenge.expires_at {
         return Err(expired());
     }
-    sqlx::query("UPDATE challenges SET evaluations = evaluations + 1 WHERE id = $1")
-        .bind(id.to_string())
-        .execute(&state.db)
-        .await?;
     Ok(())
 }
 
@@ -337,7 +334,7 @@ async fn answer(
     }
     let (new_state, outcome) = match body.decision {
         Decision::Approve => {
-            approve_checks(&state, &device, &stored, body).await?;
+            approve_checks(&state, &device, body).await?;
             let matches: bool = stored
                 .code
                 .as_bytes()
@@ -352,7 +349,11 @@ async fn answer(
         Decision::Deny => (login_states::DENIED, AnswerOutcome::Denied),
         Decision::Report => (login_states::REPORTED, AnswerOutcome::Reported),
     };
-    // First valid answer wins: one conditional UPDATE.
+    // One transaction: the counter (approvals), then first valid answer wins.
+    let mut tx = state.db.begin().await?;
+    if body.decision == Decision::Approve {
+        advance_counter(&mut tx, &state, &device, body.counter).await?;
+    }
     let won = sqlx::query(
         "UPDATE logins SET state = $1, answered_by = $2 WHERE id = $3 AND state = $4 AND expires_at > $5",
     )
@@ -361,11 +362,12 @@ async fn answer(
     .bind(&stored.login_id)
     .bind(login_states::PENDING)
     .bind(now)
-    .execute(&state.db)
+    .execute(&mut *tx)
     .await?;
     if won.rows_affected() != 1 {
         return Err(already_answered());
     }
+    tx.commit().await?;
     state.signals.notify(&format!("login:{}", stored.login_id));
     match new_state {
         login_states::APPROVED => {
@@ -407,14 +409,8 @@ async fn answer(
     Ok(Json(AnswerResponse { outcome }))
 }
 
-/// The approval signature, the counter, and the evaluation binding. A valid approval
-/// signature proves the PIN, so it alone resets the failure counter (P2).
-async fn approve_checks(
-    state: &AppState,
-    device: &Device,
-    stored: &Stored,
-    body: &Answer,
-) -> Result<(), ApiError> {
+/// The approval signature and the evaluation binding (read-only checks).
+async fn approve_checks(state: &AppState, device: &Device, body: &Answer) -> Result<(), ApiError> {
     let approval_key = device.approval_key.ok_or_else(ApiError::unauthorized)?;
     let signature = body
         .approval_signature
@@ -442,22 +438,34 @@ async fn approve_checks(
             "no PIN evaluation was made for this sign-in request",
         ));
     }
-    let counter =
-        i64::try_from(body.counter).map_err(|_| ApiError::bad_request("counter too large"))?;
-    let advanced =
-        sqlx::query("UPDATE devices SET last_counter = $1 WHERE id = $2 AND last_counter < $1")
-            .bind(counter)
-            .bind(device.id.to_string())
-            .execute(&state.db)
-            .await?;
+    Ok(())
+}
+
+/// Advances the signature counter and, the PIN being proven, resets the failure counter (P2),
+/// in one UPDATE inside the answer's transaction.
+async fn advance_counter(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    state: &AppState,
+    device: &Device,
+    counter: u64,
+) -> Result<(), ApiError> {
+    let counter = i64::try_from(counter).map_err(|_| ApiError::bad_request("counter too large"))?;
+    // Placeholders in order of first appearance: SQLite numbers them that way.
+    let advanced = sqlx::query(
+        "UPDATE devices SET last_counter = $1, failures = 0, last_used_at = $2 \
+         WHERE id = $3 AND last_counter < $1",
+    )
+    .bind(counter)
+    .bind(state.clock.now_i64())
+    .bind(device.id.to_string())
+    .execute(&mut **tx)
+    .await?;
     if advanced.rows_affected() != 1 {
         return Err(ApiError::new(
             ErrorCode::CounterReused,
             "this approval was already used (signature counter did not increase)",
         ));
     }
-    device::reset_failures(state, &device.id).await?;
-    let _ = stored;
     Ok(())
 }
 

@@ -135,12 +135,28 @@ pub(crate) async fn authenticate<B: RequestBody>(
     if !request.verify(&key) {
         return Err(ApiError::unauthorized());
     }
-    let window = i64::try_from(2 * MAX_CLOCK_SKEW_SECS).unwrap_or(600);
-    sqlx::query("DELETE FROM request_ids WHERE device_id = $1 AND seen_at < $2")
-        .bind(device.id.to_string())
-        .bind(state.clock.now_i64() - window)
-        .execute(&state.db)
-        .await?;
+    // Forget request ids older than the skew window, at most once a minute (not per request).
+    let now_secs = state.clock.now();
+    let last = state
+        .request_id_sweep
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if now_secs >= last + 60
+        && state
+            .request_id_sweep
+            .compare_exchange(
+                last,
+                now_secs,
+                std::sync::atomic::Ordering::Relaxed,
+                std::sync::atomic::Ordering::Relaxed,
+            )
+            .is_ok()
+    {
+        let window = i64::try_from(2 * MAX_CLOCK_SKEW_SECS).unwrap_or(600);
+        sqlx::query("DELETE FROM request_ids WHERE seen_at < $1")
+            .bind(state.clock.now_i64() - window)
+            .execute(&state.db)
+            .await?;
+    }
     let inserted = sqlx::query(
         "INSERT INTO request_ids (device_id, request_id, seen_at) VALUES ($1, $2, $3) \
          ON CONFLICT (device_id, request_id) DO NOTHING",
@@ -178,24 +194,37 @@ pub(crate) fn oprf_key(
 ///
 /// # Errors
 /// `locked` when the limit is reached.
+///
+/// `challenge` binds the evaluation to a sign-in request: its evaluation count is raised in the
+/// same transaction (one commit), so an approval can require an evaluation for its request.
 pub(crate) async fn counted_evaluate(
     state: &AppState,
     device: &Device,
     blinded: &Element,
+    challenge: Option<&latchkey_protocol::types::ChallengeId>,
 ) -> Result<(Element, u8), ApiError> {
     let max = i64::from(state.config.policy.max_failures);
+    let mut tx = state.db.begin().await?;
+    if let Some(challenge) = challenge {
+        sqlx::query("UPDATE challenges SET evaluations = evaluations + 1 WHERE id = $1")
+            .bind(challenge.to_string())
+            .execute(&mut *tx)
+            .await?;
+    }
     let row = sqlx::query(
         "UPDATE devices SET failures = failures + 1 WHERE id = $1 AND failures < $2 \
          RETURNING failures",
     )
     .bind(device.id.to_string())
     .bind(max)
-    .fetch_optional(&state.db)
+    .fetch_optional(&mut *tx)
     .await?;
     let Some(row) = row else {
         return Err(ApiError::locked());
     };
     let failures: i64 = row.try_get("failures")?;
+    // Committed before anything is evaluated (P2).
+    tx.commit().await?;
     if failures == max {
         audit(
             state,
@@ -211,16 +240,6 @@ pub(crate) async fn counted_evaluate(
         .map_err(|_| ApiError::bad_request("invalid blinded PIN"))?;
     let left = u8::try_from((max - failures).max(0)).unwrap_or(0);
     Ok((evaluated, left))
-}
-
-/// Resets the failure counter after a valid approval-key signature.
-pub(crate) async fn reset_failures(state: &AppState, device: &DeviceId) -> Result<(), ApiError> {
-    sqlx::query("UPDATE devices SET failures = 0, last_used_at = $2 WHERE id = $1")
-        .bind(device.to_string())
-        .bind(state.clock.now_i64())
-        .execute(&state.db)
-        .await?;
-    Ok(())
 }
 
 /// Fixed-window throttle: at most `limit` events per `window` seconds for `key`.

@@ -81,7 +81,7 @@ async fn begin(
         return Err(code_invalid());
     }
     let (evaluated, attempts_left) =
-        device::counted_evaluate(&state, &device, &request.blinded_pin).await?;
+        device::counted_evaluate(&state, &device, &request.blinded_pin, None).await?;
     let email: String = sqlx::query("SELECT email FROM accounts WHERE id = $1")
         .bind(device.account.to_string())
         .fetch_one(&state.db)
@@ -233,6 +233,10 @@ async fn evaluate(
     State(state): State<Arc<AppState>>,
     Json(request): Json<DeviceRequest<Evaluate>>,
 ) -> ApiResult<EvaluateResponse> {
+    let bound = match &request.body.purpose {
+        EvaluatePurpose::Approve { challenge } => Some(*challenge),
+        EvaluatePurpose::Enrol => None,
+    };
     let device = match request.body.purpose {
         EvaluatePurpose::Enrol => {
             let device = device::authenticate(&state, &request, &[states::ENROLLING]).await?;
@@ -251,7 +255,8 @@ async fn evaluate(
         }
     };
     let (evaluated_pin, attempts_left) =
-        device::counted_evaluate(&state, &device, &request.body.blinded_pin).await?;
+        device::counted_evaluate(&state, &device, &request.body.blinded_pin, bound.as_ref())
+            .await?;
     Ok(Json(EvaluateResponse {
         evaluated_pin,
         attempts_left,

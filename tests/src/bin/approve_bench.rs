@@ -1,9 +1,11 @@
-//! Approve round trip on loopback HTTPS: fetch the challenge, counted OPRF evaluation, open the
+//! Approve round trip on loopback HTTPS, from a challenge id (as a push carries it): fetch and
+//! verify the challenge, counted OPRF evaluation, open the
 //! approval key, durable counter, approval and device signatures, submit. Prints p50/p90/p99
 //! over N approvals (default 1,000) for SQLite, and PostgreSQL when
 //! `LATCHKEY_TEST_POSTGRES_URL` is set.
 //!
-//! Run: `cargo run --release -p latchkey-e2e --bin approve-bench [-- N]`
+//! Run: `cargo run --release -p latchkey-e2e --bin approve-bench [-- N]`; with `BENCH_SPLIT=1`
+//! it also prints the fetch / approve split of every 50th round trip.
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a benchmark stops loudly on failure
 
 use std::time::{Duration, Instant};
@@ -46,9 +48,16 @@ async fn run(backend: Backend, n: usize) -> Vec<Duration> {
             .challenge(&account.id, ids.last().expect("id"))
             .await
             .expect("fetch");
+        let fetched = started.elapsed();
         core.approve(&view, &signin.code, &pin)
             .await
             .expect("approve");
+        if std::env::var_os("BENCH_SPLIT").is_some() && i % 50 == 0 {
+            eprintln!(
+                "fetch {fetched:?} approve {:?}",
+                started.elapsed() - fetched
+            );
+        }
         if i >= 20 {
             times.push(started.elapsed()); // the first 20 warm up connections and caches
         }
@@ -69,7 +78,7 @@ async fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000);
     println!("Approve round trip on loopback HTTPS, {n} approvals each (release build, 2 cores)");
-    println!("(list + fetch and verify challenge + counted OPRF + open key + durable counter + answer)\n");
+    println!("(fetch and verify challenge + counted OPRF + open key + durable counter + answer)\n");
     println!("| database   | p50 ms | p90 ms | p99 ms | max ms | target p50 <= 5 ms |");
     println!("|------------|--------|--------|--------|--------|--------------------|");
     let mut backends = vec![Backend::Sqlite];
