@@ -5,46 +5,13 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use common::*;
 use latchkey_protocol::types::OperationId;
 use rand_core::OsRng;
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// `needle` as a whole token (not inside a longer run of letters or digits).
-fn contains_token(haystack: &str, needle: &str) -> bool {
-    haystack.match_indices(needle).any(|(at, _)| {
-        let before = haystack[..at].chars().next_back();
-        let after = haystack[at + needle.len()..].chars().next();
-        !before.is_some_and(|c| c.is_ascii_alphanumeric())
-            && !after.is_some_and(|c| c.is_ascii_alphanumeric())
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn server_logs_hold_no_secrets() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .without_time()
-        .with_writer(move || writer.clone())
-        .init();
+    let capture = Capture::install();
 
     let pin = "739164";
     let new_pin = "580246";
@@ -75,7 +42,7 @@ async fn server_logs_hold_no_secrets() {
     device.reset_finish(op, &reset, pin).await.expect("reset");
     server.stop().await;
 
-    let logs = String::from_utf8(capture.0.lock().expect("lock").clone()).expect("utf8");
+    let logs = capture.text();
     assert!(
         logs.len() > 1_000,
         "logging was captured ({} bytes)",

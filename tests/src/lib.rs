@@ -60,6 +60,16 @@ impl Phone {
     }
 }
 
+/// Scans the QR code on an "Add a device" page the way a camera would: the page's SVG
+/// rasterised to a luma plane, decoded by the core.
+pub fn scan_page(html: &str) -> latchkey_protocol::link::EnrolmentLink {
+    let (w, h, luma) = server::rasterise(server::page_svg(html));
+    match latchkey_core::scan_frame(&luma, w, h, w, &LinkPolicy::default()).expect("scan") {
+        latchkey_core::ScanResult::Link(link) => *link,
+        other => panic!("the page's QR code did not scan: {other:?}"),
+    }
+}
+
 /// A QR code of `text` as a luma plane (4 px modules, 4-module quiet zone).
 pub fn qr_luma(text: &str) -> (usize, usize, Vec<u8>) {
     let code = qrcode::QrCode::new(text.as_bytes()).expect("encodable");

@@ -2,7 +2,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests panic on failure
 
 use latchkey_core::{Error, ErrorKind, ScanResult, Settled};
-use latchkey_e2e::server::{page_svg, rasterise, reset_code};
+use latchkey_e2e::server::reset_code;
 use latchkey_e2e::*;
 use latchkey_protocol::link::{self, LinkPolicy};
 use latchkey_protocol::secret::{OneTimeCode, Password, Pin};
@@ -18,11 +18,7 @@ async fn scanned_link(
 ) -> (Browser, link::EnrolmentLink) {
     let browser = Browser::register(server, email, PASSWORD).await;
     let (html, _) = browser.add_device("Phone", pin).await;
-    let (w, h, luma) = rasterise(page_svg(&html));
-    match latchkey_core::scan_frame(&luma, w, h, w, &LinkPolicy::default()).expect("scan") {
-        ScanResult::Link(link) => (browser, *link),
-        other => panic!("the page's QR did not scan: {other:?}"),
-    }
+    (browser, scan_page(&html))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

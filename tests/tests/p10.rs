@@ -8,7 +8,6 @@
 use latchkey_core::{FaultPlan, Latchkey};
 use latchkey_e2e::server::reset_code;
 use latchkey_e2e::*;
-use latchkey_protocol::link::LinkPolicy;
 use latchkey_protocol::secret::{OneTimeCode, Password, Pin};
 
 const PASSWORD: &str = "correct horse battery";
@@ -16,12 +15,7 @@ const PASSWORD: &str = "correct horse battery";
 async fn enrolled_phone(server: &TestServer, email: &str) -> (Phone, latchkey_core::Account) {
     let browser = Browser::register(server, email, PASSWORD).await;
     let (html, _) = browser.add_device("Phone", "4831").await;
-    let (w, h, luma) = server::rasterise(server::page_svg(&html));
-    let latchkey_core::ScanResult::Link(link) =
-        latchkey_core::scan_frame(&luma, w, h, w, &LinkPolicy::default()).expect("scan")
-    else {
-        panic!("no link")
-    };
+    let link = scan_page(&html);
     let phone = Phone::new(server);
     let account = phone
         .open()

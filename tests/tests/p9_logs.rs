@@ -3,47 +3,13 @@
 //! element.
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests panic on failure
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-use latchkey_e2e::server::{page_svg, rasterise, reset_code};
+use latchkey_e2e::server::{contains_token, reset_code, Capture};
 use latchkey_e2e::*;
-use latchkey_protocol::link::LinkPolicy;
 use latchkey_protocol::secret::{OneTimeCode, Password, Pin};
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// `needle` as a whole token (not inside a longer run of letters or digits).
-fn contains_token(haystack: &str, needle: &str) -> bool {
-    haystack.match_indices(needle).any(|(at, _)| {
-        let before = haystack[..at].chars().next_back();
-        let after = haystack[at + needle.len()..].chars().next();
-        !before.is_some_and(|c| c.is_ascii_alphanumeric())
-            && !after.is_some_and(|c| c.is_ascii_alphanumeric())
-    })
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn p9_no_secret_in_logs() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .without_time()
-        .with_writer(move || writer.clone())
-        .init();
+    let capture = Capture::install();
 
     let (pin, new_pin, reset_pin) = ("739164", "580246", "917352");
     let password = "canary-password-Zq9-xx";
@@ -54,12 +20,7 @@ async fn p9_no_secret_in_logs() {
     let server = TestServer::start_with(Backend::Sqlite, policy).await;
     let browser = Browser::register(&server, "p9@example.org", password).await;
     let (html, link_text) = browser.add_device("Phone", pin).await;
-    let (w, h, luma) = rasterise(page_svg(&html));
-    let latchkey_core::ScanResult::Link(link) =
-        latchkey_core::scan_frame(&luma, w, h, w, &LinkPolicy::default()).expect("scan")
-    else {
-        panic!("no link")
-    };
+    let link = scan_page(&html);
     let phone = Phone::new(&server);
     let core = phone.open();
     let account = core
@@ -95,7 +56,7 @@ async fn p9_no_secret_in_logs() {
     core.remove(&account.id).await.expect("remove");
     server.stop().await;
 
-    let logs = String::from_utf8(capture.0.lock().expect("lock").clone()).expect("utf8");
+    let logs = capture.text();
     assert!(
         logs.len() > 10_000,
         "logging was captured ({} bytes)",

@@ -203,18 +203,21 @@ fn already_committed(
         })
 }
 
-async fn change_commit(
-    State(state): State<Arc<AppState>>,
-    Json(request): Json<DeviceRequest<PinChangeCommit>>,
-) -> ApiResult<CommitResponse> {
-    let device = device::authenticate(&state, &request, &[states::ACTIVE]).await?;
-    let body = &request.body;
-    let op = load_op(&state, &device, &body.operation)
+/// The staged operation a commit names, or what to answer instead: the resent commit of an
+/// already committed operation (`Ok(Err(response))`), or an error.
+async fn staged_for_commit(
+    state: &AppState,
+    device: &Device,
+    operation: &OperationId,
+    kind: &str,
+    new_key: &PublicKey,
+) -> Result<Result<Operation, CommitResponse>, ApiError> {
+    let op = load_op(state, device, operation)
         .await?
-        .filter(|o| o.kind == "change")
+        .filter(|o| o.kind == kind)
         .ok_or_else(op_missing)?;
-    if let Some(done) = already_committed(&device, &op, &body.new_approval_key) {
-        return Ok(Json(done));
+    if let Some(done) = already_committed(device, &op, new_key) {
+        return Ok(Err(done));
     }
     if op.state != op_states::STAGED {
         return Err(op_missing());
@@ -222,6 +225,27 @@ async fn change_commit(
     if state.clock.now_i64() >= op.expires_at {
         return Err(op_expired());
     }
+    Ok(Ok(op))
+}
+
+async fn change_commit(
+    State(state): State<Arc<AppState>>,
+    Json(request): Json<DeviceRequest<PinChangeCommit>>,
+) -> ApiResult<CommitResponse> {
+    let device = device::authenticate(&state, &request, &[states::ACTIVE]).await?;
+    let body = &request.body;
+    let op = match staged_for_commit(
+        &state,
+        &device,
+        &body.operation,
+        "change",
+        &body.new_approval_key,
+    )
+    .await?
+    {
+        Ok(op) => op,
+        Err(done) => return Ok(Json(done)),
+    };
     let bytes = signed::pin_change_proof(
         &device.account,
         &device.id,
@@ -422,19 +446,18 @@ async fn reset_commit(
 ) -> ApiResult<CommitResponse> {
     let device = device::authenticate(&state, &request, &[states::ACTIVE]).await?;
     let body = &request.body;
-    let op = load_op(&state, &device, &body.operation)
-        .await?
-        .filter(|o| o.kind == "reset")
-        .ok_or_else(op_missing)?;
-    if let Some(done) = already_committed(&device, &op, &body.new_approval_key) {
-        return Ok(Json(done));
-    }
-    if op.state != op_states::STAGED {
-        return Err(op_missing());
-    }
-    if state.clock.now_i64() >= op.expires_at {
-        return Err(op_expired());
-    }
+    let op = match staged_for_commit(
+        &state,
+        &device,
+        &body.operation,
+        "reset",
+        &body.new_approval_key,
+    )
+    .await?
+    {
+        Ok(op) => op,
+        Err(done) => return Ok(Json(done)),
+    };
     let bytes = signed::pin_reset_proof(
         &device.account,
         &device.id,

@@ -712,3 +712,47 @@ pub fn rasterise(svg: &str) -> (usize, usize, Vec<u8>) {
 pub fn page_svg(html: &str) -> &str {
     between(html, "<figure class=\"qr\">", "</figure>")
 }
+
+/// A log sink for tests that scan everything the code logged.
+#[derive(Clone, Default)]
+pub struct Capture(pub Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Capture {
+    /// Installs a TRACE-level subscriber (all targets, no timestamps) writing here.
+    pub fn install() -> Self {
+        let capture = Self::default();
+        let writer = capture.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .without_time()
+            .with_writer(move || writer.clone())
+            .init();
+        capture
+    }
+
+    /// Everything logged so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned()
+    }
+}
+
+/// `needle` as a whole token (not inside a longer run of letters or digits).
+pub fn contains_token(haystack: &str, needle: &str) -> bool {
+    haystack.match_indices(needle).any(|(at, _)| {
+        let before = haystack[..at].chars().next_back();
+        let after = haystack[at + needle.len()..].chars().next();
+        !before.is_some_and(|c| c.is_ascii_alphanumeric())
+            && !after.is_some_and(|c| c.is_ascii_alphanumeric())
+    })
+}

@@ -10,9 +10,8 @@
 
 use std::time::{Duration, Instant};
 
-use latchkey_e2e::server::{page_svg, rasterise, Policy};
+use latchkey_e2e::server::Policy;
 use latchkey_e2e::*;
-use latchkey_protocol::link::LinkPolicy;
 use latchkey_protocol::secret::Pin;
 
 async fn run(backend: Backend, n: usize) -> Vec<Duration> {
@@ -23,12 +22,7 @@ async fn run(backend: Backend, n: usize) -> Vec<Duration> {
     let server = TestServer::start_with(backend, policy).await;
     let browser = Browser::register(&server, "bench@example.org", "correct horse battery").await;
     let (html, _) = browser.add_device("Bench phone", "4831").await;
-    let (w, h, luma) = rasterise(page_svg(&html));
-    let latchkey_core::ScanResult::Link(link) =
-        latchkey_core::scan_frame(&luma, w, h, w, &LinkPolicy::default()).unwrap()
-    else {
-        panic!("no link")
-    };
+    let link = scan_page(&html);
     let phone = Phone::new(&server);
     let core = phone.open();
     let account = core

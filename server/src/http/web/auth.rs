@@ -32,8 +32,8 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/login", get(login_page).post(login))
         .route("/login/approve", get(approve_page))
         .route("/login/approve/events", get(approve_events))
-        .route("/login/cancel", post(cancel))
-        .route("/logout", post(logout))
+        .route("/login/cancel", post(end_session))
+        .route("/logout", post(end_session))
 }
 
 /// Hashes a password with argon2id (on a blocking thread).
@@ -538,25 +538,8 @@ pub struct CsrfForm {
     csrf: String,
 }
 
-async fn cancel(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
-) -> Result<Response, PageError> {
-    let session = session::current(&state, &headers)
-        .await?
-        .ok_or_else(csrf_refused)?;
-    if !session.csrf_ok(&form.csrf) {
-        return Err(csrf_refused());
-    }
-    let cookie = session::destroy(&state, &session).await?;
-    Ok(with_cookie(
-        Redirect::to("/login").into_response(),
-        Some(cookie),
-    ))
-}
-
-async fn logout(
+/// Ends the session: "Sign out", and "Cancel and start again" on the approve page.
+async fn end_session(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
