@@ -297,10 +297,34 @@ async fn run(cli: Cli) -> Result<(), String> {
                 }
                 latchkey_protocol::wire::PinSource::Web => None,
             };
-            let account = core
-                .enrol(&parsed, &pin, confirm.as_ref())
-                .await
-                .map_err(|e| e.to_string())?;
+            let mut result = core.enrol(&parsed, &pin, confirm.as_ref()).await;
+            // A PIN that differs from the one set on the web page: the enrolment is kept, so
+            // the person can type it again (each try is counted by the server).
+            while let Err(latchkey_core::Error::WrongPin { attempts_left }) = &result {
+                if *attempts_left == Some(0) {
+                    break;
+                }
+                eprintln!(
+                    "{}",
+                    result
+                        .as_ref()
+                        .err()
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                );
+                let pending = core
+                    .accounts()
+                    .map_err(|e| e.to_string())?
+                    .into_iter()
+                    .find(|a| {
+                        a.state == latchkey_core::vault::RecordState::Enrolling
+                            && a.label == parsed.label
+                    })
+                    .ok_or("the interrupted enrolment was not found; scan a new code")?;
+                let again = Pin::new(prompt.secret("PIN (the one you set on the web page): ")?);
+                result = core.finish_enrolment(&pending.id, &again).await;
+            }
+            let account = result.map_err(|e| e.to_string())?;
             println!(
                 "Success: this computer now approves sign-ins for {} (account {}).",
                 account.label,

@@ -48,7 +48,13 @@ async fn cli_enrol_wait_approve_and_change_pin() {
     let data = tempfile::tempdir().expect("tempdir");
     let ca = server.dir.path().join("tls/dev-ca.pem");
 
-    let (ok, out, err) = latchkey(data.path(), &ca, &["enrol", "--link", &link], "4831\n");
+    // First a PIN that is not the one set on the web page, then the right one.
+    let (ok, out, err) = latchkey(
+        data.path(),
+        &ca,
+        &["enrol", "--link", &link],
+        "5038\n4831\n",
+    );
     if !ok && err.contains("keyctl session") {
         assert!(
             std::env::var_os("LATCHKEY_REQUIRE_KEYUTILS").is_none(),
@@ -59,6 +65,10 @@ async fn cli_enrol_wait_approve_and_change_pin() {
     }
     assert!(ok, "enrol failed: {err}");
     assert!(out.contains("Success"), "{out}");
+    assert!(
+        err.contains("wrong PIN; 4 attempts left"),
+        "the retry was offered: {err}"
+    );
     let (ok, out, _) = latchkey(data.path(), &ca, &["accounts"], "");
     assert!(ok && out.contains("cli@example.org"), "{out}");
 
