@@ -46,8 +46,10 @@ step "cargo test (inside a fresh kernel session keyring, so the real keyutils ke
 LATCHKEY_REQUIRE_KEYUTILS=1 keyctl session latchkey-tests \
   cargo test --workspace --all-features
 
+# The binaries `cargo test --workspace --all-features` just built (a separate `cargo run -p`
+# would resolve other features and recompile half the tree).
 step "main job smoke run (README quick start: latchkey demo, debug build)"
-cargo run -q -p latchkey-cli -- demo >/dev/null
-cargo run -q -p latchkey-core --example vault_demo >/dev/null
+./target/debug/latchkey demo >/dev/null
+./target/debug/examples/vault_demo >/dev/null
 
 step "all tests passed"
