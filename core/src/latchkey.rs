@@ -12,7 +12,7 @@ use latchkey_protocol::oprf;
 use latchkey_protocol::pin::PinPolicy;
 use latchkey_protocol::secret::{OneTimeCode, Password, Pin};
 use latchkey_protocol::signed::{self, Decision};
-use latchkey_protocol::types::{Assurance, ChallengeId, OperationId, PublicKey, RequestId};
+use latchkey_protocol::types::{Assurance, ChallengeId, OperationId, RequestId};
 use latchkey_protocol::wire::{
     self, Answer, AnswerOutcome, Challenge, DeviceRequest, EnrolBeginRequest, EnrolBeginResponse,
     EnrolFinish, ErrorCode, Evaluate, EvaluatePurpose, FetchChallenge, ListChallenges,
@@ -834,9 +834,4 @@ fn account_view(record: &AccountRecord) -> Account {
         assurance: record.device_key.assurance,
         unsettled: record.staged.is_some(),
     }
-}
-
-/// The device's public key for an account (what the server's devices page shows).
-pub fn device_key(record: &AccountRecord) -> PublicKey {
-    record.device_key.public_key
 }

@@ -60,6 +60,45 @@ impl Phone {
     }
 }
 
+/// The password every suite registers with (the server harness's `enrolled` uses it too).
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Signs in on `server`'s web page with [`PASSWORD`] and waits for the request to reach the
+/// device: the browser, the number the page shows, and the request as the core verified it.
+pub async fn sign_in_and_wait(
+    server: &TestServer,
+    core: &Latchkey,
+    account: &latchkey_core::vault::RecordId,
+    email: &str,
+) -> (Browser, String, latchkey_core::ChallengeView) {
+    let (browser, _, code) = Browser::sign_in(server, email, PASSWORD).await;
+    let view = core
+        .wait_for_challenge(account, 5)
+        .await
+        .expect("wait")
+        .expect("a sign-in request reached the device");
+    (browser, code, view)
+}
+
+/// Answers `attempts` sign-ins on `account` with a wrong PIN (each then denied): with the
+/// default policy, five lock the device.
+pub async fn lock_with_wrong_pins(
+    server: &TestServer,
+    core: &Latchkey,
+    account: &latchkey_core::vault::RecordId,
+    email: &str,
+    attempts: usize,
+) {
+    for _ in 0..attempts {
+        let (_, _, view) = sign_in_and_wait(server, core, account, email).await;
+        let wrong = core
+            .approve(&view, "00", &latchkey_protocol::secret::Pin::new("0000"))
+            .await;
+        assert!(wrong.is_err(), "a wrong PIN must not approve");
+        let _ = core.deny(&view, false).await;
+    }
+}
+
 /// Scans the QR code on an "Add a device" page the way a camera would: the page's SVG
 /// rasterised to a luma plane, decoded by the core.
 pub fn scan_page(html: &str) -> latchkey_protocol::link::EnrolmentLink {

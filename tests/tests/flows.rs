@@ -8,8 +8,6 @@ use latchkey_protocol::link::{self, LinkPolicy};
 use latchkey_protocol::secret::{OneTimeCode, Password, Pin};
 use latchkey_protocol::wire::AnswerOutcome;
 
-const PASSWORD: &str = "correct horse battery";
-
 /// Registers, adds a device on the web with `pin`, scans the page's QR from its luma plane.
 async fn scanned_link(
     server: &TestServer,
@@ -35,12 +33,8 @@ async fn enrol_approve_deny_and_wrong_pin() {
     assert_eq!(core.accounts().expect("accounts"), vec![account.clone()]);
 
     // Approve: the browser shows the number; the device asks for it and the PIN.
-    let (browser, _, code) = Browser::sign_in(&server, "alice@example.org", PASSWORD).await;
-    let view = core
-        .wait_for_challenge(&account.id, 5)
-        .await
-        .expect("wait")
-        .expect("a sign-in");
+    let (browser, code, view) =
+        sign_in_and_wait(&server, &core, &account.id, "alice@example.org").await;
     assert_eq!(view.challenge.browser, "Firefox on Linux");
     assert_eq!(view.challenge.code_digits, 2);
     core.approve(&view, &code, &Pin::new("4831"))
@@ -54,12 +48,7 @@ async fn enrol_approve_deny_and_wrong_pin() {
     );
 
     // A wrong PIN is counted, with attempts left.
-    Browser::sign_in(&server, "alice@example.org", PASSWORD).await;
-    let view = core
-        .wait_for_challenge(&account.id, 5)
-        .await
-        .expect("wait")
-        .expect("a sign-in");
+    let (_, _, view) = sign_in_and_wait(&server, &core, &account.id, "alice@example.org").await;
     let wrong = core
         .approve(&view, "00", &Pin::new("5038"))
         .await
@@ -145,12 +134,7 @@ async fn change_pin_end_to_end() {
         .await
         .expect_err("old PIN gone");
     assert_eq!(wrong_old.kind(), ErrorKind::WrongPin);
-    let (_, _, number) = Browser::sign_in(&server, "bob@example.org", PASSWORD).await;
-    let view = core
-        .wait_for_challenge(&account.id, 2)
-        .await
-        .expect("wait")
-        .expect("a sign-in");
+    let (_, number, view) = sign_in_and_wait(&server, &core, &account.id, "bob@example.org").await;
     core.approve(&view, &number, &Pin::new("5038"))
         .await
         .expect("approve with the new PIN");
@@ -168,22 +152,8 @@ async fn p7_forgot_pin_end_to_end() {
         .await
         .expect("enrol");
     // Lock it with wrong PINs.
-    for _ in 0..5 {
-        Browser::sign_in(&server, "dora@example.org", PASSWORD).await;
-        let view = core
-            .wait_for_challenge(&account.id, 2)
-            .await
-            .expect("wait")
-            .expect("a sign-in");
-        let _ = core.approve(&view, "00", &Pin::new("0000")).await;
-        let _ = core.deny(&view, false).await;
-    }
-    Browser::sign_in(&server, "dora@example.org", PASSWORD).await;
-    let view = core
-        .wait_for_challenge(&account.id, 2)
-        .await
-        .expect("wait")
-        .expect("a sign-in");
+    lock_with_wrong_pins(&server, &core, &account.id, "dora@example.org", 5).await;
+    let (_, _, view) = sign_in_and_wait(&server, &core, &account.id, "dora@example.org").await;
     let locked = core
         .approve(&view, "00", &Pin::new("4831"))
         .await
@@ -230,12 +200,7 @@ async fn p7_forgot_pin_end_to_end() {
         "every address told"
     );
 
-    let (_, _, number) = Browser::sign_in(&server, "dora@example.org", PASSWORD).await;
-    let view = core
-        .wait_for_challenge(&account.id, 2)
-        .await
-        .expect("wait")
-        .expect("a sign-in");
+    let (_, number, view) = sign_in_and_wait(&server, &core, &account.id, "dora@example.org").await;
     core.approve(&view, &number, &Pin::new("7292"))
         .await
         .expect("unlocked: the new PIN approves");
@@ -264,22 +229,8 @@ async fn multi_account_isolation() {
     assert_eq!(core.accounts().expect("accounts").len(), 2);
 
     // Wrong PINs on one account do not touch the other's counter.
-    for _ in 0..5 {
-        Browser::sign_in(&first, "carol@example.org", PASSWORD).await;
-        let view = core
-            .wait_for_challenge(&a.id, 2)
-            .await
-            .expect("wait")
-            .expect("sign-in a");
-        let _ = core.approve(&view, "00", &Pin::new("0000")).await;
-        let _ = core.deny(&view, false).await;
-    }
-    let (_, _, code) = Browser::sign_in(&second, "carol@example.org", PASSWORD).await;
-    let view = core
-        .wait_for_challenge(&b.id, 2)
-        .await
-        .expect("wait")
-        .expect("sign-in b");
+    lock_with_wrong_pins(&first, &core, &a.id, "carol@example.org", 5).await;
+    let (_, code, view) = sign_in_and_wait(&second, &core, &b.id, "carol@example.org").await;
     assert!(
         core.pending(&a.id, 0).await.expect("a").is_empty(),
         "b's sign-in is not a's"
@@ -493,12 +444,8 @@ async fn settle_activates_an_enrolment_whose_last_write_was_lost() {
     let settled = core.settle().await.expect("settle");
     assert_eq!(settled.len(), 1);
     assert_eq!(settled[0].1, Settled::Activated);
-    let (_, _, code) = Browser::sign_in(&server, "settle2@example.org", PASSWORD).await;
-    let view = core
-        .wait_for_challenge(&settled[0].0, 5)
-        .await
-        .expect("wait")
-        .expect("sign-in");
+    let (_, code, view) =
+        sign_in_and_wait(&server, &core, &settled[0].0, "settle2@example.org").await;
     core.approve(&view, &code, &Pin::new("4831"))
         .await
         .expect("usable after settle");

@@ -10,8 +10,6 @@ use latchkey_e2e::server::reset_code;
 use latchkey_e2e::*;
 use latchkey_protocol::secret::{OneTimeCode, Password, Pin};
 
-const PASSWORD: &str = "correct horse battery";
-
 async fn enrolled_phone(server: &TestServer, email: &str) -> (Phone, latchkey_core::Account) {
     let browser = Browser::register(server, email, PASSWORD).await;
     let (html, _) = browser.add_device("Phone", "4831").await;
@@ -34,12 +32,7 @@ async fn working_pin(
     pins: &[&str],
 ) -> String {
     for pin in pins {
-        let (_, _, code) = Browser::sign_in(server, email, PASSWORD).await;
-        let view = core
-            .wait_for_challenge(&account.id, 5)
-            .await
-            .expect("wait")
-            .expect("a sign-in");
+        let (_, code, view) = sign_in_and_wait(server, core, &account.id, email).await;
         match core.approve(&view, &code, &Pin::new(*pin)).await {
             Ok(()) => return (*pin).to_owned(),
             Err(e) => {
