@@ -12,10 +12,29 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 apt_missing=()
 command -v keyctl >/dev/null 2>&1 || apt_missing+=(keyutils)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_missing+=(postgresql)
+# Bindings: a C compiler (header check), a JDK + JNA + JUnit (Kotlin suite), npm (kotlinc),
+# Python with venv (Python suite).
+command -v gcc >/dev/null 2>&1 || apt_missing+=(gcc libc6-dev)
+command -v javac >/dev/null 2>&1 || apt_missing+=(openjdk-17-jdk-headless)
+[ -f /usr/share/java/jna.jar ] || apt_missing+=(libjna-java)
+[ -f /usr/share/java/junit4.jar ] || apt_missing+=(junit4)
+command -v npm >/dev/null 2>&1 || apt_missing+=(npm)
+if ! command -v python3 >/dev/null 2>&1; then
+  apt_missing+=(python3 python3-venv)
+elif ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+  apt_missing+=(python3-venv)
+fi
 if [ ${#apt_missing[@]} -gt 0 ]; then
   step "installing with apt: ${apt_missing[*]}"
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${apt_missing[@]}"
+fi
+
+# The Kotlin compiler (apt's is 1.3, too old): from npm into tools/ (git-ignored).
+KOTLINC=tools/kt/node_modules/kotlin-compiler/bin/kotlinc
+if [ ! -x "$KOTLINC" ]; then
+  step "installing kotlinc 2.4.20 from npm into tools/kt"
+  npm install --prefix tools/kt --no-audit --no-fund kotlin-compiler@2.4.20
 fi
 
 # --- a throwaway PostgreSQL cluster for the server suites ---------------------------------------
@@ -40,16 +59,30 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy (all targets, all features, warnings are errors)"
-cargo clippy --workspace --all-targets --all-features -- -D warnings
+cargo clippy --workspace --exclude latchkey-uniffi-bindgen --all-targets --all-features -- -D warnings
+cargo clippy -p latchkey-uniffi-bindgen -- -D warnings
 
 step "cargo test (inside a fresh kernel session keyring, so the real keyutils keystore is tested)"
 LATCHKEY_REQUIRE_KEYUTILS=1 keyctl session latchkey-tests \
-  cargo test --workspace --all-features
+  cargo test --workspace --exclude latchkey-uniffi-bindgen --all-features
 
-# The binaries `cargo test --workspace --all-features` just built (a separate `cargo run -p`
+# The binaries the `cargo test` above just built (a separate `cargo run -p`
 # would resolve other features and recompile half the tree).
 step "main job smoke run (README quick start: latchkey demo, debug build)"
 ./target/debug/latchkey demo >/dev/null
 ./target/debug/examples/vault_demo >/dev/null
+
+# --- bindings ---------------------------------------------------------------------------------
+step "bindings: build latchkey-ffi, generate Kotlin/Swift/Python, compile the C header"
+bindings/generate.sh
+
+step "bindings: Kotlin on the JVM (kotlinc + JUnit against latchkey-server --dev)"
+tests/kotlin/run.sh
+
+step "bindings: Python (pytest against latchkey-server --dev)"
+tests/python/run.sh
+
+step "bindings: stripped release cdylib size (target <= 4 MiB)"
+bindings/generate.sh --release
 
 step "all tests passed"
