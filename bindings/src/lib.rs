@@ -306,9 +306,7 @@ impl core_ks::KeyStore for ForeignKeyStore {
                 let key = WrappingKey::from_bytes(&bytes);
                 bytes.zeroize();
                 key.map(Some).ok_or_else(|| {
-                    KeyStoreError::Failure(
-                        "the keystore returned a key of the wrong length".into(),
-                    )
+                    KeyStoreError::Failure("the keystore returned a key of the wrong length".into())
                 })
             }
             Ok(None) | Err(ShellError::Missing { .. }) => Ok(None),
@@ -339,7 +337,9 @@ fn public_key_from_shell(bytes: &[u8]) -> Option<ptypes::PublicKey> {
     use p256::pkcs8::DecodePublicKey as _;
     ptypes::PublicKey::from_sec1(bytes).or_else(|| {
         let key = p256::PublicKey::from_public_key_der(bytes).ok()?;
-        ptypes::PublicKey::from_sec1(&p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&key, true).to_bytes())
+        ptypes::PublicKey::from_sec1(
+            &p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&key, true).to_bytes(),
+        )
     })
 }
 
@@ -350,7 +350,9 @@ fn signature_from_shell(bytes: &[u8]) -> Option<ptypes::Signature> {
         p256::ecdsa::Signature::from_der(bytes).ok()?
     };
     // Java and most platform signers do not normalise s; the low-s form is equally valid.
-    Some(ptypes::Signature::from_ecdsa(&sig.normalize_s().unwrap_or(sig)))
+    Some(ptypes::Signature::from_ecdsa(
+        &sig.normalize_s().unwrap_or(sig),
+    ))
 }
 
 impl core_signer::DeviceSigner for ForeignSigner {
@@ -711,11 +713,6 @@ impl Latchkey {
             self.inner.link_policy(),
         )?
         .into())
-    }
-
-    /// Scans a PNG or JPEG image (a screenshot, a photo chosen from the gallery).
-    pub fn scan_image(&self, image: Vec<u8>) -> Result<ScanResult, LatchkeyError> {
-        Ok(latchkey_core::scan_image(&image, self.inner.link_policy())?.into())
     }
 
     /// Parses a link typed or pasted by hand (when the camera cannot be used).

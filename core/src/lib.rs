@@ -16,6 +16,7 @@ pub mod error;
 pub mod keystore;
 pub mod latchkey;
 pub mod platform;
+pub mod qr;
 pub mod scan;
 pub mod signer;
 pub mod vault;
@@ -30,4 +31,6 @@ pub use fsio::FaultPlan;
 pub use error::{Error, ErrorKind, Result};
 pub use latchkey::{Account, ChallengeView, Latchkey, Options, ResetTicket, Settled};
 pub use platform::{Platform, StaticPlatform};
-pub use scan::{scan_frame, scan_image, ScanResult};
+#[cfg(feature = "image-files")]
+pub use scan::scan_image;
+pub use scan::{read_codes, scan_frame, ScanResult};
