@@ -188,7 +188,7 @@ impl KeyringKeyStore {
     ///
     /// # Errors
     /// [`KeyStoreError::Unavailable`] if the store cannot be created.
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", feature = "keyutils"))]
     pub fn linux_keyutils(service: impl Into<String>) -> Result<Self, KeyStoreError> {
         let store = linux_keyutils_keyring_store::Store::new().map_err(map_error)?;
         Ok(Self::new(store, service))

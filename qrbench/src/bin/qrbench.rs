@@ -7,7 +7,8 @@
 //!
 //! Frames come from the seeded corpus (720p and 1080p) or from `--frames DIR` (PNG/JPEG, each
 //! with a sidecar `NAME.txt` holding the expected payload; no sidecar = must read nothing).
-//! zxing-cpp runs through its Python package (`pip install zxing-cpp numpy`), timing only the
+//! The peers: rqrr and rxing alone on the raw frame, and
+//! zxing-cpp through its Python package (`pip install zxing-cpp numpy`), timing only the
 //! `read_barcodes` call; everything runs on one thread. Prints one table per frame size.
 #![allow(clippy::print_stdout, clippy::cast_precision_loss)]
 
@@ -100,6 +101,35 @@ fn time_rust(frames: &[Frame], f: impl Fn(&Frame) -> Vec<String>) -> Vec<Outcome
             }
         })
         .collect()
+}
+
+/// rqrr on the raw frame with its own threshold.
+fn read_rqrr(f: &Frame) -> Vec<String> {
+    let mut prepared =
+        rqrr::PreparedImage::prepare_from_greyscale(f.width, f.height, |x, y| f.luma[y * f.width + x]);
+    prepared
+        .detect_grids()
+        .iter()
+        .filter_map(|g| g.decode().ok().map(|(_, text)| text))
+        .collect()
+}
+
+/// rxing alone (the Rust port of ZXing), QR only, "try harder", on the raw frame.
+fn read_rxing(luma: &[u8], width: usize, height: usize, inverted: bool) -> Vec<String> {
+    let mut hints = rxing::DecodeHints {
+        TryHarder: Some(true),
+        AlsoInverted: Some(inverted),
+        ..Default::default()
+    };
+    rxing::helpers::detect_in_luma_slice_with_hints(
+        luma,
+        u32::try_from(width).unwrap_or(0),
+        u32::try_from(height).unwrap_or(0),
+        Some(rxing::BarcodeFormat::QR_CODE),
+        &mut hints,
+    )
+    .map(|r| vec![r.getText().to_owned()])
+    .unwrap_or_default()
 }
 
 fn run_zxing(frames: &[Frame], python: &str) -> Result<Vec<Outcome>, String> {
@@ -292,14 +322,16 @@ fn main() -> ExitCode {
         let mut rows = Vec::new();
         let latchkey = time_rust(frames, |f| qr::read_with(&f.luma, f.width, f.height, f.width, Steps::ALL));
         rows.push(score("latchkey scan_frame", frames, &latchkey));
-        let plain = time_rust(frames, |f| qr::read_plain(&f.luma, f.width, f.height, f.width));
+        let plain = time_rust(frames, read_rqrr);
         rows.push(score("rqrr (raw frame)", frames, &plain));
+        let rx = time_rust(frames, |f| read_rxing(&f.luma, f.width, f.height, false));
+        rows.push(score("rxing alone (try harder)", frames, &rx));
         if args.ablation {
             let variants = [
-                ("  without pyramid", Steps { pyramid: false, ..Steps::ALL }),
-                ("  without local threshold", Steps { adaptive: false, ..Steps::ALL }),
-                ("  without inverted retry", Steps { invert: false, ..Steps::ALL }),
-                ("  first level only", Steps { upper_levels: false, ..Steps::ALL }),
+                ("  without inverted pass", Steps { inverted: false, ..Steps::ALL }),
+                ("  without half-size pass", Steps { half_size: false, ..Steps::ALL }),
+                ("  without try-harder", Steps { try_harder: false, ..Steps::ALL }),
+                ("  without normalised pass", Steps { normalised: false, ..Steps::ALL }),
             ];
             for (name, steps) in variants {
                 let o = time_rust(frames, |f| qr::read_with(&f.luma, f.width, f.height, f.width, steps));
