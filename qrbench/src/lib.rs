@@ -7,7 +7,11 @@
 //! (in-plane rotation, tilt up to 40°, modules down to 2 px), then degraded: low contrast,
 //! uneven light and glare, dark-mode (inverted) codes, moiré, defocus or motion blur, sensor
 //! noise and JPEG artefacts. [`Frame::traits`] says which were applied.
-#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss
+)]
 
 use std::f64::consts::PI;
 
@@ -255,7 +259,12 @@ pub fn frame(seed: u64, index: usize, width: usize, height: usize, label: &str) 
         traits.push(format!("jpeg={quality}"));
         let mut out = Vec::new();
         let encoded = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
-            .encode(&luma, width as u32, height as u32, image::ExtendedColorType::L8)
+            .encode(
+                &luma,
+                width as u32,
+                height as u32,
+                image::ExtendedColorType::L8,
+            )
             .is_ok();
         if encoded {
             if let Ok(img) = image::load_from_memory(&out) {
@@ -280,9 +289,7 @@ pub fn frame(seed: u64, index: usize, width: usize, height: usize, label: &str) 
 fn payload(rng: &mut ChaCha8Rng) -> String {
     let b64 = |rng: &mut ChaCha8Rng, len: usize| -> String {
         const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        (0..len)
-            .map(|_| A[rng.gen_range(0..64)] as char)
-            .collect()
+        (0..len).map(|_| A[rng.gen_range(0..64)] as char).collect()
     };
     match rng.gen_range(0..10) {
         0..=6 => {

@@ -7,10 +7,8 @@ use latchkey_core::read_codes;
 use latchkey_qrbench::corpus;
 
 /// (seed, width, height, frames, frames with a code that must be read)
-const GUARDS: [(u64, usize, usize, usize, usize); 2] = [
-    (7, 1280, 720, 40, MIN_720P),
-    (7, 1920, 1080, 20, MIN_1080P),
-];
+const GUARDS: [(u64, usize, usize, usize, usize); 2] =
+    [(7, 1280, 720, 40, MIN_720P), (7, 1920, 1080, 20, MIN_1080P)];
 const MIN_720P: usize = 23;
 const MIN_1080P: usize = 12;
 
@@ -37,7 +35,10 @@ fn scan_frame_reads_the_established_share_of_hard_frames() {
         }
         eprintln!("{w}x{h} seed {seed}: read {read} of {with_code} frames with a code");
         assert_eq!(wrong, 0, "wrong payloads at {w}x{h}");
-        assert_eq!(false_positives, 0, "codes read from empty frames at {w}x{h}");
+        assert_eq!(
+            false_positives, 0,
+            "codes read from empty frames at {w}x{h}"
+        );
         assert!(
             read >= minimum,
             "{w}x{h}: read {read} of {with_code}; qrbench established {minimum}"

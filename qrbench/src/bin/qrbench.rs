@@ -105,8 +105,9 @@ fn time_rust(frames: &[Frame], f: impl Fn(&Frame) -> Vec<String>) -> Vec<Outcome
 
 /// rqrr on the raw frame with its own threshold.
 fn read_rqrr(f: &Frame) -> Vec<String> {
-    let mut prepared =
-        rqrr::PreparedImage::prepare_from_greyscale(f.width, f.height, |x, y| f.luma[y * f.width + x]);
+    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(f.width, f.height, |x, y| {
+        f.luma[y * f.width + x]
+    });
     prepared
         .detect_grids()
         .iter()
@@ -224,7 +225,11 @@ struct Row {
 }
 
 fn score(name: &str, frames: &[Frame], outcomes: &[Outcome]) -> Row {
-    let with_code = frames.iter().filter(|f| f.expected.is_some()).count().max(1);
+    let with_code = frames
+        .iter()
+        .filter(|f| f.expected.is_some())
+        .count()
+        .max(1);
     let mut correct = 0;
     let mut wrong = 0;
     let mut false_pos = 0;
@@ -304,7 +309,10 @@ fn main() -> ExitCode {
         None => SIZES
             .iter()
             .map(|&(w, h, label)| {
-                eprint!("generating {} {label} frames (seed {}) … ", args.count, args.seed);
+                eprint!(
+                    "generating {} {label} frames (seed {}) … ",
+                    args.count, args.seed
+                );
                 let start = Instant::now();
                 let frames = corpus(args.seed, w, h, label, args.count);
                 eprintln!("{:.1} s", start.elapsed().as_secs_f64());
@@ -320,7 +328,9 @@ fn main() -> ExitCode {
             frames.len() - with_code
         );
         let mut rows = Vec::new();
-        let latchkey = time_rust(frames, |f| qr::read_with(&f.luma, f.width, f.height, f.width, Steps::ALL));
+        let latchkey = time_rust(frames, |f| {
+            qr::read_with(&f.luma, f.width, f.height, f.width, Steps::ALL)
+        });
         rows.push(score("latchkey scan_frame", frames, &latchkey));
         let plain = time_rust(frames, read_rqrr);
         rows.push(score("rqrr (raw frame)", frames, &plain));
@@ -328,13 +338,39 @@ fn main() -> ExitCode {
         rows.push(score("rxing alone (try harder)", frames, &rx));
         if args.ablation {
             let variants = [
-                ("  without inverted pass", Steps { inverted: false, ..Steps::ALL }),
-                ("  without half-size pass", Steps { half_size: false, ..Steps::ALL }),
-                ("  without try-harder", Steps { try_harder: false, ..Steps::ALL }),
-                ("  without normalised pass", Steps { normalised: false, ..Steps::ALL }),
+                (
+                    "  without inverted pass",
+                    Steps {
+                        inverted: false,
+                        ..Steps::ALL
+                    },
+                ),
+                (
+                    "  without half-size pass",
+                    Steps {
+                        half_size: false,
+                        ..Steps::ALL
+                    },
+                ),
+                (
+                    "  without try-harder",
+                    Steps {
+                        try_harder: false,
+                        ..Steps::ALL
+                    },
+                ),
+                (
+                    "  without normalised pass",
+                    Steps {
+                        normalised: false,
+                        ..Steps::ALL
+                    },
+                ),
             ];
             for (name, steps) in variants {
-                let o = time_rust(frames, |f| qr::read_with(&f.luma, f.width, f.height, f.width, steps));
+                let o = time_rust(frames, |f| {
+                    qr::read_with(&f.luma, f.width, f.height, f.width, steps)
+                });
                 rows.push(score(name, frames, &o));
             }
         }
