@@ -12,6 +12,8 @@ val latchkeyRustLibs by tasks.registering(Exec::class) {
     group = "latchkey"
     description = "Cross-compiles latchkey-ffi (release-ffi profile) into src/main/jniLibs"
     workingDir = repoRoot
+    // Identical code folding with the NDK's lld (see bindings/generate.sh).
+    environment("RUSTFLAGS", "-C link-arg=-Wl,--icf=all")
     commandLine(
         "cargo", "ndk", "-t", "arm64-v8a", "-t", "x86_64",
         "-o", file("src/main/jniLibs").absolutePath,
