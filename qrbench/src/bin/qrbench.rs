@@ -115,24 +115,6 @@ fn read_rqrr(f: &Frame) -> Vec<String> {
         .collect()
 }
 
-/// rxing alone (the Rust port of ZXing), QR only, "try harder", on the raw frame.
-fn read_rxing(luma: &[u8], width: usize, height: usize, inverted: bool) -> Vec<String> {
-    let mut hints = rxing::DecodeHints {
-        TryHarder: Some(true),
-        AlsoInverted: Some(inverted),
-        ..Default::default()
-    };
-    rxing::helpers::detect_in_luma_slice_with_hints(
-        luma,
-        u32::try_from(width).unwrap_or(0),
-        u32::try_from(height).unwrap_or(0),
-        Some(rxing::BarcodeFormat::QR_CODE),
-        &mut hints,
-    )
-    .map(|r| vec![r.getText().to_owned()])
-    .unwrap_or_default()
-}
-
 fn run_zxing(frames: &[Frame], python: &str) -> Result<Vec<Outcome>, String> {
     let dir = std::env::temp_dir().join(format!("qrbench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
@@ -334,7 +316,16 @@ fn main() -> ExitCode {
         rows.push(score("latchkey scan_frame", frames, &latchkey));
         let plain = time_rust(frames, read_rqrr);
         rows.push(score("rqrr (raw frame)", frames, &plain));
-        let rx = time_rust(frames, |f| read_rxing(&f.luma, f.width, f.height, false));
+        // rxing alone: the core's first pass without the inverted image or any other pass.
+        let alone = Steps {
+            inverted: false,
+            half_size: false,
+            normalised: false,
+            try_harder: true,
+        };
+        let rx = time_rust(frames, |f| {
+            qr::read_with(&f.luma, f.width, f.height, f.width, alone)
+        });
         rows.push(score("rxing alone (try harder)", frames, &rx));
         if args.ablation {
             let variants = [
