@@ -13,10 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use latchkey_protocol::b64;
+use latchkey_protocol::secret::SigningSecret;
 use latchkey_protocol::signed::Canonical;
 use latchkey_protocol::types::{Assurance, PublicKey, Signature};
-use p256::ecdsa::signature::Signer as _;
-use p256::ecdsa::SigningKey;
 use rand_core::{CryptoRngCore, OsRng};
 use serde::{Deserialize, Serialize};
 
@@ -247,15 +246,16 @@ impl DeviceSigner for SoftwareSigner {
     }
 
     fn generate(&self, alias: &KeyAlias) -> Result<PublicKey, SignerError> {
-        let key = SigningKey::random(&mut OsRng);
-        let public_key = PublicKey::from(key.verifying_key());
+        let key = SigningSecret::generate(&mut OsRng);
+        let public_key = key.public_key();
         let wrap_id = KeyId::random(&mut OsRng);
         let wrap = WrappingKey::generate(&mut OsRng);
-        let scalar = zeroize::Zeroizing::new(key.to_bytes());
+        // EXPOSE: the scalar is sealed under the wrapping key.
+        let scalar = key.expose_secret();
         let sealed = aead::seal(
             wrap.expose_secret(),
             &aad(alias, &public_key),
-            &scalar,
+            scalar.as_slice(),
             &mut OsRng,
         );
         let file = KeyFile {
@@ -296,18 +296,13 @@ impl DeviceSigner for SoftwareSigner {
             path: path.clone(),
             reason: "decryption failed".into(),
         })?;
-        let key = SigningKey::from_slice(&scalar).map_err(|_| SignerError::Corrupt {
-            path: path.clone(),
+        // The public key is the AEAD's associated data, so an opened scalar is the one sealed
+        // with this public key: no need to recompute it (a scalar multiplication) per request.
+        let key = SigningSecret::from_bytes(&scalar).ok_or_else(|| SignerError::Corrupt {
+            path,
             reason: "invalid key".into(),
         })?;
-        if PublicKey::from(key.verifying_key()) != file.public_key {
-            return Err(SignerError::Corrupt {
-                path,
-                reason: "key does not match".into(),
-            });
-        }
-        let signature: p256::ecdsa::Signature = key.sign(message);
-        Ok(Signature::from_ecdsa(&signature))
+        Ok(key.sign(message))
     }
 
     fn delete(&self, alias: &KeyAlias) -> Result<(), SignerError> {

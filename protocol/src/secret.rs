@@ -91,6 +91,61 @@ impl fmt::Debug for OprfKey {
     }
 }
 
+/// An ECDSA P-256 private key that only signs (device keys in software, approval keys).
+///
+/// Unlike `ecdsa::SigningKey` it does not compute its public key when loaded: opening a key
+/// to sign once costs one scalar multiplication, not two. Wiped on drop.
+#[derive(Clone, ZeroizeOnDrop)]
+pub struct SigningSecret(p256::SecretKey);
+
+impl SigningSecret {
+    /// A fresh random key.
+    pub fn generate(rng: &mut impl CryptoRngCore) -> Self {
+        Self(p256::SecretKey::random(rng))
+    }
+
+    /// Restores a key from its 32-byte big-endian scalar; `None` if it is zero or too large.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        (bytes.len() == 32)
+            .then(|| p256::SecretKey::from_slice(bytes).ok())
+            .flatten()
+            .map(Self)
+    }
+
+    /// The 32-byte scalar, for sealing.
+    pub fn expose_secret(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.0.to_bytes().into())
+    }
+
+    /// The public key (one scalar multiplication).
+    pub fn public_key(&self) -> crate::types::PublicKey {
+        crate::types::PublicKey::from(self.0.public_key())
+    }
+
+    /// Signs `message`: ECDSA P-256 with SHA-256, deterministic nonce (RFC 6979), low S —
+    /// byte for byte what `ecdsa::SigningKey` produces.
+    pub fn sign(&self, message: &[u8]) -> crate::types::Signature {
+        use ecdsa::hazmat::SignPrimitive as _;
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(message);
+        let scalar = Zeroizing::new(*self.0.to_nonzero_scalar());
+        // A 32-byte digest always reduces to a field element; a zero r or s needs a nonce
+        // that hits one of 2^-256 values, which the RFC 6979 loop would retry anyway.
+        let z = ecdsa::hazmat::bits2field::<p256::NistP256>(&digest)
+            .unwrap_or_else(|_| unreachable!("SHA-256 digest is 32 bytes"));
+        let (signature, _) = scalar
+            .try_sign_prehashed_rfc6979::<sha2::Sha256>(&z, &[])
+            .unwrap_or_else(|_| unreachable!("RFC 6979 nonce gave a zero signature"));
+        crate::types::Signature::from_ecdsa(&signature)
+    }
+}
+
+impl fmt::Debug for SigningSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningSecret(..)")
+    }
+}
+
 macro_rules! wire_secret_bytes {
     ($(#[$doc:meta])* $name:ident, $min:expr, $max:expr) => {
         $(#[$doc])*

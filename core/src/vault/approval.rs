@@ -9,11 +9,9 @@
 use std::fmt;
 
 use hkdf::Hkdf;
-use latchkey_protocol::secret::{OprfOutput, Pin};
+use latchkey_protocol::secret::{OprfOutput, Pin, SigningSecret};
 use latchkey_protocol::signed::Canonical;
 use latchkey_protocol::types::{AccountId, DeviceId, PublicKey, Signature};
-use p256::ecdsa::signature::Signer as _;
-use p256::ecdsa::SigningKey;
 use rand_core::CryptoRngCore;
 use sha2::Sha256;
 use zeroize::Zeroizing;
@@ -23,30 +21,30 @@ use crate::keystore::KeyId;
 
 /// The approval private key `d`: exists in memory only between PIN entry and signing.
 ///
-/// Boxed so moves do not leave copies; the p256 key wipes itself on drop.
-pub struct ApprovalKey(Box<SigningKey>);
+/// Boxed so moves do not leave copies; the key wipes itself on drop. Opening it for one
+/// approval does not compute the public key (only enrolment, change and reset need it).
+pub struct ApprovalKey(Box<SigningSecret>);
 
 impl ApprovalKey {
     /// A fresh random key (PIN change and reset always make a new one, never re-seal).
     pub fn generate(rng: &mut impl CryptoRngCore) -> Self {
-        Self(Box::new(SigningKey::random(rng)))
+        Self(Box::new(SigningSecret::generate(rng)))
     }
 
     /// The public half (sent to the server; never stored on the device).
     pub fn public_key(&self) -> PublicKey {
-        PublicKey::from(self.0.verifying_key())
+        self.0.public_key()
     }
 
     /// The private scalar, for the P9 test's scan of everything written (test builds only).
     #[cfg(feature = "test-support")]
     pub fn scalar_for_tests(&self) -> zeroize::Zeroizing<Vec<u8>> {
-        zeroize::Zeroizing::new(self.0.to_bytes().to_vec())
+        zeroize::Zeroizing::new(self.0.expose_secret().to_vec())
     }
 
     /// Signs canonical bytes (ECDSA P-256/SHA-256, low S).
     pub fn sign(&self, message: &[u8]) -> Signature {
-        let signature: p256::ecdsa::Signature = self.0.sign(message);
-        Signature::from_ecdsa(&signature)
+        self.0.sign(message)
     }
 }
 
@@ -124,11 +122,12 @@ pub fn seal(
     rng: &mut impl CryptoRngCore,
 ) -> InnerSealed {
     let pin_key = derive_pin_key(output, pin, context);
-    let scalar = Zeroizing::new(key.0.to_bytes());
+    // EXPOSE: the scalar is what the inner layer seals.
+    let scalar = key.0.expose_secret();
     InnerSealed(aead::seal(
         &pin_key,
         &context.fields("approval-key-inner"),
-        &scalar,
+        scalar.as_slice(),
         rng,
     ))
 }
@@ -142,9 +141,7 @@ pub fn open(
 ) -> Option<ApprovalKey> {
     let pin_key = derive_pin_key(output, pin, context);
     let scalar = aead::open(&pin_key, &context.fields("approval-key-inner"), &sealed.0)?;
-    SigningKey::from_slice(&scalar)
-        .ok()
-        .map(|k| ApprovalKey(Box::new(k)))
+    SigningSecret::from_bytes(&scalar).map(|k| ApprovalKey(Box::new(k)))
 }
 
 fn derive_pin_key(output: &OprfOutput, pin: &Pin, context: &SealContext) -> Zeroizing<[u8; 32]> {
