@@ -175,6 +175,26 @@ async fn p4_replay(backend: Backend) {
         stale.expect_err("counter").body.error,
         ErrorCode::CounterReused
     );
+    // A replayed evaluation is refused as such and counts nothing: the request id is
+    // recorded in the same transaction as the failure counter.
+    let (_, _, signed3) = challenge_for(&server, &device, "replay@example.org").await;
+    let (_, blinded) =
+        latchkey_protocol::oprf::blind(&latchkey_protocol::secret::Pin::new("0000"), &mut OsRng)
+            .expect("blind");
+    let evaluate = device.envelope(Evaluate {
+        purpose: EvaluatePurpose::Approve {
+            challenge: signed3.challenge.id,
+        },
+        blinded_pin: blinded,
+    });
+    let first = device.send(&evaluate).await.expect("evaluated");
+    let replayed = device.send(&evaluate).await.expect_err("replay");
+    assert_eq!(replayed.body.error, ErrorCode::Replayed);
+    let (_, left) = device
+        .evaluate(signed3.challenge.id, "4831")
+        .await
+        .expect("evaluate");
+    assert_eq!(left, first.attempts_left - 1, "the replay was not counted");
     server.stop().await;
 }
 

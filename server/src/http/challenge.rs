@@ -175,6 +175,8 @@ struct Stored {
     login_id: String,
     code: String,
     state: String,
+    /// Counted PIN evaluations bound to this challenge (an approval needs one).
+    evaluations: i64,
 }
 
 async fn load_challenge(
@@ -182,14 +184,27 @@ async fn load_challenge(
     device: &Device,
     id: &ChallengeId,
 ) -> Result<Stored, ApiError> {
+    load_challenge_in(&state.db, state, device, id).await
+}
+
+async fn load_challenge_in<'c, E>(
+    db: E,
+    state: &AppState,
+    device: &Device,
+    id: &ChallengeId,
+) -> Result<Stored, ApiError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
     let row = sqlx::query(
-        "SELECT l.id AS login_id, l.code, l.state, l.browser, l.ip, l.created_at, l.expires_at \
+        "SELECT l.id AS login_id, l.code, l.state, l.browser, l.ip, l.created_at, l.expires_at, \
+         c.evaluations \
          FROM challenges c JOIN logins l ON l.id = c.login_id \
          WHERE c.id = $1 AND c.device_id = $2",
     )
     .bind(id.to_string())
     .bind(device.id.to_string())
-    .fetch_optional(&state.db)
+    .fetch_optional(db)
     .await?
     .ok_or_else(|| {
         ApiError::new(
@@ -217,6 +232,7 @@ async fn load_challenge(
         login_id: row.try_get("login_id")?,
         code: row.try_get("code")?,
         state: row.try_get("state")?,
+        evaluations: row.try_get("evaluations")?,
     })
 }
 
@@ -317,9 +333,13 @@ async fn answer(
     State(state): State<Arc<AppState>>,
     Json(request): Json<DeviceRequest<Answer>>,
 ) -> ApiResult<AnswerResponse> {
-    let device = device::authenticate(&state, &request, &[states::ACTIVE]).await?;
+    let (device, claim) = device::verify(&state, &request, &[states::ACTIVE]).await?;
     let body = &request.body;
-    let stored = load_challenge(&state, &device, &body.challenge).await?;
+    // One transaction, one commit: the request id first (a replay is refused as such), the
+    // reads, the counter (approvals), first valid answer wins, the audit event.
+    let mut tx = state.db.begin().await?;
+    claim.record(&state, &mut *tx).await?;
+    let stored = load_challenge_in(&mut *tx, &state, &device, &body.challenge).await?;
     if !stored.challenge.digest().ct_eq(&body.challenge_digest) {
         return Err(ApiError::bad_request(
             "the answer is for a different version of this sign-in request; fetch it again",
@@ -334,7 +354,7 @@ async fn answer(
     }
     let (new_state, outcome) = match body.decision {
         Decision::Approve => {
-            approve_checks(&state, &device, body).await?;
+            approve_checks(&stored, &device, body)?;
             let matches: bool = stored
                 .code
                 .as_bytes()
@@ -349,8 +369,6 @@ async fn answer(
         Decision::Deny => (login_states::DENIED, AnswerOutcome::Denied),
         Decision::Report => (login_states::REPORTED, AnswerOutcome::Reported),
     };
-    // One transaction: the counter (approvals), then first valid answer wins.
-    let mut tx = state.db.begin().await?;
     if body.decision == Decision::Approve {
         advance_counter(&mut tx, &state, &device, body.counter).await?;
     }
@@ -367,50 +385,40 @@ async fn answer(
     if won.rows_affected() != 1 {
         return Err(already_answered());
     }
+    let event = match new_state {
+        login_states::APPROVED => Some("signin_approved"),
+        login_states::MISMATCH => Some("signin_code_mismatch"),
+        login_states::REPORTED => None, // report() records it and tells the account
+        _ => Some("signin_denied"),
+    };
+    if let Some(event) = event {
+        device::audit_in(
+            &mut *tx,
+            &state,
+            &device.account,
+            Some(&device.id),
+            event,
+            &stored.challenge.ip,
+        )
+        .await?;
+    }
     tx.commit().await?;
     state.signals.notify(&format!("login:{}", stored.login_id));
     match new_state {
-        login_states::APPROVED => {
-            device::audit(
-                &state,
-                &device.account,
-                Some(&device.id),
-                "signin_approved",
-                &stored.challenge.ip,
-            )
-            .await;
-        }
         login_states::MISMATCH => {
-            device::audit(
-                &state,
-                &device.account,
-                Some(&device.id),
-                "signin_code_mismatch",
-                &stored.challenge.ip,
-            )
-            .await;
             return Err(ApiError::new(
                 ErrorCode::CodeMismatch,
                 "the number you typed is not the one on the login page; the sign-in was refused, start it again",
             ));
         }
         login_states::REPORTED => report(&state, &device, &stored).await?,
-        _ => {
-            device::audit(
-                &state,
-                &device.account,
-                Some(&device.id),
-                "signin_denied",
-                &stored.challenge.ip,
-            )
-            .await;
-        }
+        _ => {}
     }
     Ok(Json(AnswerResponse { outcome }))
 }
 
 /// The approval signature and the evaluation binding (read-only checks).
-async fn approve_checks(state: &AppState, device: &Device, body: &Answer) -> Result<(), ApiError> {
+fn approve_checks(stored: &Stored, device: &Device, body: &Answer) -> Result<(), ApiError> {
     let approval_key = device.approval_key.ok_or_else(ApiError::unauthorized)?;
     let signature = body
         .approval_signature
@@ -428,12 +436,7 @@ async fn approve_checks(state: &AppState, device: &Device, body: &Answer) -> Res
     if !approval_key.verify(&bytes, signature) {
         return Err(ApiError::bad_request("the approval signature is invalid"));
     }
-    let evaluations: i64 = sqlx::query("SELECT evaluations FROM challenges WHERE id = $1")
-        .bind(body.challenge.to_string())
-        .fetch_one(&state.db)
-        .await?
-        .try_get("evaluations")?;
-    if evaluations == 0 {
+    if stored.evaluations == 0 {
         return Err(ApiError::bad_request(
             "no PIN evaluation was made for this sign-in request",
         ));

@@ -111,6 +111,58 @@ pub(crate) async fn authenticate<B: RequestBody>(
     request: &DeviceRequest<B>,
     allowed_states: &[&str],
 ) -> Result<Device, ApiError> {
+    let (device, claim) = verify(state, request, allowed_states).await?;
+    claim.record(state, &state.db).await?;
+    Ok(device)
+}
+
+/// A verified request's id, to be recorded (replay protection) inside the handler's own
+/// transaction: one commit per request instead of two.
+#[must_use = "a verified request must record its request id"]
+pub(crate) struct RequestClaim {
+    device: String,
+    request_id: String,
+}
+
+impl RequestClaim {
+    /// Records the request id; run it first in the handler's transaction, so a replay is
+    /// refused as `replayed` before anything else is read or written.
+    ///
+    /// # Errors
+    /// `replayed` when the id was seen before.
+    pub(crate) async fn record<'c, E>(self, state: &AppState, db: E) -> Result<(), ApiError>
+    where
+        E: sqlx::Executor<'c, Database = sqlx::Any>,
+    {
+        let inserted = sqlx::query(
+            "INSERT INTO request_ids (device_id, request_id, seen_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (device_id, request_id) DO NOTHING",
+        )
+        .bind(self.device)
+        .bind(self.request_id)
+        .bind(state.clock.now_i64())
+        .execute(db)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(ApiError::new(
+                ErrorCode::Replayed,
+                "this request was already received",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// [`authenticate`] without recording the request id: the caller records the returned claim
+/// in its transaction.
+///
+/// # Errors
+/// `unsupported_version`, `replayed` (clock), `unauthorized`.
+pub(crate) async fn verify<B: RequestBody>(
+    state: &AppState,
+    request: &DeviceRequest<B>,
+    allowed_states: &[&str],
+) -> Result<(Device, RequestClaim), ApiError> {
     let header = &request.header;
     if header.v != PROTOCOL_VERSION {
         return Err(ApiError::new(
@@ -135,7 +187,16 @@ pub(crate) async fn authenticate<B: RequestBody>(
     if !request.verify(&key) {
         return Err(ApiError::unauthorized());
     }
-    // Forget request ids older than the skew window, at most once a minute (not per request).
+    sweep_request_ids(state).await?;
+    let claim = RequestClaim {
+        device: device.id.to_string(),
+        request_id: header.request_id.to_string(),
+    };
+    Ok((device, claim))
+}
+
+/// Forgets request ids older than the skew window, at most once a minute (not per request).
+async fn sweep_request_ids(state: &AppState) -> Result<(), ApiError> {
     let now_secs = state.clock.now();
     let last = state
         .request_id_sweep
@@ -157,22 +218,7 @@ pub(crate) async fn authenticate<B: RequestBody>(
             .execute(&state.db)
             .await?;
     }
-    let inserted = sqlx::query(
-        "INSERT INTO request_ids (device_id, request_id, seen_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (device_id, request_id) DO NOTHING",
-    )
-    .bind(device.id.to_string())
-    .bind(header.request_id.to_string())
-    .bind(state.clock.now_i64())
-    .execute(&state.db)
-    .await?;
-    if inserted.rows_affected() == 0 {
-        return Err(ApiError::new(
-            ErrorCode::Replayed,
-            "this request was already received",
-        ));
-    }
-    Ok(device)
+    Ok(())
 }
 
 /// Opens the device's OPRF key.
@@ -196,15 +242,20 @@ pub(crate) fn oprf_key(
 /// `locked` when the limit is reached.
 ///
 /// `challenge` binds the evaluation to a sign-in request: its evaluation count is raised in the
-/// same transaction (one commit), so an approval can require an evaluation for its request.
+/// same transaction (one commit), so an approval can require an evaluation for its request;
+/// `claim`, when given, records the request id in that transaction too.
 pub(crate) async fn counted_evaluate(
     state: &AppState,
     device: &Device,
     blinded: &Element,
     challenge: Option<&latchkey_protocol::types::ChallengeId>,
+    claim: Option<RequestClaim>,
 ) -> Result<(Element, u8), ApiError> {
     let max = i64::from(state.config.policy.max_failures);
     let mut tx = state.db.begin().await?;
+    if let Some(claim) = claim {
+        claim.record(state, &mut *tx).await?;
+    }
     if let Some(challenge) = challenge {
         sqlx::query("UPDATE challenges SET evaluations = evaluations + 1 WHERE id = $1")
             .bind(challenge.to_string())
@@ -282,9 +333,29 @@ pub(crate) async fn audit(
     event: &str,
     detail: &str,
 ) {
+    if let Err(e) = audit_in(&state.db, state, account, device, event, detail).await {
+        tracing::error!(error = ?e, event, "audit write failed");
+    }
+}
+
+/// [`audit`] inside the caller's transaction: the event commits with what it records.
+///
+/// # Errors
+/// The database error (the transaction then rolls back).
+pub(crate) async fn audit_in<'c, E>(
+    db: E,
+    state: &AppState,
+    account: &AccountId,
+    device: Option<&DeviceId>,
+    event: &str,
+    detail: &str,
+) -> Result<(), ApiError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
     let mut id = [0u8; 16];
     OsRng.fill_bytes(&mut id);
-    let result = sqlx::query(
+    sqlx::query(
         "INSERT INTO audit (id, account_id, device_id, event, detail, at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(b64::encode(&id))
@@ -293,12 +364,10 @@ pub(crate) async fn audit(
     .bind(event)
     .bind(detail)
     .bind(state.clock.now_i64())
-    .execute(&state.db)
-    .await;
-    if let Err(e) = result {
-        tracing::error!(error = %e, event, "audit write failed");
-    }
+    .execute(db)
+    .await?;
     tracing::info!(account = %account, device = ?device.map(ToString::to_string), event, "security event");
+    Ok(())
 }
 
 /// Sends a notice to every address on the account (P7). Failures are logged, not fatal.

@@ -81,7 +81,7 @@ async fn begin(
         return Err(code_invalid());
     }
     let (evaluated, attempts_left) =
-        device::counted_evaluate(&state, &device, &request.blinded_pin, None).await?;
+        device::counted_evaluate(&state, &device, &request.blinded_pin, None, None).await?;
     let email: String = sqlx::query("SELECT email FROM accounts WHERE id = $1")
         .bind(device.account.to_string())
         .fetch_one(&state.db)
@@ -237,26 +237,32 @@ async fn evaluate(
         EvaluatePurpose::Approve { challenge } => Some(*challenge),
         EvaluatePurpose::Enrol => None,
     };
-    let device = match request.body.purpose {
+    // The request id is recorded in the counted evaluation's transaction (one commit).
+    let (device, claim) = match request.body.purpose {
         EvaluatePurpose::Enrol => {
-            let device = device::authenticate(&state, &request, &[states::ENROLLING]).await?;
+            let (device, claim) = device::verify(&state, &request, &[states::ENROLLING]).await?;
             if state.clock.now_i64() >= device.code_expires_at {
                 return Err(ApiError::new(
                     ErrorCode::Expired,
                     "the enrolment expired; start again",
                 ));
             }
-            device
+            (device, claim)
         }
         EvaluatePurpose::Approve { challenge } => {
-            let device = device::authenticate(&state, &request, &[states::ACTIVE]).await?;
+            let (device, claim) = device::verify(&state, &request, &[states::ACTIVE]).await?;
             super::challenge::bind_evaluation(&state, &device, &challenge).await?;
-            device
+            (device, claim)
         }
     };
-    let (evaluated_pin, attempts_left) =
-        device::counted_evaluate(&state, &device, &request.body.blinded_pin, bound.as_ref())
-            .await?;
+    let (evaluated_pin, attempts_left) = device::counted_evaluate(
+        &state,
+        &device,
+        &request.body.blinded_pin,
+        bound.as_ref(),
+        Some(claim),
+    )
+    .await?;
     Ok(Json(EvaluateResponse {
         evaluated_pin,
         attempts_left,

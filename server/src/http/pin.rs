@@ -117,7 +117,7 @@ async fn change_start(
         ));
     }
     let (old_evaluated_pin, attempts_left) =
-        device::counted_evaluate(&state, &device, &body.old_blinded_pin, None).await?;
+        device::counted_evaluate(&state, &device, &body.old_blinded_pin, None, None).await?;
     let (sealed, new_evaluated_pin) = stage_key(&state, &device, &body.new_blinded_pin)?;
     let now = state.clock.now_i64();
     let expires_at = now + i64::try_from(state.config.policy.operation_ttl).unwrap_or(900);

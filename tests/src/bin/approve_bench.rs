@@ -40,10 +40,7 @@ async fn run(backend: Backend, n: usize) -> Vec<Duration> {
         let ids = core.pending(&account.id, 0).await.expect("pending");
         let id = *ids.last().expect("id");
         let started = Instant::now();
-        let view = core
-            .challenge(&account.id, &id)
-            .await
-            .expect("fetch");
+        let view = core.challenge(&account.id, &id).await.expect("fetch");
         let fetched = started.elapsed();
         core.approve(&view, &signin.code, &pin)
             .await
