@@ -2,7 +2,9 @@
 //! verify the challenge, counted OPRF evaluation, open the
 //! approval key, durable counter, approval and device signatures, submit. Prints p50/p90/p99
 //! over N approvals (default 1,000) for SQLite, and PostgreSQL when
-//! `LATCHKEY_TEST_POSTGRES_URL` is set.
+//! `LATCHKEY_TEST_POSTGRES_URL` is set (use a cluster with fsync on: test.sh's throwaway one
+//! runs with fsync off and flatters the numbers). The clock starts when the challenge id is
+//! known, as when a push delivers it; the long-poll that finds it here is not timed.
 //!
 //! Run: `cargo run --release -p latchkey-e2e --bin approve-bench [-- N]`; with `BENCH_SPLIT=1`
 //! it also prints the fetch / approve split of every 50th round trip.
