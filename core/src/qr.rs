@@ -13,7 +13,11 @@
 //!
 //! Each step can be switched off ([`Steps`]) so the benchmark can show what it buys.
 
-use rxing::{BarcodeFormat, DecodeHints};
+use std::collections::HashSet;
+
+use rxing::common::HybridBinarizer;
+use rxing::qrcode::cpp_port::QrReader;
+use rxing::{BarcodeFormat, BinaryBitmap, DecodeHints, Luma8Source, Reader as _};
 
 /// Which steps run (all on in [`scan_frame`](crate::scan_frame)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +54,9 @@ pub(crate) fn read(luma: &[u8], width: usize, height: usize, stride: usize) -> V
 
 /// Reads the frame with the chosen steps (the benchmark's ablation). The buffer must hold
 /// `stride * (height - 1) + width` bytes.
+///
+/// Passes, cheapest first, until one reads a code: half size (a quarter of the pixels; most
+/// codes are big enough), full size, normalised half size, normalised full size.
 pub fn read_with(
     luma: &[u8],
     width: usize,
@@ -72,103 +79,128 @@ pub fn read_with(
             .collect::<Vec<u8>>();
         &level
     };
-    let found = decode(pixels, w, h, steps);
-    if !found.is_empty() {
-        return found;
-    }
     let half = (steps.half_size && w.min(h) >= MIN_HALF_SHORT_SIDE).then(|| {
         let (hw, hh) = (w / 2, h / 2);
         (downscale(pixels, w, 2, hw, hh), hw, hh)
     });
-    if steps.normalised {
-        let found = match &half {
-            // Normalised at half size: four times fewer pixels, and the averaging keeps the
-            // stretched noise from breeding finder-pattern candidates.
-            Some((small, hw, hh)) => decode(&normalise(small, *hw, *hh), *hw, *hh, steps),
-            None => decode(&normalise(pixels, w, h), w, h, steps),
-        };
+    if let Some((small, hw, hh)) = &half {
+        let found = decode(small, *hw, *hh, steps);
         if !found.is_empty() {
             return found;
         }
     }
-    match &half {
-        Some((small, hw, hh)) => {
-            let found = decode(small, *hw, *hh, steps);
-            if !found.is_empty() || !steps.normalised {
-                return found;
-            }
-            // Small modules: normalised at full size, the most expensive pass, last.
-            decode(&normalise(pixels, w, h), w, h, steps)
-        }
-        None => Vec::new(),
+    let found = decode(pixels, w, h, steps);
+    if !found.is_empty() || !steps.normalised {
+        return found;
     }
+    if let Some((small, hw, hh)) = &half {
+        // Normalised at half size: four times fewer pixels, and the averaging keeps the
+        // stretched noise from breeding finder-pattern candidates.
+        let found = decode(&normalise(small, *hw, *hh, 4), *hw, *hh, steps);
+        if !found.is_empty() {
+            return found;
+        }
+    }
+    // Small modules in low contrast: normalised per pixel at full size, the most expensive
+    // pass, last.
+    decode(&normalise(pixels, w, h, 1), w, h, steps)
 }
 
 /// Local contrast normalisation: each pixel relative to the mean and spread of the window
 /// around it, stretched to the full range. The window spans several modules, so a faint code
-/// under glare or in a shadow gets the contrast the binarizer needs (rxing treats blocks with
-/// less than 24 levels of range as flat).
-fn normalise(luma: &[u8], w: usize, h: usize) -> Vec<u8> {
+/// under glare or in a shadow gets the contrast the binarizer needs (it treats blocks with
+/// less than 24 levels of range as flat). Mean and spread are taken once per `block` ×
+/// `block` pixels (4 at half size: the window is 25 to 97 pixels wide, so they barely move
+/// within a block, and the pass costs a fifth); 1 is exact per pixel.
+fn normalise(luma: &[u8], w: usize, h: usize, block: usize) -> Vec<u8> {
     let iw = w + 1;
-    let mut sum = vec![0u64; iw * (h + 1)];
+    let mut sum = vec![0u32; iw * (h + 1)];
     let mut sq = vec![0u64; iw * (h + 1)];
     for y in 0..h {
-        let (mut run, mut run_sq) = (0u64, 0u64);
+        let (mut run, mut run_sq) = (0u32, 0u64);
         for x in 0..w {
-            let v = u64::from(luma[y * w + x]);
+            let v = u32::from(luma[y * w + x]);
             run += v;
-            run_sq += v * v;
+            run_sq += u64::from(v * v);
             sum[(y + 1) * iw + x + 1] = sum[y * iw + x + 1] + run;
             sq[(y + 1) * iw + x + 1] = sq[y * iw + x + 1] + run_sq;
         }
     }
     let radius = (w.min(h) / 24).clamp(12, 48);
-    let mut out = vec![0u8; w * h];
-    for y in 0..h {
-        let (y0, y1) = (y.saturating_sub(radius), (y + radius + 1).min(h));
-        for x in 0..w {
-            let (x0, x1) = (x.saturating_sub(radius), (x + radius + 1).min(w));
+    let (bw, bh) = (w.div_ceil(block), h.div_ceil(block));
+    // Per block: out = v * scale + offset.
+    let mut params = vec![(0f32, 0f32); bw * bh];
+    for by in 0..bh {
+        let cy = (by * block + block / 2).min(h - 1);
+        let (y0, y1) = (cy.saturating_sub(radius), (cy + radius + 1).min(h));
+        for bx in 0..bw {
+            let cx = (bx * block + block / 2).min(w - 1);
+            let (x0, x1) = (cx.saturating_sub(radius), (cx + radius + 1).min(w));
             let area = ((y1 - y0) * (x1 - x0)) as f32;
-            let box_sum = |t: &[u64]| {
-                (t[y1 * iw + x1] + t[y0 * iw + x0] - t[y0 * iw + x1] - t[y1 * iw + x0]) as f32
-            };
-            let mean = box_sum(&sum) / area;
-            let var = (box_sum(&sq) / area - mean * mean).max(0.0);
-            let spread = var.sqrt().max(6.0);
-            let v = f32::from(luma[y * w + x]);
-            out[y * w + x] = (128.0 + 60.0 * (v - mean) / spread).clamp(0.0, 255.0) as u8;
+            let s = (sum[y1 * iw + x1] + sum[y0 * iw + x0] - sum[y0 * iw + x1] - sum[y1 * iw + x0])
+                as f32;
+            let q =
+                (sq[y1 * iw + x1] + sq[y0 * iw + x0] - sq[y0 * iw + x1] - sq[y1 * iw + x0]) as f32;
+            let mean = s / area;
+            let spread = (q / area - mean * mean).max(0.0).sqrt().max(6.0);
+            let scale = 60.0 / spread;
+            params[by * bw + bx] = (scale, 128.0 - mean * scale);
+        }
+    }
+    let mut out = vec![0u8; w * h];
+    for (y, (row, out_row)) in luma
+        .chunks_exact(w)
+        .zip(out.chunks_exact_mut(w))
+        .enumerate()
+    {
+        let block_row = &params[(y / block) * bw..(y / block + 1) * bw];
+        for (x, (o, &v)) in out_row.iter_mut().zip(row).enumerate() {
+            let (scale, offset) = block_row[x / block];
+            *o = (f32::from(v) * scale + offset).clamp(0.0, 255.0) as u8;
         }
     }
     out
 }
 
+/// One pass of rxing's port of the zxing-cpp QR reader (hybrid binarizer, concentric
+/// finder patterns, perspective sampling): the binarized frame, then, if asked, its inverse.
+/// ZXing's older Java-style QR reader, which rxing also runs by default, is skipped: on the
+/// corpus it read no frame this one missed and cost a third more time.
 fn decode(luma: &[u8], width: usize, height: usize, steps: Steps) -> Vec<String> {
     let (Ok(w), Ok(h)) = (u32::try_from(width), u32::try_from(height)) else {
         return Vec::new();
     };
-    let mut hints = DecodeHints {
+    let hints = DecodeHints {
         TryHarder: Some(steps.try_harder),
-        AlsoInverted: Some(steps.inverted),
+        // Only QR: Micro QR and rMQR sampling would cost time and could "read" noise.
+        PossibleFormats: Some(HashSet::from([BarcodeFormat::QR_CODE])),
         ..Default::default()
+    };
+    let read = |bitmap: &mut BinaryBitmap<HybridBinarizer<Luma8Source<'_>>>| {
+        QrReader
+            .decode_with_hints(bitmap, &hints)
+            .ok()
+            .map(|r| r.getText().to_owned())
+            // An empty payload says nothing (and rxing reports one for some misreads).
+            .filter(|text| !text.is_empty())
     };
     // A decoder bug reachable from a crafted code must not take the app down: a panic inside
     // rxing counts as "no code in this frame".
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        rxing::helpers::detect_in_luma_slice_with_hints(
-            luma,
-            w,
-            h,
-            Some(BarcodeFormat::QR_CODE),
-            &mut hints,
-        )
-        .ok()
-        .map(|r| r.getText().to_owned())
-        // An empty payload says nothing (and rxing reports one for some misreads).
-        .filter(|text| !text.is_empty())
-        .into_iter()
-        .collect()
+        let source = Luma8Source::new_with_slice(luma, w, h).ok()?;
+        let mut bitmap = BinaryBitmap::new(HybridBinarizer::new(source));
+        read(&mut bitmap).or_else(|| {
+            steps.inverted.then(|| {
+                // Light-on-dark (dark-mode pages): the same binarized frame, inverted.
+                bitmap.invert();
+                read(&mut bitmap)
+            })?
+        })
     }))
-    .unwrap_or_default()
+    .ok()
+    .flatten()
+    .into_iter()
+    .collect()
 }
 
 /// Box-filter downscale by an integer factor.
