@@ -1,15 +1,16 @@
 //! The QR reading pipeline behind [`crate::scan::read_codes`], chosen by measurement on the
 //! seeded hard-frame corpus (`qrbench`, see `qrbench/README.md` for the tables).
 //!
-//! The decoder is `rxing` (the Rust port of ZXing: hybrid block binarizer, finder-pattern
-//! detector with perspective correction), which read more hard frames than `rqrr` and in a
-//! third of the time. In front of and around it:
+//! The decoder is `rxing`'s port of the zxing-cpp QR reader (hybrid block binarizer,
+//! concentric finder patterns, perspective sampling), which read more hard frames than `rqrr`
+//! and in a third of the time. Around it:
 //! 1. frames with a long side over 1920 px are box-downscaled first (a 4K frame costs four
 //!    times a 1080p one and its modules are large anyway);
-//! 2. one pass at full size with "try harder" and the inverted image (dark-mode pages show
-//!    light-on-dark codes);
-//! 3. if nothing was read, one pass at half size (a box downscale averages sensor noise,
-//!    moiré and JPEG blocks away, and halves the blur radius in pixels).
+//! 2. passes from cheapest to dearest, stopping at the first code: half size (a box
+//!    downscale: a quarter of the pixels, sensor noise, moiré and JPEG blocks averaged away),
+//!    full size, locally contrast-normalised half size, normalised full size;
+//! 3. each pass reads the binarized frame and then its inverse (dark-mode pages show
+//!    light-on-dark codes), with "try harder" (every row scanned for finder patterns).
 //!
 //! Each step can be switched off ([`Steps`]) so the benchmark can show what it buys.
 
@@ -24,9 +25,9 @@ use rxing::{BarcodeFormat, BinaryBitmap, DecodeHints, Luma8Source, Reader as _};
 pub struct Steps {
     /// Also try the inverted image (light-on-dark codes).
     pub inverted: bool,
-    /// A second pass at half size when the first read nothing.
+    /// Half-size passes (the first pass, and the first normalised one).
     pub half_size: bool,
-    /// rxing's "try harder" (rows scanned more densely, a rotated pass).
+    /// rxing's "try harder" (every row scanned for finder patterns).
     pub try_harder: bool,
     /// A pass on a locally contrast-normalised frame (low contrast, glare, shadows).
     pub normalised: bool,
