@@ -6,9 +6,9 @@
 //! and in a third of the time. Around it:
 //! 1. frames with a long side over 1920 px are box-downscaled first (a 4K frame costs four
 //!    times a 1080p one and its modules are large anyway);
-//! 2. passes from cheapest to dearest, stopping at the first code: half size (a box
-//!    downscale: a quarter of the pixels, sensor noise, moiré and JPEG blocks averaged away),
-//!    full size, locally contrast-normalised half size, normalised full size;
+//! 2. passes, stopping at the first code: full size under a 3 × 3 box blur, half size (a box
+//!    downscale), full size, locally contrast-normalised half size, normalised blurred full
+//!    size;
 //! 3. each pass reads the binarized frame and then its inverse (dark-mode pages show
 //!    light-on-dark codes), with "try harder" (every row scanned for finder patterns).
 //!
@@ -29,8 +29,10 @@ pub struct Steps {
     pub half_size: bool,
     /// rxing's "try harder" (every row scanned for finder patterns).
     pub try_harder: bool,
-    /// A pass on a locally contrast-normalised frame (low contrast, glare, shadows).
+    /// Passes on a locally contrast-normalised frame (low contrast, glare, shadows).
     pub normalised: bool,
+    /// A 3 × 3 box blur: the first pass, and under the normalised full-size pass.
+    pub blurred: bool,
 }
 
 impl Steps {
@@ -40,13 +42,16 @@ impl Steps {
         half_size: true,
         try_harder: true,
         normalised: true,
+        blurred: true,
     };
 }
 
 /// Longest side decoded at full resolution.
 const MAX_SIDE: usize = 1920;
-/// Below this short side a half-size pass has too few pixels per module to help.
-const MIN_HALF_SHORT_SIDE: usize = 480;
+/// Half-size passes run from this short side up (1080p and larger). Below it the half-size
+/// frame has too few pixels per module, and the blurred pass already averages the noise: at
+/// 720p the half-size passes read no extra frame and cost the median frame 1.5 ms.
+const MIN_HALF_SHORT_SIDE: usize = 1000;
 
 /// Reads the frame with every step.
 pub(crate) fn read(luma: &[u8], width: usize, height: usize, stride: usize) -> Vec<String> {
@@ -56,8 +61,9 @@ pub(crate) fn read(luma: &[u8], width: usize, height: usize, stride: usize) -> V
 /// Reads the frame with the chosen steps (the benchmark's ablation). The buffer must hold
 /// `stride * (height - 1) + width` bytes.
 ///
-/// Passes, cheapest first, until one reads a code: half size (a quarter of the pixels; most
-/// codes are big enough), full size, normalised half size, normalised full size.
+/// Passes, until one reads a code: blurred full size, half size, full size, normalised half
+/// size, normalised blurred full size (the order that gave the lowest median time for the
+/// same reads on the corpus; `qrbench/README.md`).
 pub fn read_with(
     luma: &[u8],
     width: usize,
@@ -80,6 +86,15 @@ pub fn read_with(
             .collect::<Vec<u8>>();
         &level
     };
+    // Blurred: sensor noise, JPEG blocks and moiré averaged away, and fewer false finder
+    // candidates, so this pass is also the quickest at full size.
+    let blurred = steps.blurred.then(|| blur3(pixels, w, h));
+    if let Some(blurred) = &blurred {
+        let found = decode(blurred, w, h, steps);
+        if !found.is_empty() {
+            return found;
+        }
+    }
     let half = (steps.half_size && w.min(h) >= MIN_HALF_SHORT_SIDE).then(|| {
         let (hw, hh) = (w / 2, h / 2);
         (downscale(pixels, w, 2, hw, hh), hw, hh)
@@ -90,30 +105,60 @@ pub fn read_with(
             return found;
         }
     }
+    // Small modules, which blurring and halving wipe out.
     let found = decode(pixels, w, h, steps);
     if !found.is_empty() || !steps.normalised {
         return found;
     }
     if let Some((small, hw, hh)) = &half {
-        // Normalised at half size: four times fewer pixels, and the averaging keeps the
-        // stretched noise from breeding finder-pattern candidates.
-        let found = decode(&normalise(small, *hw, *hh, 4), *hw, *hh, steps);
+        let found = decode(&normalise(small, *hw, *hh), *hw, *hh, steps);
         if !found.is_empty() {
             return found;
         }
     }
-    // Small modules in low contrast: normalised per pixel at full size, the most expensive
-    // pass, last.
-    decode(&normalise(pixels, w, h, 1), w, h, steps)
+    // Low contrast under glare, in shadow or behind moiré: the most expensive pass, last.
+    let base = blurred.as_deref().unwrap_or(pixels);
+    decode(&normalise(base, w, h), w, h, steps)
 }
+
+/// 3 × 3 box blur (the outermost rows and columns are copied).
+fn blur3(luma: &[u8], w: usize, h: usize) -> Vec<u8> {
+    let mut out = luma[..w * h].to_vec();
+    if w < 3 || h < 3 {
+        return out;
+    }
+    // Per row: vertical sums of three (one buffer), then three of those across; both loops
+    // are straight slices the compiler vectorises.
+    let mut down = vec![0u16; w];
+    for y in 1..h - 1 {
+        let (above, here, below) = (
+            &luma[(y - 1) * w..y * w],
+            &luma[y * w..(y + 1) * w],
+            &luma[(y + 1) * w..(y + 2) * w],
+        );
+        for (((sum, &a), &b), &c) in down.iter_mut().zip(above).zip(here).zip(below) {
+            *sum = u16::from(a) + u16::from(b) + u16::from(c);
+        }
+        let out_row = &mut out[y * w + 1..(y + 1) * w - 1];
+        for (o, window) in out_row.iter_mut().zip(down.windows(3)) {
+            // At most 9 × 255, so the quotient fits a byte.
+            *o = ((window[0] + window[1] + window[2]) / 9) as u8;
+        }
+    }
+    out
+}
+
+/// Pixels per side of the blocks that share one mean and spread in [`normalise`].
+const NORMALISE_BLOCK: usize = 4;
 
 /// Local contrast normalisation: each pixel relative to the mean and spread of the window
 /// around it, stretched to the full range. The window spans several modules, so a faint code
 /// under glare or in a shadow gets the contrast the binarizer needs (it treats blocks with
-/// less than 24 levels of range as flat). Mean and spread are taken once per `block` ×
-/// `block` pixels (4 at half size: the window is 25 to 97 pixels wide, so they barely move
-/// within a block, and the pass costs a fifth); 1 is exact per pixel.
-fn normalise(luma: &[u8], w: usize, h: usize, block: usize) -> Vec<u8> {
+/// less than 24 levels of range as flat). Mean and spread are taken once per 4 × 4 block:
+/// the window is 25 to 97 pixels wide, so they barely move within a block, and the pass costs
+/// a fifth of the per-pixel version (which read no more frames).
+fn normalise(luma: &[u8], w: usize, h: usize) -> Vec<u8> {
+    const B: usize = NORMALISE_BLOCK;
     let iw = w + 1;
     let mut sum = vec![0u32; iw * (h + 1)];
     let mut sq = vec![0u64; iw * (h + 1)];
@@ -128,14 +173,14 @@ fn normalise(luma: &[u8], w: usize, h: usize, block: usize) -> Vec<u8> {
         }
     }
     let radius = (w.min(h) / 24).clamp(12, 48);
-    let (bw, bh) = (w.div_ceil(block), h.div_ceil(block));
+    let (bw, bh) = (w.div_ceil(B), h.div_ceil(B));
     // Per block: out = v * scale + offset.
     let mut params = vec![(0f32, 0f32); bw * bh];
     for by in 0..bh {
-        let cy = (by * block + block / 2).min(h - 1);
+        let cy = (by * B + B / 2).min(h - 1);
         let (y0, y1) = (cy.saturating_sub(radius), (cy + radius + 1).min(h));
         for bx in 0..bw {
-            let cx = (bx * block + block / 2).min(w - 1);
+            let cx = (bx * B + B / 2).min(w - 1);
             let (x0, x1) = (cx.saturating_sub(radius), (cx + radius + 1).min(w));
             let area = ((y1 - y0) * (x1 - x0)) as f32;
             let s = (sum[y1 * iw + x1] + sum[y0 * iw + x0] - sum[y0 * iw + x1] - sum[y1 * iw + x0])
@@ -154,9 +199,9 @@ fn normalise(luma: &[u8], w: usize, h: usize, block: usize) -> Vec<u8> {
         .zip(out.chunks_exact_mut(w))
         .enumerate()
     {
-        let block_row = &params[(y / block) * bw..(y / block + 1) * bw];
+        let block_row = &params[(y / B) * bw..(y / B + 1) * bw];
         for (x, (o, &v)) in out_row.iter_mut().zip(row).enumerate() {
-            let (scale, offset) = block_row[x / block];
+            let (scale, offset) = block_row[x / B];
             *o = (f32::from(v) * scale + offset).clamp(0.0, 255.0) as u8;
         }
     }

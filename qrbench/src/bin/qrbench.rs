@@ -321,6 +321,7 @@ fn main() -> ExitCode {
             inverted: false,
             half_size: false,
             normalised: false,
+            blurred: false,
             try_harder: true,
         };
         let rx = time_rust(frames, |f| {
@@ -347,6 +348,13 @@ fn main() -> ExitCode {
                     "  without try-harder",
                     Steps {
                         try_harder: false,
+                        ..Steps::ALL
+                    },
+                ),
+                (
+                    "  without blur",
+                    Steps {
+                        blurred: false,
                         ..Steps::ALL
                     },
                 ),
