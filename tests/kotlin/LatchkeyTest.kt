@@ -71,7 +71,7 @@ class LatchkeyTest {
         @AfterClass @JvmStatic fun stop() = server.close()
     }
 
-    @Test fun enrolFromCameraFrameApproveWithCodeAndPin() = runBlocking {
+    @Test fun enrolFromCameraFrameApproveWithCodeAndPin() = runBlocking<Unit> {
         val phone = Phone()
         val account = phone.enrolNew("kt-alice@example.org", "4831")
         assertTrue(account.enrolled)
@@ -92,75 +92,50 @@ class LatchkeyTest {
         assertEquals("/account", browser.approvalRedirect())
     }
 
-    @Test fun wrongPinIsATypedExceptionWithAttemptsLeft() = runBlocking {
+    @Test fun wrongPinIsATypedExceptionWithAttemptsLeft() = runBlocking<Unit> {
         val phone = Phone()
         val account = phone.enrolNew("kt-bob@example.org", "4831")
         val (_, code, challenge) = phone.signIn(account, "kt-bob@example.org")
-        try {
-            phone.latchkey.approve(challenge, code, "5038")
-            fail("a wrong PIN approved")
-        } catch (e: LatchkeyException.WrongPin) {
-            assertEquals(4.toUByte(), e.attemptsLeft)
-            assertEquals("wrong PIN; 4 attempts left before this device is locked", e.reason)
-        }
+        val e = expectThrows<LatchkeyException.WrongPin>("a wrong PIN approved") { phone.latchkey.approve(challenge, code, "5038") }
+        assertEquals(4.toUByte(), e.attemptsLeft)
+        assertEquals("wrong PIN; 4 attempts left before this device is locked", e.reason)
         // The right PIN still works on the same request.
         phone.latchkey.approve(challenge, code, "4831")
     }
 
-    @Test fun wrongNumberIsACodeMismatch() = runBlocking {
+    @Test fun wrongNumberIsACodeMismatch() = runBlocking<Unit> {
         val phone = Phone()
         val account = phone.enrolNew("kt-carol@example.org", "4831")
         val (_, code, challenge) = phone.signIn(account, "kt-carol@example.org")
         val wrong = if (code == "00") "01" else "00"
-        try {
-            phone.latchkey.approve(challenge, wrong, "4831")
-            fail("a wrong number approved")
-        } catch (e: LatchkeyException.CodeMismatch) {
-            assertTrue(e.reason, e.reason.isNotEmpty())
-        }
+        val e = expectThrows<LatchkeyException.CodeMismatch>("a wrong number approved") { phone.latchkey.approve(challenge, wrong, "4831") }
+        assertTrue(e.reason, e.reason.isNotEmpty())
     }
 
-    @Test fun denyThisWasntMe() = runBlocking {
+    @Test fun denyThisWasntMe() = runBlocking<Unit> {
         val phone = Phone()
         val account = phone.enrolNew("kt-dave@example.org", "4831")
         val (browser, _, challenge) = phone.signIn(account, "kt-dave@example.org")
         assertEquals(AnswerOutcome.REPORTED, phone.latchkey.deny(challenge, true))
         assertTrue(browser.approvalRedirect() != "/account")
-        try {
-            phone.latchkey.deny(challenge, false)
-            fail("answered twice")
-        } catch (e: LatchkeyException.AlreadyAnswered) {
-        }
+        expectThrows<LatchkeyException.AlreadyAnswered>("answered twice") { phone.latchkey.deny(challenge, false) }
     }
 
-    @Test fun changePin() = runBlocking {
+    @Test fun changePin() = runBlocking<Unit> {
         val phone = Phone()
         val account = phone.enrolNew("kt-erin@example.org", "4831")
-        try {
-            phone.latchkey.changePin(account.id, "4831", "1234")
-            fail("a sequence was accepted")
-        } catch (e: LatchkeyException.PinPolicy) {
-            assertTrue(e.reason, e.reason.isNotEmpty())
-        }
+        val e = expectThrows<LatchkeyException.PinPolicy>("a sequence was accepted") { phone.latchkey.changePin(account.id, "4831", "1234") }
+        assertTrue(e.reason, e.reason.isNotEmpty())
         phone.latchkey.changePin(account.id, "4831", "2963")
         phone.approves(account, "kt-erin@example.org", "2963")
         val (_, code, challenge) = phone.signIn(account, "kt-erin@example.org")
-        try {
-            phone.latchkey.approve(challenge, code, "4831")
-            fail("the old PIN still works")
-        } catch (e: LatchkeyException.WrongPin) {
-        }
+        expectThrows<LatchkeyException.WrongPin>("the old PIN still works") { phone.latchkey.approve(challenge, code, "4831") }
     }
 
-    @Test fun forgotPinThroughTheDevOutbox() = runBlocking {
+    @Test fun forgotPinThroughTheDevOutbox() = runBlocking<Unit> {
         val phone = Phone()
         val account = phone.enrolNew("kt-frank@example.org", "4831")
-        try {
-            phone.latchkey.forgotPinStart(account.id, "not the password")
-            fail("a wrong password started a reset")
-        } catch (e: LatchkeyException) {
-            assertTrue(e is LatchkeyException.Rejected)
-        }
+        expectThrows<LatchkeyException.Rejected>("a wrong password started a reset") { phone.latchkey.forgotPinStart(account.id, "not the password") }
         val ticket = phone.latchkey.forgotPinStart(account.id, PASSWORD)
         assertTrue(ticket.sentTo.isNotEmpty())
         phone.latchkey.forgotPinFinish(account.id, ticket, server.resetCode(), "7395")
@@ -168,7 +143,7 @@ class LatchkeyTest {
         assertTrue(phone.latchkey.settle().all { it.account != account.id || it.outcome.name == "NOTHING" })
     }
 
-    @Test fun twoAccountsAreIsolated() = runBlocking {
+    @Test fun twoAccountsAreIsolated() = runBlocking<Unit> {
         val phone = Phone()
         val a = phone.enrolNew("kt-gina@example.org", "4831")
         val b = phone.enrolNew("kt-hank@example.org", "2963")
@@ -178,11 +153,7 @@ class LatchkeyTest {
         val (_, code, challenge) = phone.signIn(b, "kt-hank@example.org")
         assertEquals(emptyList<String>(), phone.latchkey.pending(a.id, 0u))
         assertEquals(b.id, challenge.account)
-        try {
-            phone.latchkey.approve(challenge, code, "4831")
-            fail("a's PIN approved b")
-        } catch (e: LatchkeyException.WrongPin) {
-        }
+        expectThrows<LatchkeyException.WrongPin>("a's PIN approved b") { phone.latchkey.approve(challenge, code, "4831") }
         phone.latchkey.approve(challenge, code, "2963")
         phone.approves(a, "kt-gina@example.org", "4831")
         phone.latchkey.remove(a.id)
@@ -190,47 +161,31 @@ class LatchkeyTest {
         assertEquals(1, phone.signer.keys.size)
     }
 
-    @Test fun softwareSignerWhenTheShellHasNone() = runBlocking {
+    @Test fun softwareSignerWhenTheShellHasNone() = runBlocking<Unit> {
         val phone = Phone(signer = null)
         val account = phone.enrolNew("kt-ivy@example.org", "4831")
         assertEquals(Assurance.SOFTWARE, account.assurance)
         phone.approves(account, "kt-ivy@example.org", "4831")
     }
 
-    @Test fun shellFailuresSurfaceAsTypedErrors() = runBlocking {
+    @Test fun shellFailuresSurfaceAsTypedErrors() = runBlocking<Unit> {
         val phone = Phone()
         val account = phone.enrolNew("kt-jack@example.org", "4831")
         phone.signer!!.failWith = ShellException.Unavailable("the StrongBox is busy")
-        try {
-            phone.latchkey.pending(account.id, 0u)
-            fail("a failing signer signed")
-        } catch (e: LatchkeyException.Signer) {
-            assertTrue(e.reason, e.reason.contains("the StrongBox is busy"))
-        }
+        val e = expectThrows<LatchkeyException.Signer>("a failing signer signed") { phone.latchkey.pending(account.id, 0u) }
+        assertTrue(e.reason, e.reason.contains("the StrongBox is busy"))
         phone.signer.failWith = null
         assertNotNull(phone.latchkey.pending(account.id, 0u))
     }
 
-    @Test fun refusals() = runBlocking {
+    @Test fun refusals() = runBlocking<Unit> {
         val phone = Phone(screenLock = false)
-        try {
-            phone.latchkey.parseLink("otpauth://totp/Example:alice?secret=JBSWY3DPEHPK3PXP&issuer=Example")
-            fail("an otpauth link was accepted")
-        } catch (e: LatchkeyException.NotLatchkeyQr) {
-            assertTrue(e.reason, e.reason.isNotEmpty())
-        }
-        try {
-            phone.latchkey.scanFrame(ByteArray(10), 640u, 480u, 640u)
-            fail("a short frame was accepted")
-        } catch (e: LatchkeyException.Invalid) {
-        }
+        val e = expectThrows<LatchkeyException.NotLatchkeyQr>("an otpauth link was accepted") { phone.latchkey.parseLink("otpauth://totp/Example:alice?secret=JBSWY3DPEHPK3PXP&issuer=Example") }
+        assertTrue(e.reason, e.reason.isNotEmpty())
+        expectThrows<LatchkeyException.Invalid>("a short frame was accepted") { phone.latchkey.scanFrame(ByteArray(10), 640u, 480u, 640u) }
         val blank = ByteArray(640 * 480) { 0x80.toByte() }
         assertEquals(ScanResult.NoCode, phone.latchkey.scanFrame(blank, 640u, 480u, 640u))
-        try {
-            phone.enrolNew("kt-kim@example.org", "4831")
-            fail("enrolled without a screen lock")
-        } catch (e: LatchkeyException.ScreenLockMissing) {
-        }
+        expectThrows<LatchkeyException.ScreenLockMissing>("enrolled without a screen lock") { phone.enrolNew("kt-kim@example.org", "4831") }
         assertEquals(emptyList<Account>(), phone.latchkey.accounts())
     }
 }

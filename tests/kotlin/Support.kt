@@ -215,3 +215,17 @@ class TestPlatform(private val screenLock: Boolean = true) : Platform {
     override fun hasScreenLock() = screenLock
     override fun deviceModel() = "JVM test phone"
 }
+
+/**
+ * Runs [block], which must throw a [T]; returns it for further checks. Inline, so [block] may
+ * call the bindings' suspend functions from a test's `runBlocking`.
+ */
+inline fun <reified T : Throwable> expectThrows(what: String, block: () -> Any?): T {
+    try {
+        block()
+    } catch (e: Throwable) {
+        if (e is T) return e
+        throw AssertionError("$what: expected ${T::class.simpleName}, got $e", e)
+    }
+    throw AssertionError("$what: expected ${T::class.simpleName}, nothing was thrown")
+}
