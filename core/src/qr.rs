@@ -10,7 +10,9 @@
 //!    downscale), full size, locally contrast-normalised half size, normalised blurred full
 //!    size;
 //! 3. each pass reads the binarized frame and then its inverse (dark-mode pages show
-//!    light-on-dark codes), with "try harder" (every row scanned for finder patterns).
+//!    light-on-dark codes: the binarized frame flipped, or on the normalised passes the
+//!    inverted frame binarized afresh), with "try harder" (every row scanned for finder
+//!    patterns).
 //!
 //! Each step can be switched off ([`Steps`]) so the benchmark can show what it buys.
 
@@ -18,7 +20,11 @@ use std::collections::HashSet;
 
 use rxing::common::HybridBinarizer;
 use rxing::qrcode::cpp_port::QrReader;
-use rxing::{BarcodeFormat, BinaryBitmap, DecodeHints, Luma8Source, Reader as _};
+use rxing::{BarcodeFormat, Binarizer, BinaryBitmap, DecodeHints, Luma8Source, Reader as _};
+
+use binarizer::BlockBinarizer;
+
+mod binarizer;
 
 /// Which steps run (all on in [`scan_frame`](crate::scan_frame)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,7 +96,7 @@ pub fn read_with(
     // candidates, so this pass is also the quickest at full size.
     let blurred = steps.blurred.then(|| blur3(pixels, w, h));
     if let Some(blurred) = &blurred {
-        let found = decode(blurred, w, h, steps);
+        let found = decode(blurred, w, h, steps, Inverse::Flipped);
         if !found.is_empty() {
             return found;
         }
@@ -100,25 +106,25 @@ pub fn read_with(
         (downscale(pixels, w, 2, hw, hh), hw, hh)
     });
     if let Some((small, hw, hh)) = &half {
-        let found = decode(small, *hw, *hh, steps);
+        let found = decode(small, *hw, *hh, steps, Inverse::Flipped);
         if !found.is_empty() {
             return found;
         }
     }
     // Small modules, which blurring and halving wipe out.
-    let found = decode(pixels, w, h, steps);
+    let found = decode(pixels, w, h, steps, Inverse::Flipped);
     if !found.is_empty() || !steps.normalised {
         return found;
     }
     if let Some((small, hw, hh)) = &half {
-        let found = decode(&normalise(small, *hw, *hh), *hw, *hh, steps);
+        let found = decode(&normalise(small, *hw, *hh), *hw, *hh, steps, Inverse::Fresh);
         if !found.is_empty() {
             return found;
         }
     }
     // Low contrast under glare, in shadow or behind moiré: the most expensive pass, last.
     let base = blurred.as_deref().unwrap_or(pixels);
-    decode(&normalise(base, w, h), w, h, steps)
+    decode(&normalise(base, w, h), w, h, steps, Inverse::Fresh)
 }
 
 /// 3 × 3 box blur (the outermost rows and columns are copied).
@@ -208,38 +214,56 @@ fn normalise(luma: &[u8], w: usize, h: usize) -> Vec<u8> {
     out
 }
 
+/// How a pass reads a light-on-dark code.
+#[derive(Clone, Copy)]
+enum Inverse {
+    /// Invert the binarized frame: no second binarization, so cheap.
+    Flipped,
+    /// Binarize the inverted luma afresh. The hybrid binarizer takes a flat block for
+    /// background, which it assumes is light; on a dark page that guess breaks, and on a
+    /// normalised frame (where every block is stretched) it reads more codes. Costs a
+    /// second binarization, so only the normalised passes use it.
+    Fresh,
+}
+
 /// One pass of rxing's port of the zxing-cpp QR reader (hybrid binarizer, concentric
 /// finder patterns, perspective sampling): the binarized frame, then, if asked, its inverse.
 /// ZXing's older Java-style QR reader, which rxing also runs by default, is skipped: on the
 /// corpus it read no frame this one missed and cost a third more time.
-fn decode(luma: &[u8], width: usize, height: usize, steps: Steps) -> Vec<String> {
-    let (Ok(w), Ok(h)) = (u32::try_from(width), u32::try_from(height)) else {
-        return Vec::new();
-    };
+fn decode(luma: &[u8], width: usize, height: usize, steps: Steps, inverse: Inverse) -> Vec<String> {
     let hints = DecodeHints {
         TryHarder: Some(steps.try_harder),
         // Only QR: Micro QR and rMQR sampling would cost time and could "read" noise.
         PossibleFormats: Some(HashSet::from([BarcodeFormat::QR_CODE])),
         ..Default::default()
     };
-    let read = |bitmap: &mut BinaryBitmap<HybridBinarizer<Luma8Source<'_>>>| {
-        QrReader
-            .decode_with_hints(bitmap, &hints)
-            .ok()
-            .map(|r| r.getText().to_owned())
-            // An empty payload says nothing (and rxing reports one for some misreads).
-            .filter(|text| !text.is_empty())
-    };
     // A decoder bug reachable from a crafted code must not take the app down: a panic inside
     // rxing counts as "no code in this frame".
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let source = Luma8Source::new_with_slice(luma, w, h).ok()?;
-        let mut bitmap = BinaryBitmap::new(HybridBinarizer::new(source));
-        read(&mut bitmap).or_else(|| {
-            steps.inverted.then(|| {
-                // Light-on-dark (dark-mode pages): the same binarized frame, inverted.
-                bitmap.invert();
-                read(&mut bitmap)
+        if width < binarizer::MIN_SIDE || height < binarizer::MIN_SIDE {
+            // Smaller than the block grid: rxing's own binarizer (a global histogram).
+            let (w, h) = (u32::try_from(width).ok()?, u32::try_from(height).ok()?);
+            let source = Luma8Source::new_with_slice(luma, w, h).ok()?;
+            let mut bitmap = BinaryBitmap::new(HybridBinarizer::new(source));
+            return read_bitmap(&mut bitmap, &hints).or_else(|| {
+                steps.inverted.then(|| {
+                    bitmap.invert();
+                    read_bitmap(&mut bitmap, &hints)
+                })?
+            });
+        }
+        let mut bitmap = BinaryBitmap::new(BlockBinarizer::new(luma, width, height, false)?);
+        read_bitmap(&mut bitmap, &hints).or_else(|| {
+            // Light-on-dark (dark-mode pages).
+            steps.inverted.then(|| match inverse {
+                Inverse::Flipped => {
+                    bitmap.invert();
+                    read_bitmap(&mut bitmap, &hints)
+                }
+                Inverse::Fresh => {
+                    let fresh = BlockBinarizer::new(luma, width, height, true)?;
+                    read_bitmap(&mut BinaryBitmap::new(fresh), &hints)
+                }
             })?
         })
     }))
@@ -247,6 +271,16 @@ fn decode(luma: &[u8], width: usize, height: usize, steps: Steps) -> Vec<String>
     .flatten()
     .into_iter()
     .collect()
+}
+
+/// rxing's zxing-cpp-port QR reader on one binarized frame.
+fn read_bitmap<B: Binarizer>(bitmap: &mut BinaryBitmap<B>, hints: &DecodeHints) -> Option<String> {
+    QrReader
+        .decode_with_hints(bitmap, hints)
+        .ok()
+        .map(|r| r.getText().to_owned())
+        // An empty payload says nothing (and rxing reports one for some misreads).
+        .filter(|text| !text.is_empty())
 }
 
 /// Box-filter downscale by an integer factor.
