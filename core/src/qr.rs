@@ -1,9 +1,10 @@
 //! The QR reading pipeline behind [`crate::scan::read_codes`], chosen by measurement on the
 //! seeded hard-frame corpus (`qrbench`, see `qrbench/README.md` for the tables).
 //!
-//! The decoder is `rxing`'s port of the zxing-cpp QR reader (hybrid block binarizer,
-//! concentric finder patterns, perspective sampling), which read more hard frames than `rqrr`
-//! and in a third of the time. Around it:
+//! The decoder is `rxing`'s port of the zxing-cpp QR reader (concentric finder patterns,
+//! perspective sampling), which read more hard frames than `rqrr` and in a third of the time.
+//! It is fed by `qr/binarizer.rs`: rxing's hybrid block binarizer, recomputed row-wise (the same
+//! bits, at a fraction of the cost; binarizing was half of a pass). Around it:
 //! 1. frames with a long side over 1920 px are box-downscaled first (a 4K frame costs four
 //!    times a 1080p one and its modules are large anyway);
 //! 2. passes, stopping at the first code: full size under a 3 × 3 box blur, half size (a box
@@ -226,8 +227,8 @@ enum Inverse {
     Fresh,
 }
 
-/// One pass of rxing's port of the zxing-cpp QR reader (hybrid binarizer, concentric
-/// finder patterns, perspective sampling): the binarized frame, then, if asked, its inverse.
+/// One pass of rxing's port of the zxing-cpp QR reader (concentric finder patterns,
+/// perspective sampling) on the block-binarized frame, then, if asked, its inverse.
 /// ZXing's older Java-style QR reader, which rxing also runs by default, is skipped: on the
 /// corpus it read no frame this one missed and cost a third more time.
 fn decode(luma: &[u8], width: usize, height: usize, steps: Steps, inverse: Inverse) -> Vec<String> {
