@@ -141,7 +141,7 @@ pub enum Error {
     NothingStaged,
     /// A staged key already exists (another change or reset is in progress).
     #[error(
-        "a PIN change or reset is already in progress for this account; finish or cancel it first"
+        "a PIN change or reset is already in progress for this account; it is finished when the server can be reached, or by the other Latchkey window or command running it; try again then"
     )]
     AlreadyStaged,
     /// Authenticated decryption failed for something not protected by the PIN.

@@ -686,6 +686,12 @@ impl Latchkey {
     ) -> Result<()> {
         let commit_json =
             serde_json::to_string(commit).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        // Held until the new key is promoted, so no other process settles the operation
+        // half-way (see `settle_one`).
+        let _claim = self
+            .vault
+            .claim_operation(&record.id)?
+            .ok_or(Error::AlreadyStaged)?;
         self.vault.stage(
             &record.id,
             Staged {
@@ -703,12 +709,17 @@ impl Latchkey {
         Ok(())
     }
 
-    /// Settles a leftover staged slot before starting a new operation.
+    /// Settles a leftover staged slot before starting a new operation; refuses while one
+    /// stays unsettled (server unreachable, or another process is committing it).
     async fn settled_record(&self, account: &RecordId) -> Result<AccountRecord> {
         let record = self.record(account)?;
+        if record.staged.is_none() {
+            return Ok(record);
+        }
+        self.settle_one(&record).await?;
+        let record = self.record(account)?;
         if record.staged.is_some() {
-            self.settle_one(&record).await?;
-            return self.record(account);
+            return Err(Error::AlreadyStaged);
         }
         Ok(record)
     }
@@ -764,6 +775,16 @@ impl Latchkey {
                 Err(_) => Ok(Settled::Pending),
             };
         }
+        if record.staged.is_none() {
+            return Ok(Settled::Nothing);
+        }
+        // Another handle or process may be committing this very operation right now: leave
+        // it to that one (it finishes it, or its crash releases the claim).
+        let Some(_claim) = self.vault.claim_operation(&record.id)? else {
+            return Ok(Settled::Pending);
+        };
+        // As the record is now that the operation is ours (the other may just have finished).
+        let record = &self.record(&record.id)?;
         let Some(staged) = &record.staged else {
             return Ok(Settled::Nothing);
         };

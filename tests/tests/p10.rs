@@ -153,3 +153,52 @@ async fn p10_lapsed_change_rolls_back() {
     assert_eq!(pin, "4831");
     server.stop().await;
 }
+
+/// Two processes on one data directory (say `latchkey pin change` and a `latchkey accounts`
+/// started beside it): the second one's start-up `settle()` must leave the change the first is
+/// committing alone — resending or discarding it half-way could lock the person out. Here the
+/// first process is a change interrupted before its commit whose claim is still held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn p10_settle_leaves_another_process_operation_alone() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let (phone, account) = enrolled_phone(&server, "two@example.org").await;
+    let plan = FaultPlan::crash_after(4);
+    let first = phone.open_with(Some(phone.ca.clone()), Some(plan.clone()));
+    let e = first
+        .change_pin(&account.id, &Pin::new("4831"), &Pin::new("5038"))
+        .await
+        .expect_err("interrupted before the commit");
+    assert!(e.to_string().contains("before sending the commit"), "{e}");
+    // The first process is still "running" its operation: it holds the claim.
+    let running = latchkey_core::vault::Vault::open(phone.dir.path(), phone.keystore.clone())
+        .expect("vault")
+        .claim_operation(&account.id)
+        .expect("claim")
+        .expect("free");
+    let second = phone.open();
+    let settled = second.settle().await.expect("settle");
+    assert_eq!(settled[0].1, latchkey_core::Settled::Pending);
+    assert!(second.accounts().expect("accounts")[0].unsettled);
+    let refused = second
+        .change_pin(&account.id, &Pin::new("4831"), &Pin::new("6124"))
+        .await
+        .expect_err("another change is running");
+    assert!(
+        refused.to_string().contains("already in progress"),
+        "{refused}"
+    );
+    // The first process ends (or crashes): its claim goes, and settling finishes the change.
+    drop(running);
+    let settled = second.settle().await.expect("settle");
+    assert_eq!(settled[0].1, latchkey_core::Settled::Promoted);
+    let pin = working_pin(
+        &server,
+        &second,
+        &account,
+        "two@example.org",
+        &["4831", "5038"],
+    )
+    .await;
+    assert_eq!(pin, "5038");
+    server.stop().await;
+}

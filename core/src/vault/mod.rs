@@ -17,6 +17,7 @@
 
 pub mod approval;
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -218,7 +219,13 @@ pub struct Vault {
     dir: PathBuf,
     keystore: Arc<dyn KeyStore>,
     fs: Fs,
+    /// Writers within this process.
     lock: Mutex<()>,
+    /// Writers across processes (two `latchkey` commands, or one beside a running
+    /// `latchkey wait`): an advisory lock on `<dir>/.lock`, held only while a record is
+    /// read, changed and written.
+    lock_file: File,
+    lock_path: PathBuf,
     /// Per record: (last counter handed out, durably reserved mark).
     counters: Mutex<std::collections::HashMap<RecordId, (u64, u64)>>,
 }
@@ -249,13 +256,56 @@ impl Vault {
         let accounts = dir.join("accounts");
         fs.create_dir(&accounts)
             .map_err(|e| Error::storage("create", &accounts, e))?;
+        let lock_path = dir.join(".lock");
+        let lock_file = crate::fsio::open_lock_file(&lock_path)
+            .map_err(|e| Error::storage("open", &lock_path, e))?;
         Ok(Self {
             dir,
             keystore,
             fs,
             lock: Mutex::new(()),
+            lock_file,
+            lock_path,
             counters: Mutex::new(Default::default()),
         })
+    }
+
+    /// Waits until no other thread or process is changing records, and keeps them out until
+    /// the guard is dropped.
+    fn exclusive(&self) -> Result<Exclusive<'_>> {
+        let thread = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.lock_file
+            .lock()
+            .map_err(|e| Error::storage("lock", &self.lock_path, e))?;
+        Ok(Exclusive {
+            _thread: thread,
+            file: &self.lock_file,
+        })
+    }
+
+    /// Claims the account's staged PIN change or reset for this handle, so that no other
+    /// handle or process settles it while it runs (one could otherwise resend or discard the
+    /// very operation another is committing). `None` when someone else holds it. The claim
+    /// is an advisory lock on `accounts/<id>.op`, released when the claim is dropped or the
+    /// process ends — a crashed process never leaves a stale claim.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] if the lock file cannot be opened or locked.
+    pub fn claim_operation(&self, id: &RecordId) -> Result<Option<OperationClaim>> {
+        let path = self.operation_lock_path(id);
+        let file =
+            crate::fsio::open_lock_file(&path).map_err(|e| Error::storage("open", &path, e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(OperationClaim { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(Error::storage("lock", &path, e)),
+        }
+    }
+
+    fn operation_lock_path(&self, id: &RecordId) -> PathBuf {
+        self.dir
+            .join("accounts")
+            .join(format!("{}.op", id.as_str()))
     }
 
     /// The data directory.
@@ -292,14 +342,7 @@ impl Vault {
     /// [`Error::NotFound`], [`Error::Corrupt`], [`Error::UnsupportedFormat`],
     /// [`Error::KeyMissing`] or [`Error::Storage`]; the file is never changed.
     pub fn load(&self, id: &RecordId) -> Result<AccountRecord> {
-        let path = self.path(id);
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::NotFound(id.as_str().to_owned()))
-            }
-            Err(e) => return Err(Error::storage("read", &path, e)),
-        };
+        let (path, bytes) = self.read(id)?;
         let corrupt = |reason: String| Error::Corrupt {
             path: path.clone(),
             reason,
@@ -321,7 +364,7 @@ impl Vault {
         if &file.id != id {
             return Err(corrupt("record id does not match its file name".into()));
         }
-        let wrap = self.wrapping_key(&file)?;
+        let wrap = self.wrapping_key(&file.wrap_key, &file.identity)?;
         let identity = &file.identity;
         let unwrap = |slot: &SlotFile| -> Result<Slot> {
             let context = SealContext {
@@ -371,7 +414,7 @@ impl Vault {
         device_key: DeviceKeyRef,
         active: Slot,
     ) -> Result<AccountRecord> {
-        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _guard = self.exclusive()?;
         let wrap_key = KeyId::random(&mut OsRng);
         let wrap = WrappingKey::generate(&mut OsRng);
         // Keystore first: a crash after it leaves an unused entry, never a record whose key
@@ -409,20 +452,41 @@ impl Vault {
     /// As [`Vault::load`], plus [`Error::Storage`].
     pub fn next_counter(&self, id: &RecordId) -> Result<u64> {
         let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        let _guard = self.exclusive()?;
+        // The stored mark tells whether another process reserved a block since ours: then
+        // our remaining values are below its and must not be used (the server only accepts
+        // a counter above the last one it saw).
+        let stored = self.stored_counter(id)?;
         if let Some((last, reserved)) = counters.get_mut(id) {
-            if *last < *reserved {
+            if *reserved == stored && *last < *reserved {
                 *last += 1;
                 return Ok(*last);
             }
         }
-        let mut start = 0;
-        let record = self.update(id, |record| {
-            start = record.counter;
-            record.counter += COUNTER_BLOCK;
-            Ok(())
-        })?;
+        let mut record = self.load(id)?;
+        let start = record.counter;
+        record.counter += COUNTER_BLOCK;
+        self.write(
+            &record,
+            &self.wrapping_key(&record.wrap_key, &record.identity)?,
+        )?;
         counters.insert(id.clone(), (start + 1, record.counter));
         Ok(start + 1)
+    }
+
+    /// The reserved counter mark as stored, without opening the sealed keys.
+    fn stored_counter(&self, id: &RecordId) -> Result<u64> {
+        #[derive(Deserialize)]
+        struct Peek {
+            counter: u64,
+        }
+        let (path, bytes) = self.read(id)?;
+        serde_json::from_slice::<Peek>(&bytes)
+            .map(|p| p.counter)
+            .map_err(|e| Error::Corrupt {
+                path,
+                reason: format!("invalid at line {} column {}", e.line(), e.column()),
+            })
     }
 
     /// Writes a fresh approval key into the staged slot (phase one of a PIN change or reset).
@@ -483,7 +547,7 @@ impl Vault {
     /// [`Error::Storage`] or [`Error::KeyStore`]. A damaged record is still removed, since
     /// removal is what the person asked for; its keystore entry may then remain.
     pub fn remove(&self, id: &RecordId) -> Result<()> {
-        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _guard = self.exclusive()?;
         self.counters
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -496,6 +560,8 @@ impl Vault {
         self.fs
             .remove(&path)
             .map_err(|e| Error::storage("remove", &path, e))?;
+        // Only a lock file; a failure leaves a few empty bytes behind.
+        let _ = std::fs::remove_file(self.operation_lock_path(id));
         if let Some(wrap_key) = wrap_key {
             self.keystore.delete(&wrap_key)?;
         }
@@ -507,16 +573,13 @@ impl Vault {
         id: &RecordId,
         change: impl FnOnce(&mut AccountRecord) -> Result<()>,
     ) -> Result<AccountRecord> {
-        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _guard = self.exclusive()?;
         let mut record = self.load(id)?;
         change(&mut record)?;
-        let wrap = self
-            .keystore
-            .get(&record.wrap_key)?
-            .ok_or_else(|| Error::KeyMissing {
-                what: format!("account {}", record.identity.label),
-            })?;
-        self.write(&record, &wrap)?;
+        self.write(
+            &record,
+            &self.wrapping_key(&record.wrap_key, &record.identity)?,
+        )?;
         Ok(record)
     }
 
@@ -556,18 +619,46 @@ impl Vault {
             .map_err(|e| Error::storage("write", &path, e))
     }
 
-    fn wrapping_key(&self, file: &RecordFile) -> Result<WrappingKey> {
-        self.keystore
-            .get(&file.wrap_key)?
-            .ok_or_else(|| Error::KeyMissing {
-                what: format!("account {}", file.identity.label),
-            })
+    fn wrapping_key(&self, key: &KeyId, identity: &AccountIdentity) -> Result<WrappingKey> {
+        self.keystore.get(key)?.ok_or_else(|| Error::KeyMissing {
+            what: format!("account {}", identity.label),
+        })
+    }
+
+    fn read(&self, id: &RecordId) -> Result<(PathBuf, Vec<u8>)> {
+        let path = self.path(id);
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok((path, bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(Error::NotFound(id.as_str().to_owned()))
+            }
+            Err(e) => Err(Error::storage("read", &path, e)),
+        }
     }
 
     fn path(&self, id: &RecordId) -> PathBuf {
         self.dir
             .join("accounts")
             .join(format!("{}.json", id.as_str()))
+    }
+}
+
+/// This handle's claim on an account's staged operation ([`Vault::claim_operation`]).
+#[derive(Debug)]
+pub struct OperationClaim {
+    _file: File,
+}
+
+/// Holds the vault's write lock (thread and process); released on drop.
+struct Exclusive<'a> {
+    _thread: std::sync::MutexGuard<'a, ()>,
+    file: &'a File,
+}
+
+impl Drop for Exclusive<'_> {
+    fn drop(&mut self) {
+        // Runs before `_thread` is released. Closing the file would also release it.
+        let _ = self.file.unlock();
     }
 }
 
