@@ -547,11 +547,10 @@ impl Vault {
     /// [`Error::Storage`] or [`Error::KeyStore`]. A damaged record is still removed, since
     /// removal is what the person asked for; its keystore entry may then remain.
     pub fn remove(&self, id: &RecordId) -> Result<()> {
+        // Lock order as in `next_counter`: counters, then the write lock.
+        let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
         let _guard = self.exclusive()?;
-        self.counters
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
+        counters.remove(id);
         let path = self.path(id);
         let wrap_key = std::fs::read(&path)
             .ok()
