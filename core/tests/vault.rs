@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use common::{enrol, stage_change, unlock, Device, ServerHalf};
 use latchkey_core::keystore::MemoryKeyStore;
-use latchkey_core::vault::{RecordState, Vault};
+use latchkey_core::vault::{RecordId, RecordState, Vault};
 use latchkey_core::{Error, ErrorKind};
 use latchkey_protocol::secret::Pin;
 
@@ -114,42 +114,45 @@ fn counter_increases_durably() {
     );
 }
 
-/// Two vaults on one directory stand for two `latchkey` processes (say `latchkey wait` and a
-/// `latchkey approve` in another terminal): the advisory lock is per open file, so they exclude
-/// each other exactly as two processes do.
-#[test]
-fn counters_stay_above_each_other_across_processes() {
+/// An enrolled account and a second vault on the same directory. Two vaults stand for two
+/// `latchkey` processes (say `latchkey wait` and a `latchkey approve` in another terminal): the
+/// advisory locks are per open file, so they exclude each other exactly as two processes do.
+fn two_processes() -> (tempfile::TempDir, Device, Vault, RecordId) {
     let (dir, d) = device();
     let mut server = ServerHalf::new();
     let record = enrol(&d.vault, &d.signer, &mut server, &Pin::new("4831")).expect("enrol");
     let other = Vault::open(dir.path(), d.keystore.clone()).expect("second process");
-    let a1 = d.vault.next_counter(&record.id).expect("counter");
-    let b1 = other.next_counter(&record.id).expect("counter");
+    (dir, d, other, record.id)
+}
+
+#[test]
+fn counters_stay_above_each_other_across_processes() {
+    let (_dir, d, other, id) = two_processes();
+    let a1 = d.vault.next_counter(&id).expect("counter");
+    let b1 = other.next_counter(&id).expect("counter");
     // The first vault still holds values below b1 in its block; the server would refuse
     // them, so it must move above b1.
-    let a2 = d.vault.next_counter(&record.id).expect("counter");
-    let b2 = other.next_counter(&record.id).expect("counter");
+    let a2 = d.vault.next_counter(&id).expect("counter");
+    let b2 = other.next_counter(&id).expect("counter");
     assert!(a1 < b1 && b1 < a2 && a2 < b2, "{a1} {b1} {a2} {b2}");
     // Undisturbed, each keeps using its block without writing.
-    let stored = d.vault.load(&record.id).expect("load").counter;
-    assert_eq!(other.next_counter(&record.id).expect("counter"), b2 + 1);
-    assert_eq!(d.vault.load(&record.id).expect("load").counter, stored);
+    let stored = d.vault.load(&id).expect("load").counter;
+    assert_eq!(other.next_counter(&id).expect("counter"), b2 + 1);
+    assert_eq!(d.vault.load(&id).expect("load").counter, stored);
 }
 
 #[test]
 fn concurrent_writers_in_two_processes_lose_nothing() {
-    let (dir, d) = device();
-    let mut server = ServerHalf::new();
-    let record = enrol(&d.vault, &d.signer, &mut server, &Pin::new("4831")).expect("enrol");
+    let (_dir, d, other, id) = two_processes();
     let per_writer = 150;
     let handed: Vec<Vec<u64>> = std::thread::scope(|scope| {
-        let writers: Vec<_> = (0..2)
-            .map(|_| {
-                let vault = Vault::open(dir.path(), d.keystore.clone()).expect("open");
-                let id = record.id.clone();
+        let writers: Vec<_> = [&d.vault, &other]
+            .into_iter()
+            .map(|vault| {
+                let id = &id;
                 scope.spawn(move || {
                     (0..per_writer)
-                        .map(|_| vault.next_counter(&id).expect("counter"))
+                        .map(|_| vault.next_counter(id).expect("counter"))
                         .collect::<Vec<u64>>()
                 })
             })
@@ -173,7 +176,7 @@ fn concurrent_writers_in_two_processes_lose_nothing() {
         2 * per_writer,
         "no counter value handed out twice"
     );
-    let stored = d.vault.load(&record.id).expect("load").counter;
+    let stored = d.vault.load(&id).expect("load").counter;
     assert!(
         all.iter().all(|&v| v <= stored),
         "every value was reserved durably"
@@ -182,19 +185,16 @@ fn concurrent_writers_in_two_processes_lose_nothing() {
 
 #[test]
 fn an_operation_claim_is_exclusive_until_dropped() {
-    let (dir, d) = device();
-    let mut server = ServerHalf::new();
-    let record = enrol(&d.vault, &d.signer, &mut server, &Pin::new("4831")).expect("enrol");
-    let other = Vault::open(dir.path(), d.keystore.clone()).expect("second process");
-    let claim = d.vault.claim_operation(&record.id).expect("claim");
+    let (dir, d, other, id) = two_processes();
+    let claim = d.vault.claim_operation(&id).expect("claim");
     assert!(claim.is_some());
-    assert!(other.claim_operation(&record.id).expect("try").is_none());
+    assert!(other.claim_operation(&id).expect("try").is_none());
     // Even the same handle cannot claim it twice (a settle inside a running change).
-    assert!(d.vault.claim_operation(&record.id).expect("try").is_none());
+    assert!(d.vault.claim_operation(&id).expect("try").is_none());
     drop(claim);
-    assert!(other.claim_operation(&record.id).expect("claim").is_some());
+    assert!(other.claim_operation(&id).expect("claim").is_some());
     // Removing the account leaves no lock file behind.
-    d.vault.remove(&record.id).expect("remove");
+    d.vault.remove(&id).expect("remove");
     let left: Vec<_> = std::fs::read_dir(dir.path().join("accounts"))
         .expect("list")
         .map(|e| e.expect("entry").file_name())

@@ -23,6 +23,17 @@ async fn enrolled_phone(server: &TestServer, email: &str) -> (Phone, latchkey_co
     (phone, account)
 }
 
+/// A PIN change 4831 → 5038 that stops right before its commit is sent: staged on the device,
+/// never committed on the server (the staged write is the first 4 steps).
+async fn change_interrupted_before_commit(phone: &Phone, account: &latchkey_core::Account) {
+    let core = phone.open_with(Some(phone.ca.clone()), Some(FaultPlan::crash_after(4)));
+    let e = core
+        .change_pin(&account.id, &Pin::new("4831"), &Pin::new("5038"))
+        .await
+        .expect_err("interrupted before the commit");
+    assert!(e.to_string().contains("before sending the commit"), "{e}");
+}
+
 /// Which PIN approves a fresh sign-in now (after settling).
 async fn working_pin(
     server: &TestServer,
@@ -127,16 +138,7 @@ async fn p10_lapsed_change_rolls_back() {
     };
     let server = TestServer::start_with(Backend::Sqlite, policy).await;
     let (phone, account) = enrolled_phone(&server, "lapsed@example.org").await;
-    // Count the steps to "before sending the commit": the staged write is 4 steps.
-    let plan = FaultPlan::crash_after(4);
-    {
-        let core = phone.open_with(Some(phone.ca.clone()), Some(plan.clone()));
-        let e = core
-            .change_pin(&account.id, &Pin::new("4831"), &Pin::new("5038"))
-            .await
-            .expect_err("crash");
-        assert!(e.to_string().contains("before sending the commit"), "{e}");
-    }
+    change_interrupted_before_commit(&phone, &account).await;
     tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
     let core = phone.open();
     assert!(core.accounts().expect("accounts")[0].unsettled);
@@ -162,13 +164,7 @@ async fn p10_lapsed_change_rolls_back() {
 async fn p10_settle_leaves_another_process_operation_alone() {
     let server = TestServer::start(Backend::Sqlite).await;
     let (phone, account) = enrolled_phone(&server, "two@example.org").await;
-    let plan = FaultPlan::crash_after(4);
-    let first = phone.open_with(Some(phone.ca.clone()), Some(plan.clone()));
-    let e = first
-        .change_pin(&account.id, &Pin::new("4831"), &Pin::new("5038"))
-        .await
-        .expect_err("interrupted before the commit");
-    assert!(e.to_string().contains("before sending the commit"), "{e}");
+    change_interrupted_before_commit(&phone, &account).await;
     // The first process is still "running" its operation: it holds the claim.
     let running = latchkey_core::vault::Vault::open(phone.dir.path(), phone.keystore.clone())
         .expect("vault")

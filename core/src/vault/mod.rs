@@ -463,13 +463,12 @@ impl Vault {
                 return Ok(*last);
             }
         }
-        let mut record = self.load(id)?;
-        let start = record.counter;
-        record.counter += COUNTER_BLOCK;
-        self.write(
-            &record,
-            &self.wrapping_key(&record.wrap_key, &record.identity)?,
-        )?;
+        let mut start = 0;
+        let record = self.change_locked(id, |record| {
+            start = record.counter;
+            record.counter += COUNTER_BLOCK;
+            Ok(())
+        })?;
         counters.insert(id.clone(), (start + 1, record.counter));
         Ok(start + 1)
     }
@@ -481,12 +480,9 @@ impl Vault {
             counter: u64,
         }
         let (path, bytes) = self.read(id)?;
-        serde_json::from_slice::<Peek>(&bytes)
+        peek::<Peek>(&bytes)
             .map(|p| p.counter)
-            .map_err(|e| Error::Corrupt {
-                path,
-                reason: format!("invalid at line {} column {}", e.line(), e.column()),
-            })
+            .map_err(|reason| Error::Corrupt { path, reason })
     }
 
     /// Writes a fresh approval key into the staged slot (phase one of a PIN change or reset).
@@ -573,6 +569,15 @@ impl Vault {
         change: impl FnOnce(&mut AccountRecord) -> Result<()>,
     ) -> Result<AccountRecord> {
         let _guard = self.exclusive()?;
+        self.change_locked(id, change)
+    }
+
+    /// Load, change, write; the caller holds [`Vault::exclusive`].
+    fn change_locked(
+        &self,
+        id: &RecordId,
+        change: impl FnOnce(&mut AccountRecord) -> Result<()>,
+    ) -> Result<AccountRecord> {
         let mut record = self.load(id)?;
         change(&mut record)?;
         self.write(
@@ -699,13 +704,17 @@ pub(crate) fn peek_format(bytes: &[u8]) -> std::result::Result<u32, String> {
     struct Peek {
         format: u32,
     }
-    serde_json::from_slice::<Peek>(bytes)
-        .map(|p| p.format)
-        .map_err(|e| {
-            format!(
-                "not a readable file: line {} column {}",
-                e.line(),
-                e.column()
-            )
-        })
+    peek::<Peek>(bytes).map(|p| p.format)
+}
+
+/// Reads only the fields of `T` from a stored JSON file. Never returns file content in the
+/// error.
+fn peek<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> std::result::Result<T, String> {
+    serde_json::from_slice::<T>(bytes).map_err(|e| {
+        format!(
+            "not a readable file: line {} column {}",
+            e.line(),
+            e.column()
+        )
+    })
 }
