@@ -246,32 +246,37 @@ fn decode(luma: &[u8], width: usize, height: usize, steps: Steps, inverse: Inver
             let (w, h) = (u32::try_from(width).ok()?, u32::try_from(height).ok()?);
             let source = Luma8Source::new_with_slice(luma, w, h).ok()?;
             let mut bitmap = BinaryBitmap::new(HybridBinarizer::new(source));
-            return read_bitmap(&mut bitmap, &hints).or_else(|| {
-                steps.inverted.then(|| {
-                    bitmap.invert();
-                    read_bitmap(&mut bitmap, &hints)
-                })?
-            });
+            return read_or_flipped(&mut bitmap, &hints, steps.inverted);
         }
         let mut bitmap = BinaryBitmap::new(BlockBinarizer::new(luma, width, height, false)?);
-        read_bitmap(&mut bitmap, &hints).or_else(|| {
-            // Light-on-dark (dark-mode pages).
-            steps.inverted.then(|| match inverse {
-                Inverse::Flipped => {
-                    bitmap.invert();
-                    read_bitmap(&mut bitmap, &hints)
-                }
-                Inverse::Fresh => {
-                    let fresh = BlockBinarizer::new(luma, width, height, true)?;
-                    read_bitmap(&mut BinaryBitmap::new(fresh), &hints)
-                }
-            })?
-        })
+        match (steps.inverted, inverse) {
+            // Light-on-dark (dark-mode pages), binarized afresh.
+            (true, Inverse::Fresh) => read_bitmap(&mut bitmap, &hints).or_else(|| {
+                let fresh = BlockBinarizer::new(luma, width, height, true)?;
+                read_bitmap(&mut BinaryBitmap::new(fresh), &hints)
+            }),
+            (flipped, _) => read_or_flipped(&mut bitmap, &hints, flipped),
+        }
     }))
     .ok()
     .flatten()
     .into_iter()
     .collect()
+}
+
+/// Reads the binarized frame and, if `flipped` and nothing was read, the same bits inverted
+/// (light-on-dark codes).
+fn read_or_flipped<B: Binarizer>(
+    bitmap: &mut BinaryBitmap<B>,
+    hints: &DecodeHints,
+    flipped: bool,
+) -> Option<String> {
+    read_bitmap(bitmap, hints).or_else(|| {
+        flipped.then(|| {
+            bitmap.invert();
+            read_bitmap(bitmap, hints)
+        })?
+    })
 }
 
 /// rxing's zxing-cpp-port QR reader on one binarized frame.
