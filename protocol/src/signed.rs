@@ -105,6 +105,17 @@ pub fn answer(
         .finish()
 }
 
+/// The bytes the **approval key** signs to remove its device from the app (P7: removal from
+/// the app needs the PIN): account, device and the signature counter (the same counter as
+/// answers, so a removal signature is used once).
+pub fn removal(account: &AccountId, device: &DeviceId, counter: u64) -> Vec<u8> {
+    Canonical::new("remove")
+        .bytes(account.as_bytes())
+        .bytes(device.as_bytes())
+        .u64(counter)
+        .finish()
+}
+
 /// The bytes the new approval key signs at enrolment (proof of possession).
 pub fn enrol_proof(
     account: &AccountId,

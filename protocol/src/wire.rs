@@ -260,6 +260,8 @@ pub enum EvaluatePurpose {
         /// The challenge being answered.
         challenge: ChallengeId,
     },
+    /// Open the approval key to remove this device ([`RemoveDevice`]).
+    Remove,
 }
 
 /// Asks the server to evaluate a blinded PIN. The server checks the lock and increments the
@@ -282,6 +284,7 @@ impl RequestBody for Evaluate {
             EvaluatePurpose::Approve { challenge } => {
                 c.str("approve").opt(Some(challenge.as_bytes()))
             }
+            EvaluatePurpose::Remove => c.str("remove").opt(None),
         };
         c.bytes(self.blinded_pin.as_bytes())
     }
@@ -623,15 +626,29 @@ impl RequestBody for PinResetCommit {
 // Device removal and operation status
 
 /// Removes this device from the account (the device deletes its own record afterwards).
+///
+/// An enrolled device proves the PIN (P7): it opens its approval key through a counted
+/// evaluation ([`EvaluatePurpose::Remove`]) and signs [`crate::signed::removal`] with the next
+/// signature counter. A device whose enrolment is unfinished sends no signature (it has no
+/// approval key on the server yet); its enrolment is cancelled. Every address is told.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RemoveDevice {}
+pub struct RemoveDevice {
+    /// The signature counter (greater than any used before by this device).
+    pub counter: u64,
+    /// Approval key over [`crate::signed::removal`]; `None` only for an unfinished enrolment.
+    pub approval_signature: Option<Signature>,
+}
 
 impl RequestBody for RemoveDevice {
     const KIND: &'static str = "remove-device";
     const PATH: &'static str = "/api/v1/device/remove";
     type Response = RemoveDeviceResponse;
     fn encode(&self, c: Canonical) -> Canonical {
-        c
+        c.u64(self.counter).opt(
+            self.approval_signature
+                .as_ref()
+                .map(|s| s.as_bytes().as_slice()),
+        )
     }
 }
 

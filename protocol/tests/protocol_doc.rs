@@ -347,9 +347,32 @@ fn generate() -> (String, String) {
 
     d.section(
         "Removal and status",
-        "POST `/api/v1/device/remove` and `/api/v1/operation/status`.",
+        "POST `/api/v1/device/remove` (after a counted evaluation with purpose `remove`; the \
+         approval key signs the removal with the next signature counter) and \
+         `/api/v1/operation/status`.",
     );
-    envelope(&mut d, &device_sk, account, device, RemoveDevice {});
+    envelope(
+        &mut d,
+        &device_sk,
+        account,
+        device,
+        Evaluate {
+            purpose: EvaluatePurpose::Remove,
+            blinded_pin: blinded.clone(),
+        },
+    );
+    let removal_bytes = signed::removal(&account, &device, 8);
+    d.bytes("remove signed bytes", &removal_bytes);
+    envelope(
+        &mut d,
+        &device_sk,
+        account,
+        device,
+        RemoveDevice {
+            counter: 8,
+            approval_signature: Some(sign(&approval_sk, &removal_bytes)),
+        },
+    );
     envelope(
         &mut d,
         &device_sk,
