@@ -250,8 +250,11 @@ impl EnrolmentLink {
     }
 
     /// The base for API paths: the link's path without its final `e` (`/` or `/prefix/`).
+    /// Exactly one `e` is removed: [`parse`] and [`EnrolmentLink::new`] only make links whose
+    /// last path segment is exactly `e`.
     pub fn api_base(&self) -> String {
-        format!("{}{}", self.origin(), self.path.trim_end_matches('e'))
+        let base = self.path.strip_suffix('e').unwrap_or(&self.path);
+        format!("{}{base}", self.origin())
     }
 
     /// The canonical text of the link (what the QR code carries).
@@ -333,6 +336,11 @@ pub fn parse_with(text: &str, policy: &LinkPolicy) -> Result<EnrolmentLink, Link
         return Err(LinkError::UnexpectedParameter {
             name: truncate(name, 16),
         });
+    }
+    // The API base is the path without its last segment, so that segment must be exactly
+    // `e` (`/xe`, `/ee`, `/e/` are not enrolment links of any server).
+    if !last_segment_is_e(&url) {
+        return Err(LinkError::InvalidParameter { name: "path" });
     }
     let params = Params::from_fragment(url.fragment().unwrap_or(""))?;
     build(host, url.port(), url.path().to_owned(), params)
@@ -449,12 +457,15 @@ pub fn is_valid_label(label: &str) -> bool {
         })
 }
 
+fn last_segment_is_e(url: &Url) -> bool {
+    url.path_segments().and_then(|mut s| s.next_back()) == Some("e")
+}
+
 fn looks_like_latchkey(url: &Url) -> bool {
-    let last_segment_is_e = url.path_segments().and_then(|mut s| s.next_back()) == Some("e");
     let fragment = url.fragment().unwrap_or("");
     let has_keys = split_params(fragment).any(|(k, _)| k == "c")
         && split_params(fragment).any(|(k, _)| k == "k");
-    last_segment_is_e || has_keys
+    last_segment_is_e(url) || has_keys
 }
 
 fn split_params(text: &str) -> impl Iterator<Item = (String, String)> + '_ {

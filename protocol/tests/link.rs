@@ -216,6 +216,51 @@ fn enrol_link_rejects_bad_key_and_parameters() {
     );
 }
 
+/// The API base is the link's path without its last segment, so that segment must be exactly
+/// `e`: anything else is refused, and the base drops exactly one `e`.
+#[test]
+fn enrol_link_path_must_end_in_segment_e() {
+    let fragment = format!("v=1&c={CODE}&k={KEY}&p=web&n=4&l=Example%20Corp");
+    for path in [
+        "/xe", "/ee", "/e/", "/", "/api/", "/api/ee", "/e/x", "/E", "/e%20",
+    ] {
+        let text = format!("https://login.example.org{path}#{fragment}");
+        assert_eq!(
+            err(&text),
+            LinkError::InvalidParameter { name: "path" },
+            "{path}"
+        );
+    }
+    // No path at all.
+    assert_eq!(
+        err(&format!("https://login.example.org#{fragment}")),
+        LinkError::InvalidParameter { name: "path" }
+    );
+    // A prefix ending in `e` keeps its `e`: only the final segment goes.
+    for (path, base) in [
+        ("/e", "https://login.example.org/"),
+        ("/e/e", "https://login.example.org/e/"),
+        ("/adme/e", "https://login.example.org/adme/"),
+        ("/ee/e", "https://login.example.org/ee/"),
+    ] {
+        let text = format!("https://login.example.org{path}#{fragment}");
+        let parsed = link::parse(&text).unwrap_or_else(|e| panic!("{path}: {e:?}"));
+        assert_eq!(parsed.api_base(), base, "{path}");
+        assert_eq!(parsed.render(), text);
+    }
+    // The server's own constructor makes the same bases.
+    let built = EnrolmentLink::new(
+        "https://login.example.org/adme/",
+        EnrolmentCode::from_bytes(vec![7; 16]).expect("code"),
+        link::parse(&good()).expect("good").server_key,
+        PinSource::Web,
+        4,
+        "Example",
+    )
+    .expect("link");
+    assert_eq!(built.api_base(), "https://login.example.org/adme/");
+}
+
 #[derive(Deserialize)]
 struct Corpus {
     cases: Vec<Case>,
