@@ -20,6 +20,7 @@
 //! `p8_pin_blocklist` checks the table and counts how much of the space is refused.
 
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 use crate::secret::Pin;
 
@@ -118,10 +119,28 @@ impl PinPolicy {
                 expected: self.digits,
             });
         }
-        let d: Vec<u8> = text.bytes().map(|b| b - b'0').collect();
-        classify(text, &d)
+        classify(text, &Digits::of(text))
     }
 }
+
+/// The PIN's digits as numbers (0–9), wiped when dropped: they are the PIN (P9).
+struct Digits(Zeroizing<Vec<u8>>);
+
+impl Digits {
+    /// `text` holds ASCII digits only (checked by the caller).
+    fn of(text: &str) -> Self {
+        Self(Zeroizing::new(text.bytes().map(|b| b - b'0').collect()))
+    }
+}
+
+impl std::ops::Deref for Digits {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl zeroize::ZeroizeOnDrop for Digits {}
 
 fn classify(text: &str, d: &[u8]) -> Result<(), PinRefusal> {
     if d.iter().all(|&x| x == d[0]) {
@@ -152,7 +171,9 @@ fn classify(text: &str, d: &[u8]) -> Result<(), PinRefusal> {
 
 /// Every step +1 or every step −1, modulo 10 (so 8901 and 1098 count).
 fn is_sequence(d: &[u8]) -> bool {
-    let steps: Vec<u8> = d.windows(2).map(|w| (w[1] + 10 - w[0]) % 10).collect();
+    // The steps between digits say as much as the digits: wiped too.
+    let steps: Zeroizing<Vec<u8>> =
+        Zeroizing::new(d.windows(2).map(|w| (w[1] + 10 - w[0]) % 10).collect());
     steps.iter().all(|&s| s == 1) || steps.iter().all(|&s| s == 9)
 }
 
@@ -276,6 +297,17 @@ mod tests {
             .filter(|n| refusal(4, &format!("{n:04}")).is_some())
             .count();
         assert_eq!(refused, BLOCKED_4, "update docs/PROTOCOL.md and BLOCKED_4");
+    }
+
+    /// The digits the blocklist reads are held in a buffer that wipes itself (P9); a plain
+    /// `Vec<u8>` there would not compile here.
+    #[test]
+    fn p9_pin_digits_are_wiped() {
+        fn wipes_on_drop<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+        let digits = Digits::of("4831");
+        wipes_on_drop(&digits);
+        wipes_on_drop(&digits.0);
+        assert_eq!(&*digits, &[4, 8, 3, 1]);
     }
 
     /// How many of the 10,000 four-digit PINs the policy refuses (documented in PROTOCOL.md).
