@@ -92,20 +92,42 @@ impl Fs {
 
     /// Replaces `path` with `bytes` atomically: after a crash at any point the file holds
     /// either its old content or the new, never a mix.
+    ///
+    /// The new content goes to a temp file of its own (a random name beside `path`, created
+    /// exclusively, so two writers never share one and no planted file or link is reused),
+    /// forced to 0600, then renamed over `path`. A symbolic link at `path` is refused rather
+    /// than replaced (the data directory holds none of its own).
     pub(crate) fn write_atomic(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
-        let tmp = temp_path(path);
-        let mut file = open_private(&tmp)?;
+        refuse_symlink(path)?;
+        let (tmp, mut file) = create_temp(path)?;
         if let Err(e) = self.step("write temporary file") {
             // A crash mid-write leaves a torn temp file behind.
             let _ = file.write_all(&bytes[..bytes.len() / 2]);
             return Err(e);
         }
-        file.write_all(bytes)?;
+        // A real failure from here on removes the temp file; a simulated crash (a failed
+        // step) leaves it, as a crash would.
+        let written = (|| {
+            file.write_all(bytes)?;
+            make_private(&file)
+        })();
+        if let Err(e) = written {
+            drop(file);
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
         self.step("fsync temporary file")?;
-        file.sync_all()?;
+        if let Err(e) = file.sync_all() {
+            drop(file);
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
         drop(file);
         self.step("rename into place")?;
-        fs::rename(&tmp, path)?;
+        if let Err(e) = refuse_symlink(path).and_then(|()| fs::rename(&tmp, path)) {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
         self.step("fsync directory")?;
         sync_dir(path)
     }
@@ -121,15 +143,79 @@ impl Fs {
     }
 }
 
-/// The temp file beside `path` (`name.tmp`); stale ones are ignored when reading and
-/// overwritten by the next write.
-pub(crate) fn temp_path(path: &Path) -> PathBuf {
-    let mut name = path
+/// The suffix of every temp file [`Fs::write_atomic`] makes.
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// A fresh temp file beside `path`: `.NAME.RANDOM.tmp`, created exclusively (`O_CREAT |
+/// O_EXCL`, which also refuses to follow a symbolic link at that name) with mode 0600. Readers
+/// ignore these names (they do not end in `.json`); [`remove_stale_temps`] deletes leftovers.
+fn create_temp(path: &Path) -> io::Result<(PathBuf, File)> {
+    let name = path
         .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    name.push(".tmp");
-    path.with_file_name(name)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
+    loop {
+        let mut random = [0u8; 12];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut random);
+        let mut temp = std::ffi::OsString::from(".");
+        temp.push(name);
+        temp.push(".");
+        temp.push(latchkey_protocol::b64::encode(&random));
+        temp.push(TEMP_SUFFIX);
+        let tmp = path.with_file_name(temp);
+        match private_options().write(true).create_new(true).open(&tmp) {
+            Ok(file) => return Ok((tmp, file)),
+            // 96 random bits: only a planted file can collide; pick another name.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Whether `name` is a temp file [`Fs::write_atomic`] made (for any target), or one an
+/// earlier version made (`NAME.tmp`).
+pub(crate) fn is_temp_name(name: &std::ffi::OsStr) -> bool {
+    name.to_str().is_some_and(|n| n.ends_with(TEMP_SUFFIX))
+}
+
+/// Deletes the temp files a crash left in `dir` (never anything else). Call it only while no
+/// other writer can be writing in `dir` (the vault holds its write lock).
+pub(crate) fn remove_stale_temps(dir: &Path) -> io::Result<usize> {
+    let mut removed = 0;
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if is_temp_name(&entry.file_name()) && !entry.file_type()?.is_dir() {
+            fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// Refuses a symbolic link at `path`: replacing it would let whoever planted it choose where
+/// the device's data ends up (or make a record vanish behind a link).
+fn refuse_symlink(path: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "it is a symbolic link, which Latchkey never writes through or replaces",
+        )),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Forces 0600 on a file this process wrote (the creation mode is reduced by the umask, and
+/// the result of a replacement must not depend on it).
+fn make_private(file: &File) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        file.set_permissions(fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    let _ = file;
+    Ok(())
 }
 
 /// Opens (creating, private) the file a vault locks; its content is never used.
@@ -139,14 +225,6 @@ pub(crate) fn open_lock_file(path: &Path) -> io::Result<File> {
         .write(true)
         .create(true)
         .truncate(false)
-        .open(path)
-}
-
-fn open_private(path: &Path) -> io::Result<File> {
-    private_options()
-        .write(true)
-        .create(true)
-        .truncate(true)
         .open(path)
 }
 
@@ -173,6 +251,21 @@ fn sync_dir(path: &Path) -> io::Result<()> {
 mod tests {
     use super::*;
 
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .expect("read dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[cfg(unix)]
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs::metadata(path).expect("meta").permissions().mode() & 0o777
+    }
+
     #[test]
     fn atomic_write_is_private_and_replaces() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -182,12 +275,108 @@ mod tests {
         fs.write_atomic(&path, b"two").expect("write");
         assert_eq!(std::fs::read(&path).expect("read"), b"two");
         #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(
+            names(dir.path()),
+            vec!["a.json".to_owned()],
+            "no temp file left"
+        );
+    }
+
+    #[test]
+    fn temp_names_are_unique_and_hidden() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a.json");
+        let (one, _f1) = create_temp(&path).expect("temp");
+        let (two, _f2) = create_temp(&path).expect("temp");
+        assert_ne!(one, two);
+        for tmp in [&one, &two] {
+            assert_eq!(tmp.parent(), Some(dir.path()), "beside the target");
+            let name = tmp.file_name().expect("name");
+            assert!(is_temp_name(name), "{name:?}");
+            assert!(!name.to_string_lossy().ends_with(".json"));
+            #[cfg(unix)]
+            assert_eq!(mode(tmp), 0o600);
         }
-        assert!(!temp_path(&path).exists());
+    }
+
+    /// The old fixed temp name (`a.json.tmp`) let anyone who can write the directory plant a
+    /// link there and have the next write truncate and fill its target.
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_link_at_the_old_temp_name_is_not_followed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"victim").expect("victim");
+        let path = dir.path().join("a.json");
+        std::os::unix::fs::symlink(&victim, dir.path().join("a.json.tmp")).expect("link");
+        Fs::default().write_atomic(&path, b"new").expect("write");
+        assert_eq!(fs::read(&victim).expect("victim"), b"victim");
+        assert_eq!(fs::read(&path).expect("read"), b"new");
+        assert!(!fs::symlink_metadata(&path)
+            .expect("meta")
+            .file_type()
+            .is_symlink());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_at_the_target_is_refused_not_replaced() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"victim").expect("victim");
+        let path = dir.path().join("a.json");
+        std::os::unix::fs::symlink(&victim, &path).expect("link");
+        let refused = Fs::default()
+            .write_atomic(&path, b"new")
+            .expect_err("a link");
+        assert!(refused.to_string().contains("symbolic link"), "{refused}");
+        assert_eq!(fs::read(&victim).expect("victim"), b"victim");
+        assert!(fs::symlink_metadata(&path)
+            .expect("meta")
+            .file_type()
+            .is_symlink());
+        assert_eq!(
+            names(dir.path()),
+            vec!["a.json".to_owned(), "victim".to_owned()],
+            "no temp file left"
+        );
+    }
+
+    /// Whatever mode a file (or a leftover temp file) had, what a write leaves is 0600.
+    #[cfg(unix)]
+    #[test]
+    fn the_result_is_0600_whatever_was_there() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a.json");
+        fs::write(&path, b"old").expect("old");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
+        let stale = dir.path().join("a.json.tmp");
+        fs::write(&stale, b"stale").expect("stale");
+        fs::set_permissions(&stale, fs::Permissions::from_mode(0o666)).expect("chmod");
+        Fs::default().write_atomic(&path, b"new").expect("write");
+        assert_eq!(fs::read(&path).expect("read"), b"new");
+        assert_eq!(mode(&path), 0o600);
+    }
+
+    #[test]
+    fn stale_temps_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a.json");
+        Fs::default().write_atomic(&path, b"old").expect("write");
+        // A crash after the temp file was written leaves it behind.
+        let fs = Fs::with_faults(Some(FaultPlan::crash_after(2)));
+        assert!(fs.write_atomic(&path, b"new").is_err());
+        fs::write(dir.path().join("a.json.tmp"), b"old-style leftover").expect("write");
+        fs::write(dir.path().join("a.op"), b"").expect("write");
+        assert_eq!(names(dir.path()).len(), 4);
+        assert_eq!(remove_stale_temps(dir.path()).expect("clean"), 2);
+        assert_eq!(
+            names(dir.path()),
+            vec!["a.json".to_owned(), "a.op".to_owned()]
+        );
+        assert_eq!(fs::read(&path).expect("read"), b"old");
     }
 
     #[test]
