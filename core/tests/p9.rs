@@ -124,3 +124,82 @@ fn p9_no_secret_in_debug_or_disk() {
         }
     }
 }
+
+/// A staged PIN change keeps its commit request (approval-key signatures and the new public
+/// key) for re-sending; Debug of the staged slot and of the record shows none of it.
+#[test]
+fn p9_staged_debug_hides_the_commit() {
+    use latchkey_protocol::signed;
+    use latchkey_protocol::types::{PublicKey, Signature};
+    use latchkey_protocol::wire::PinChangeCommit;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let device = Device::open(dir.path(), MemoryKeyStore::new());
+    let mut server = ServerHalf::new();
+    let (old, new) = (Pin::new("4831"), Pin::new("5038"));
+    let record = enrol(&device.vault, &device.signer, &mut server, &old).expect("enrol");
+    let (staged, fresh_public) =
+        stage_change(&device.vault, &record.id, &mut server, &old, &new).expect("stage");
+    let operation = staged.staged.as_ref().expect("staged").operation;
+    let signer = p256::ecdsa::SigningKey::random(&mut rand_core::OsRng);
+    let sign = |bytes: &[u8]| -> Signature {
+        let sig: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::sign(&signer, bytes);
+        Signature::from_ecdsa(&sig)
+    };
+    let (a, d) = (record.identity.account, record.identity.device);
+    let bytes = signed::pin_change_proof(&a, &d, &operation, &fresh_public, 2);
+    let commit = PinChangeCommit {
+        operation,
+        new_approval_key: fresh_public,
+        old_proof: sign(&bytes),
+        new_proof: sign(&bytes[1..]),
+    };
+    let json = serde_json::to_string(&commit).expect("json");
+    let with_commit = device
+        .vault
+        .set_commit(&record.id, json.clone())
+        .expect("set commit");
+    let staged = with_commit.staged.clone().expect("staged");
+    assert_eq!(staged.commit.as_deref(), Some(json.as_str()));
+
+    let texts = [
+        format!("{staged:?}"),
+        format!("{staged:#?}"),
+        format!("{with_commit:?}"),
+        format!("{:?}", device.vault.load(&record.id).expect("load")),
+    ];
+    let value: serde_json::Value = serde_json::from_str(&json).expect("value");
+    let mut parts: Vec<String> = vec![json.clone()];
+    for field in ["new_approval_key", "old_proof", "new_proof"] {
+        let text = value[field].as_str().expect("string field").to_owned();
+        parts.push(text[..16].to_owned());
+        parts.push(text);
+    }
+    let key: &PublicKey = &commit.new_approval_key;
+    for secret in [
+        commit.old_proof.as_bytes().to_vec(),
+        commit.new_proof.as_bytes().to_vec(),
+        key.to_sec1().to_vec(),
+    ] {
+        for form in forms(&secret) {
+            parts.push(String::from_utf8_lossy(&form).into_owned());
+        }
+    }
+    for text in &texts {
+        for part in &parts {
+            assert!(!text.contains(part.as_str()), "the commit shows in: {text}");
+        }
+        assert!(
+            !text.contains("old_proof") && !text.contains("new_proof"),
+            "{text}"
+        );
+    }
+    // What it does show: which operation, of which kind, and that a commit is kept.
+    assert!(texts[0].starts_with("Staged { operation: "), "{}", texts[0]);
+    assert!(texts[0].contains("kind: Change"), "{}", texts[0]);
+    assert!(
+        texts[0].contains("commit: Some(<redacted>)"),
+        "{}",
+        texts[0]
+    );
+}

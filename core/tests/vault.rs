@@ -236,7 +236,7 @@ fn corrupt_and_unknown_files_are_reported_and_left_untouched() {
         (
             String::from_utf8(good.clone())
                 .expect("utf8")
-                .replacen("\"format\": 1", "\"format\": 99", 1)
+                .replacen("\"format\": 2", "\"format\": 99", 1)
                 .into_bytes(),
             ErrorKind::Corrupt,
         ),
@@ -259,18 +259,29 @@ fn corrupt_and_unknown_files_are_reported_and_left_untouched() {
         assert_eq!(std::fs::read(&path).expect("read"), bytes);
     }
     let newer = String::from_utf8(good.clone()).expect("utf8").replacen(
-        "\"format\": 1",
         "\"format\": 2",
+        "\"format\": 3",
         1,
     );
     std::fs::write(&path, &newer).expect("write");
     let err = d.vault.load(&record.id).expect_err("newer format");
     assert!(
-        matches!(err, Error::UnsupportedFormat { found: 2, .. }),
+        matches!(err, Error::UnsupportedFormat { found: 3, .. }),
         "{err}"
     );
     assert!(err.to_string().contains("update the app"));
     assert_eq!(std::fs::read(&path).expect("read"), newer.as_bytes());
+    // Format 1 (before the clear fields were authenticated) is not migrated: damaged, with
+    // the advice to enrol again.
+    let older = String::from_utf8(good.clone()).expect("utf8").replacen(
+        "\"format\": 2",
+        "\"format\": 1",
+        1,
+    );
+    std::fs::write(&path, &older).expect("write");
+    let err = d.vault.load(&record.id).expect_err("older format");
+    assert_eq!(err.kind(), ErrorKind::Corrupt, "{err}");
+    assert!(err.to_string().contains("enrol again"), "{err}");
 
     // A flipped byte inside the sealed key fails authentication: damage, not a wrong PIN.
     let text = String::from_utf8(good.clone()).expect("utf8");
@@ -300,19 +311,153 @@ fn missing_keystore_key_is_reported() {
 }
 
 #[test]
-fn stale_temp_files_are_ignored() {
+fn stale_temp_files_are_ignored_and_removed_on_open() {
     let (dir, d) = device();
     let mut server = ServerHalf::new();
     let record = enrol(&d.vault, &d.signer, &mut server, &Pin::new("4831")).expect("enrol");
-    std::fs::write(
-        dir.path()
-            .join("accounts")
-            .join(format!("{}.json.tmp", record.id.as_str())),
-        b"torn",
-    )
-    .expect("write");
+    let accounts = dir.path().join("accounts");
+    let stale = [
+        // What this version's writer leaves after a crash, and what an older one left.
+        accounts.join(format!(".{}.json.AAAAAAAAAAAAAAAA.tmp", record.id.as_str())),
+        accounts.join(format!("{}.json.tmp", record.id.as_str())),
+    ];
+    for path in &stale {
+        std::fs::write(path, b"torn").expect("write");
+    }
     assert_eq!(d.vault.list().expect("list"), vec![record.id.clone()]);
     d.vault
         .next_counter(&record.id)
-        .expect("write over the stale temp file");
+        .expect("a write beside the stale temp files");
+    assert!(
+        stale.iter().all(|p| p.exists()),
+        "a running vault leaves them"
+    );
+    // The next start removes them (no writer runs while it holds the write lock).
+    let reopened = Vault::open(dir.path(), d.keystore.clone()).expect("reopen");
+    assert!(stale.iter().all(|p| !p.exists()), "removed on open");
+    assert_eq!(reopened.list().expect("list"), vec![record.id.clone()]);
+    reopened.load(&record.id).expect("the record is untouched");
+}
+
+/// Every field a record keeps in clear is authenticated under the keystore key: an edit of
+/// any of them on disk (re-pointing the server, swapping the pinned key, rolling the counter
+/// back, …) makes the record refuse to load as damaged, and the file is left as it was.
+#[test]
+fn every_clear_field_of_a_record_is_bound() {
+    use serde_json::Value;
+    let (dir, d) = device();
+    let mut server = ServerHalf::new();
+    let pin = Pin::new("4831");
+    let record = enrol(&d.vault, &d.signer, &mut server, &pin).expect("enrol");
+    // A second record on the same device supplies well-formed values of every field.
+    let mut other_server = ServerHalf::new();
+    let other = enrol(&d.vault, &d.signer, &mut other_server, &pin).expect("enrol");
+    d.vault.next_counter(&other.id).expect("counter");
+    // A staged operation, so its fields are on disk too.
+    stage_change(&d.vault, &record.id, &mut server, &pin, &Pin::new("5038")).expect("stage");
+    d.vault
+        .set_commit(&record.id, "{\"commit\":1}".into())
+        .expect("commit");
+    stage_change(
+        &d.vault,
+        &other.id,
+        &mut other_server,
+        &pin,
+        &Pin::new("5038"),
+    )
+    .expect("stage");
+
+    let file = |id: &RecordId| {
+        dir.path()
+            .join("accounts")
+            .join(format!("{}.json", id.as_str()))
+    };
+    let path = file(&record.id);
+    let good = std::fs::read(&path).expect("read");
+    let mine: Value = serde_json::from_slice(&good).expect("json");
+    let theirs: Value =
+        serde_json::from_slice(&std::fs::read(file(&other.id)).expect("read")).expect("json");
+
+    let pointer_edits: Vec<(&str, Value)> = vec![
+        ("/identity/server", Value::from("https://evil.example/")),
+        (
+            "/identity/server",
+            Value::from("https://login.example.org/x/"),
+        ),
+        ("/identity/account", theirs["identity"]["account"].clone()),
+        ("/identity/device", theirs["identity"]["device"].clone()),
+        (
+            "/identity/label",
+            Value::from("Example Corp — mallory@example.org"),
+        ),
+        (
+            "/identity/server_key",
+            theirs["identity"]["server_key"].clone(),
+        ),
+        ("/identity/pin_digits", Value::from(6)),
+        ("/device_key/alias", theirs["device_key"]["alias"].clone()),
+        (
+            "/device_key/public_key",
+            theirs["device_key"]["public_key"].clone(),
+        ),
+        ("/device_key/assurance", Value::from("secure_element")),
+        ("/state", Value::from("enrolling")),
+        ("/counter", Value::from(64)),
+        ("/active/epoch", Value::from(2)),
+        ("/active/key_id", theirs["active"]["key_id"].clone()),
+        ("/staged/operation", theirs["staged"]["operation"].clone()),
+        ("/staged/kind", Value::from("reset")),
+        ("/staged/commit", Value::from("{\"commit\":2}")),
+        ("/staged/commit", Value::Null),
+        ("/staged/slot/epoch", Value::from(3)),
+        (
+            "/staged/slot/key_id",
+            theirs["staged"]["slot"]["key_id"].clone(),
+        ),
+        // Another record's sealed key, moved in whole.
+        ("/active/sealed", theirs["active"]["sealed"].clone()),
+        ("/staged", Value::Null),
+    ];
+    let mut edits: Vec<(String, Value)> = pointer_edits
+        .into_iter()
+        .map(|(pointer, value)| {
+            let mut edited = mine.clone();
+            let slot = edited
+                .pointer_mut(pointer)
+                .unwrap_or_else(|| panic!("{pointer}"));
+            assert_ne!(*slot, value, "{pointer} must change");
+            *slot = value;
+            (pointer.to_owned(), edited)
+        })
+        .collect();
+    // The two slots swapped.
+    let mut swapped = mine.clone();
+    let active = swapped["active"].clone();
+    swapped["active"] = swapped["staged"]["slot"].clone();
+    swapped["staged"]["slot"] = active;
+    edits.push(("active <-> staged".into(), swapped));
+    // Another record's wrapping key entry (it exists in the keystore).
+    let mut rewrapped = mine.clone();
+    rewrapped["wrap_key"] = theirs["wrap_key"].clone();
+    edits.push(("/wrap_key".into(), rewrapped));
+
+    for (what, edited) in &edits {
+        let bytes = serde_json::to_vec_pretty(edited).expect("json");
+        std::fs::write(&path, &bytes).expect("write");
+        let err = d.vault.load(&record.id).expect_err(what);
+        assert_eq!(err.kind(), ErrorKind::Corrupt, "{what}: {err}");
+        assert!(d.vault.next_counter(&record.id).is_err(), "{what}");
+        assert!(d.vault.promote(&record.id).is_err(), "{what}");
+        assert_eq!(
+            std::fs::read(&path).expect("read"),
+            bytes,
+            "{what}: left as it was"
+        );
+    }
+    // The same JSON, re-serialised but unchanged, still loads: only the edits were refused.
+    std::fs::write(&path, serde_json::to_vec_pretty(&mine).expect("json")).expect("write");
+    d.vault.load(&record.id).expect("unchanged record loads");
+    std::fs::write(&path, &good).expect("restore");
+    let loaded = d.vault.load(&record.id).expect("restored");
+    assert_eq!(loaded.identity, record.identity);
 }

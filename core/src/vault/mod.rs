@@ -14,6 +14,14 @@
 //!
 //! Files: `DIR/accounts/<record id>.json`, 0600, with an explicit `format` version. A file
 //! that is damaged or of an unknown format is reported and never modified or deleted.
+//!
+//! Everything a record stores in clear — the server URL, the ids, the label, the pinned server
+//! key, the device key reference, the state, the counter mark, the keystore entry name and the
+//! staged operation — is authenticated: it is part of the associated data of the outer seal of
+//! every slot ([`record_binding`]), under the keystore-held wrapping key. Whoever can write the
+//! app's files but not read its keystore cannot re-point an account at another server or key,
+//! roll its counter back, or swap slots: the changed record no longer opens and is reported
+//! damaged ([`Error::Corrupt`]).
 
 pub mod approval;
 
@@ -23,6 +31,7 @@ use std::sync::{Arc, Mutex};
 
 use latchkey_protocol::b64;
 use latchkey_protocol::secret::{OprfOutput, Pin};
+use latchkey_protocol::signed::Canonical;
 use latchkey_protocol::types::{AccountId, Assurance, DeviceId, OperationId, PublicKey};
 use rand_core::{CryptoRngCore, OsRng};
 use serde::{Deserialize, Serialize};
@@ -37,7 +46,11 @@ use crate::signer::KeyAlias;
 use approval::{ApprovalKey, InnerSealed, SealContext};
 
 /// The record format this build writes and reads.
-pub const RECORD_FORMAT: u32 = 1;
+///
+/// 2: the clear fields are bound into the outer seal ([`record_binding`]). Format 1 records
+/// (development builds before that) are not migrated — there are no deployed users — and are
+/// reported damaged with the advice to enrol again.
+pub const RECORD_FORMAT: u32 = 2;
 
 /// A record's random id (`ac-` and 16 random bytes, base64url); also its file name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -176,8 +189,9 @@ impl Slot {
     }
 }
 
-/// A fresh approval key waiting for the server's commit.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A fresh approval key waiting for the server's commit. Its Debug form leaves the commit
+/// out (it holds the approval-key signatures, P9).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Staged {
     /// The sealed fresh key.
     pub slot: Slot,
@@ -187,6 +201,22 @@ pub struct Staged {
     pub kind: RekeyKind,
     /// The commit request body, kept so it can be re-sent after a crash (signatures only).
     pub commit: Option<String>,
+}
+
+impl std::fmt::Debug for Staged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        struct Redacted;
+        impl std::fmt::Debug for Redacted {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("<redacted>")
+            }
+        }
+        f.debug_struct("Staged")
+            .field("operation", &self.operation)
+            .field("kind", &self.kind)
+            .field("commit", &self.commit.as_ref().map(|_| Redacted))
+            .finish_non_exhaustive()
+    }
 }
 
 /// An account record as the rest of the core sees it (outer layer already removed).
@@ -259,7 +289,7 @@ impl Vault {
         let lock_path = dir.join(".lock");
         let lock_file = crate::fsio::open_lock_file(&lock_path)
             .map_err(|e| Error::storage("open", &lock_path, e))?;
-        Ok(Self {
+        let vault = Self {
             dir,
             keystore,
             fs,
@@ -267,7 +297,14 @@ impl Vault {
             lock_file,
             lock_path,
             counters: Mutex::new(Default::default()),
-        })
+        };
+        {
+            // Every record write runs under the write lock, so a temp file seen while holding
+            // it is a crash's leftover. Best effort: a leftover is ignored by readers anyway.
+            let _guard = vault.exclusive()?;
+            let _ = crate::fsio::remove_stale_temps(&accounts);
+        }
+        Ok(vault)
     }
 
     /// Waits until no other thread or process is changing records, and keeps them out until
@@ -313,7 +350,8 @@ impl Vault {
         &self.dir
     }
 
-    /// The ids of all records, sorted. Stale temp files are ignored.
+    /// The ids of all records, sorted. Stale temp files are ignored (and removed when the
+    /// vault is opened).
     ///
     /// # Errors
     /// [`Error::Storage`] if the directory cannot be read.
@@ -348,6 +386,12 @@ impl Vault {
             reason,
         };
         let format = peek_format(&bytes).map_err(corrupt)?;
+        if format < RECORD_FORMAT {
+            return Err(corrupt(format!(
+                "format {format} from a development version, whose account details were not \
+                 authenticated; remove the account and enrol again"
+            )));
+        }
         if format != RECORD_FORMAT {
             return Err(Error::UnsupportedFormat {
                 path,
@@ -366,6 +410,22 @@ impl Vault {
         }
         let wrap = self.wrapping_key(&file.wrap_key, &file.identity)?;
         let identity = &file.identity;
+        let binding = record_binding(&Header {
+            id: &file.id,
+            identity,
+            device_key: &file.device_key,
+            state: file.state,
+            counter: file.counter,
+            wrap_key: &file.wrap_key,
+            active: (file.active.epoch, &file.active.key_id),
+            staged: file.staged.as_ref().map(|s| StagedHeader {
+                operation: &s.operation,
+                kind: s.kind,
+                commit: s.commit.as_deref(),
+                epoch: s.slot.epoch,
+                key_id: &s.slot.key_id,
+            }),
+        });
         let unwrap = |slot: &SlotFile| -> Result<Slot> {
             let context = SealContext {
                 account: identity.account,
@@ -373,9 +433,19 @@ impl Vault {
                 epoch: slot.epoch,
                 key_id: slot.key_id.clone(),
             };
-            let inner = aead::open(wrap.expose_secret(), &context.outer_aad(), &slot.sealed)
-                .and_then(|b| InnerSealed::from_bytes(&b))
-                .ok_or_else(|| corrupt("the sealed key does not decrypt".into()))?;
+            let inner = aead::open(
+                wrap.expose_secret(),
+                &outer_aad(&context, &binding),
+                &slot.sealed,
+            )
+            .and_then(|b| InnerSealed::from_bytes(&b))
+            .ok_or_else(|| {
+                corrupt(
+                    "the sealed key does not decrypt, or the account details stored beside it \
+                     were changed"
+                        .into(),
+                )
+            })?;
             Ok(Slot {
                 epoch: slot.epoch,
                 key_id: slot.key_id.clone(),
@@ -563,6 +633,23 @@ impl Vault {
         Ok(())
     }
 
+    /// Changes a stored record through the vault (re-sealed, so it still loads): how the
+    /// tests put an account into a state the flows never make, such as a plain-HTTP server.
+    ///
+    /// # Errors
+    /// As [`Vault::load`], plus [`Error::Storage`].
+    #[cfg(feature = "test-support")]
+    pub fn edit_for_tests(
+        &self,
+        id: &RecordId,
+        change: impl FnOnce(&mut AccountRecord),
+    ) -> Result<AccountRecord> {
+        self.update(id, |record| {
+            change(record);
+            Ok(())
+        })
+    }
+
     fn update(
         &self,
         id: &RecordId,
@@ -589,12 +676,28 @@ impl Vault {
 
     fn write(&self, record: &AccountRecord, wrap: &WrappingKey) -> Result<()> {
         let identity = &record.identity;
+        let binding = record_binding(&Header {
+            id: &record.id,
+            identity,
+            device_key: &record.device_key,
+            state: record.state,
+            counter: record.counter,
+            wrap_key: &record.wrap_key,
+            active: (record.active.epoch, &record.active.key_id),
+            staged: record.staged.as_ref().map(|s| StagedHeader {
+                operation: &s.operation,
+                kind: s.kind,
+                commit: s.commit.as_deref(),
+                epoch: s.slot.epoch,
+                key_id: &s.slot.key_id,
+            }),
+        });
         let outer = |slot: &Slot| SlotFile {
             epoch: slot.epoch,
             key_id: slot.key_id.clone(),
             sealed: aead::seal(
                 wrap.expose_secret(),
-                &slot.context(identity.account, identity.device).outer_aad(),
+                &outer_aad(&slot.context(identity.account, identity.device), &binding),
                 &slot.sealed.to_bytes(),
                 &mut OsRng,
             ),
@@ -695,6 +798,78 @@ struct StagedFile {
     operation: OperationId,
     kind: RekeyKind,
     commit: Option<String>,
+}
+
+/// The clear part of a record, as [`record_binding`] reads it.
+struct Header<'a> {
+    id: &'a RecordId,
+    identity: &'a AccountIdentity,
+    device_key: &'a DeviceKeyRef,
+    state: RecordState,
+    counter: u64,
+    wrap_key: &'a KeyId,
+    /// Epoch and key id of the active slot.
+    active: (u32, &'a KeyId),
+    staged: Option<StagedHeader<'a>>,
+}
+
+/// The clear part of a staged slot.
+struct StagedHeader<'a> {
+    operation: &'a OperationId,
+    kind: RekeyKind,
+    commit: Option<&'a str>,
+    epoch: u32,
+    key_id: &'a KeyId,
+}
+
+/// Canonical bytes of every field a record stores in clear (all but the two sealed keys). The
+/// outer seal of each slot authenticates them ([`outer_aad`]), so changing any of them — or
+/// swapping the slots — makes the record fail to open.
+fn record_binding(h: &Header<'_>) -> Vec<u8> {
+    let i = h.identity;
+    let d = h.device_key;
+    let staged = h.staged.as_ref().map(|s| {
+        Canonical::new("record-staged")
+            .bytes(s.operation.as_bytes())
+            .str(match s.kind {
+                RekeyKind::Change => "change",
+                RekeyKind::Reset => "reset",
+            })
+            .opt(s.commit.map(str::as_bytes))
+            .u64(u64::from(s.epoch))
+            .str(s.key_id.as_str())
+            .finish()
+    });
+    Canonical::new("record")
+        .u64(u64::from(RECORD_FORMAT))
+        .str(h.id.as_str())
+        .str(&i.server)
+        .bytes(i.account.as_bytes())
+        .bytes(i.device.as_bytes())
+        .str(&i.label)
+        .bytes(&i.server_key.to_sec1())
+        .u64(u64::from(i.pin_digits))
+        .str(d.alias.as_str())
+        .bytes(&d.public_key.to_sec1())
+        .str(d.assurance.as_str())
+        .str(match h.state {
+            RecordState::Enrolling => "enrolling",
+            RecordState::Active => "active",
+        })
+        .u64(h.counter)
+        .str(h.wrap_key.as_str())
+        .u64(u64::from(h.active.0))
+        .str(h.active.1.as_str())
+        .opt(staged.as_deref())
+        .finish()
+}
+
+/// AAD of a slot's outer seal: the slot's own context and the record's clear fields.
+fn outer_aad(context: &SealContext, binding: &[u8]) -> Vec<u8> {
+    Canonical::new("record-slot-outer")
+        .bytes(&context.outer_aad())
+        .bytes(binding)
+        .finish()
 }
 
 /// Reads only the `format` field of a stored JSON file, so an unknown version is reported as
