@@ -35,6 +35,11 @@ pub struct Policy {
     pub resets_per_ip: i64,
     /// Account registrations per IP in an hour.
     pub registrations_per_ip: i64,
+    /// One-time codes mailed per account in an hour (sign-in without a device, confirmation).
+    pub mailed_codes_per_hour: i64,
+    /// How long a sign-in approved on a device, or a mailed code, lets the session add or
+    /// remove devices, seconds (P7).
+    pub confirm_ttl: u64,
 }
 
 impl Default for Policy {
@@ -53,6 +58,8 @@ impl Default for Policy {
             login_attempts: 10,
             resets_per_ip: 10,
             registrations_per_ip: 20,
+            mailed_codes_per_hour: 5,
+            confirm_ttl: 600,
         }
     }
 }
@@ -91,6 +98,35 @@ impl Policy {
     }
 }
 
+/// A configured secret (the SMTP password): wiped on drop, never printed by `Debug`.
+#[derive(Clone, Default)]
+pub struct SecretText(zeroize::Zeroizing<String>);
+
+impl SecretText {
+    /// Wraps a secret.
+    pub fn new(text: impl Into<String>) -> Self {
+        Self(zeroize::Zeroizing::new(text.into()))
+    }
+
+    /// The secret itself (callers say why with an `// EXPOSE:` comment).
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretText(..)")
+    }
+}
+
+impl std::str::FromStr for SecretText {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self::new(s))
+    }
+}
+
 /// Outgoing mail.
 #[derive(Clone, Debug)]
 pub enum MailConfig {
@@ -105,7 +141,7 @@ pub enum MailConfig {
         /// Login, if the relay needs one.
         username: Option<String>,
         /// Password for `username`.
-        password: Option<String>,
+        password: Option<SecretText>,
         /// The From address.
         from: String,
     },

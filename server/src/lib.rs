@@ -109,11 +109,39 @@ pub struct Running {
     pub state: Arc<AppState>,
     handle: axum_server::Handle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    sweeper: tokio::task::JoinHandle<()>,
+}
+
+/// How often expired enrolments are swept, seconds.
+const SWEEP_EVERY: u64 = 60;
+
+/// Ends every enrolment whose code expired: the row is marked `expired` and its sealed web
+/// PIN check value, enrolment link and code hash are deleted. Together with the key file, a
+/// kept check value would allow a 10⁴ search of the PIN set on the web page. Runs at start
+/// and every minute.
+///
+/// # Errors
+/// The database error, as a sentence.
+pub async fn sweep_expired_enrolments(state: &AppState) -> Result<u64, String> {
+    let swept = sqlx::query(
+        "UPDATE devices SET state = 'expired', pin_check = NULL, enrol_link = NULL, code_hash = NULL \
+         WHERE state IN ('pending', 'enrolling') AND code_expires_at <= $1",
+    )
+    .bind(state.clock.now_i64())
+    .execute(&state.db)
+    .await
+    .map_err(|e| format!("cannot sweep expired enrolments: {e}"))?
+    .rows_affected();
+    if swept > 0 {
+        tracing::info!(swept, "expired enrolments ended");
+    }
+    Ok(swept)
 }
 
 impl Running {
     /// Stops accepting connections and waits for the server task.
     pub async fn shutdown(self) {
+        self.sweeper.abort();
         self.handle
             .graceful_shutdown(Some(std::time::Duration::from_secs(2)));
         let _ = self.task.await;
@@ -124,10 +152,59 @@ impl Running {
     /// # Errors
     /// The listener's I/O error.
     pub async fn wait(self) -> std::io::Result<()> {
+        let _sweeper = AbortOnDrop(self.sweeper);
         self.task
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)))
     }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Refuses dev mode anywhere but loopback with the dev CA: it serves `/dev/outbox`, where
+/// every mailed code (PIN resets, sign-in codes) can be read.
+fn check_dev_mode(config: &Config) -> Result<(), String> {
+    if !config.dev {
+        return Ok(());
+    }
+    if !config.listen.ip().is_loopback() {
+        return Err(format!(
+            "--dev serves every mailed code on /dev/outbox, so it listens on loopback only, not \
+             {}; drop --dev (and configure SMTP and a certificate) to serve other machines",
+            config.listen
+        ));
+    }
+    if config.tls_cert.is_some() || config.tls_key.is_some() {
+        return Err(
+            "--dev uses its own local CA; it cannot be combined with --tls-cert or \
+                    --tls-key (drop --dev for a real certificate)"
+                .into(),
+        );
+    }
+    if let Some(url) = &config.public_url {
+        let host = url
+            .strip_prefix("https://")
+            .and_then(|rest| rest.split(['/', '?', '#']).next())
+            .map(|authority| {
+                authority
+                    .rsplit_once(':')
+                    .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+                    .map_or(authority, |(host, _)| host)
+            })
+            .unwrap_or("");
+        if !matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
+            return Err(format!(
+                "--dev is for this machine only; its public URL must be on localhost, not {url}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Starts the server: data directory, keys, TLS, database, listener.
@@ -136,6 +213,7 @@ impl Running {
 /// A sentence saying what could not be set up and how to fix it.
 pub async fn start(config: Config) -> Result<Running, String> {
     config.policy.validate()?;
+    check_dev_mode(&config)?;
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
         format!(
             "cannot create the data directory {}: {e}",
@@ -191,6 +269,24 @@ pub async fn start(config: Config) -> Result<Running, String> {
         mailer,
         request_id_sweep: std::sync::atomic::AtomicU64::new(0),
     });
+    sweep_expired_enrolments(&state).await?;
+    if !http::web::auth::warm_dummy_hash().await {
+        return Err("cannot compute the password hash for unknown addresses".into());
+    }
+    let sweeper = {
+        let state = Arc::downgrade(&state);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(SWEEP_EVERY));
+            every.tick().await;
+            loop {
+                every.tick().await;
+                let Some(state) = state.upgrade() else { return };
+                if let Err(e) = sweep_expired_enrolments(&state).await {
+                    tracing::error!(error = %e, "sweep failed");
+                }
+            }
+        })
+    };
     let app = http::router(state.clone());
     let handle = axum_server::Handle::new();
     // TCP_NODELAY: small HTTP responses must not wait for delayed ACKs.
@@ -207,5 +303,6 @@ pub async fn start(config: Config) -> Result<Running, String> {
         state,
         handle,
         task,
+        sweeper,
     })
 }

@@ -61,7 +61,10 @@ pub fn build(
             .map_err(|e| format!("invalid SMTP relay {host}: {e}"))?
             .port(*port);
             let builder = match (username, password) {
-                (Some(u), Some(p)) => builder.credentials(Credentials::new(u.clone(), p.clone())),
+                // EXPOSE: the relay login needs the password itself.
+                (Some(u), Some(p)) => {
+                    builder.credentials(Credentials::new(u.clone(), p.expose_secret().to_owned()))
+                }
                 _ => builder,
             };
             Ok(Box::new(Smtp {

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use latchkey_protocol::wire::PinSource;
-use latchkey_server::config::{Config, MailConfig, Policy};
+use latchkey_server::config::{Config, MailConfig, Policy, SecretText};
 
 /// The Latchkey reference server (HTTPS only).
 #[derive(Parser, Debug)]
@@ -66,7 +66,7 @@ struct Args {
     smtp_user: Option<String>,
     /// SMTP password (prefer the environment variable).
     #[arg(long, env = "LATCHKEY_SMTP_PASSWORD", hide_env_values = true)]
-    smtp_password: Option<String>,
+    smtp_password: Option<SecretText>,
     /// Sender address.
     #[arg(
         long,
@@ -148,5 +148,34 @@ async fn main() -> ExitCode {
             Err(e) => { eprintln!("error: {e}"); ExitCode::FAILURE }
         },
         _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p9_debug_of_args_and_config_hides_the_smtp_password() {
+        let args = Args::parse_from([
+            "latchkey-server",
+            "--smtp-host",
+            "smtp.example.org",
+            "--smtp-user",
+            "relay",
+            "--smtp-password",
+            "hunter2-relay-secret",
+        ]);
+        assert!(!format!("{args:?}").contains("hunter2"), "{args:?}");
+        let mail = MailConfig::Smtp {
+            host: "smtp.example.org".into(),
+            port: 587,
+            username: Some("relay".into()),
+            password: args.smtp_password.clone(),
+            from: args.smtp_from.clone(),
+        };
+        let mut config = Config::dev("data");
+        config.mail = mail;
+        assert!(!format!("{config:?}").contains("hunter2"), "{config:?}");
     }
 }

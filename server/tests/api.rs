@@ -201,6 +201,7 @@ async fn p4_replay(backend: Backend) {
 async fn p4_first_wins(backend: Backend) {
     let server = TestServer::start(backend).await;
     let (browser, mut first) = enrolled(&server, "two@example.org", "4831").await;
+    browser.confirm_by_mail(&server).await;
     let (_, link) = browser.add_device("Laptop", "5038").await;
     let mut second = Device::enrol(&server, &link, "5038")
         .await
@@ -499,8 +500,8 @@ async fn pin_change(backend: Backend) {
 
 async fn removal(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let (browser, device) = enrolled(&server, "remove@example.org", "4831").await;
-    device.call(RemoveDevice {}).await.expect("removed");
+    let (browser, mut device) = enrolled(&server, "remove@example.org", "4831").await;
+    device.remove("4831").await.expect("removed");
     let after = device
         .call(ListChallenges { wait_seconds: 0 })
         .await

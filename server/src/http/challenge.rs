@@ -43,12 +43,14 @@ pub(crate) mod login_states {
     pub const REPORTED: &str = "reported";
     /// The typed code did not match.
     pub const MISMATCH: &str = "mismatch";
+    /// Cancelled in the browser (or replaced by a mailed-code sign-in): refused on devices.
+    pub const CANCELLED: &str = "cancelled";
 }
 
 /// Why a sign-in could not push to a device.
 #[derive(Debug)]
 pub(crate) enum SigninBlocked {
-    /// The account has no active device.
+    /// The account has no device that can approve (none active, or all locked).
     NoDevice,
     /// "This wasn't me" muted pushes until this time.
     Muted(i64),
@@ -117,15 +119,18 @@ pub(crate) async fn create_signin(
     if pending >= policy.max_pending_pushes {
         return Err(SigninBlocked::TooManyPending);
     }
-    let devices: Vec<String> =
-        sqlx::query("SELECT id FROM devices WHERE account_id = $1 AND state = $2")
-            .bind(account.to_string())
-            .bind(states::ACTIVE)
-            .fetch_all(&state.db)
-            .await?
-            .iter()
-            .filter_map(|r| r.try_get("id").ok())
-            .collect();
+    // Locked devices cannot approve: pushing to them only to fail would strand the person.
+    let devices: Vec<String> = sqlx::query(
+        "SELECT id FROM devices WHERE account_id = $1 AND state = $2 AND failures < $3",
+    )
+    .bind(account.to_string())
+    .bind(states::ACTIVE)
+    .bind(i64::from(policy.max_failures))
+    .fetch_all(&state.db)
+    .await?
+    .iter()
+    .filter_map(|r| r.try_get("id").ok())
+    .collect();
     if devices.is_empty() {
         return Err(SigninBlocked::NoDevice);
     }
@@ -167,6 +172,24 @@ pub(crate) async fn create_signin(
         state.signals.notify(&format!("device:{device}"));
     }
     Ok(Signin { login_id })
+}
+
+/// Cancels a waiting sign-in of `account`: from now on its requests are refused on every
+/// device ("already answered") and leave their lists.
+pub(crate) async fn cancel_login(
+    state: &AppState,
+    account: &AccountId,
+    login_id: &str,
+) -> Result<(), ApiError> {
+    sqlx::query("UPDATE logins SET state = $1 WHERE id = $2 AND account_id = $3 AND state = $4")
+        .bind(login_states::CANCELLED)
+        .bind(login_id)
+        .bind(account.to_string())
+        .bind(login_states::PENDING)
+        .execute(&state.db)
+        .await?;
+    state.signals.notify(&format!("login:{login_id}"));
+    Ok(())
 }
 
 /// A challenge with its sign-in, as stored.
@@ -446,7 +469,7 @@ fn approve_checks(stored: &Stored, device: &Device, body: &Answer) -> Result<(),
 
 /// Advances the signature counter and, the PIN being proven, resets the failure counter (P2),
 /// in one UPDATE inside the answer's transaction.
-async fn advance_counter(
+pub(crate) async fn advance_counter(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     state: &AppState,
     device: &Device,

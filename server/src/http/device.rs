@@ -40,10 +40,12 @@ pub(crate) struct Device {
     pub epoch: u32,
     pub code_expires_at: i64,
     pub pin_check: Option<String>,
+    /// Added on the password alone, as the account's first device (P7).
+    pub bootstrap: bool,
 }
 
 const DEVICE_COLUMNS: &str = "id, account_id, name, state, pin_source, device_key, oprf_key, \
-    approval_key, epoch, code_expires_at, pin_check";
+    approval_key, epoch, code_expires_at, pin_check, bootstrap";
 
 fn parse_key(text: Option<String>) -> Option<PublicKey> {
     text.and_then(|t| b64::decode(&t))
@@ -74,6 +76,7 @@ fn device_from_row(row: &sqlx::any::AnyRow) -> Result<Device, sqlx::Error> {
         epoch: u32::try_from(row.try_get::<i64, _>("epoch")?).map_err(|_| bad("epoch"))?,
         code_expires_at: row.try_get("code_expires_at")?,
         pin_check: row.try_get("pin_check")?,
+        bootstrap: row.try_get::<i64, _>("bootstrap")? != 0,
     })
 }
 

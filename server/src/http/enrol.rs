@@ -144,6 +144,32 @@ async fn finish(
     if let Some(stored) = &device.pin_check {
         check_pin(&state, &device, stored, body.pin_check.as_ref()).await?;
     }
+    let mut tx = state.db.begin().await?;
+    // The account row first: it serialises the finishes of one account's enrolments.
+    let first = sqlx::query("UPDATE accounts SET had_device = 1 WHERE id = $1 AND had_device = 0")
+        .bind(device.account.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+        == 1;
+    if device.bootstrap && !first {
+        // P7: added on the password alone as the first device, but another device finished
+        // first; a second device needs that device's approval or a mailed code.
+        drop(tx);
+        super::pin::remove_device(
+            &state,
+            &device.account,
+            &device.id.to_string(),
+            "enrolment refused: another device was added first",
+        )
+        .await?;
+        return Err(ApiError::new(
+            ErrorCode::EnrolmentCodeInvalid,
+            "another device was added to this account first; add this device again on the \
+             \"Manage my devices\" page (it asks for approval on your other device or a code \
+             sent by e-mail)",
+        ));
+    }
     let done = sqlx::query(
         "UPDATE devices SET state = $1, approval_key = $2, epoch = 1, failures = 0, \
          pin_check = NULL, last_used_at = $3 WHERE id = $4 AND state = $5",
@@ -153,11 +179,12 @@ async fn finish(
     .bind(now)
     .bind(device.id.to_string())
     .bind(states::ENROLLING)
-    .execute(&state.db)
+    .execute(&mut *tx)
     .await?;
     if done.rows_affected() != 1 {
         return Err(ApiError::unauthorized());
     }
+    tx.commit().await?;
     device::audit(
         &state,
         &device.account,
@@ -235,7 +262,7 @@ async fn evaluate(
 ) -> ApiResult<EvaluateResponse> {
     let bound = match &request.body.purpose {
         EvaluatePurpose::Approve { challenge } => Some(*challenge),
-        EvaluatePurpose::Enrol => None,
+        EvaluatePurpose::Enrol | EvaluatePurpose::Remove => None,
     };
     // The request id is recorded in the counted evaluation's transaction (one commit).
     let (device, claim) = match request.body.purpose {
@@ -254,6 +281,8 @@ async fn evaluate(
             super::challenge::bind_evaluation(&state, &device, &challenge).await?;
             (device, claim)
         }
+        // Opens the approval key to sign the removal; counted like every PIN use (P2).
+        EvaluatePurpose::Remove => device::verify(&state, &request, &[states::ACTIVE]).await?,
     };
     let (evaluated_pin, attempts_left) = device::counted_evaluate(
         &state,

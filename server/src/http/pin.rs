@@ -154,6 +154,12 @@ async fn commit_swap(
     new_key: &PublicKey,
 ) -> Result<CommitResponse, ApiError> {
     let sealed = op.staged_key.as_ref().ok_or_else(op_missing)?;
+    if device.approval_key.as_ref() == Some(new_key) {
+        // A PIN change or reset issues a fresh key: the old one must stop working.
+        return Err(ApiError::bad_request(
+            "the new approval key is the current one; a PIN change needs a fresh key",
+        ));
+    }
     let mut tx = state.db.begin().await?;
     let swapped = sqlx::query(
         "UPDATE devices SET oprf_key = $1, approval_key = $2, epoch = $3, failures = 0, last_used_at = $4 \
@@ -330,7 +336,7 @@ async fn reset_start(
             "this operation id was already used; choose a new one",
         ));
     }
-    let code = super::challenge::random_code(8);
+    let code = zeroize::Zeroizing::new(super::challenge::random_code(8));
     let now = state.clock.now_i64();
     let expires_at = now + i64::try_from(state.config.policy.operation_ttl).unwrap_or(900);
     sqlx::query(
@@ -349,13 +355,14 @@ async fn reset_start(
     let addresses = device::addresses(&state, &device.account).await?;
     let service = &state.config.policy.service_name;
     for address in &addresses {
-        let body = format!(
-            "Your code to choose a new {service} PIN on the device \"{}\" is:\n\n    {code}\n\n\
+        let body = zeroize::Zeroizing::new(format!(
+            "Your code to choose a new {service} PIN on the device \"{}\" is:\n\n    {}\n\n\
              It expires in {} minutes. If you did not ask for it, someone has your password: \
              change it now, and do not give this code to anyone.",
             device.name,
+            code.as_str(),
             state.config.policy.operation_ttl / 60
-        );
+        ));
         if let Err(e) = state
             .mailer
             .send(
@@ -503,22 +510,78 @@ async fn remove(
     State(state): State<Arc<AppState>>,
     Json(request): Json<DeviceRequest<RemoveDevice>>,
 ) -> ApiResult<RemoveDeviceResponse> {
-    let device =
-        device::authenticate(&state, &request, &[states::ACTIVE, states::ENROLLING]).await?;
-    remove_device(
+    let (device, claim) =
+        device::verify(&state, &request, &[states::ACTIVE, states::ENROLLING]).await?;
+    let body = &request.body;
+    let mut tx = state.db.begin().await?;
+    claim.record(&state, &mut *tx).await?;
+    if device.state == states::ACTIVE {
+        // P7: an enrolled device proves the PIN to remove itself, so a thief holding the
+        // phone cannot wipe it to clear the way for a password-only sign-in.
+        let signature = body.approval_signature.as_ref().ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::BadRequest,
+                "removing this device needs its PIN; if you forgot it, use \"Forgot PIN\" or \
+                 remove the device on the \"Manage my devices\" page",
+            )
+        })?;
+        let key = device.approval_key.ok_or_else(ApiError::unauthorized)?;
+        let bytes = signed::removal(&device.account, &device.id, body.counter);
+        if !key.verify(&bytes, signature) {
+            return Err(ApiError::bad_request("the removal signature is invalid"));
+        }
+        super::challenge::advance_counter(&mut tx, &state, &device, body.counter).await?;
+    }
+    let how = if device.state == states::ACTIVE {
+        "removed from the device with its PIN"
+    } else {
+        "enrolment cancelled on the device"
+    };
+    let removed = remove_device_in(
+        &mut tx,
         &state,
         &device.account,
         &device.id.to_string(),
-        "removed from the device",
+        how,
     )
     .await?;
+    tx.commit().await?;
+    if removed {
+        notify_removed(&state, &device.account, &device.name, how).await;
+    }
     Ok(Json(RemoveDeviceResponse {
         removed_at: state.clock.now(),
     }))
 }
 
-/// Marks a device removed and wipes its keys (from the app or the web page).
+/// Marks a device removed and wipes its keys (from the app or the web page), records the
+/// event and mails every address (P7).
 pub(crate) async fn remove_device(
+    state: &AppState,
+    account: &latchkey_protocol::types::AccountId,
+    device_id: &str,
+    how: &str,
+) -> Result<bool, ApiError> {
+    let mut tx = state.db.begin().await?;
+    let name: Option<String> =
+        sqlx::query("SELECT name FROM devices WHERE id = $1 AND account_id = $2")
+            .bind(device_id)
+            .bind(account.to_string())
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get("name"))
+            .transpose()?;
+    let removed = remove_device_in(&mut tx, state, account, device_id, how).await?;
+    tx.commit().await?;
+    if removed {
+        notify_removed(state, account, name.as_deref().unwrap_or("?"), how).await;
+    }
+    Ok(removed)
+}
+
+/// The removal itself, inside the caller's transaction (only the account's own device).
+async fn remove_device_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     state: &AppState,
     account: &latchkey_protocol::types::AccountId,
     device_id: &str,
@@ -526,18 +589,46 @@ pub(crate) async fn remove_device(
 ) -> Result<bool, ApiError> {
     let done = sqlx::query(
         "UPDATE devices SET state = $1, approval_key = NULL, device_key = NULL, oprf_key = '', \
-         pin_check = NULL, code_hash = NULL WHERE id = $2 AND account_id = $3 AND state <> $1",
+         pin_check = NULL, code_hash = NULL, enrol_link = NULL \
+         WHERE id = $2 AND account_id = $3 AND state <> $1",
     )
     .bind(states::REMOVED)
     .bind(device_id)
     .bind(account.to_string())
-    .execute(&state.db)
+    .execute(&mut **tx)
     .await?;
     if done.rows_affected() == 1 {
         let id = latchkey_protocol::types::DeviceId::parse(device_id);
-        device::audit(state, account, id.as_ref(), "device_removed", how).await;
+        device::audit_in(
+            &mut **tx,
+            state,
+            account,
+            id.as_ref(),
+            "device_removed",
+            how,
+        )
+        .await?;
     }
     Ok(done.rows_affected() == 1)
+}
+
+async fn notify_removed(
+    state: &AppState,
+    account: &latchkey_protocol::types::AccountId,
+    name: &str,
+    how: &str,
+) {
+    device::notify_account(
+        state,
+        account,
+        "A device was removed from your account",
+        &format!(
+            "The device \"{name}\" was removed from your {} account ({how}). If this was not \
+             you, sign in and check the \"Manage my devices\" page, and change your password.",
+            state.config.policy.service_name
+        ),
+    )
+    .await;
 }
 
 async fn status(

@@ -608,6 +608,25 @@ impl Device {
         Ok(r)
     }
 
+    /// Removes this device from the app: a counted evaluation opens the approval key (here: the
+    /// PIN must be the enrolled one), which signs the removal with the next counter.
+    pub async fn remove(&mut self, pin: &str) -> Reply<RemoveDeviceResponse> {
+        let pin = Pin::new(pin);
+        let (_state, blinded) = oprf::blind(&pin, &mut OsRng).expect("blind");
+        self.call(Evaluate {
+            purpose: EvaluatePurpose::Remove,
+            blinded_pin: blinded,
+        })
+        .await?;
+        self.counter += 1;
+        let bytes = signed::removal(&self.account, &self.device, self.counter);
+        self.call(RemoveDevice {
+            counter: self.counter,
+            approval_signature: Some(sign(&self.approval, &bytes)),
+        })
+        .await
+    }
+
     /// Starts a forgotten-PIN reset.
     pub async fn reset_start(
         &self,
@@ -671,6 +690,41 @@ pub fn reset_code(server: &TestServer) -> String {
         .find(|l| l.len() == 8 && l.chars().all(|c| c.is_ascii_digit()))
         .expect("code line")
         .to_owned()
+}
+
+/// The 8-digit code in the newest one-time-code mail (sign-in without a device, confirming).
+pub fn mailed_code(server: &TestServer) -> String {
+    let mail = server
+        .outbox()
+        .into_iter()
+        .find(|m| m.contains("your one-time code"))
+        .expect("one-time code mail");
+    mail.lines()
+        .map(str::trim)
+        .find(|l| l.len() == 8 && l.chars().all(|c| c.is_ascii_digit()))
+        .expect("code line")
+        .to_owned()
+}
+
+impl Browser {
+    /// Confirms who it is with a mailed code (before adding or removing a device, P7).
+    pub async fn confirm_by_mail(&self, server: &TestServer) {
+        let (status, page) = self.get("/confirm?next=/account").await;
+        assert_eq!(status, StatusCode::OK, "confirm page");
+        let token = csrf(&page);
+        let r = self
+            .post("/confirm/send", &[("csrf", &token), ("next", "/account")])
+            .await;
+        assert_eq!(r.status(), StatusCode::OK, "code sent");
+        let code = mailed_code(server);
+        let r = self
+            .post(
+                "/confirm",
+                &[("csrf", &token), ("code", &code), ("next", "/account")],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "confirmed");
+    }
 }
 
 /// Registers, adds a device with `pin` on the web, and enrols it.

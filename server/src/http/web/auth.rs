@@ -68,6 +68,12 @@ pub async fn verify_password(password: &str, hash: &str) -> bool {
     .unwrap_or(false)
 }
 
+/// Computes the dummy hash now (at start), so the first unknown address costs no more than
+/// the next ones.
+pub(crate) async fn warm_dummy_hash() -> bool {
+    !dummy_hash().await.is_empty()
+}
+
 /// A real argon2id hash of a random password, so unknown addresses take as long as known ones.
 async fn dummy_hash() -> String {
     static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
@@ -310,13 +316,27 @@ async fn login(
             ))
         }
         Err(SigninBlocked::NoDevice) => {
-            // No device yet: the password is the only factor until one is added.
+            let had_device: i64 = sqlx::query("SELECT had_device FROM accounts WHERE id = $1")
+                .bind(account.to_string())
+                .fetch_one(&state.db)
+                .await?
+                .try_get("had_device")?;
+            if had_device != 0 {
+                // P7: once the account had a device, the password alone is never enough.
+                return super::confirm::start_login(
+                    &state,
+                    &account,
+                    "None of your devices can approve sign-ins (removed, or locked after wrong PINs).",
+                )
+                .await;
+            }
+            // A brand-new account: the password is the only factor until a device is added.
             device::audit(
                 &state,
                 &account,
                 None,
                 "signin_password_only",
-                "no device enrolled",
+                "no device enrolled yet",
             )
             .await;
             let (_, cookie) =
@@ -443,8 +463,14 @@ async fn approve_page(
         login_states::APPROVED => {
             let account = session.account.ok_or_else(csrf_refused)?;
             session::destroy(&state, &session).await?;
-            let (_, cookie) =
-                session::create(&state, Some(&account), stages::SIGNED_IN, None).await?;
+            let (_, cookie) = session::create_with(
+                &state,
+                Some(&account),
+                stages::SIGNED_IN,
+                None,
+                session::strengths::DEVICE,
+            )
+            .await?;
             Ok(with_cookie(
                 Redirect::to("/account").into_response(),
                 Some(cookie),
@@ -478,6 +504,7 @@ fn outcome_message(login_state: &str, expired: bool) -> (bool, String) {
         login_states::DENIED => (true, "The sign-in was denied on your device.".into()),
         login_states::REPORTED => (true, "The sign-in was reported as \"this wasn't me\" on your device. Sign-in requests are paused for a while.".into()),
         login_states::MISMATCH => (true, "The number typed on the device did not match. Sign in again and type the number shown here.".into()),
+        login_states::CANCELLED => (true, "This sign-in was cancelled. Sign in again.".into()),
         _ if expired => (true, "The request expired before it was answered. Sign in again.".into()),
         _ => (false, "Waiting for your device…".into()),
     }
@@ -549,6 +576,10 @@ async fn end_session(
         .ok_or_else(csrf_refused)?;
     if !session.csrf_ok(&form.csrf) {
         return Err(csrf_refused());
+    }
+    // A cancelled sign-in dies at once: its request is refused on the device.
+    if let (Some(login), Some(account)) = (&session.login_id, &session.account) {
+        challenge::cancel_login(&state, account, login).await?;
     }
     let cookie = session::destroy(&state, &session).await?;
     Ok(with_cookie(

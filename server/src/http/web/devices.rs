@@ -24,6 +24,7 @@ use serde::Deserialize;
 use sqlx::Row as _;
 use zeroize::Zeroizing;
 
+use super::confirm::{self, Gate};
 use super::session::{self, Session};
 use super::{csrf_refused, format_time, render, PageError};
 use crate::http::device::states;
@@ -93,6 +94,9 @@ fn describe_event(event: &str, detail: &str) -> String {
         "signin_reported" => "Sign-in reported as \"this wasn't me\"",
         "signin_code_mismatch" => "Sign-in refused: wrong number typed",
         "signin_password_only" => "Signed in with the password only (no device yet)",
+        "signin_mailed_code" => "Signed in with the password and a code sent by e-mail",
+        "mailed_code_sent" => "One-time code e-mailed",
+        "confirmed_mailed_code" => "Confirmed with a code sent by e-mail",
         "pin_locked" => "Device locked after too many wrong PINs",
         "pin_changed" => "PIN changed",
         "pin_reset" => "PIN reset with password and e-mailed code",
@@ -193,6 +197,7 @@ struct AddPage<'a> {
     name: &'a str,
     pin_on_web: bool,
     pin_digits: u8,
+    first_device: bool,
     error: Option<String>,
 }
 
@@ -200,9 +205,14 @@ async fn add_page(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let (session, _) = match signed_in(&state, &headers).await {
+    let (session, account) = match signed_in(&state, &headers).await {
         Ok(v) => v,
         Err(r) => return Ok(r),
+    };
+    let first_device = match confirm::gate(&state, &session, &account, "/devices/add").await? {
+        Gate::FirstDevice => true,
+        Gate::Confirmed => false,
+        Gate::NeedsConfirmation(redirect) => return Ok(redirect),
     };
     let policy = &state.config.policy;
     Ok(render(&AddPage {
@@ -211,6 +221,7 @@ async fn add_page(
         name: "",
         pin_on_web: policy.pin_source == PinSource::Web,
         pin_digits: policy.pin_digits,
+        first_device,
         error: None,
     }))
 }
@@ -238,6 +249,11 @@ async fn add(
     if !session.csrf_ok(&form.csrf) {
         return Err(csrf_refused());
     }
+    let first_device = match confirm::gate(&state, &session, &account, "/devices/add").await? {
+        Gate::FirstDevice => true,
+        Gate::Confirmed => false,
+        Gate::NeedsConfirmation(redirect) => return Ok(redirect),
+    };
     let policy = &state.config.policy;
     let pin_on_web = policy.pin_source == PinSource::Web;
     let name = form.name.trim().to_owned();
@@ -248,6 +264,7 @@ async fn add(
             name: &name,
             pin_on_web,
             pin_digits: policy.pin_digits,
+            first_device,
             error: Some(error),
         };
         Ok((StatusCode::BAD_REQUEST, render(&page)).into_response())
@@ -313,7 +330,8 @@ async fn add(
     let code_hash = enrol::code_hash(code.expose_secret());
     sqlx::query(
         "INSERT INTO devices (id, account_id, name, state, pin_source, oprf_key, created_at, code_hash, \
-         code_expires_at, pin_check, enrol_link) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         code_expires_at, pin_check, enrol_link, bootstrap) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(&device_text)
     .bind(account.to_string())
@@ -326,6 +344,7 @@ async fn add(
     .bind(now + i64::try_from(policy.enrol_ttl).unwrap_or(600))
     .bind(pin_check)
     .bind(state.keys.seal("enrol-link", &device_text, link.render().as_bytes()))
+    .bind(i64::from(first_device))
     .execute(&state.db)
     .await?;
     Ok(Redirect::to(&format!("/devices/add/{device_text}")).into_response())
@@ -488,10 +507,13 @@ async fn remove(
     if !session.csrf_ok(&form.csrf) {
         return Err(csrf_refused());
     }
+    // P7: removing from the web needs a recent approval on a device or a mailed code (a
+    // brand-new account has no enrolled device to remove, only unfinished enrolments).
+    if let Gate::NeedsConfirmation(redirect) =
+        confirm::gate(&state, &session, &account, "/account").await?
+    {
+        return Ok(redirect);
+    }
     crate::http::pin::remove_device(&state, &account, &id, "removed on the web page").await?;
-    sqlx::query("UPDATE devices SET enrol_link = NULL WHERE id = $1")
-        .bind(&id)
-        .execute(&state.db)
-        .await?;
     Ok(Redirect::to("/account").into_response())
 }

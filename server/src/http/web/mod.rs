@@ -4,6 +4,7 @@
 //! for live status; every form carries the session's CSRF token.
 
 pub mod auth;
+pub mod confirm;
 pub mod devices;
 pub mod session;
 
@@ -27,6 +28,7 @@ pub fn router(dev: bool) -> Router<Arc<AppState>> {
         .route("/static/app.css", get(css))
         .route("/static/app.js", get(js))
         .merge(auth::router())
+        .merge(confirm::router())
         .merge(devices::router());
     if dev {
         router.route("/dev/outbox", get(outbox))

@@ -23,6 +23,18 @@ pub mod stages {
     pub const APPROVING: &str = "approving";
     /// Signed in.
     pub const SIGNED_IN: &str = "signed_in";
+    /// Password accepted, no usable device: waiting for the code mailed to the account (P7).
+    pub const CODE: &str = "code";
+}
+
+/// How a session proved who it is (P7).
+pub mod strengths {
+    /// The password alone: only a brand-new account that never had a device signs in so.
+    pub const PASSWORD: &str = "password";
+    /// A sign-in approved on a device with its PIN.
+    pub const DEVICE: &str = "device";
+    /// The password plus a one-time code mailed to the account.
+    pub const MAILED: &str = "mailed";
 }
 
 /// A browser session.
@@ -37,6 +49,10 @@ pub struct Session {
     pub login_id: Option<String>,
     /// The CSRF token.
     pub csrf: String,
+    /// One of [`strengths`].
+    pub strength: String,
+    /// When the session last proved more than the password (unix seconds; 0: never).
+    pub confirmed_at: i64,
 }
 
 impl Session {
@@ -45,6 +61,19 @@ impl Session {
         (self.stage == stages::SIGNED_IN)
             .then_some(self.account)
             .flatten()
+    }
+
+    /// Whether the session proved, within `ttl` seconds of `now`, more than the password: a
+    /// sign-in approved on a device, or a mailed code (P7).
+    pub fn confirmed(&self, now: i64, ttl: i64) -> bool {
+        self.strength != strengths::PASSWORD
+            && self.confirmed_at > 0
+            && now.saturating_sub(self.confirmed_at) <= ttl
+    }
+
+    /// The session's id hash (the key its mailed code is bound to).
+    pub fn id_hash(&self) -> &str {
+        &self.id_hash
     }
 
     /// Whether `token` is this session's CSRF token (constant time).
@@ -80,7 +109,8 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Ses
         return Ok(None);
     };
     let row = sqlx::query(
-        "SELECT id_hash, account_id, stage, login_id, csrf FROM sessions WHERE id_hash = $1 AND expires_at > $2",
+        "SELECT id_hash, account_id, stage, login_id, csrf, strength, confirmed_at FROM sessions \
+         WHERE id_hash = $1 AND expires_at > $2",
     )
     .bind(hash(&cookie))
     .bind(state.clock.now_i64())
@@ -94,6 +124,8 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Ses
         stage: row.try_get("stage")?,
         login_id: row.try_get("login_id")?,
         csrf: row.try_get("csrf")?,
+        strength: row.try_get("strength")?,
+        confirmed_at: row.try_get("confirmed_at")?,
     }))
 }
 
@@ -109,25 +141,43 @@ pub async fn ensure(
     Ok((session, Some(cookie)))
 }
 
-/// Starts a fresh session (a new id on every privilege change, against fixation).
+/// Starts a fresh session (a new id on every privilege change, against fixation) that proved
+/// only the password, if anything.
 pub async fn create(
     state: &AppState,
     account: Option<&AccountId>,
     stage: &str,
     login_id: Option<&str>,
 ) -> Result<(Session, HeaderValue), ApiError> {
+    create_with(state, account, stage, login_id, strengths::PASSWORD).await
+}
+
+/// [`create`] for a session that proved `strength` just now.
+pub async fn create_with(
+    state: &AppState,
+    account: Option<&AccountId>,
+    stage: &str,
+    login_id: Option<&str>,
+    strength: &str,
+) -> Result<(Session, HeaderValue), ApiError> {
     let cookie = random_token();
+    let now = state.clock.now_i64();
     let session = Session {
         id_hash: hash(&cookie),
         account: account.copied(),
         stage: stage.to_owned(),
         login_id: login_id.map(str::to_owned),
         csrf: random_token(),
+        strength: strength.to_owned(),
+        confirmed_at: if strength == strengths::PASSWORD {
+            0
+        } else {
+            now
+        },
     };
-    let now = state.clock.now_i64();
     sqlx::query(
-        "INSERT INTO sessions (id_hash, account_id, stage, login_id, csrf, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO sessions (id_hash, account_id, stage, login_id, csrf, created_at, expires_at, \
+         strength, confirmed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&session.id_hash)
     .bind(account.map(ToString::to_string))
@@ -136,6 +186,8 @@ pub async fn create(
     .bind(&session.csrf)
     .bind(now)
     .bind(now + LIFETIME)
+    .bind(strength)
+    .bind(session.confirmed_at)
     .execute(&state.db)
     .await?;
     sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
