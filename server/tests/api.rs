@@ -25,6 +25,8 @@ on_both_backends! {
     pin_change_two_phase_and_status => pin_change;
     device_removal_revokes_access => removal;
     pin_chosen_in_app => pin_in_app;
+    p4_every_answer_field_is_signed => answer_fields;
+    p7_pin_change_refuses_the_old_key_as_new => same_key;
 }
 
 async fn challenge_for(
@@ -560,6 +562,38 @@ async fn p2_reset(backend: Backend) {
             .await
             .expect("the fifth attempt, right, approves");
     }
+    // Deny, "this wasn't me" aside, and a failed approval leave the counter where it is.
+    let (_, _, denied) = challenge_for(&server, &device, "reset-counter@example.org").await;
+    let (_, left) = device
+        .evaluate(denied.challenge.id, "0000")
+        .await
+        .expect("counted");
+    assert_eq!(left, 4);
+    device.deny(&denied, false).await.expect("denied");
+    let (_, code, failed) = challenge_for(&server, &device, "reset-counter@example.org").await;
+    let (_, left) = device
+        .evaluate(failed.challenge.id, "0000")
+        .await
+        .expect("counted");
+    assert_eq!(left, 3, "a deny does not reset the counter");
+    let mut bad = device.answer_body(
+        &failed,
+        &code,
+        latchkey_protocol::signed::Decision::Approve,
+        99,
+    );
+    bad.typed_code = "not signed".into();
+    device.call(bad).await.expect_err("invalid approval");
+    let (_, left) = device
+        .evaluate(failed.challenge.id, "0000")
+        .await
+        .expect("counted");
+    assert_eq!(left, 2, "a failed approval does not reset the counter");
+    device.counter = 99;
+    device
+        .approve(&failed, &code, "4831")
+        .await
+        .expect("the right PIN approves");
     // A wrong PIN check at enrolment does not reset anything either; only approvals do.
     let (_, code, signed) = challenge_for(&server, &device, "reset-counter@example.org").await;
     let (_, left) = device
@@ -574,6 +608,189 @@ async fn p2_reset(backend: Backend) {
         .approve(&signed, &code, "4831")
         .await
         .expect("approve");
+    // A wrong PIN check value at the end of an enrolment leaves the counter alone too.
+    let browser = Browser::register(&server, "check@example.org", "correct horse battery").await;
+    let (_, link) = browser.add_device("Phone", "4831").await;
+    let (link, begun) = Device::begin(&server, &link, "5038").await.expect("begin");
+    assert_eq!(begun.response.attempts_left, 4);
+    let enrolling = Device {
+        http: server.client(),
+        base: link.api_base(),
+        link,
+        device_key: begun.device_key,
+        approval: p256::ecdsa::SigningKey::random(&mut OsRng),
+        account: begun.response.account,
+        device: begun.response.device,
+        counter: 0,
+        epoch: 0,
+    };
+    let check =
+        latchkey_protocol::oprf::pin_check(&begun.output, &enrolling.account, &enrolling.device);
+    let wrong = enrolling
+        .call(enrolling.finish_body(Some(check)))
+        .await
+        .expect_err("wrong PIN check");
+    assert_eq!(wrong.body.error, ErrorCode::WrongPin);
+    let (_, blinded) =
+        latchkey_protocol::oprf::blind(&latchkey_protocol::secret::Pin::new("4831"), &mut OsRng)
+            .expect("blind");
+    let again = enrolling
+        .call(Evaluate {
+            purpose: EvaluatePurpose::Enrol,
+            blinded_pin: blinded,
+        })
+        .await
+        .expect("counted");
+    assert_eq!(
+        again.attempts_left, 3,
+        "the wrong check did not reset the counter"
+    );
+    server.stop().await;
+}
+
+/// For each field the approval signature covers, an answer whose signed bytes differ in that
+/// field alone is refused as an invalid signature (dropping a field from `signed::answer`
+/// turns one of these into an approval or a code mismatch).
+async fn answer_fields(backend: Backend) {
+    use latchkey_protocol::signed::{self, Decision};
+    use latchkey_protocol::types::{AccountId, ChallengeId, DeviceId, Digest};
+    let server = TestServer::start(backend).await;
+    let (_, mut device) = enrolled(&server, "fields@example.org", "4831").await;
+    let (_, code, signed_challenge) = challenge_for(&server, &device, "fields@example.org").await;
+    device
+        .evaluate(signed_challenge.challenge.id, "4831")
+        .await
+        .expect("evaluated");
+    let c = &signed_challenge.challenge;
+    let other_code = if code == "99" { "98" } else { "99" };
+    let (a, d, id, digest) = (device.account, device.device, c.id, c.digest());
+    let variants: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "account",
+            signed::answer(
+                &AccountId::from_bytes([7; 16]),
+                &d,
+                &id,
+                &digest,
+                &code,
+                Decision::Approve,
+                1,
+            ),
+        ),
+        (
+            "device",
+            signed::answer(
+                &a,
+                &DeviceId::from_bytes([7; 16]),
+                &id,
+                &digest,
+                &code,
+                Decision::Approve,
+                1,
+            ),
+        ),
+        (
+            "challenge",
+            signed::answer(
+                &a,
+                &d,
+                &ChallengeId::from_bytes([7; 16]),
+                &digest,
+                &code,
+                Decision::Approve,
+                1,
+            ),
+        ),
+        (
+            "digest",
+            signed::answer(
+                &a,
+                &d,
+                &id,
+                &Digest::of(b"other"),
+                &code,
+                Decision::Approve,
+                1,
+            ),
+        ),
+        (
+            "typed code",
+            signed::answer(&a, &d, &id, &digest, other_code, Decision::Approve, 1),
+        ),
+        (
+            "decision",
+            signed::answer(&a, &d, &id, &digest, &code, Decision::Deny, 1),
+        ),
+        (
+            "counter",
+            signed::answer(&a, &d, &id, &digest, &code, Decision::Approve, 2),
+        ),
+    ];
+    for (field, bytes) in variants {
+        let mut answer = device.answer_body(&signed_challenge, &code, Decision::Approve, 1);
+        let sig: p256::ecdsa::Signature =
+            p256::ecdsa::signature::Signer::sign(&device.approval, &bytes);
+        answer.approval_signature = Some(latchkey_protocol::types::Signature::from_ecdsa(&sig));
+        let refused = device.call(answer).await.expect_err(field);
+        assert_eq!(
+            refused.body.error,
+            ErrorCode::BadRequest,
+            "{field}: {refused:?}"
+        );
+        assert!(
+            refused.body.message.contains("signature"),
+            "{field}: {refused:?}"
+        );
+    }
+    // The same answer, signed over its own fields, approves: the refusals were the fields.
+    device.counter = 0;
+    let r = device
+        .approve(&signed_challenge, &code, "4831")
+        .await
+        .expect("the genuine answer approves");
+    assert_eq!(r.outcome, AnswerOutcome::Approved);
+    server.stop().await;
+}
+
+/// A PIN change must issue a fresh approval key: a commit naming the current key as the new
+/// one is refused, and the key stays what it was.
+async fn same_key(backend: Backend) {
+    use latchkey_protocol::secret::Pin;
+    let server = TestServer::start(backend).await;
+    let (_, device) = enrolled(&server, "samekey@example.org", "4831").await;
+    let operation = OperationId::random(&mut OsRng);
+    let (_, b1) = latchkey_protocol::oprf::blind(&Pin::new("4831"), &mut OsRng).expect("blind");
+    let (_, b2) = latchkey_protocol::oprf::blind(&Pin::new("5038"), &mut OsRng).expect("blind");
+    let started = device
+        .call(PinChangeStart {
+            operation,
+            old_blinded_pin: b1,
+            new_blinded_pin: b2,
+        })
+        .await
+        .expect("started");
+    let current = PublicKey::from(device.approval.verifying_key());
+    let bytes = latchkey_protocol::signed::pin_change_proof(
+        &device.account,
+        &device.device,
+        &operation,
+        &current,
+        started.new_epoch,
+    );
+    let sig: p256::ecdsa::Signature =
+        p256::ecdsa::signature::Signer::sign(&device.approval, &bytes);
+    let sig = latchkey_protocol::types::Signature::from_ecdsa(&sig);
+    let refused = device
+        .call(PinChangeCommit {
+            operation,
+            new_approval_key: current,
+            old_proof: sig.clone(),
+            new_proof: sig,
+        })
+        .await
+        .expect_err("the old key as the new one");
+    assert_eq!(refused.body.error, ErrorCode::BadRequest);
+    assert!(refused.body.message.contains("fresh key"), "{refused:?}");
     server.stop().await;
 }
 
