@@ -20,7 +20,7 @@ use latchkey_core::vault::{RecordId, RecordState};
 use latchkey_core::{Error, ErrorKind};
 use latchkey_protocol::link::{EnrolmentLink, LinkPolicy};
 use latchkey_protocol::secret::{OneTimeCode, Password, Pin};
-use latchkey_protocol::types::{self as ptypes, AccountId, ChallengeId, DeviceId, OperationId};
+use latchkey_protocol::types::{self as ptypes, ChallengeId, OperationId};
 use latchkey_protocol::wire::{self, PinSource};
 use zeroize::Zeroize as _;
 
@@ -449,76 +449,51 @@ impl From<latchkey_core::Account> for Account {
 }
 
 /// A sign-in request, verified against the server key pinned at enrolment. Show service,
-/// browser, IP, location and expiry; pass it back unchanged to `approve` or `deny`.
-#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
-pub struct Challenge {
+/// browser, IP, location and expiry; pass it back to `approve` or `deny`.
+///
+/// Opaque, like [`EnrolmentOffer`]: the library keeps the server's signature with it and checks
+/// it again against the pinned key in `approve` and `deny`, so no shell can make the library
+/// spend a PIN attempt on a request the server did not sign.
+#[derive(uniffi::Object)]
+pub struct Challenge(latchkey_core::ChallengeView);
+
+#[uniffi::export]
+impl Challenge {
     /// The account (as in [`Account::id`]).
-    pub account: String,
-    /// The challenge id.
-    pub id: String,
-    /// The service being signed in to.
-    pub service: String,
-    /// Browser and OS of the sign-in.
-    pub browser: String,
-    /// IP address of the sign-in.
-    pub ip: String,
-    /// A coarse location, if the server knows one.
-    pub location: Option<String>,
-    /// Unix seconds (server clock).
-    pub created_at: u64,
-    /// Unix seconds (server clock).
-    pub expires_at: u64,
-    /// How many digits the number on the login page has.
-    pub code_digits: u8,
-    /// Protocol version (as signed).
-    pub version: u8,
-    /// The server's account id (as signed).
-    pub server_account: String,
-    /// The server's device id (as signed).
-    pub server_device: String,
-}
-
-impl From<latchkey_core::ChallengeView> for Challenge {
-    fn from(v: latchkey_core::ChallengeView) -> Self {
-        let c = v.challenge;
-        Self {
-            account: v.account.as_str().to_owned(),
-            id: c.id.to_string(),
-            service: c.service,
-            browser: c.browser,
-            ip: c.ip,
-            location: c.location,
-            created_at: c.created_at,
-            expires_at: c.expires_at,
-            code_digits: c.code_digits,
-            version: c.v,
-            server_account: c.account.to_string(),
-            server_device: c.device.to_string(),
-        }
+    pub fn account(&self) -> String {
+        self.0.account.as_str().to_owned()
     }
-}
-
-impl TryFrom<Challenge> for latchkey_core::ChallengeView {
-    type Error = LatchkeyError;
-    fn try_from(c: Challenge) -> Result<Self, LatchkeyError> {
-        Ok(Self {
-            account: record_id(&c.account)?,
-            challenge: wire::Challenge {
-                v: c.version,
-                id: ChallengeId::parse(&c.id).ok_or_else(|| invalid("the challenge id"))?,
-                account: AccountId::parse(&c.server_account)
-                    .ok_or_else(|| invalid("the challenge's account"))?,
-                device: DeviceId::parse(&c.server_device)
-                    .ok_or_else(|| invalid("the challenge's device"))?,
-                service: c.service,
-                browser: c.browser,
-                ip: c.ip,
-                location: c.location,
-                created_at: c.created_at,
-                expires_at: c.expires_at,
-                code_digits: c.code_digits,
-            },
-        })
+    /// The challenge id.
+    pub fn id(&self) -> String {
+        self.0.challenge.id.to_string()
+    }
+    /// The service being signed in to.
+    pub fn service(&self) -> String {
+        self.0.challenge.service.clone()
+    }
+    /// Browser and OS of the sign-in.
+    pub fn browser(&self) -> String {
+        self.0.challenge.browser.clone()
+    }
+    /// IP address of the sign-in.
+    pub fn ip(&self) -> String {
+        self.0.challenge.ip.clone()
+    }
+    /// A coarse location, if the server knows one.
+    pub fn location(&self) -> Option<String> {
+        self.0.challenge.location.clone()
+    }
+    /// Unix seconds (server clock).
+    pub fn created_at(&self) -> u64 {
+        self.0.challenge.created_at
+    }
+    /// Unix seconds (server clock).
+    pub fn expires_at(&self) -> u64 {
+        self.0.challenge.expires_at
+    }
+    /// How many digits the number on the login page has.
+    pub fn code_digits(&self) -> u8 {
+        self.0.challenge.code_digits
     }
 }
 
@@ -781,12 +756,12 @@ impl Latchkey {
         &self,
         account: String,
         wait_seconds: u16,
-    ) -> Result<Option<Challenge>, LatchkeyError> {
+    ) -> Result<Option<Arc<Challenge>>, LatchkeyError> {
         Ok(self
             .inner
             .wait_for_challenge(&record_id(&account)?, wait_seconds)
             .await?
-            .map(Challenge::from))
+            .map(|view| Arc::new(Challenge(view))))
     }
 
     /// Fetches the sign-in a push notification named, verified against the pinned key.
@@ -794,37 +769,34 @@ impl Latchkey {
         &self,
         account: String,
         challenge_id: String,
-    ) -> Result<Challenge, LatchkeyError> {
+    ) -> Result<Arc<Challenge>, LatchkeyError> {
         let id = ChallengeId::parse(&challenge_id).ok_or_else(|| invalid("the challenge id"))?;
-        Ok(self
-            .inner
-            .challenge(&record_id(&account)?, &id)
-            .await?
-            .into())
+        Ok(Arc::new(Challenge(
+            self.inner.challenge(&record_id(&account)?, &id).await?,
+        )))
     }
 
-    /// Approves with the number shown on the login page and the PIN.
+    /// Approves with the number shown on the login page and the PIN. The request's server
+    /// signature is checked again first (`ServerUntrusted` if it does not hold).
     pub async fn approve(
         &self,
-        challenge: Challenge,
+        challenge: Arc<Challenge>,
         typed_code: String,
         pin_text: String,
     ) -> Result<(), LatchkeyError> {
-        let view = challenge.try_into()?;
         Ok(self
             .inner
-            .approve(&view, &typed_code, &pin(pin_text))
+            .approve(&challenge.0, &typed_code, &pin(pin_text))
             .await?)
     }
 
     /// Denies a sign-in (no PIN); `not_me` reports it as "this wasn't me".
     pub async fn deny(
         &self,
-        challenge: Challenge,
+        challenge: Arc<Challenge>,
         not_me: bool,
     ) -> Result<AnswerOutcome, LatchkeyError> {
-        let view = challenge.try_into()?;
-        Ok(self.inner.deny(&view, not_me).await?.into())
+        Ok(self.inner.deny(&challenge.0, not_me).await?.into())
     }
 
     /// Changes the PIN (both PINs are checked; the old one is counted like an approval).
@@ -881,9 +853,14 @@ impl Latchkey {
             .await?)
     }
 
-    /// Removes the account from the server and this device.
-    pub async fn remove(&self, account: String) -> Result<(), LatchkeyError> {
-        Ok(self.inner.remove(&record_id(&account)?).await?)
+    /// Removes the account from the server and this device; needs the PIN (a wrong one is
+    /// counted like an approval). Someone who forgot the PIN uses "Forgot PIN" first, or
+    /// removes the device on the account's web page (then any PIN finishes the removal here).
+    pub async fn remove(&self, account: String, pin_text: String) -> Result<(), LatchkeyError> {
+        Ok(self
+            .inner
+            .remove(&record_id(&account)?, &pin(pin_text))
+            .await?)
     }
 
     /// Finishes or rolls back whatever a crash interrupted; call at start-up.

@@ -86,7 +86,9 @@ enum Command {
         #[command(subcommand)]
         action: PinAction,
     },
-    /// Remove this computer from the account.
+    /// Remove this computer from the account (asks for the PIN). Forgot the PIN? Run
+    /// `latchkey pin forgot` first, or remove the device on the account's web page ("Manage my
+    /// devices"); this command then finishes the removal here.
     Remove {
         /// The account (default: the only one).
         #[arg(long)]
@@ -421,7 +423,12 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Remove { account } => {
             let id = pick(&accounts, account.as_deref())?;
-            core.remove(&id).await.map_err(|e| e.to_string())?;
+            eprintln!(
+                "Removing this computer from the account needs your PIN. Forgot it? Use \
+                 `latchkey pin forgot`, or remove the device on the account's web page."
+            );
+            let pin = Pin::new(prompt.secret("PIN: ")?);
+            core.remove(&id, &pin).await.map_err(|e| e.to_string())?;
             println!("Removed this computer from the account.");
         }
         Command::Demo => unreachable!("handled in main"),

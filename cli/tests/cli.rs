@@ -101,7 +101,19 @@ async fn cli_enrol_wait_approve_and_change_pin() {
         "",
     );
     assert!(!ok && err.contains("another authenticator app"), "{err}");
-    let (ok, out, err) = latchkey(data.path(), &ca, &["remove"], "");
+    // Removal needs the PIN (P7); the prompt says what to do without it.
+    let (ok, _, err) = latchkey(data.path(), &ca, &["remove"], "4831\n");
+    assert!(!ok && err.contains("wrong PIN"), "{err}");
+    assert!(
+        err.contains("latchkey pin forgot") && err.contains("web page"),
+        "{err}"
+    );
+    let (ok, out, _) = latchkey(data.path(), &ca, &["accounts"], "");
+    assert!(
+        ok && out.contains("cli@example.org"),
+        "still enrolled: {out}"
+    );
+    let (ok, out, err) = latchkey(data.path(), &ca, &["remove"], "5038\n");
     assert!(ok && out.contains("Removed"), "{out}{err}");
     server.stop().await;
 }

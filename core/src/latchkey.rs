@@ -12,7 +12,7 @@ use latchkey_protocol::oprf;
 use latchkey_protocol::pin::PinPolicy;
 use latchkey_protocol::secret::{OneTimeCode, Password, Pin};
 use latchkey_protocol::signed::{self, Decision};
-use latchkey_protocol::types::{Assurance, ChallengeId, OperationId, RequestId};
+use latchkey_protocol::types::{Assurance, ChallengeId, OperationId, RequestId, Signature};
 use latchkey_protocol::wire::{
     self, Answer, AnswerOutcome, Challenge, DeviceRequest, EnrolBeginRequest, EnrolBeginResponse,
     EnrolFinish, ErrorCode, Evaluate, EvaluatePurpose, FetchChallenge, ListChallenges,
@@ -94,12 +94,39 @@ pub struct Account {
 }
 
 /// A sign-in request, verified against the server key pinned at enrolment.
+///
+/// It carries the server's signature: [`Latchkey::approve`] and [`Latchkey::deny`] verify it
+/// again against the account's pinned key before anything is sent, so a view that was changed
+/// (or made up) on its way through a shell never spends a PIN attempt (P4).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChallengeView {
     /// The account it is for.
     pub account: RecordId,
     /// What the server signed (service, browser, IP, location, times, code digits).
     pub challenge: Challenge,
+    /// The server's challenge-key signature over [`Challenge::signed_bytes`].
+    pub signature: Signature,
+}
+
+impl ChallengeView {
+    /// Whether the server key pinned in `record` signed this challenge for `record`'s
+    /// account and device.
+    fn is_authentic(&self, record: &AccountRecord) -> bool {
+        let c = &self.challenge;
+        self.account == record.id
+            && c.account == record.identity.account
+            && c.device == record.identity.device
+            && record
+                .identity
+                .server_key
+                .verify(&c.signed_bytes(), &self.signature)
+    }
+}
+
+fn untrusted_challenge() -> Error {
+    Error::ServerUntrusted(
+        "the sign-in request is not signed by the key this device trusted at enrolment".into(),
+    )
 }
 
 /// What a forgotten-PIN reset needs between its two steps.
@@ -434,30 +461,34 @@ impl Latchkey {
         let signed: SignedChallenge = self
             .send(&record, &FetchChallenge { challenge: *id }, REQUEST_TIMEOUT)
             .await?;
-        let c = &signed.challenge;
-        if !signed.verify(&record.identity.server_key)
-            || c.id != *id
-            || c.account != record.identity.account
-            || c.device != record.identity.device
-        {
-            return Err(Error::ServerUntrusted(
-                "the sign-in request is not signed by the key this device trusted at enrolment"
-                    .into(),
-            ));
-        }
-        Ok(ChallengeView {
+        let view = ChallengeView {
             account: account.clone(),
             challenge: signed.challenge,
-        })
+            signature: signed.signature,
+        };
+        if view.challenge.id != *id || !view.is_authentic(&record) {
+            return Err(untrusted_challenge());
+        }
+        Ok(view)
+    }
+
+    /// The record a view is for, once the view proved authentic (before any network use).
+    fn record_for(&self, view: &ChallengeView) -> Result<AccountRecord> {
+        let record = self.record(&view.account)?;
+        if !view.is_authentic(&record) {
+            return Err(untrusted_challenge());
+        }
+        Ok(record)
     }
 
     /// Approves with the code shown on the login page and the PIN.
     ///
     /// # Errors
-    /// [`Error::WrongPin`] with attempts left, [`Error::Locked`], code mismatch, expired,
-    /// already answered, network.
+    /// [`Error::ServerUntrusted`] if the view is not signed by the pinned server key (nothing
+    /// is sent then), [`Error::WrongPin`] with attempts left, [`Error::Locked`], code
+    /// mismatch, expired, already answered, network.
     pub async fn approve(&self, view: &ChallengeView, typed_code: &str, pin: &Pin) -> Result<()> {
-        let record = self.record(&view.account)?;
+        let record = self.record_for(view)?;
         let key = self
             .unlock(
                 &record,
@@ -496,9 +527,10 @@ impl Latchkey {
     /// Denies a sign-in (no PIN needed); `not_me` reports it ("this wasn't me").
     ///
     /// # Errors
-    /// Expired, already answered, network.
+    /// [`Error::ServerUntrusted`] if the view is not signed by the pinned server key (nothing
+    /// is sent then); expired, already answered, network.
     pub async fn deny(&self, view: &ChallengeView, not_me: bool) -> Result<AnswerOutcome> {
-        let record = self.record(&view.account)?;
+        let record = self.record_for(view)?;
         let c = &view.challenge;
         let answer = Answer {
             challenge: c.id,
@@ -727,14 +759,22 @@ impl Latchkey {
     // -----------------------------------------------------------------------------------------
     // Removal and settling
 
-    /// Removes the account from the server and from this device.
+    /// Removes the account from the server and from this device. An enrolled device proves
+    /// the PIN (P7: a thief holding the phone cannot clear it away): one counted evaluation,
+    /// then the approval key signs the removal with the next signature counter. An enrolment
+    /// the server never confirmed is cancelled without one. A person who forgot the PIN uses
+    /// "Forgot PIN" first, or removes the device on the account's web page.
+    ///
+    /// If the server no longer knows the device (it was removed on the web page), the account
+    /// is deleted here whatever PIN was typed: there is nothing left to protect.
     ///
     /// # Errors
-    /// Network (nothing is deleted locally then, so the person can retry).
-    pub async fn remove(&self, account: &RecordId) -> Result<()> {
+    /// [`Error::WrongPin`] with attempts left, [`Error::Locked`], network (nothing is deleted
+    /// locally then, so the person can retry).
+    pub async fn remove(&self, account: &RecordId, pin: &Pin) -> Result<()> {
         let record = self.record(account)?;
-        match self.send(&record, &RemoveDevice {}, REQUEST_TIMEOUT).await {
-            Ok(_) => {}
+        match self.remove_on_server(&record, pin).await {
+            Ok(()) => {}
             // Already removed on the web page: finish locally.
             Err(Error::Server {
                 code: ErrorCode::Unauthorized,
@@ -744,7 +784,31 @@ impl Latchkey {
         }
         self.vault.remove(account)?;
         self.signer.delete(&record.device_key.alias)?;
+        tracing::info!(account = account.as_str(), "removed");
         Ok(())
+    }
+
+    async fn remove_on_server(&self, record: &AccountRecord, pin: &Pin) -> Result<()> {
+        let body = match record.state {
+            // No approval key on the server yet: the unfinished enrolment is cancelled.
+            RecordState::Enrolling => RemoveDevice {
+                counter: 0,
+                approval_signature: None,
+            },
+            RecordState::Active => {
+                let key = self.unlock(record, pin, EvaluatePurpose::Remove).await?;
+                let counter = self.vault.next_counter(&record.id)?;
+                let bytes =
+                    signed::removal(&record.identity.account, &record.identity.device, counter);
+                let signature = key.sign(&bytes);
+                drop(key);
+                RemoveDevice {
+                    counter,
+                    approval_signature: Some(signature),
+                }
+            }
+        };
+        self.send(record, &body, REQUEST_TIMEOUT).await.map(|_| ())
     }
 
     /// Finishes or rolls back anything a crash interrupted (run at start-up).

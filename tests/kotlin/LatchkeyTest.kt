@@ -82,10 +82,10 @@ class LatchkeyTest {
         assertTrue("wrapping keys are kept by the Kotlin keystore", phone.keystore.keys.isNotEmpty())
 
         val (browser, code, challenge) = phone.signIn(account, "kt-alice@example.org")
-        assertEquals(account.id, challenge.account)
-        assertEquals("Latchkey demo", challenge.service)
-        assertEquals(2.toUByte(), challenge.codeDigits)
-        assertTrue(challenge.expiresAt > challenge.createdAt)
+        assertEquals(account.id, challenge.account())
+        assertEquals("Latchkey demo", challenge.service())
+        assertEquals(2.toUByte(), challenge.codeDigits())
+        assertTrue(challenge.expiresAt() > challenge.createdAt())
         val before = phone.signer.signatures.get()
         phone.latchkey.approve(challenge, code, "4831")
         assertTrue("requests are signed by the Kotlin signer", phone.signer.signatures.get() > before)
@@ -152,11 +152,14 @@ class LatchkeyTest {
         // A sign-in for b reaches b only, and b's PIN is not a's.
         val (_, code, challenge) = phone.signIn(b, "kt-hank@example.org")
         assertEquals(emptyList<String>(), phone.latchkey.pending(a.id, 0u))
-        assertEquals(b.id, challenge.account)
+        assertEquals(b.id, challenge.account())
         expectThrows<LatchkeyException.WrongPin>("a's PIN approved b") { phone.latchkey.approve(challenge, code, "4831") }
         phone.latchkey.approve(challenge, code, "2963")
         phone.approves(a, "kt-gina@example.org", "4831")
-        phone.latchkey.remove(a.id)
+        // Removing needs the account's PIN: b's PIN does not remove a.
+        expectThrows<LatchkeyException.WrongPin>("removed with another account's PIN") { phone.latchkey.remove(a.id, "2963") }
+        assertEquals(setOf(a.id, b.id), phone.latchkey.accounts().map { it.id }.toSet())
+        phone.latchkey.remove(a.id, "4831")
         assertEquals(listOf(b.id), phone.latchkey.accounts().map { it.id })
         assertEquals(1, phone.signer.keys.size)
     }

@@ -91,7 +91,8 @@ def test_story(server):
 
         # Approve with the number and the PIN.
         browser, code, challenge = await sign_in(server, phone, account, email)
-        assert challenge.service == "Latchkey demo" and challenge.code_digits == 2
+        assert challenge.service() == "Latchkey demo" and challenge.code_digits() == 2
+        assert challenge.account() == account.id
         await phone.approve(challenge, code, "4831")
         assert browser.approval_redirect() == "/account"
 
@@ -119,7 +120,11 @@ def test_story(server):
             await phone.approve(challenge, code, "7395")
         assert await phone.deny(challenge, True) == lk.AnswerOutcome.REPORTED
 
-        await phone.remove(other.id)
+        # Removing needs the account's PIN (a wrong one is counted and refused).
+        with pytest.raises(lk.LatchkeyError.WrongPin):
+            await phone.remove(other.id, "7395")
+        assert {a.id for a in phone.accounts()} == {account.id, other.id}
+        await phone.remove(other.id, "5820")
         assert [a.id for a in phone.accounts()] == [account.id]
 
     asyncio.run(story())

@@ -53,7 +53,10 @@ async fn p9_no_secret_in_logs() {
     )
     .await
     .expect("reset");
-    core.remove(&account.id).await.expect("remove");
+    let _ = core.remove(&account.id, &Pin::new("000000")).await;
+    core.remove(&account.id, &Pin::new(reset_pin))
+        .await
+        .expect("remove");
     server.stop().await;
 
     let logs = capture.text();
