@@ -9,8 +9,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use latchkey_core::keystore::MemoryKeyStore;
+use latchkey_core::signer::{DeviceSigner as _, SoftwareSigner};
+use latchkey_core::vault::approval::ApprovalKey;
+use latchkey_core::vault::{AccountRecord, RecordId, Vault};
 use latchkey_core::{Latchkey, Options, StaticPlatform};
 use latchkey_protocol::link::LinkPolicy;
+use latchkey_protocol::oprf;
+use latchkey_protocol::secret::{OprfKey, Pin};
+use latchkey_protocol::types::{ChallengeId, DeviceId, RequestId};
+use latchkey_protocol::wire::{DeviceRequest, RequestBody, RequestHeader};
 
 pub use server::{Backend, Browser, TestServer};
 
@@ -58,6 +65,127 @@ impl Phone {
     pub fn data(&self) -> &Path {
         self.dir.path()
     }
+
+    /// A second vault handle on this phone's data (the vault is safe to share between
+    /// handles and processes).
+    pub fn vault(&self) -> Vault {
+        Vault::open(self.data(), self.keystore.clone()).expect("open vault")
+    }
+
+    /// The account's record as stored.
+    pub fn record(&self, id: &RecordId) -> AccountRecord {
+        self.vault().load(id).expect("record")
+    }
+
+    /// Sends `body` in this phone's device envelope, signed by its device key exactly as the
+    /// core signs, bypassing the core: for requests the core never makes (a removal without
+    /// a signature, an answer signed by a key it no longer has).
+    pub async fn raw_call<B: RequestBody>(
+        &self,
+        server: &TestServer,
+        id: &RecordId,
+        body: B,
+    ) -> server::Reply<B::Response> {
+        let record = self.record(id);
+        let signer = SoftwareSigner::new(self.data().join("device-keys"), self.keystore.clone());
+        let header = RequestHeader::new(
+            record.identity.account,
+            record.identity.device,
+            RequestId::random(&mut rand_core::OsRng),
+            server::now(),
+        );
+        let signature = signer
+            .sign(
+                &record.device_key.alias,
+                &DeviceRequest::signed_bytes(&header, &body),
+            )
+            .expect("device signature");
+        let request = DeviceRequest {
+            header,
+            body,
+            signature,
+        };
+        server::post_json(
+            &server.client(),
+            &format!(
+                "{}{}",
+                record.identity.server,
+                B::PATH.trim_start_matches('/')
+            ),
+            &request,
+        )
+        .await
+    }
+
+    /// The account's active approval key, opened with `pin` and the server's own OPRF key:
+    /// what only a breach of both the server and the device gives (tests only).
+    pub async fn approval_key(&self, server: &TestServer, id: &RecordId, pin: &str) -> ApprovalKey {
+        let record = self.record(id);
+        let row = device_row(server, &record.identity.device).await;
+        let sealed = server
+            .state
+            .keys
+            .open("oprf", &record.identity.device.to_string(), &row.oprf_key)
+            .expect("the server's OPRF key opens");
+        let key = OprfKey::from_bytes(&sealed).expect("OPRF key");
+        let pin = Pin::new(pin);
+        let output = oprf::evaluate(&key, &pin).expect("evaluate");
+        record
+            .active
+            .open(
+                &output,
+                &pin,
+                record.identity.account,
+                record.identity.device,
+            )
+            .expect("the PIN opens the active key")
+    }
+}
+
+/// A device's row in the server's database.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceRow {
+    /// pending | enrolling | active | removed
+    pub state: String,
+    /// The approval public key (compressed SEC1, base64url).
+    pub approval_key: Option<String>,
+    /// Consecutive PIN failures (P2).
+    pub failures: i64,
+    /// The last signature counter accepted.
+    pub last_counter: i64,
+    /// The sealed OPRF key.
+    pub oprf_key: String,
+}
+
+/// Reads a device's row straight from the server's database.
+pub async fn device_row(server: &TestServer, device: &DeviceId) -> DeviceRow {
+    use sqlx::Row as _;
+    let row = sqlx::query(
+        "SELECT state, approval_key, failures, last_counter, oprf_key FROM devices WHERE id = $1",
+    )
+    .bind(device.to_string())
+    .fetch_one(&server.state.db)
+    .await
+    .expect("device row");
+    DeviceRow {
+        state: row.try_get("state").expect("state"),
+        approval_key: row.try_get("approval_key").expect("approval_key"),
+        failures: row.try_get("failures").expect("failures"),
+        last_counter: row.try_get("last_counter").expect("last_counter"),
+        oprf_key: row.try_get("oprf_key").expect("oprf_key"),
+    }
+}
+
+/// How many PIN evaluations the server counted for a sign-in request.
+pub async fn challenge_evaluations(server: &TestServer, challenge: &ChallengeId) -> i64 {
+    use sqlx::Row as _;
+    sqlx::query("SELECT evaluations FROM challenges WHERE id = $1")
+        .bind(challenge.to_string())
+        .fetch_one(&server.state.db)
+        .await
+        .expect("challenge row")
+        .try_get("evaluations")
+        .expect("evaluations")
 }
 
 /// The password every suite registers with (the server harness's `enrolled` uses it too).

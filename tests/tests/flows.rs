@@ -153,14 +153,19 @@ async fn p7_forgot_pin_end_to_end() {
         .expect("enrol");
     // Lock it with wrong PINs.
     lock_with_wrong_pins(&server, &core, &account.id, "dora@example.org", 5).await;
-    let (_, _, view) = sign_in_and_wait(&server, &core, &account.id, "dora@example.org").await;
-    let locked = core
-        .approve(&view, "00", &Pin::new("4831"))
-        .await
-        .expect_err("locked");
-    assert_eq!(locked.kind(), ErrorKind::Locked);
-    assert!(locked.to_string().contains("Forgot PIN"));
-    let _ = core.deny(&view, false).await;
+    // Even the right PIN is refused now, in every flow that uses it. (A locked device gets no
+    // sign-in requests: with no usable device the web asks for a mailed code instead.)
+    for locked in [
+        core.change_pin(&account.id, &Pin::new("4831"), &Pin::new("5038"))
+            .await
+            .expect_err("locked"),
+        core.remove(&account.id, &Pin::new("4831"))
+            .await
+            .expect_err("locked"),
+    ] {
+        assert_eq!(locked.kind(), ErrorKind::Locked);
+        assert!(locked.to_string().contains("Forgot PIN"));
+    }
 
     // The password alone is not enough: a wrong password, then a wrong code, are refused.
     let bad = core
@@ -239,18 +244,27 @@ async fn multi_account_isolation() {
         .await
         .expect("b unaffected");
 
-    // Removing one account leaves the other working.
-    core.remove(&a.id).await.expect("remove a");
+    // The locked account cannot be removed from the app (its PIN is needed, P7) ...
+    let locked = core
+        .remove(&a.id, &Pin::new("4831"))
+        .await
+        .expect_err("locked");
+    assert_eq!(locked.kind(), ErrorKind::Locked);
+    // ... and removing the other one with its PIN leaves it as it was.
+    core.remove(&b.id, &Pin::new("4831"))
+        .await
+        .expect("remove b");
     assert_eq!(
         core.accounts()
             .expect("accounts")
             .iter()
             .map(|x| x.id.clone())
             .collect::<Vec<_>>(),
-        vec![b.id.clone()]
+        vec![a.id.clone()]
     );
-    let gone = core.pending(&a.id, 0).await.expect_err("removed");
+    let gone = core.pending(&b.id, 0).await.expect_err("removed");
     assert_eq!(gone.kind(), ErrorKind::NotFound);
+    core.pending(&a.id, 0).await.expect("a still enrolled");
     first.stop().await;
     second.stop().await;
 }
@@ -279,6 +293,81 @@ async fn p5_plain_http_refused() {
         tokio::time::timeout(std::time::Duration::from_millis(300), listener.accept()).await;
     assert!(accepted.is_err(), "no plain-HTTP connection was made");
     drop(core);
+    server.stop().await;
+}
+
+/// An account whose stored server is plain HTTP (which no enrolment link can give, so the
+/// record is changed through the vault, re-sealed) is never contacted: every flow refuses
+/// with a clear error and not one connection reaches the plain listener.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn p5_stored_plain_http_server_never_contacted() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let server = TestServer::start(Backend::Sqlite).await;
+    let phone = Phone::new(&server);
+    let core = phone.open();
+    let (_, link) = scanned_link(&server, "plain@example.org", "4831").await;
+    let account = core
+        .enrol(&link, &Pin::new("4831"), None)
+        .await
+        .expect("enrol");
+    let (_, _, view) = sign_in_and_wait(&server, &core, &account.id, "plain@example.org").await;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let connections = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    let accepting = tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    for server_url in [
+        format!("http://127.0.0.1:{port}/"),
+        format!("HTTP://127.0.0.1:{port}/"),
+        format!("http://localhost:{port}/"),
+    ] {
+        phone
+            .vault()
+            .edit_for_tests(&account.id, |record| {
+                record.identity.server = server_url.clone();
+            })
+            .expect("edit");
+        assert_eq!(core.accounts().expect("accounts")[0].server, server_url);
+        let pin = Pin::new("4831");
+        let results = [
+            core.pending(&account.id, 0).await.map(|_| ()),
+            core.challenge(&account.id, &view.challenge.id)
+                .await
+                .map(|_| ()),
+            core.approve(&view, "00", &pin).await,
+            core.deny(&view, false).await.map(|_| ()),
+            core.change_pin(&account.id, &pin, &Pin::new("5038")).await,
+            core.forgot_pin_start(&account.id, &Password::new(PASSWORD))
+                .await
+                .map(|_| ()),
+            core.remove(&account.id, &pin).await,
+        ];
+        for result in results {
+            let e = result.expect_err("a plain-HTTP server was used");
+            assert_eq!(e.kind(), ErrorKind::ServerUntrusted, "{server_url}: {e}");
+            assert!(e.to_string().contains("plain HTTP"), "{e}");
+        }
+        assert_eq!(
+            core.accounts().expect("accounts").len(),
+            1,
+            "nothing removed"
+        );
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        0,
+        "a connection reached the plain-HTTP listener"
+    );
+    accepting.abort();
     server.stop().await;
 }
 
