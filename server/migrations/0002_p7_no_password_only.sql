@@ -20,3 +20,13 @@ ALTER TABLE sessions ADD COLUMN confirmed_at BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE sessions ADD COLUMN code_hash TEXT;
 ALTER TABLE sessions ADD COLUMN code_expires_at BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE sessions ADD COLUMN code_attempts BIGINT NOT NULL DEFAULT 0;
+
+-- When a sign-in was answered: a browser redeems an approval once, and the session counts as
+-- confirmed from that moment, not from whenever the page is next loaded.
+ALTER TABLE logins ADD COLUMN answered_at BIGINT NOT NULL DEFAULT 0;
+
+-- Enrolments under way during the upgrade on accounts that never had a device are first-device
+-- enrolments too.
+UPDATE devices SET bootstrap = 1
+ WHERE state IN ('pending', 'enrolling')
+   AND account_id IN (SELECT id FROM accounts WHERE had_device = 0);

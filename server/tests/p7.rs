@@ -419,6 +419,14 @@ async fn web_gate(backend: Backend) {
     assert_eq!(r.headers()["location"], "/confirm?next=/account");
     assert_eq!(device_state(&server, &device).await, "active");
     assert_eq!(removal_mails(&server), 0);
+    // An approval the browser picks up late counts from when it was given (checked below).
+    let (late, _, code) = Browser::sign_in(&server, email, PASSWORD).await;
+    let id = *device.pending(0).await.last().expect("request");
+    let signed_challenge = device.fetch(id).await.expect("fetch");
+    device
+        .approve(&signed_challenge, &code, "4831")
+        .await
+        .expect("approved");
     // A sign-in approved on the device may, for a while.
     let (browser, _, code) = Browser::sign_in(&server, email, PASSWORD).await;
     let id = *device.pending(0).await.last().expect("request");
@@ -440,6 +448,14 @@ async fn web_gate(backend: Backend) {
         r.headers()["location"],
         "/confirm?next=/devices/add",
         "an old approval is not enough"
+    );
+    let r = late.get_raw("/login/approve").await;
+    assert_eq!(r.headers()["location"], "/account", "signed in");
+    let r = late.get_raw("/devices/add").await;
+    assert_eq!(
+        r.headers()["location"],
+        "/confirm?next=/devices/add",
+        "an approval picked up late does not confirm"
     );
     // A mailed code confirms again; a wrong one does not.
     let (_, page) = browser.get("/confirm?next=/devices/add").await;

@@ -45,6 +45,8 @@ pub(crate) mod login_states {
     pub const MISMATCH: &str = "mismatch";
     /// Cancelled in the browser (or replaced by a mailed-code sign-in): refused on devices.
     pub const CANCELLED: &str = "cancelled";
+    /// Approved, and the approval redeemed by the browser (once).
+    pub const USED: &str = "used";
 }
 
 /// Why a sign-in could not push to a device.
@@ -396,13 +398,14 @@ async fn answer(
         advance_counter(&mut tx, &state, &device, body.counter).await?;
     }
     let won = sqlx::query(
-        "UPDATE logins SET state = $1, answered_by = $2 WHERE id = $3 AND state = $4 AND expires_at > $5",
+        "UPDATE logins SET state = $1, answered_by = $2, answered_at = $3 WHERE id = $4 AND state = $5 \
+         AND expires_at > $3",
     )
     .bind(new_state)
     .bind(device.id.to_string())
+    .bind(now)
     .bind(&stored.login_id)
     .bind(login_states::PENDING)
-    .bind(now)
     .execute(&mut *tx)
     .await?;
     if won.rows_affected() != 1 {

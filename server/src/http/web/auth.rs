@@ -462,13 +462,27 @@ async fn approve_page(
     match login.state.as_str() {
         login_states::APPROVED => {
             let account = session.account.ok_or_else(csrf_refused)?;
+            // Redeemed once (two tabs cannot both turn one approval into a session), and the
+            // session counts as confirmed from the approval, not from this page load.
+            let redeemed = sqlx::query(
+                "UPDATE logins SET state = $1 WHERE id = $2 AND account_id = $3 AND state = $4 \
+                 RETURNING answered_at",
+            )
+            .bind(login_states::USED)
+            .bind(session.login_id.as_deref().unwrap_or_default())
+            .bind(account.to_string())
+            .bind(login_states::APPROVED)
+            .fetch_optional(&state.db)
+            .await?;
             session::destroy(&state, &session).await?;
-            let (_, cookie) = session::create_with(
+            let Some(redeemed) = redeemed else {
+                return Ok(Redirect::to("/login").into_response());
+            };
+            let (_, cookie) = session::create_confirmed(
                 &state,
-                Some(&account),
-                stages::SIGNED_IN,
-                None,
+                &account,
                 session::strengths::DEVICE,
+                redeemed.try_get("answered_at")?,
             )
             .await?;
             Ok(with_cookie(
@@ -500,7 +514,7 @@ async fn approve_page(
 /// (done, message, ok) for a login state.
 fn outcome_message(login_state: &str, expired: bool) -> (bool, String) {
     match login_state {
-        login_states::APPROVED => (true, "Approved. Signing you in…".into()),
+        login_states::APPROVED | login_states::USED => (true, "Approved. Signing you in…".into()),
         login_states::DENIED => (true, "The sign-in was denied on your device.".into()),
         login_states::REPORTED => (true, "The sign-in was reported as \"this wasn't me\" on your device. Sign-in requests are paused for a while.".into()),
         login_states::MISMATCH => (true, "The number typed on the device did not match. Sign in again and type the number shown here.".into()),
@@ -544,7 +558,11 @@ async fn approve_events(
                 Some(v) => {
                     let expired = state.clock.now_i64() >= v.expires_at;
                     let (done, message) = outcome_message(&v.state, expired);
-                    (done, message, v.state == login_states::APPROVED)
+                    (
+                        done,
+                        message,
+                        v.state == login_states::APPROVED || v.state == login_states::USED,
+                    )
                 }
                 None => (false, "Waiting for your device…".to_owned(), false),
             };

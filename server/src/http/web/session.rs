@@ -152,6 +152,24 @@ pub async fn create(
     create_with(state, account, stage, login_id, strengths::PASSWORD).await
 }
 
+/// A signed-in session that proved `strength` at `confirmed_at` (unix seconds).
+pub async fn create_confirmed(
+    state: &AppState,
+    account: &AccountId,
+    strength: &str,
+    confirmed_at: i64,
+) -> Result<(Session, HeaderValue), ApiError> {
+    let (mut session, cookie) =
+        create_with(state, Some(account), stages::SIGNED_IN, None, strength).await?;
+    sqlx::query("UPDATE sessions SET confirmed_at = $1 WHERE id_hash = $2")
+        .bind(confirmed_at)
+        .bind(&session.id_hash)
+        .execute(&state.db)
+        .await?;
+    session.confirmed_at = confirmed_at;
+    Ok((session, cookie))
+}
+
 /// [`create`] for a session that proved `strength` just now.
 pub async fn create_with(
     state: &AppState,
