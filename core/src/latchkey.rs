@@ -772,7 +772,14 @@ impl Latchkey {
     /// [`Error::WrongPin`] with attempts left, [`Error::Locked`], network (nothing is deleted
     /// locally then, so the person can retry).
     pub async fn remove(&self, account: &RecordId, pin: &Pin) -> Result<()> {
-        let record = self.record(account)?;
+        let mut record = self.record(account)?;
+        if record.state == RecordState::Enrolling
+            && self.settle_one(&record).await? == Settled::Activated
+        {
+            // The server had confirmed the enrolment (its last local write was lost): the
+            // device is enrolled, so its removal needs the PIN.
+            record = self.record(account)?;
+        }
         match self.remove_on_server(&record, pin).await {
             Ok(()) => {}
             // Already removed on the web page: finish locally.

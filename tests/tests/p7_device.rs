@@ -158,6 +158,44 @@ async fn removal_of_unfinished_or_already_removed_devices() {
     assert!(core.accounts().expect("accounts").is_empty());
     assert_eq!(device_row(&server, &device).await.state, "removed");
 
+    // An enrolment the server confirmed but whose last write on the device was lost is an
+    // enrolled device: its removal needs the PIN.
+    let browser = Browser::register(&server, "lost@example.org", PASSWORD).await;
+    let (html, _) = browser.add_device("Phone", "4831").await;
+    let link = scan_page(&html);
+    let phone = Phone::new(&server);
+    let plan = latchkey_core::FaultPlan::counting();
+    let probe = Phone::new(&server);
+    let probe_browser = Browser::register(&server, "probe@example.org", PASSWORD).await;
+    let (probe_html, _) = probe_browser.add_device("Phone", "4831").await;
+    probe
+        .open_with(Some(probe.ca.clone()), Some(plan.clone()))
+        .enrol(&scan_page(&probe_html), &Pin::new("4831"), None)
+        .await
+        .expect("enrol");
+    // The last write (activation) is the last 4 steps; crash at its first.
+    let crash = latchkey_core::FaultPlan::crash_after(plan.steps() - 4);
+    phone
+        .open_with(Some(phone.ca.clone()), Some(crash))
+        .enrol(&link, &Pin::new("4831"), None)
+        .await
+        .expect_err("crash before the activation was written");
+    let core = phone.open();
+    let half = core.accounts().expect("accounts");
+    assert_eq!(half[0].state, latchkey_core::vault::RecordState::Enrolling);
+    let device = phone.record(&half[0].id).identity.device;
+    assert_eq!(device_row(&server, &device).await.state, "active");
+    let wrong = core
+        .remove(&half[0].id, &Pin::new("0000"))
+        .await
+        .expect_err("an enrolled device removed without its PIN");
+    assert_eq!(wrong.kind(), ErrorKind::WrongPin, "{wrong}");
+    assert_eq!(device_row(&server, &device).await.state, "active");
+    core.remove(&half[0].id, &Pin::new("4831"))
+        .await
+        .expect("remove with the PIN");
+    assert_eq!(device_row(&server, &device).await.state, "removed");
+
     let (phone, account) = enrolled(&server, "gone@example.org", "4831").await;
     let core = phone.open();
     let device = phone.record(&account.id).identity.device;
