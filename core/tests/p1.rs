@@ -2,6 +2,10 @@
 //! 100 approval signatures and the approval public key. Without the server's OPRF key,
 //! nothing they compute over all 10^4 PINs opens or distinguishes the sealed key; with it, the
 //! same loop finds the PIN (so the test has teeth).
+//!
+//! This one checks the construction on a record built by the test helpers; the end-to-end
+//! `tests/tests/p1.rs` (same test name) runs the attack on a device enrolled, used and
+//! re-keyed through `Latchkey` and the real server, over everything the core wrote.
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test helpers panic on failure
 
 mod common;
