@@ -102,17 +102,7 @@ async fn p2_uniform(backend: Backend) {
     for check in [Some("wrong"), None] {
         let (_, link) = browser.add_device("Phone", "4831").await;
         let (link, begun) = Device::begin(&server, &link, "5038").await.expect("begin");
-        let device = Device {
-            http: server.client(),
-            base: link.api_base(),
-            link,
-            device_key: begun.device_key,
-            approval: p256::ecdsa::SigningKey::random(&mut OsRng),
-            account: begun.response.account,
-            device: begun.response.device,
-            counter: 0,
-            epoch: 0,
-        };
+        let device = Device::enrolling(&server, link, &begun);
         let pin_check = check.map(|_| {
             latchkey_protocol::oprf::pin_check(&begun.output, &device.account, &device.device)
         });
@@ -526,17 +516,7 @@ async fn pin_in_app(backend: Backend) {
     let parsed = latchkey_protocol::link::parse(&link).expect("link");
     assert_eq!(parsed.pin_source, PinSource::App);
     let (link, begun) = Device::begin(&server, &link, "7292").await.expect("begin");
-    let device = Device {
-        http: server.client(),
-        base: link.api_base(),
-        link,
-        device_key: begun.device_key,
-        approval: p256::ecdsa::SigningKey::random(&mut OsRng),
-        account: begun.response.account,
-        device: begun.response.device,
-        counter: 0,
-        epoch: 0,
-    };
+    let device = Device::enrolling(&server, link, &begun);
     device
         .call(device.finish_body(None))
         .await
@@ -613,17 +593,7 @@ async fn p2_reset(backend: Backend) {
     let (_, link) = browser.add_device("Phone", "4831").await;
     let (link, begun) = Device::begin(&server, &link, "5038").await.expect("begin");
     assert_eq!(begun.response.attempts_left, 4);
-    let enrolling = Device {
-        http: server.client(),
-        base: link.api_base(),
-        link,
-        device_key: begun.device_key,
-        approval: p256::ecdsa::SigningKey::random(&mut OsRng),
-        account: begun.response.account,
-        device: begun.response.device,
-        counter: 0,
-        epoch: 0,
-    };
+    let enrolling = Device::enrolling(&server, link, &begun);
     let check =
         latchkey_protocol::oprf::pin_check(&begun.output, &enrolling.account, &enrolling.device);
     let wrong = enrolling

@@ -59,6 +59,36 @@ fn signature(key: &p256::ecdsa::SigningKey, bytes: &[u8]) -> Signature {
     Signature::from_ecdsa(&sig)
 }
 
+/// Removal requests the device key alone can make (no signature, or one by the device key or
+/// by a key of the thief's) are each refused as bad requests; the unsigned one asks for the PIN.
+async fn removals_without_the_approval_key_refused(device: &Device) {
+    let refused = device
+        .call(RemoveDevice {
+            counter: 1,
+            approval_signature: None,
+        })
+        .await
+        .expect_err("removal without the PIN");
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused.body.error, ErrorCode::BadRequest);
+    assert!(refused.body.message.contains("PIN"), "{refused:?}");
+    let thiefs = p256::ecdsa::SigningKey::random(&mut rand_core::OsRng);
+    for key in [&device.device_key, &thiefs] {
+        let forged = device
+            .call(RemoveDevice {
+                counter: 1,
+                approval_signature: Some(signature(
+                    key,
+                    &signed::removal(&device.account, &device.device, 1),
+                )),
+            })
+            .await
+            .expect_err("not signed by the approval key");
+        assert_eq!(forged.status, StatusCode::BAD_REQUEST);
+        assert_eq!(forged.body.error, ErrorCode::BadRequest);
+    }
+}
+
 /// Whether a browser is signed in (the account page answers instead of sending to /login).
 async fn is_signed_in(browser: &Browser) -> bool {
     browser.get_raw("/account").await.status() == StatusCode::OK
@@ -70,26 +100,7 @@ async fn removed_device(backend: Backend) {
     let email = "stolen@example.org";
     let (owner, mut device) = enrolled(&server, email, "4831").await;
     // 1. The thief has the phone (its device key) but not the PIN: removing it is refused.
-    let refused = device
-        .call(RemoveDevice {
-            counter: 1,
-            approval_signature: None,
-        })
-        .await
-        .expect_err("removal without the PIN");
-    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
-    assert!(refused.body.message.contains("PIN"), "{refused:?}");
-    let forged = device
-        .call(RemoveDevice {
-            counter: 1,
-            approval_signature: Some(signature(
-                &device.device_key,
-                &signed::removal(&device.account, &device.device, 1),
-            )),
-        })
-        .await
-        .expect_err("signed by the device key, not the approval key");
-    assert_eq!(forged.status, StatusCode::BAD_REQUEST);
+    removals_without_the_approval_key_refused(&device).await;
     assert_eq!(device_state(&server, &device).await, "active");
     // 2. So the password leads to "approve on your device", not into the account.
     let (thief, status, _) = Browser::sign_in(&server, email, PASSWORD).await;
@@ -273,26 +284,7 @@ async fn app_removal(backend: Backend) {
     let email = "appremove@example.org";
     let (_, mut device) = enrolled(&server, email, "4831").await;
     // Without the approval key's signature, or with another key's: refused, still active.
-    let e = device
-        .call(RemoveDevice {
-            counter: 1,
-            approval_signature: None,
-        })
-        .await
-        .expect_err("no PIN");
-    assert_eq!(e.body.error, ErrorCode::BadRequest);
-    let other = p256::ecdsa::SigningKey::random(&mut rand_core::OsRng);
-    let e = device
-        .call(RemoveDevice {
-            counter: 1,
-            approval_signature: Some(signature(
-                &other,
-                &signed::removal(&device.account, &device.device, 1),
-            )),
-        })
-        .await
-        .expect_err("not the approval key");
-    assert_eq!(e.body.error, ErrorCode::BadRequest);
+    removals_without_the_approval_key_refused(&device).await;
     assert_eq!(device_state(&server, &device).await, "active");
     // A removal signature is used once: its counter must be above every one used before.
     let (_, code, signed_challenge) = {
@@ -382,17 +374,7 @@ async fn removal_mailed(backend: Backend) {
     // An unfinished enrolment cancelled on the device.
     let (_, link) = owner.add_device("Tablet", "6194").await;
     let (link, begun) = Device::begin(&server, &link, "6194").await.expect("begin");
-    let tablet = Device {
-        http: server.client(),
-        base: link.api_base(),
-        link,
-        device_key: begun.device_key,
-        approval: p256::ecdsa::SigningKey::random(&mut rand_core::OsRng),
-        account: begun.response.account,
-        device: begun.response.device,
-        counter: 0,
-        epoch: 0,
-    };
+    let tablet = Device::enrolling(&server, link, &begun);
     tablet
         .call(RemoveDevice {
             counter: 0,

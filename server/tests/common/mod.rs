@@ -418,6 +418,21 @@ impl Device {
         ))
     }
 
+    /// The device of an enrolment that went through step 1 only (its approval key is new).
+    pub fn enrolling(server: &TestServer, link: EnrolmentLink, begun: &Begun) -> Self {
+        Self {
+            http: server.client(),
+            base: link.api_base(),
+            link,
+            device_key: begun.device_key.clone(),
+            approval: SigningKey::random(&mut OsRng),
+            account: begun.response.account,
+            device: begun.response.device,
+            counter: 0,
+            epoch: 0,
+        }
+    }
+
     /// Full enrolment with the PIN set on the web page.
     pub async fn enrol(server: &TestServer, link_text: &str, pin: &str) -> Reply<Self> {
         let (link, begun) = Self::begin(server, link_text, pin).await?;

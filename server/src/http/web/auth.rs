@@ -448,10 +448,7 @@ async fn approve_page(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let Some(session) = session::current(&state, &headers)
-        .await?
-        .filter(|s| s.stage == stages::APPROVING)
-    else {
+    let Some(session) = session::current_at(&state, &headers, stages::APPROVING).await? else {
         return Ok(Redirect::to("/login").into_response());
     };
     let Some(login) = load_login(&state, &session).await? else {
@@ -528,9 +525,8 @@ async fn approve_events(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>>, PageError> {
-    let session = session::current(&state, &headers)
+    let session = session::current_at(&state, &headers, stages::APPROVING)
         .await?
-        .filter(|s| s.stage == stages::APPROVING)
         .ok_or_else(|| {
             PageError::new(
                 StatusCode::UNAUTHORIZED,

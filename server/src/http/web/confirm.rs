@@ -258,21 +258,73 @@ pub struct CsrfForm {
     next: String,
 }
 
-async fn code_session(
+/// The session of a password-checked sign-in waiting for its mailed code.
+fn waiting_for_code(session: &Session) -> Option<AccountId> {
+    (session.stage == stages::CODE)
+        .then_some(session.account)
+        .flatten()
+}
+
+/// The request's session with its account, if `pick` accepts it.
+async fn session_for(
     state: &AppState,
     headers: &HeaderMap,
+    pick: fn(&Session) -> Option<AccountId>,
 ) -> Result<Option<(Session, AccountId)>, PageError> {
     Ok(session::current(state, headers)
         .await?
-        .filter(|s| s.stage == stages::CODE)
-        .and_then(|s| s.account.map(|a| (s, a))))
+        .and_then(|s| pick(&s).map(|a| (s, a))))
+}
+
+/// [`session_for`] for a posted form: its CSRF token must be the session's.
+async fn posting_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    pick: fn(&Session) -> Option<AccountId>,
+    csrf: &str,
+) -> Result<Option<(Session, AccountId)>, PageError> {
+    match session_for(state, headers, pick).await? {
+        Some((session, _)) if !session.csrf_ok(csrf) => Err(csrf_refused()),
+        found => Ok(found),
+    }
+}
+
+/// A fresh session id for the session that just proved a mailed code (against fixation).
+async fn mailed_session(
+    state: &AppState,
+    session: &Session,
+    account: &AccountId,
+) -> Result<axum::http::HeaderValue, PageError> {
+    session::destroy(state, session).await?;
+    let (_, cookie) = session::create_with(
+        state,
+        Some(account),
+        stages::SIGNED_IN,
+        None,
+        strengths::MAILED,
+    )
+    .await?;
+    Ok(cookie)
+}
+
+impl CodeCheck {
+    /// What to tell the person when the code was not accepted.
+    fn refusal(&self) -> Option<&'static str> {
+        match self {
+            Self::Right => None,
+            Self::Wrong => {
+                Some("That code is not right. Check the newest mail and type its 8 digits.")
+            }
+            Self::Gone => Some("This code expired or was tried too often. Ask for a new code."),
+        }
+    }
 }
 
 async fn login_code_page(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let Some((session, _)) = code_session(&state, &headers).await? else {
+    let Some((session, _)) = session_for(&state, &headers, waiting_for_code).await? else {
         return Ok(Redirect::to("/login").into_response());
     };
     Ok(code_login_page(
@@ -289,63 +341,37 @@ async fn login_code(
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, PageError> {
-    let Some((session, account)) = code_session(&state, &headers).await? else {
+    let Some((session, account)) =
+        posting_session(&state, &headers, waiting_for_code, &form.csrf).await?
+    else {
         return Ok(Redirect::to("/login").into_response());
     };
-    if !session.csrf_ok(&form.csrf) {
-        return Err(csrf_refused());
-    }
-    match check_code(&state, &session, &form.code).await? {
-        CodeCheck::Right => {
-            session::destroy(&state, &session).await?;
-            let (_, cookie) = session::create_with(
-                &state,
-                Some(&account),
-                stages::SIGNED_IN,
-                None,
-                strengths::MAILED,
-            )
-            .await?;
-            device::audit(&state, &account, None, "signin_mailed_code", "").await;
-            device::notify_account(
-                &state,
-                &account,
-                "Signed in with a code sent by e-mail",
-                &format!(
-                    "Someone signed in to your {} account with your password and a one-time \
-                     code sent by e-mail, without a device. If this was not you, change your \
-                     password and the password of this mailbox now, and check the \"Manage my \
-                     devices\" page.",
-                    state.config.policy.service_name
-                ),
-            )
-            .await;
-            Ok(with_cookie(
-                Redirect::to("/account").into_response(),
-                Some(cookie),
-            ))
-        }
-        CodeCheck::Wrong => Ok(with_status(
+    let check = check_code(&state, &session, &form.code).await?;
+    if let Some(refusal) = check.refusal() {
+        return Ok(with_status(
             StatusCode::UNAUTHORIZED,
-            code_login_page(
-                &state,
-                &session,
-                "",
-                &[],
-                Some("That code is not right. Check the newest mail and type its 8 digits.".into()),
-            ),
-        )),
-        CodeCheck::Gone => Ok(with_status(
-            StatusCode::UNAUTHORIZED,
-            code_login_page(
-                &state,
-                &session,
-                "",
-                &[],
-                Some("This code expired or was tried too often. Ask for a new code.".into()),
-            ),
-        )),
+            code_login_page(&state, &session, "", &[], Some(refusal.into())),
+        ));
     }
+    let cookie = mailed_session(&state, &session, &account).await?;
+    device::audit(&state, &account, None, "signin_mailed_code", "").await;
+    device::notify_account(
+        &state,
+        &account,
+        "Signed in with a code sent by e-mail",
+        &format!(
+            "Someone signed in to your {} account with your password and a one-time \
+             code sent by e-mail, without a device. If this was not you, change your \
+             password and the password of this mailbox now, and check the \"Manage my \
+             devices\" page.",
+            state.config.policy.service_name
+        ),
+    )
+    .await;
+    Ok(with_cookie(
+        Redirect::to("/account").into_response(),
+        Some(cookie),
+    ))
 }
 
 fn with_status(status: StatusCode, mut response: Response) -> Response {
@@ -358,12 +384,11 @@ async fn login_code_resend(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
-    let Some((session, account)) = code_session(&state, &headers).await? else {
+    let Some((session, account)) =
+        posting_session(&state, &headers, waiting_for_code, &form.csrf).await?
+    else {
         return Ok(Redirect::to("/login").into_response());
     };
-    if !session.csrf_ok(&form.csrf) {
-        return Err(csrf_refused());
-    }
     Ok(
         match send_code(&state, &session, &account, "sign in without your device").await {
             Ok(sent_to) => code_login_page(
@@ -385,10 +410,7 @@ async fn no_device(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
-    let Some(session) = session::current(&state, &headers)
-        .await?
-        .filter(|s| s.stage == stages::APPROVING)
-    else {
+    let Some(session) = session::current_at(&state, &headers, stages::APPROVING).await? else {
         return Ok(Redirect::to("/login").into_response());
     };
     if !session.csrf_ok(&form.csrf) {
@@ -440,21 +462,12 @@ fn confirm_view(
 
 const CONFIRM_INTRO: &str = "Adding or removing a device needs more than your password: approve a new sign-in on one of your devices (sign out and in again), or use a one-time code sent to the e-mail addresses of your account.";
 
-async fn signed_in(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Option<(Session, AccountId)>, PageError> {
-    Ok(session::current(state, headers)
-        .await?
-        .and_then(|s| s.signed_in().map(|a| (s, a))))
-}
-
 async fn confirm_page(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Query(next): Query<Next>,
 ) -> Result<Response, PageError> {
-    let Some((session, _)) = signed_in(&state, &headers).await? else {
+    let Some((session, _)) = session_for(&state, &headers, Session::signed_in).await? else {
         return Ok(Redirect::to("/login").into_response());
     };
     let next = safe_next(next.next.as_deref());
@@ -473,12 +486,11 @@ async fn confirm_send(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
-    let Some((session, account)) = signed_in(&state, &headers).await? else {
+    let Some((session, account)) =
+        posting_session(&state, &headers, Session::signed_in, &form.csrf).await?
+    else {
         return Ok(Redirect::to("/login").into_response());
     };
-    if !session.csrf_ok(&form.csrf) {
-        return Err(csrf_refused());
-    }
     let next = safe_next(Some(&form.next));
     Ok(
         match send_code(
@@ -521,44 +533,31 @@ async fn confirm_code(
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, PageError> {
-    let Some((session, account)) = signed_in(&state, &headers).await? else {
+    let Some((session, account)) =
+        posting_session(&state, &headers, Session::signed_in, &form.csrf).await?
+    else {
         return Ok(Redirect::to("/login").into_response());
     };
-    if !session.csrf_ok(&form.csrf) {
-        return Err(csrf_refused());
-    }
     let next = safe_next(Some(&form.next));
-    let error = match check_code(&state, &session, &form.code).await? {
-        CodeCheck::Right => {
-            // A new session id for the stronger session (against fixation).
-            session::destroy(&state, &session).await?;
-            let (_, cookie) = session::create_with(
+    let check = check_code(&state, &session, &form.code).await?;
+    if let Some(refusal) = check.refusal() {
+        return Ok(with_status(
+            StatusCode::UNAUTHORIZED,
+            confirm_view(
                 &state,
-                Some(&account),
-                stages::SIGNED_IN,
-                None,
-                strengths::MAILED,
-            )
-            .await?;
-            device::audit(&state, &account, None, "confirmed_mailed_code", "").await;
-            return Ok(with_cookie(
-                Redirect::to(next).into_response(),
-                Some(cookie),
-            ));
-        }
-        CodeCheck::Wrong => "That code is not right. Check the newest mail and type its 8 digits.",
-        CodeCheck::Gone => "This code expired or was tried too often. Ask for a new code.",
-    };
-    Ok(with_status(
-        StatusCode::UNAUTHORIZED,
-        confirm_view(
-            &state,
-            &session,
-            next,
-            CONFIRM_INTRO.into(),
-            true,
-            Some(error.into()),
-        ),
+                &session,
+                next,
+                CONFIRM_INTRO.into(),
+                true,
+                Some(refusal.into()),
+            ),
+        ));
+    }
+    let cookie = mailed_session(&state, &session, &account).await?;
+    device::audit(&state, &account, None, "confirmed_mailed_code", "").await;
+    Ok(with_cookie(
+        Redirect::to(next).into_response(),
+        Some(cookie),
     ))
 }
 

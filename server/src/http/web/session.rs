@@ -129,6 +129,15 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Ses
     }))
 }
 
+/// The request's session if it is in `stage`.
+pub async fn current_at(
+    state: &AppState,
+    headers: &HeaderMap,
+    stage: &str,
+) -> Result<Option<Session>, ApiError> {
+    Ok(current(state, headers).await?.filter(|s| s.stage == stage))
+}
+
 /// The request's session, or a new anonymous one with the `Set-Cookie` header to send.
 pub async fn ensure(
     state: &AppState,
@@ -159,15 +168,15 @@ pub async fn create_confirmed(
     strength: &str,
     confirmed_at: i64,
 ) -> Result<(Session, HeaderValue), ApiError> {
-    let (mut session, cookie) =
-        create_with(state, Some(account), stages::SIGNED_IN, None, strength).await?;
-    sqlx::query("UPDATE sessions SET confirmed_at = $1 WHERE id_hash = $2")
-        .bind(confirmed_at)
-        .bind(&session.id_hash)
-        .execute(&state.db)
-        .await?;
-    session.confirmed_at = confirmed_at;
-    Ok((session, cookie))
+    insert(
+        state,
+        Some(account),
+        stages::SIGNED_IN,
+        None,
+        strength,
+        confirmed_at,
+    )
+    .await
 }
 
 /// [`create`] for a session that proved `strength` just now.
@@ -178,6 +187,22 @@ pub async fn create_with(
     login_id: Option<&str>,
     strength: &str,
 ) -> Result<(Session, HeaderValue), ApiError> {
+    let confirmed_at = if strength == strengths::PASSWORD {
+        0
+    } else {
+        state.clock.now_i64()
+    };
+    insert(state, account, stage, login_id, strength, confirmed_at).await
+}
+
+async fn insert(
+    state: &AppState,
+    account: Option<&AccountId>,
+    stage: &str,
+    login_id: Option<&str>,
+    strength: &str,
+    confirmed_at: i64,
+) -> Result<(Session, HeaderValue), ApiError> {
     let cookie = random_token();
     let now = state.clock.now_i64();
     let session = Session {
@@ -187,11 +212,7 @@ pub async fn create_with(
         login_id: login_id.map(str::to_owned),
         csrf: random_token(),
         strength: strength.to_owned(),
-        confirmed_at: if strength == strengths::PASSWORD {
-            0
-        } else {
-            now
-        },
+        confirmed_at,
     };
     sqlx::query(
         "INSERT INTO sessions (id_hash, account_id, stage, login_id, csrf, created_at, expires_at, \
