@@ -62,9 +62,14 @@ pub async fn run() -> Result<(), String> {
 
     let email = "alice@example.org";
     let password = "correct horse battery staple";
-    step(2, &format!("Registering {email} on the web page"));
+    step(
+        2,
+        &format!("Registering {email} on the web page (and opening the link it mails)"),
+    );
     let browser = Browser::new(&server.url, &ca)?;
-    browser.register(email, password).await?;
+    browser
+        .register(email, password, &work.path().join("server"))
+        .await?;
 
     step(
         3,

@@ -72,8 +72,15 @@ impl Browser {
             .map_err(|e| e.to_string())
     }
 
-    /// Registers an account (and is signed in).
-    pub async fn register(&self, email: &str, password: &str) -> Result<(), String> {
+    /// Registers an account and follows the link the server mails to the address (read from
+    /// the dev outbox in `server_data_dir`, as the person would from their mailbox); signed in
+    /// afterwards.
+    pub async fn register(
+        &self,
+        email: &str,
+        password: &str,
+        server_data_dir: &std::path::Path,
+    ) -> Result<(), String> {
         let r = self
             .form(
                 "register",
@@ -85,9 +92,28 @@ impl Browser {
                 ],
             )
             .await?;
+        if r.status() != StatusCode::OK {
+            return Err(format!("registration refused ({})", r.status()));
+        }
+        let mail = latchkey_server::mail::read_outbox(server_data_dir)
+            .into_iter()
+            .map(|(_, text)| text)
+            .find(|m| m.contains("finish creating your account") && m.contains(email))
+            .ok_or("no registration mail in the outbox")?;
+        let token = between(&mail, "/register/finish?t=", "\n")
+            .map(str::trim)
+            .ok_or("no link in the registration mail")?;
+        // The link opens a page with a "Create my account" button; press it.
+        let r = self
+            .form(
+                &format!("register/finish?t={token}"),
+                "register/finish",
+                &[("t", token)],
+            )
+            .await?;
         (r.status() == StatusCode::SEE_OTHER)
             .then_some(())
-            .ok_or_else(|| format!("registration refused ({})", r.status()))
+            .ok_or_else(|| format!("registration not finished ({})", r.status()))
     }
 
     /// Adds a device with a PIN set on the page; returns the link the QR code carries.

@@ -135,6 +135,12 @@ pub async fn sweep_expired_enrolments(state: &AppState) -> Result<u64, String> {
     if swept > 0 {
         tracing::info!(swept, "expired enrolments ended");
     }
+    // Registration links are swept with them (same timer): an expired one is only dead weight.
+    sqlx::query("DELETE FROM registrations WHERE expires_at <= $1")
+        .bind(state.clock.now_i64())
+        .execute(&state.db)
+        .await
+        .map_err(|e| format!("cannot sweep expired registrations: {e}"))?;
     Ok(swept)
 }
 

@@ -16,6 +16,7 @@ on_both_backends! {
     landing_page_and_outbox => landing_outbox;
     wrong_password_is_refused_and_throttled => password_throttle;
     approve_page_updates_live => live_status;
+    registration_does_not_tell_whether_an_address_exists => registration;
 }
 
 async fn csrf_cookies(backend: Backend) {
@@ -375,4 +376,105 @@ async fn live_status(backend: Backend) {
     let (_, page) = browser.get("/login/approve").await;
     assert!(page.contains("Sign in again"), "a clear way to retry");
     server.stop().await;
+}
+
+/// Registering answers the same for a new and a taken address; the mailbox tells the
+/// difference (a link to finish, or a notice to the owner), and the link works once, for an hour.
+async fn registration(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    Browser::register(&server, "taken@example.org", "correct horse battery").await;
+    let attempt = |email: &'static str| {
+        let server = &server;
+        async move {
+            let b = Browser {
+                client: server.client(),
+                base: server.url.clone(),
+                email: email.into(),
+                password: String::new(),
+            };
+            let (_, page) = b.get("/register").await;
+            let r = b
+                .post(
+                    "/register",
+                    &[
+                        ("csrf", &csrf(&page)),
+                        ("email", email),
+                        ("password", "another password!"),
+                        ("password2", "another password!"),
+                    ],
+                )
+                .await;
+            let status = r.status();
+            let text = r.text().await.expect("page").replace(email, "ADDRESS");
+            (b, status, text)
+        }
+    };
+    let (_, taken_status, taken_page) = attempt("taken@example.org").await;
+    let (fresh, fresh_status, fresh_page) = attempt("fresh@example.org").await;
+    assert_eq!(taken_status, fresh_status);
+    // The pages differ only in their CSRF token (the session of each browser).
+    let strip = |page: &str| page.replace(&csrf_or_empty(page), "");
+    assert_eq!(strip(&taken_page), strip(&fresh_page));
+    assert!(fresh_page.contains("Check your e-mail"));
+    // The owner of the taken address is told; no link is sent to it, and nothing changed.
+    assert!(
+        registration_link(&server, "taken@example.org").is_some(),
+        "the first registration's link"
+    );
+    assert_eq!(
+        server
+            .outbox()
+            .iter()
+            .filter(|m| m.contains("taken@example.org") && m.contains("finish creating"))
+            .count(),
+        1,
+        "no second link for a taken address"
+    );
+    assert!(server
+        .outbox()
+        .iter()
+        .any(|m| m.contains("taken@example.org") && m.contains("tried to create an account")));
+    let (_, status, _) = Browser::sign_in(&server, "taken@example.org", "another password!").await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the password was not replaced"
+    );
+    // The fresh address: no account until the link is used; the link works once.
+    let (_, status, _) = Browser::sign_in(&server, "fresh@example.org", "another password!").await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "no account before the link"
+    );
+    let path = registration_link(&server, "fresh@example.org").expect("link");
+    let (_, page) = fresh.get(&path).await;
+    let token = between(&page, "name=\"t\" value=\"", "\"").to_owned();
+    let r = fresh
+        .post("/register/finish", &[("csrf", &csrf(&page)), ("t", &token)])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/account");
+    let (_, page) = fresh.get("/account").await;
+    let r = fresh
+        .post("/register/finish", &[("csrf", &csrf(&page)), ("t", &token)])
+        .await;
+    let text = r.text().await.expect("page");
+    assert!(text.contains("expired or was already used"), "{text}");
+    let (_, status, _) = Browser::sign_in(&server, "fresh@example.org", "another password!").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "the account exists now");
+    // A link older than an hour is dead.
+    let (late, _, _) = attempt("late@example.org").await;
+    server.state.clock.advance(3600);
+    let (_, page) = late
+        .get(&registration_link(&server, "late@example.org").expect("link"))
+        .await;
+    assert!(page.contains("expired or was already used"), "{page}");
+    server.stop().await;
+}
+
+fn csrf_or_empty(page: &str) -> String {
+    page.find("name=\"csrf\" value=\"")
+        .map(|_| csrf(page))
+        .unwrap_or_default()
 }

@@ -61,6 +61,13 @@ class DevServer(binary: String) : AutoCloseable {
         return mail.lines().map { it.trim() }.first { it.length == 8 && it.all(Char::isDigit) }
     }
 
+    /** The token of the newest "finish creating your account" link mailed to [email]. */
+    fun registrationToken(email: String): String {
+        val mails = File(dataDir, "outbox").listFiles()!!.sortedByDescending { it.name }
+        val mail = mails.map { it.readText() }.first { it.contains("finish creating your account") && it.contains(email) }
+        return mail.lines().map { it.trim() }.first { it.contains("/register/finish?t=") }.substringAfter("?t=")
+    }
+
     override fun close() {
         process.destroy()
         process.waitFor(10, TimeUnit.SECONDS)
@@ -100,10 +107,15 @@ class Browser(private val server: DevServer) {
         )
     }
 
+    /** Registers, then opens the link mailed to the address and presses "Create my account". */
     fun register(email: String, password: String) {
         val token = csrf(get("/register").body())
         val r = post("/register", "csrf" to token, "email" to email, "password" to password, "password2" to password)
-        check(r.statusCode() == 303) { "register: ${r.statusCode()} ${r.body()}" }
+        check(r.statusCode() == 200 && r.body().contains("Check your e-mail")) { "register: ${r.statusCode()} ${r.body()}" }
+        val link = server.registrationToken(email)
+        val page = get("/register/finish?t=$link").body()
+        val done = post("/register/finish", "csrf" to csrf(page), "t" to link)
+        check(done.statusCode() == 303) { "register/finish: ${done.statusCode()} ${done.body()}" }
     }
 
     /** Adds a device with the PIN set on the web page; returns the QR page's HTML. */

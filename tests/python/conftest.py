@@ -47,6 +47,13 @@ class DevServer:
         mail = next(m.read_text() for m in mails if "reset your PIN" in m.read_text())
         return next(l.strip() for l in mail.splitlines() if re.fullmatch(r"\d{8}", l.strip()))
 
+    def registration_token(self, email):
+        mails = sorted((self.data_dir / "outbox").iterdir(), reverse=True)
+        mail = next(m.read_text() for m in mails
+                    if "finish creating your account" in m.read_text() and email in m.read_text())
+        line = next(l.strip() for l in mail.splitlines() if "/register/finish?t=" in l)
+        return line.split("?t=", 1)[1]
+
     def stop(self):
         self.proc.terminate()
         self.proc.wait(10)
@@ -86,9 +93,14 @@ class Browser:
         return self.between(self.request(path)[2], 'name="csrf" value="', '"')
 
     def register(self, email):
+        """Registers, then opens the link mailed to the address and presses "Create my account"."""
         status, _, body = self.request("/register", {
             "csrf": self.csrf("/register"), "email": email,
             "password": PASSWORD, "password2": PASSWORD})
+        assert status == 200 and "Check your e-mail" in body, body
+        token = self.server.registration_token(email)
+        path = "/register/finish?t=" + token
+        status, _, body = self.request("/register/finish", {"csrf": self.csrf(path), "t": token})
         assert status == 303, body
 
     def add_device(self, pin):

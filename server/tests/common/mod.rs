@@ -218,7 +218,17 @@ impl Browser {
                 ],
             )
             .await;
-        assert_eq!(r.status(), StatusCode::SEE_OTHER, "register");
+        assert_eq!(r.status(), StatusCode::OK, "register");
+        let page = r.text().await.expect("page");
+        assert!(page.contains("Check your e-mail"), "{page}");
+        let path = registration_link(server, email).expect("a link to finish");
+        let (status, page) = b.get(&path).await;
+        assert_eq!(status, StatusCode::OK, "finish page");
+        let token = between(&page, "name=\"t\" value=\"", "\"").to_owned();
+        let r = b
+            .post("/register/finish", &[("csrf", &csrf(&page)), ("t", &token)])
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "registered");
         b
     }
 
@@ -705,6 +715,26 @@ pub fn reset_code(server: &TestServer) -> String {
         .find(|l| l.len() == 8 && l.chars().all(|c| c.is_ascii_digit()))
         .expect("code line")
         .to_owned()
+}
+
+/// The path of the link in the newest "finish creating your account" mail to `email`, if any
+/// (soft line breaks and `=3D` of quoted-printable undone, should a mail use it).
+pub fn registration_link(server: &TestServer, email: &str) -> Option<String> {
+    let mail = server
+        .outbox()
+        .into_iter()
+        .find(|m| m.contains("finish creating your account") && m.contains(email))?;
+    let text = mail
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    let at = text.find("/register/finish?t=")?;
+    Some(
+        text[at..]
+            .split(|c: char| c.is_whitespace())
+            .next()?
+            .to_owned(),
+    )
 }
 
 /// The 8-digit code in the newest one-time-code mail (sign-in without a device, confirming).

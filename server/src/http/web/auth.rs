@@ -29,6 +29,10 @@ use crate::AppState;
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/register", get(register_page).post(register))
+        .route(
+            "/register/finish",
+            get(register_finish_page).post(register_finish),
+        )
         .route("/login", get(login_page).post(login))
         .route("/login/approve", get(approve_page))
         .route("/login/approve/events", get(approve_events))
@@ -184,29 +188,201 @@ async fn register(
     if form.password != form.password2 {
         return refuse("The two passwords are different.");
     }
+    device::throttle(&state, &format!("register:email:{email}"), 5, 3600)
+        .await
+        .map_err(|e| {
+            PageError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many attempts",
+                e.0.message,
+            )
+        })?;
+    // The same work and the same answer whether the address has an account or not: the
+    // page never tells; the mailbox does (a link to finish, or a notice to the owner).
     let hash = hash_password(form.password.clone())
         .await
         .map_err(|e| PageError::from(crate::http::error::ApiError::internal("hash", e)))?;
+    let exists = sqlx::query("SELECT id FROM accounts WHERE email = $1")
+        .bind(&email)
+        .fetch_optional(&state.db)
+        .await?
+        .is_some();
+    let service = &state.config.policy.service_name;
+    let (subject, body) = if exists {
+        (
+            format!("{service}: someone tried to create an account"),
+            Zeroizing::new(format!(
+                "Someone, maybe you, tried to create a {service} account with this address, \
+                 which already has one. Sign in at {}login. If it was not you, ignore this \
+                 mail: nothing was changed.",
+                state.public_url
+            )),
+        )
+    } else {
+        // 128 bits (like an enrolment code, P6), short enough for the link to fit one line.
+        let mut raw = [0u8; 16];
+        rand_core::RngCore::fill_bytes(&mut OsRng, &mut raw);
+        let token = Zeroizing::new(latchkey_protocol::b64::encode(&raw));
+        let now = state.clock.now_i64();
+        sqlx::query(
+            "INSERT INTO registrations (token_hash, email, password_hash, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(registration_hash(&token))
+        .bind(&email)
+        .bind(&hash)
+        .bind(now)
+        .bind(now + REGISTRATION_TTL)
+        .execute(&state.db)
+        .await?;
+        (
+            format!("{service}: finish creating your account"),
+            Zeroizing::new(format!(
+                "To finish creating your {service} account, open this link\n\
+                 within {} minutes:\n\n    {}register/finish?t={}\n\n\
+                 If you did not ask for an account, ignore this mail.",
+                REGISTRATION_TTL / 60,
+                state.public_url,
+                token.as_str()
+            )),
+        )
+    };
+    state
+        .mailer
+        .send(&email, &subject, &body)
+        .await
+        .map_err(|e| {
+            PageError::from(crate::http::error::ApiError::internal(
+                "registration mail",
+                e,
+            ))
+        })?;
+    Ok(super::message(
+        &state,
+        "Check your e-mail",
+        &format!(
+            "We sent a mail to {email}. Open the link in it within {} minutes to finish creating \
+             your account. If no mail arrives, check the spam folder.",
+            REGISTRATION_TTL / 60
+        ),
+        ("/login", "Sign in"),
+    ))
+}
+
+/// How long the link that finishes a registration works, seconds.
+const REGISTRATION_TTL: i64 = 3600;
+
+fn registration_hash(token: &str) -> String {
+    let digest =
+        latchkey_protocol::types::Digest::of(format!("latchkey-register/{token}").as_bytes());
+    latchkey_protocol::b64::encode(digest.as_bytes())
+}
+
+/// `?t=` / the finish form.
+#[derive(Deserialize)]
+pub struct FinishForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    t: Zeroizing<String>,
+}
+
+#[derive(Template)]
+#[template(path = "register_finish.html")]
+struct FinishPage<'a> {
+    service: &'a str,
+    csrf: &'a str,
+    email: &'a str,
+    token: &'a str,
+}
+
+fn registration_gone(state: &AppState) -> Response {
+    super::message(
+        state,
+        "Link no longer valid",
+        "This link expired or was already used. Register again to get a new one; if the \
+         account exists already, sign in.",
+        ("/register", "Register"),
+    )
+}
+
+/// The link from the mail: a page with a button (a link prefetcher must not create accounts).
+async fn register_finish_page(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    axum::extract::Query(form): axum::extract::Query<FinishForm>,
+) -> Result<Response, PageError> {
+    let (session, cookie) = session::ensure(&state, &headers).await?;
+    let email: Option<String> =
+        sqlx::query("SELECT email FROM registrations WHERE token_hash = $1 AND expires_at > $2")
+            .bind(registration_hash(&form.t))
+            .bind(state.clock.now_i64())
+            .fetch_optional(&state.db)
+            .await?
+            .map(|r| r.try_get("email"))
+            .transpose()?;
+    let Some(email) = email else {
+        return Ok(with_cookie(registration_gone(&state), cookie));
+    };
+    let page = FinishPage {
+        service: &state.config.policy.service_name,
+        csrf: &session.csrf,
+        email: &email,
+        token: &form.t,
+    };
+    Ok(with_cookie(render(&page), cookie))
+}
+
+async fn register_finish(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Form(form): Form<FinishForm>,
+) -> Result<Response, PageError> {
+    let session = session::current(&state, &headers)
+        .await?
+        .ok_or_else(csrf_refused)?;
+    if !session.csrf_ok(&form.csrf) {
+        return Err(csrf_refused());
+    }
+    let row = sqlx::query(
+        "DELETE FROM registrations WHERE token_hash = $1 AND expires_at > $2 \
+         RETURNING email, password_hash",
+    )
+    .bind(registration_hash(&form.t))
+    .bind(state.clock.now_i64())
+    .fetch_optional(&state.db)
+    .await?;
+    let Some(row) = row else {
+        return Ok(registration_gone(&state));
+    };
+    let email: String = row.try_get("email")?;
+    let hash: String = row.try_get("password_hash")?;
     let account = AccountId::random(&mut OsRng);
-    let now = state.clock.now_i64();
+    let mut tx = state.db.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO accounts (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (email) DO NOTHING",
     )
     .bind(account.to_string())
     .bind(&email)
     .bind(&hash)
-    .bind(now)
-    .execute(&state.db)
+    .bind(state.clock.now_i64())
+    .execute(&mut *tx)
     .await?;
     if inserted.rows_affected() == 0 {
-        return refuse("An account with this address exists already; sign in instead.");
+        return Ok(super::message(
+            &state,
+            "Account exists already",
+            "An account with this address exists already. Sign in instead.",
+            ("/login", "Sign in"),
+        ));
     }
     sqlx::query("INSERT INTO addresses (account_id, address) VALUES ($1, $2)")
         .bind(account.to_string())
         .bind(&email)
-        .execute(&state.db)
+        .execute(&mut *tx)
         .await?;
-    device::audit(&state, &account, None, "account_created", "").await;
+    device::audit_in(&mut *tx, &state, &account, None, "account_created", "").await?;
+    tx.commit().await?;
     session::destroy(&state, &session).await?;
     let (_, cookie) = session::create(&state, Some(&account), stages::SIGNED_IN, None).await?;
     Ok(with_cookie(
