@@ -475,6 +475,13 @@ async fn pin_change(backend: Backend) {
     device.change_pin("4831", "5038").await.expect("change");
     assert_ne!(PublicKey::from(device.approval.verifying_key()), old_public);
     assert_eq!(device.epoch, 2);
+    assert!(
+        server
+            .outbox()
+            .iter()
+            .any(|m| m.contains("Your PIN was changed")),
+        "every address is told"
+    );
     let (_, code, signed) = challenge_for(&server, &device, "change@example.org").await;
     device
         .approve(&signed, &code, "5038")

@@ -246,6 +246,13 @@ async fn locked_devices(backend: Backend) {
     let (browser, status, page) = Browser::sign_in(&server, email, PASSWORD).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("locked"), "says why: {page}");
+    assert!(
+        server
+            .outbox()
+            .iter()
+            .any(|m| m.contains("A device was locked after wrong PINs")),
+        "the lock is mailed"
+    );
     assert!(!is_signed_in(&browser).await);
     server.stop().await;
 }

@@ -288,6 +288,19 @@ pub(crate) async fn counted_evaluate(
             "PIN attempts exhausted",
         )
         .await;
+        notify_account(
+            state,
+            &device.account,
+            "A device was locked after wrong PINs",
+            &format!(
+                "Wrong PINs were typed {max} times on the device \"{}\" of your {} account, so it \
+                 can no longer approve sign-ins. If this was you, choose a new PIN with \"Forgot \
+                 PIN\" in the app. If not, someone may have your device: remove it on the \"Manage \
+                 my devices\" page.",
+                device.name, state.config.policy.service_name
+            ),
+        )
+        .await;
     }
     let key = oprf_key(state, device, &device.oprf_key)?;
     let evaluated = oprf::blind_evaluate(&key, blinded)

@@ -281,6 +281,17 @@ async fn change_commit(
         &device.name,
     )
     .await;
+    device::notify_account(
+        &state,
+        &device.account,
+        "Your PIN was changed",
+        &format!(
+            "The PIN of the device \"{}\" on your {} account was changed. If this was not you, \
+             remove the device on the \"Manage my devices\" page and change your password now.",
+            device.name, state.config.policy.service_name
+        ),
+    )
+    .await;
     Ok(Json(response))
 }
 
@@ -425,7 +436,7 @@ async fn reset_verify(
         return Err(bad());
     }
     let (sealed, new_evaluated_pin) = stage_key(&state, &device, &body.new_blinded_pin)?;
-    sqlx::query(
+    let staged = sqlx::query(
         "UPDATE operations SET state = $1, staged_key = $2, code_hash = NULL WHERE device_id = $3 AND id = $4 AND state = $5",
     )
     .bind(op_states::STAGED)
@@ -435,6 +446,11 @@ async fn reset_verify(
     .bind(op_states::STARTED)
     .execute(&state.db)
     .await?;
+    if staged.rows_affected() != 1 {
+        // A concurrent verify staged its own key first: this evaluation's key was never kept,
+        // so a PIN sealed with it would not open after the commit.
+        return Err(bad());
+    }
     Ok(Json(PinResetVerifyResponse {
         new_evaluated_pin,
         new_epoch: op.new_epoch,
