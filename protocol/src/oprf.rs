@@ -154,6 +154,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn p9_blind_state_debug_is_redacted() {
+        let (state, _) = blind(&Pin::new("4831"), &mut rand_core::OsRng).expect("blind");
+        assert_eq!(format!("{state:?}"), "BlindState(..)");
+    }
+
+    #[test]
     fn blind_evaluate_finalize_matches_direct_evaluation() {
         let key = OprfKey::generate(&mut rand_core::OsRng);
         let pin = Pin::new("4831");

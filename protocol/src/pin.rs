@@ -287,6 +287,12 @@ mod tests {
             assert_eq!(refusal(4, pin), Some(PinRefusal::KeypadPattern), "{pin}");
         }
         assert_eq!(refusal(6, "483150"), None);
+        // Every six-digit shape on its own (found uncovered by mutation testing).
+        assert_eq!(refusal(6, "123321"), Some(PinRefusal::Pattern));
+        assert_eq!(refusal(6, "111222"), Some(PinRefusal::Pattern));
+        assert_eq!(refusal(6, "199001"), Some(PinRefusal::Year));
+        assert_eq!(refusal(6, "199013"), None, "13 is no month");
+        assert_eq!(refusal(6, "123907"), None, "one keypad line is not a shape");
         assert_eq!(
             refusal(6, "4831"),
             Some(PinRefusal::WrongLength { expected: 6 })

@@ -290,3 +290,58 @@ fn enrol_link_rejects_foreign_qr_codes() {
         assert!(!message.contains(CODE));
     }
 }
+
+/// Kills what mutation testing found uncovered here (scripts/mutants.sh protocol).
+#[test]
+fn link_accessors_debug_and_code_equality() {
+    let text =
+        format!("https://Login.Example.org:8443/auth/e#v=1&c={CODE}&k={KEY}&p=app&n=6&l=Dev");
+    let parsed = link::parse(&text).expect("valid");
+    assert_eq!(parsed.host(), "login.example.org");
+    assert_eq!(parsed.port(), Some(8443));
+    assert_eq!(link::parse(&good()).expect("valid").port(), None);
+    let debug = format!("{parsed:?}");
+    assert!(
+        debug.contains("EnrolmentLink") && debug.contains("login.example.org"),
+        "{debug}"
+    );
+    assert!(!debug.contains(CODE));
+    let (a, b) = (
+        EnrolmentCode::generate(&mut rand_core::OsRng),
+        EnrolmentCode::generate(&mut rand_core::OsRng),
+    );
+    assert!(a != b, "two random codes are not equal");
+    assert!(a == a.clone());
+}
+
+#[test]
+fn labels_with_control_or_invisible_characters_are_refused() {
+    for bad in [
+        "Bell\u{7}",
+        "Zero\u{200B}width",
+        "Bidi\u{202E}",
+        "Iso\u{2066}late",
+        " padded",
+        "",
+    ] {
+        assert!(!link::is_valid_label(bad), "{bad:?}");
+    }
+    assert!(link::is_valid_label("Example Corp — alice@example.org"));
+}
+
+/// Only a link with a Latchkey shape (path ending in `e`, or both `c` and `k` in the fragment)
+/// gets Latchkey-specific errors; any other link is "a link to something else".
+#[test]
+fn only_latchkey_shaped_links_get_latchkey_errors() {
+    for other in [
+        "https://example.org/x#c=AAAA",
+        "https://example.org/x#k=AAAA",
+        "https://example.org/x#x=1&k=2",
+        "https://example.org/x#c=1&y=2",
+    ] {
+        assert_eq!(err(other), LinkError::OtherUrl, "{other}");
+    }
+    assert_ne!(err("https://example.org/x#c=1&k=2"), LinkError::OtherUrl);
+    assert_eq!(err("http://example.org/x#c=1&k=2"), LinkError::NotHttps);
+    assert_eq!(err("http://example.org/x#c=1"), LinkError::OtherUrl);
+}
