@@ -27,6 +27,11 @@ on_both_backends! {
     pin_chosen_in_app => pin_in_app;
     p4_every_answer_field_is_signed => answer_fields;
     p7_pin_change_refuses_the_old_key_as_new => same_key;
+    p2_no_evaluation_for_a_dead_or_foreign_request => dead_requests;
+    audit_events_name_what_happened => audit_events;
+    envelopes_bound_to_their_account_and_clock => envelope_checks;
+    old_request_ids_are_forgotten => request_id_sweep;
+    p7_pin_change_needs_the_old_key_and_a_reset_expires => rekey_proofs;
 }
 
 async fn challenge_for(
@@ -409,16 +414,21 @@ async fn p7_reset(backend: Backend) {
         .expect("approve after reset");
     // Resets are rate-limited per account.
     for _ in 0..2 {
-        let _ = device
+        device
             .reset_start(OperationId::random(&mut OsRng), "correct horse battery")
-            .await;
+            .await
+            .expect("within the limit of three an hour");
     }
     let limited = device
         .reset_start(OperationId::random(&mut OsRng), "correct horse battery")
         .await
         .expect_err("limited");
     assert_eq!(limited.body.error, ErrorCode::RateLimited);
-    assert!(limited.body.retry_after.is_some());
+    let wait = limited.body.retry_after.expect("retry_after");
+    assert!(
+        (3000..=3600).contains(&wait),
+        "wait until the hour is over: {wait}"
+    );
     server.stop().await;
 }
 
@@ -523,6 +533,11 @@ async fn pin_in_app(backend: Backend) {
     let parsed = latchkey_protocol::link::parse(&link).expect("link");
     assert_eq!(parsed.pin_source, PinSource::App);
     let (link, begun) = Device::begin(&server, &link, "7292").await.expect("begin");
+    assert_eq!(
+        begun.response.pin_source,
+        PinSource::App,
+        "the app is told to ask for a new PIN"
+    );
     let device = Device::enrolling(&server, link, &begun);
     device
         .call(device.finish_body(None))
@@ -768,6 +783,270 @@ async fn same_key(backend: Backend) {
         .expect_err("the old key as the new one");
     assert_eq!(refused.body.error, ErrorCode::BadRequest);
     assert!(refused.body.message.contains("fresh key"), "{refused:?}");
+    server.stop().await;
+}
+
+/// An approval evaluation names a live sign-in request of this device: one already answered,
+/// expired or unknown gets its own refusal, and none of them spends a PIN attempt.
+async fn dead_requests(backend: Backend) {
+    use latchkey_protocol::types::ChallengeId;
+    let server = TestServer::start(backend).await;
+    let (_, mut device) = enrolled(&server, "dead@example.org", "4831").await;
+    let (_, code, answered) = challenge_for(&server, &device, "dead@example.org").await;
+    device
+        .approve(&answered, &code, "4831")
+        .await
+        .expect("approved");
+    let e = device
+        .evaluate(answered.challenge.id, "0000")
+        .await
+        .expect_err("answered request");
+    assert_eq!(e.body.error, ErrorCode::AlreadyAnswered);
+    let e = device
+        .evaluate(ChallengeId::random(&mut OsRng), "0000")
+        .await
+        .expect_err("unknown request");
+    assert_eq!(e.body.error, ErrorCode::NotFound);
+    let (_, _, late) = challenge_for(&server, &device, "dead@example.org").await;
+    server
+        .state
+        .clock
+        .advance(server.state.config.policy.challenge_ttl);
+    let e = device
+        .evaluate(late.challenge.id, "0000")
+        .await
+        .expect_err("expired request");
+    assert_eq!(e.body.error, ErrorCode::Expired);
+    // None of the refusals was counted: the next evaluation finds all five attempts.
+    let (_, _, fresh) = challenge_for(&server, &device, "dead@example.org").await;
+    let (_, left) = device
+        .evaluate(fresh.challenge.id, "0000")
+        .await
+        .expect("counted");
+    assert_eq!(left, 4, "only this evaluation was counted");
+    server.stop().await;
+}
+
+async fn audit_events_of(server: &TestServer, device: &Device) -> Vec<String> {
+    use sqlx::Row as _;
+    sqlx::query("SELECT event FROM audit WHERE account_id = $1 ORDER BY at, event")
+        .bind(device.account.to_string())
+        .fetch_all(&server.state.db)
+        .await
+        .expect("audit")
+        .iter()
+        .map(|r| r.try_get("event").expect("event"))
+        .collect()
+}
+
+/// The security events say what happened: a wrong number is a mismatch, not a denial, and a
+/// report is recorded once, as a report.
+async fn audit_events(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, mut device) = enrolled(&server, "events@example.org", "4831").await;
+    let (_, code, signed) = challenge_for(&server, &device, "events@example.org").await;
+    let wrong = if code == "10" { "11" } else { "10" };
+    device
+        .approve(&signed, wrong, "4831")
+        .await
+        .expect_err("mismatch");
+    let (_, _, reported) = challenge_for(&server, &device, "events@example.org").await;
+    device.deny(&reported, true).await.expect("reported");
+    let events = audit_events_of(&server, &device).await;
+    let count = |name: &str| events.iter().filter(|e| *e == name).count();
+    assert_eq!(count("signin_code_mismatch"), 1, "{events:?}");
+    assert_eq!(count("signin_reported"), 1, "{events:?}");
+    assert_eq!(count("signin_denied"), 0, "{events:?}");
+    server.stop().await;
+}
+
+/// A device request is refused when its header names another account than the device's, and
+/// when its clock is more than five minutes off; the begin response says where the PIN comes
+/// from.
+async fn envelope_checks(backend: Backend) {
+    use latchkey_protocol::types::{AccountId, RequestId, Signature};
+    let server = TestServer::start(backend).await;
+    let (_, device) = enrolled(&server, "envelope@example.org", "4831").await;
+    let sign = |header: RequestHeader, body: ListChallenges| {
+        let sig: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::sign(
+            &device.device_key,
+            &DeviceRequest::signed_bytes(&header, &body),
+        );
+        DeviceRequest {
+            header,
+            body,
+            signature: Signature::from_ecdsa(&sig),
+        }
+    };
+    let body = || ListChallenges { wait_seconds: 0 };
+    let other_account = sign(
+        RequestHeader::new(
+            AccountId::random(&mut OsRng),
+            device.device,
+            RequestId::random(&mut OsRng),
+            now(),
+        ),
+        body(),
+    );
+    let e = device
+        .send(&other_account)
+        .await
+        .expect_err("another account");
+    assert_eq!(e.body.error, ErrorCode::Unauthorized);
+    for skew in [-400i64, 400] {
+        let at = now().checked_add_signed(skew).expect("time");
+        let request = sign(
+            RequestHeader::new(
+                device.account,
+                device.device,
+                RequestId::random(&mut OsRng),
+                at,
+            ),
+            body(),
+        );
+        let e = device.send(&request).await.expect_err("clock off");
+        assert_eq!(e.body.error, ErrorCode::Replayed, "{skew}");
+        assert!(e.body.message.contains("clock"), "{e:?}");
+    }
+    for skew in [-200i64, 200] {
+        let at = now().checked_add_signed(skew).expect("time");
+        let request = sign(
+            RequestHeader::new(
+                device.account,
+                device.device,
+                RequestId::random(&mut OsRng),
+                at,
+            ),
+            body(),
+        );
+        device.send(&request).await.expect("within five minutes");
+    }
+    server.stop().await;
+}
+
+/// Request ids are kept for the replay window (twice the clock skew) and then forgotten, so the
+/// table does not grow with every request ever made.
+async fn request_id_sweep(backend: Backend) {
+    use latchkey_protocol::types::{RequestId, Signature};
+    use sqlx::Row as _;
+    let server = TestServer::start(backend).await;
+    let (_, device) = enrolled(&server, "sweep@example.org", "4831").await;
+    device.pending(0).await;
+    let count = || async {
+        sqlx::query("SELECT COUNT(*) AS n FROM request_ids WHERE device_id = $1")
+            .bind(device.device.to_string())
+            .fetch_one(&server.state.db)
+            .await
+            .expect("count")
+            .try_get::<i64, _>("n")
+            .expect("n")
+    };
+    let before = count().await;
+    assert!(before >= 2, "enrolment and list requests are remembered");
+    server.state.clock.advance(700);
+    // A request from a device whose clock agrees with the server's moved clock.
+    let header = RequestHeader::new(
+        device.account,
+        device.device,
+        RequestId::random(&mut OsRng),
+        now() + 700,
+    );
+    let body = ListChallenges { wait_seconds: 0 };
+    let sig: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::sign(
+        &device.device_key,
+        &DeviceRequest::signed_bytes(&header, &body),
+    );
+    device
+        .send(&DeviceRequest {
+            header,
+            body,
+            signature: Signature::from_ecdsa(&sig),
+        })
+        .await
+        .expect("accepted");
+    assert_eq!(count().await, 1, "only the newest request id is kept");
+    server.stop().await;
+}
+
+/// Found by mutation testing: a PIN change commits only with **both** proofs (the old key's
+/// proves the PIN; a thief with the phone can make the new one), and a reset's mailed code dies
+/// with its operation.
+async fn rekey_proofs(backend: Backend) {
+    use latchkey_protocol::secret::Pin;
+    use latchkey_protocol::types::Signature;
+    // Operations short enough for the device's clock to stay within the allowed skew.
+    let policy = Policy {
+        operation_ttl: 200,
+        ..Policy::default()
+    };
+    let server = TestServer::start_with(backend, policy).await;
+    let (_, mut device) = enrolled(&server, "rekey@example.org", "4831").await;
+    let operation = OperationId::random(&mut OsRng);
+    let (_, b1) = latchkey_protocol::oprf::blind(&Pin::new("0000"), &mut OsRng).expect("blind");
+    let (_, b2) = latchkey_protocol::oprf::blind(&Pin::new("5038"), &mut OsRng).expect("blind");
+    let started = device
+        .call(PinChangeStart {
+            operation,
+            old_blinded_pin: b1,
+            new_blinded_pin: b2,
+        })
+        .await
+        .expect("started (the server cannot tell a wrong PIN here)");
+    let thief = p256::ecdsa::SigningKey::random(&mut OsRng);
+    let fresh = p256::ecdsa::SigningKey::random(&mut OsRng);
+    let fresh_public = PublicKey::from(fresh.verifying_key());
+    let bytes = latchkey_protocol::signed::pin_change_proof(
+        &device.account,
+        &device.device,
+        &operation,
+        &fresh_public,
+        started.new_epoch,
+    );
+    let sign = |key: &p256::ecdsa::SigningKey| {
+        let sig: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::sign(key, &bytes);
+        Signature::from_ecdsa(&sig)
+    };
+    for (old_proof, new_proof, what) in [
+        (sign(&thief), sign(&fresh), "old proof by another key"),
+        (
+            sign(&device.approval),
+            sign(&thief),
+            "new proof by another key",
+        ),
+    ] {
+        let refused = device
+            .call(PinChangeCommit {
+                operation,
+                new_approval_key: fresh_public,
+                old_proof,
+                new_proof,
+            })
+            .await
+            .expect_err(what);
+        assert_eq!(refused.body.error, ErrorCode::BadRequest, "{what}");
+    }
+    // The old key still approves: nothing was swapped.
+    let (_, code, signed) = challenge_for(&server, &device, "rekey@example.org").await;
+    device
+        .approve(&signed, &code, "4831")
+        .await
+        .expect("old key");
+    // A reset's code is dead once its operation expired.
+    let op = OperationId::random(&mut OsRng);
+    device
+        .reset_start(op, "correct horse battery")
+        .await
+        .expect("code sent");
+    let code = reset_code(&server);
+    server
+        .state
+        .clock
+        .advance(server.state.config.policy.operation_ttl);
+    let e = device
+        .reset_finish(op, &code, "5038")
+        .await
+        .expect_err("expired operation");
+    assert_eq!(e.body.error, ErrorCode::BadCredentials, "{e:?}");
     server.stop().await;
 }
 

@@ -176,6 +176,17 @@ async fn no_device_sign_in(backend: Backend) {
         page.contains("n•••@example.org"),
         "names where the code went"
     );
+    assert!(
+        page.contains("Send a new code"),
+        "offers another code, not a first one"
+    );
+    // Every code form checks the session's CSRF token.
+    for path in ["/login/code", "/login/code/resend"] {
+        let r = browser
+            .post(path, &[("csrf", "forged"), ("code", "00000000")])
+            .await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+    }
     let token = csrf(&page);
     // A wrong code is refused; the right one signs in.
     let r = browser
@@ -446,6 +457,38 @@ async fn web_gate(backend: Backend) {
         "/confirm?next=/devices/add",
         "an approval picked up late does not confirm"
     );
+    for path in ["/confirm", "/confirm/send"] {
+        let r = browser
+            .post(
+                path,
+                &[
+                    ("csrf", "forged"),
+                    ("code", "00000000"),
+                    ("next", "/account"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    // Confirming sends the person back to "Add a device" when that is where they were going.
+    let (_, page) = late.get("/confirm?next=/devices/add").await;
+    let token = csrf(&page);
+    late.post(
+        "/confirm/send",
+        &[("csrf", &token), ("next", "/devices/add")],
+    )
+    .await;
+    let r = late
+        .post(
+            "/confirm",
+            &[
+                ("csrf", &token),
+                ("code", &mailed_code(&server)),
+                ("next", "/devices/add"),
+            ],
+        )
+        .await;
+    assert_eq!(r.headers()["location"], "/devices/add");
     // A mailed code confirms again; a wrong one does not.
     let (_, page) = browser.get("/confirm?next=/devices/add").await;
     let token = csrf(&page);

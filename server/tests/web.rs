@@ -303,6 +303,13 @@ async fn password_throttle(backend: Backend) {
         StatusCode::TOO_MANY_REQUESTS,
         "even the right password waits"
     );
+    server.state.clock.advance(900);
+    let (_, status, _) = Browser::sign_in(&server, "pw@example.org", "correct horse battery").await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "a new window opens after 15 minutes"
+    );
     server.stop().await;
 }
 

@@ -531,3 +531,31 @@ async fn report(state: &AppState, device: &Device, stored: &Stored) -> Result<()
     .await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::random_code;
+
+    /// Exactly `digits` digits, no leading zero, and the whole range in use (2 digits: 10–99;
+    /// 8 digits: every leading digit 1–9).
+    #[test]
+    fn random_codes_have_their_digits_and_cover_the_range() {
+        for digits in [2u8, 4, 6, 8] {
+            let codes: Vec<String> = (0..3000).map(|_| random_code(digits)).collect();
+            for code in &codes {
+                assert_eq!(code.len(), usize::from(digits), "{code}");
+                assert!(!code.starts_with('0'), "{code}");
+                assert!(code.chars().all(|c| c.is_ascii_digit()), "{code}");
+            }
+            let leading: std::collections::BTreeSet<char> =
+                codes.iter().filter_map(|c| c.chars().next()).collect();
+            assert_eq!(
+                leading.len(),
+                9,
+                "{digits} digits: leading digits {leading:?}"
+            );
+        }
+        let two: std::collections::BTreeSet<String> = (0..5000).map(|_| random_code(2)).collect();
+        assert_eq!(two.len(), 90, "every two-digit number comes up");
+    }
+}

@@ -446,6 +446,11 @@ impl Device {
     /// Full enrolment with the PIN set on the web page.
     pub async fn enrol(server: &TestServer, link_text: &str, pin: &str) -> Reply<Self> {
         let (link, begun) = Self::begin(server, link_text, pin).await?;
+        assert_eq!(
+            begun.response.pin_source,
+            PinSource::Web,
+            "PIN set on the web"
+        );
         let check = oprf::pin_check(
             &begun.output,
             &begun.response.account,
