@@ -31,6 +31,7 @@ on_both_backends! {
     audit_events_name_what_happened => audit_events;
     envelopes_bound_to_their_account_and_clock => envelope_checks;
     old_request_ids_are_forgotten => request_id_sweep;
+    p4_replay_refused_after_request_ids_are_swept => replay_after_sweep;
     p7_pin_change_needs_the_old_key_and_a_reset_expires => rekey_proofs;
 }
 
@@ -965,6 +966,42 @@ async fn request_id_sweep(backend: Backend) {
         .await
         .expect("accepted");
     assert_eq!(count().await, 1, "only the newest request id is kept");
+    server.stop().await;
+}
+
+/// A request id is remembered as long as its request could pass the clock check (twice the
+/// allowed skew): a request stamped 290 s ahead, replayed 400 s later after a sweep, is still
+/// refused as a replay.
+async fn replay_after_sweep(backend: Backend) {
+    use latchkey_protocol::types::{RequestId, Signature};
+    let server = TestServer::start(backend).await;
+    let (_, device) = enrolled(&server, "replay-sweep@example.org", "4831").await;
+    let header = RequestHeader::new(
+        device.account,
+        device.device,
+        RequestId::random(&mut OsRng),
+        now() + 290,
+    );
+    let body = ListChallenges { wait_seconds: 0 };
+    let sig: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::sign(
+        &device.device_key,
+        &DeviceRequest::signed_bytes(&header, &body),
+    );
+    let request = DeviceRequest {
+        header,
+        body,
+        signature: Signature::from_ecdsa(&sig),
+    };
+    device.send(&request).await.expect("first time");
+    server.state.clock.advance(400);
+    // The replay itself runs the sweep (the last one was over a minute ago) before its id is
+    // looked up.
+    let replayed = device.send(&request).await.expect_err("replay");
+    assert_eq!(replayed.body.error, ErrorCode::Replayed);
+    assert!(
+        replayed.body.message.contains("already received"),
+        "{replayed:?}"
+    );
     server.stop().await;
 }
 

@@ -180,6 +180,11 @@ async fn no_device_sign_in(backend: Backend) {
         page.contains("Send a new code"),
         "offers another code, not a first one"
     );
+    let (_, again) = browser.get("/login/code").await;
+    assert!(
+        again.contains("Sign in with a code sent by e-mail"),
+        "the page can be reloaded"
+    );
     // Every code form checks the session's CSRF token.
     for path in ["/login/code", "/login/code/resend"] {
         let r = browser
