@@ -721,9 +721,7 @@ async fn answer_fields(backend: Backend) {
     ];
     for (field, bytes) in variants {
         let mut answer = device.answer_body(&signed_challenge, &code, Decision::Approve, 1);
-        let sig: p256::ecdsa::Signature =
-            p256::ecdsa::signature::Signer::sign(&device.approval, &bytes);
-        answer.approval_signature = Some(latchkey_protocol::types::Signature::from_ecdsa(&sig));
+        answer.approval_signature = Some(sign(&device.approval, &bytes));
         let refused = device.call(answer).await.expect_err(field);
         assert_eq!(
             refused.body.error,
@@ -770,9 +768,7 @@ async fn same_key(backend: Backend) {
         &current,
         started.new_epoch,
     );
-    let sig: p256::ecdsa::Signature =
-        p256::ecdsa::signature::Signer::sign(&device.approval, &bytes);
-    let sig = latchkey_protocol::types::Signature::from_ecdsa(&sig);
+    let sig = sign(&device.approval, &bytes);
     let refused = device
         .call(PinChangeCommit {
             operation,
@@ -865,30 +861,11 @@ async fn audit_events(backend: Backend) {
 /// when its clock is more than five minutes off; the begin response says where the PIN comes
 /// from.
 async fn envelope_checks(backend: Backend) {
-    use latchkey_protocol::types::{AccountId, RequestId, Signature};
+    use latchkey_protocol::types::AccountId;
     let server = TestServer::start(backend).await;
     let (_, device) = enrolled(&server, "envelope@example.org", "4831").await;
-    let sign = |header: RequestHeader, body: ListChallenges| {
-        let sig: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::sign(
-            &device.device_key,
-            &DeviceRequest::signed_bytes(&header, &body),
-        );
-        DeviceRequest {
-            header,
-            body,
-            signature: Signature::from_ecdsa(&sig),
-        }
-    };
     let body = || ListChallenges { wait_seconds: 0 };
-    let other_account = sign(
-        RequestHeader::new(
-            AccountId::random(&mut OsRng),
-            device.device,
-            RequestId::random(&mut OsRng),
-            now(),
-        ),
-        body(),
-    );
+    let other_account = device.envelope_with(AccountId::random(&mut OsRng), now(), body());
     let e = device
         .send(&other_account)
         .await
@@ -896,30 +873,14 @@ async fn envelope_checks(backend: Backend) {
     assert_eq!(e.body.error, ErrorCode::Unauthorized);
     for skew in [-400i64, 400] {
         let at = now().checked_add_signed(skew).expect("time");
-        let request = sign(
-            RequestHeader::new(
-                device.account,
-                device.device,
-                RequestId::random(&mut OsRng),
-                at,
-            ),
-            body(),
-        );
+        let request = device.envelope_with(device.account, at, body());
         let e = device.send(&request).await.expect_err("clock off");
         assert_eq!(e.body.error, ErrorCode::Replayed, "{skew}");
         assert!(e.body.message.contains("clock"), "{e:?}");
     }
     for skew in [-200i64, 200] {
         let at = now().checked_add_signed(skew).expect("time");
-        let request = sign(
-            RequestHeader::new(
-                device.account,
-                device.device,
-                RequestId::random(&mut OsRng),
-                at,
-            ),
-            body(),
-        );
+        let request = device.envelope_with(device.account, at, body());
         device.send(&request).await.expect("within five minutes");
     }
     server.stop().await;
@@ -928,7 +889,6 @@ async fn envelope_checks(backend: Backend) {
 /// Request ids are kept for the replay window (twice the clock skew) and then forgotten, so the
 /// table does not grow with every request ever made.
 async fn request_id_sweep(backend: Backend) {
-    use latchkey_protocol::types::{RequestId, Signature};
     use sqlx::Row as _;
     let server = TestServer::start(backend).await;
     let (_, device) = enrolled(&server, "sweep@example.org", "4831").await;
@@ -946,25 +906,12 @@ async fn request_id_sweep(backend: Backend) {
     assert!(before >= 2, "enrolment and list requests are remembered");
     server.state.clock.advance(700);
     // A request from a device whose clock agrees with the server's moved clock.
-    let header = RequestHeader::new(
+    let request = device.envelope_with(
         device.account,
-        device.device,
-        RequestId::random(&mut OsRng),
         now() + 700,
+        ListChallenges { wait_seconds: 0 },
     );
-    let body = ListChallenges { wait_seconds: 0 };
-    let sig: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::sign(
-        &device.device_key,
-        &DeviceRequest::signed_bytes(&header, &body),
-    );
-    device
-        .send(&DeviceRequest {
-            header,
-            body,
-            signature: Signature::from_ecdsa(&sig),
-        })
-        .await
-        .expect("accepted");
+    device.send(&request).await.expect("accepted");
     assert_eq!(count().await, 1, "only the newest request id is kept");
     server.stop().await;
 }
@@ -973,25 +920,13 @@ async fn request_id_sweep(backend: Backend) {
 /// allowed skew): a request stamped 290 s ahead, replayed 400 s later after a sweep, is still
 /// refused as a replay.
 async fn replay_after_sweep(backend: Backend) {
-    use latchkey_protocol::types::{RequestId, Signature};
     let server = TestServer::start(backend).await;
     let (_, device) = enrolled(&server, "replay-sweep@example.org", "4831").await;
-    let header = RequestHeader::new(
+    let request = device.envelope_with(
         device.account,
-        device.device,
-        RequestId::random(&mut OsRng),
         now() + 290,
+        ListChallenges { wait_seconds: 0 },
     );
-    let body = ListChallenges { wait_seconds: 0 };
-    let sig: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::sign(
-        &device.device_key,
-        &DeviceRequest::signed_bytes(&header, &body),
-    );
-    let request = DeviceRequest {
-        header,
-        body,
-        signature: Signature::from_ecdsa(&sig),
-    };
     device.send(&request).await.expect("first time");
     server.state.clock.advance(400);
     // The replay itself runs the sweep (the last one was over a minute ago) before its id is
@@ -1010,7 +945,6 @@ async fn replay_after_sweep(backend: Backend) {
 /// with its operation.
 async fn rekey_proofs(backend: Backend) {
     use latchkey_protocol::secret::Pin;
-    use latchkey_protocol::types::Signature;
     // Operations short enough for the device's clock to stay within the allowed skew.
     let policy = Policy {
         operation_ttl: 200,
@@ -1039,10 +973,7 @@ async fn rekey_proofs(backend: Backend) {
         &fresh_public,
         started.new_epoch,
     );
-    let sign = |key: &p256::ecdsa::SigningKey| {
-        let sig: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::sign(key, &bytes);
-        Signature::from_ecdsa(&sig)
-    };
+    let sign = |key: &p256::ecdsa::SigningKey| sign(key, &bytes);
     for (old_proof, new_proof, what) in [
         (sign(&thief), sign(&fresh), "old proof by another key"),
         (

@@ -6,9 +6,7 @@ mod common;
 
 use common::*;
 use latchkey_protocol::signed;
-use latchkey_protocol::types::Signature;
 use latchkey_protocol::wire::*;
-use p256::ecdsa::signature::Signer as _;
 use reqwest::StatusCode;
 use sqlx::Row as _;
 
@@ -54,11 +52,6 @@ fn removal_mails(server: &TestServer) -> usize {
         .count()
 }
 
-fn signature(key: &p256::ecdsa::SigningKey, bytes: &[u8]) -> Signature {
-    let sig: p256::ecdsa::Signature = key.sign(bytes);
-    Signature::from_ecdsa(&sig)
-}
-
 /// Removal requests the device key alone can make (no signature, or one by the device key or
 /// by a key of the thief's) are each refused as bad requests; the unsigned one asks for the PIN.
 async fn removals_without_the_approval_key_refused(device: &Device) {
@@ -77,7 +70,7 @@ async fn removals_without_the_approval_key_refused(device: &Device) {
         let forged = device
             .call(RemoveDevice {
                 counter: 1,
-                approval_signature: Some(signature(
+                approval_signature: Some(sign(
                     key,
                     &signed::removal(&device.account, &device.device, 1),
                 )),
@@ -322,7 +315,7 @@ async fn app_removal(backend: Backend) {
     let stale = device
         .call(RemoveDevice {
             counter: 1,
-            approval_signature: Some(signature(
+            approval_signature: Some(sign(
                 &device.approval,
                 &signed::removal(&device.account, &device.device, 1),
             )),

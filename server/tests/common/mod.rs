@@ -364,7 +364,8 @@ pub fn now() -> u64 {
         .as_secs()
 }
 
-fn sign(key: &SigningKey, bytes: &[u8]) -> Signature {
+/// `key`'s signature over `bytes`.
+pub fn sign(key: &SigningKey, bytes: &[u8]) -> Signature {
     let sig: p256::ecdsa::Signature = key.sign(bytes);
     Signature::from_ecdsa(&sig)
 }
@@ -485,11 +486,22 @@ impl Device {
     }
 
     pub fn envelope<B: RequestBody>(&self, body: B) -> DeviceRequest<B> {
+        self.envelope_with(self.account, now(), body)
+    }
+
+    /// An envelope signed by this device's key naming `account` and stamped `issued_at`
+    /// (tests of the account binding and the clock check).
+    pub fn envelope_with<B: RequestBody>(
+        &self,
+        account: AccountId,
+        issued_at: u64,
+        body: B,
+    ) -> DeviceRequest<B> {
         let header = RequestHeader::new(
-            self.account,
+            account,
             self.device,
             RequestId::random(&mut OsRng),
-            now(),
+            issued_at,
         );
         let signature = sign(
             &self.device_key,
