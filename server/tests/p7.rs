@@ -469,24 +469,10 @@ async fn web_gate(backend: Backend) {
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
     }
     // Confirming sends the person back to "Add a device" when that is where they were going.
-    let (_, page) = late.get("/confirm?next=/devices/add").await;
-    let token = csrf(&page);
-    late.post(
-        "/confirm/send",
-        &[("csrf", &token), ("next", "/devices/add")],
-    )
-    .await;
-    let r = late
-        .post(
-            "/confirm",
-            &[
-                ("csrf", &token),
-                ("code", &mailed_code(&server)),
-                ("next", "/devices/add"),
-            ],
-        )
-        .await;
-    assert_eq!(r.headers()["location"], "/devices/add");
+    assert_eq!(
+        late.confirm_by_mail_to(&server, "/devices/add").await,
+        "/devices/add"
+    );
     // A mailed code confirms again; a wrong one does not.
     let (_, page) = browser.get("/confirm?next=/devices/add").await;
     let token = csrf(&page);

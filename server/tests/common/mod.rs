@@ -771,21 +771,31 @@ pub fn mailed_code(server: &TestServer) -> String {
 impl Browser {
     /// Confirms who it is with a mailed code (before adding or removing a device, P7).
     pub async fn confirm_by_mail(&self, server: &TestServer) {
-        let (status, page) = self.get("/confirm?next=/account").await;
+        let location = self.confirm_by_mail_to(server, "/account").await;
+        assert_eq!(location, "/account");
+    }
+
+    /// [`Browser::confirm_by_mail`] on the way to `next`; returns where the server sends it.
+    pub async fn confirm_by_mail_to(&self, server: &TestServer, next: &str) -> String {
+        let (status, page) = self.get(&format!("/confirm?next={next}")).await;
         assert_eq!(status, StatusCode::OK, "confirm page");
         let token = csrf(&page);
         let r = self
-            .post("/confirm/send", &[("csrf", &token), ("next", "/account")])
+            .post("/confirm/send", &[("csrf", &token), ("next", next)])
             .await;
         assert_eq!(r.status(), StatusCode::OK, "code sent");
         let code = mailed_code(server);
         let r = self
             .post(
                 "/confirm",
-                &[("csrf", &token), ("code", &code), ("next", "/account")],
+                &[("csrf", &token), ("code", &code), ("next", next)],
             )
             .await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "confirmed");
+        r.headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_owned()
     }
 }
 

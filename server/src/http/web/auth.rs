@@ -149,12 +149,7 @@ async fn register(
     headers: HeaderMap,
     Form(form): Form<RegisterForm>,
 ) -> Result<Response, PageError> {
-    let session = session::current(&state, &headers)
-        .await?
-        .ok_or_else(csrf_refused)?;
-    if !session.csrf_ok(&form.csrf) {
-        return Err(csrf_refused());
-    }
+    let session = super::posting_session(&state, &headers, &form.csrf).await?;
     device::throttle(
         &state,
         &format!("register:ip:{}", peer.ip()),
@@ -338,12 +333,7 @@ async fn register_finish(
     headers: HeaderMap,
     Form(form): Form<FinishForm>,
 ) -> Result<Response, PageError> {
-    let session = session::current(&state, &headers)
-        .await?
-        .ok_or_else(csrf_refused)?;
-    if !session.csrf_ok(&form.csrf) {
-        return Err(csrf_refused());
-    }
+    let session = super::posting_session(&state, &headers, &form.csrf).await?;
     let row = sqlx::query(
         "DELETE FROM registrations WHERE token_hash = $1 AND expires_at > $2 \
          RETURNING email, password_hash",
@@ -422,12 +412,7 @@ async fn login(
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
-    let session = session::current(&state, &headers)
-        .await?
-        .ok_or_else(csrf_refused)?;
-    if !session.csrf_ok(&form.csrf) {
-        return Err(csrf_refused());
-    }
+    let session = super::posting_session(&state, &headers, &form.csrf).await?;
     let email = form.email.trim().to_lowercase();
     let service = state.config.policy.service_name.clone();
     let refuse = |status: StatusCode, error: String| {
@@ -761,12 +746,7 @@ async fn end_session(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
-    let session = session::current(&state, &headers)
-        .await?
-        .ok_or_else(csrf_refused)?;
-    if !session.csrf_ok(&form.csrf) {
-        return Err(csrf_refused());
-    }
+    let session = super::posting_session(&state, &headers, &form.csrf).await?;
     // A cancelled sign-in dies at once: its request is refused on the device.
     if let (Some(login), Some(account)) = (&session.login_id, &session.account) {
         challenge::cancel_login(&state, account, login).await?;

@@ -127,6 +127,24 @@ pub fn message(state: &AppState, title: &str, text: &str, next: (&str, &str)) ->
     })
 }
 
+/// The session a form was posted from, its CSRF token checked; refused without a session.
+///
+/// # Errors
+/// The CSRF refusal; storage errors.
+pub async fn posting_session(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    csrf: &str,
+) -> Result<session::Session, PageError> {
+    let session = session::current(state, headers)
+        .await?
+        .ok_or_else(csrf_refused)?;
+    if !session.csrf_ok(csrf) {
+        return Err(csrf_refused());
+    }
+    Ok(session)
+}
+
 /// "Your session expired or the form is stale": the CSRF refusal.
 pub fn csrf_refused() -> PageError {
     PageError::new(
