@@ -155,7 +155,8 @@ async fn finish(
     if device.bootstrap && !first {
         // P7: added on the password alone as the first device, but another device finished
         // first; a second device needs that device's approval or a mailed code.
-        drop(tx);
+        // Rolled back now, not when dropped: the removal below writes from another connection.
+        tx.rollback().await?;
         super::pin::remove_device(
             &state,
             &device.account,

@@ -562,7 +562,7 @@ async fn remove(
     )
     .await?;
     tx.commit().await?;
-    if removed {
+    if removed.is_some() {
         notify_removed(&state, &device.account, &device.name, how).await;
     }
     Ok(Json(RemoveDeviceResponse {
@@ -579,53 +579,49 @@ pub(crate) async fn remove_device(
     how: &str,
 ) -> Result<bool, ApiError> {
     let mut tx = state.db.begin().await?;
-    let name: Option<String> =
-        sqlx::query("SELECT name FROM devices WHERE id = $1 AND account_id = $2")
-            .bind(device_id)
-            .bind(account.to_string())
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| r.try_get("name"))
-            .transpose()?;
-    let removed = remove_device_in(&mut tx, state, account, device_id, how).await?;
+    let name = remove_device_in(&mut tx, state, account, device_id, how).await?;
     tx.commit().await?;
-    if removed {
-        notify_removed(state, account, name.as_deref().unwrap_or("?"), how).await;
+    if let Some(name) = &name {
+        notify_removed(state, account, name, how).await;
     }
-    Ok(removed)
+    Ok(name.is_some())
 }
 
-/// The removal itself, inside the caller's transaction (only the account's own device).
+/// The removal itself, inside the caller's transaction (only the account's own device); the
+/// removed device's name, or `None` when there was nothing to remove. Writes first, reads
+/// nothing before: on SQLite a transaction that read before writing can fail with
+/// `SQLITE_BUSY_SNAPSHOT` instead of waiting.
 async fn remove_device_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     state: &AppState,
     account: &latchkey_protocol::types::AccountId,
     device_id: &str,
     how: &str,
-) -> Result<bool, ApiError> {
-    let done = sqlx::query(
+) -> Result<Option<String>, ApiError> {
+    let removed = sqlx::query(
         "UPDATE devices SET state = $1, approval_key = NULL, device_key = NULL, oprf_key = '', \
          pin_check = NULL, code_hash = NULL, enrol_link = NULL \
-         WHERE id = $2 AND account_id = $3 AND state <> $1",
+         WHERE id = $2 AND account_id = $3 AND state <> $1 RETURNING name",
     )
     .bind(states::REMOVED)
     .bind(device_id)
     .bind(account.to_string())
-    .execute(&mut **tx)
+    .fetch_optional(&mut **tx)
     .await?;
-    if done.rows_affected() == 1 {
-        let id = latchkey_protocol::types::DeviceId::parse(device_id);
-        device::audit_in(
-            &mut **tx,
-            state,
-            account,
-            id.as_ref(),
-            "device_removed",
-            how,
-        )
-        .await?;
-    }
-    Ok(done.rows_affected() == 1)
+    let Some(row) = removed else {
+        return Ok(None);
+    };
+    let id = latchkey_protocol::types::DeviceId::parse(device_id);
+    device::audit_in(
+        &mut **tx,
+        state,
+        account,
+        id.as_ref(),
+        "device_removed",
+        how,
+    )
+    .await?;
+    Ok(Some(row.try_get("name")?))
 }
 
 async fn notify_removed(
