@@ -55,6 +55,8 @@ export LATCHKEY_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgr
 export LATCHKEY_REQUIRE_POSTGRES=1
 
 # --- Rust -------------------------------------------------------------------------------------
+# One build from scratch: incremental state would only cost disk (GiBs) and time here.
+export CARGO_INCREMENTAL=0
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
