@@ -495,6 +495,10 @@ impl Challenge {
     pub fn code_digits(&self) -> u8 {
         self.0.challenge.code_digits
     }
+    /// Seconds left when it was fetched, by the server's clock.
+    pub fn seconds_left(&self) -> u64 {
+        self.0.seconds_left()
+    }
 }
 
 /// What became of a denied sign-in.
@@ -762,6 +766,17 @@ impl Latchkey {
             .wait_for_challenge(&record_id(&account)?, wait_seconds)
             .await?
             .map(|view| Arc::new(Challenge(view))))
+    }
+
+    /// The live sign-in requests of an account, newest first, each verified.
+    pub async fn requests(&self, account: String) -> Result<Vec<Arc<Challenge>>, LatchkeyError> {
+        Ok(self
+            .inner
+            .requests(&record_id(&account)?)
+            .await?
+            .into_iter()
+            .map(|view| Arc::new(Challenge(view)))
+            .collect())
     }
 
     /// Fetches the sign-in a push notification named, verified against the pinned key.

@@ -62,18 +62,24 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         timeout: u16,
     },
-    /// Approve the sign-in request with this id (from a notification).
-    Approve {
-        /// The request id.
-        challenge: String,
+    /// List the live sign-in requests, newest first, with their ids and time left.
+    Requests {
         /// The account (default: the only one).
         #[arg(long)]
         account: Option<String>,
     },
-    /// Deny the sign-in request with this id.
+    /// Approve a sign-in request: the only live one, or the one with this id (see `requests`).
+    Approve {
+        /// The request id (default: the only live request).
+        challenge: Option<String>,
+        /// The account (default: the only one).
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Deny a sign-in request: the only live one, or the one with this id (see `requests`).
     Deny {
-        /// The request id.
-        challenge: String,
+        /// The request id (default: the only live request).
+        challenge: Option<String>,
         /// The account (default: the only one).
         #[arg(long)]
         account: Option<String>,
@@ -213,22 +219,72 @@ fn pick(accounts: &[Account], wanted: Option<&str>) -> Result<RecordId, String> 
     }
 }
 
+/// Unix seconds as a time of day in UTC, as the login page shows it ("09:42:13 UTC").
+fn clock_time(secs: u64) -> String {
+    let day = secs % 86_400;
+    format!("{:02}:{:02}:{:02} UTC", day / 3600, day / 60 % 60, day % 60)
+}
+
+/// "1:52" for 112 seconds.
+fn minutes(secs: u64) -> String {
+    format!("{}:{:02}", secs / 60, secs % 60)
+}
+
 fn show(view: &latchkey_core::ChallengeView) {
     let c = &view.challenge;
     println!("Sign-in request for {}", c.service);
-    println!("  from    {}", c.browser);
+    println!("  browser    {}", c.browser);
     println!(
-        "  IP      {}{}",
+        "  requested  {} (the login page shows the same browser and time)",
+        clock_time(c.created_at)
+    );
+    println!(
+        "  IP         {}{}",
         c.ip,
         c.location
             .as_deref()
             .map(|l| format!(" ({l})"))
             .unwrap_or_default()
     );
-    println!(
-        "  expires in {} s",
-        c.expires_at.saturating_sub(c.created_at)
-    );
+    println!("  time left  {}", minutes(view.seconds_left()));
+}
+
+/// What became of a denied request, in words.
+fn denied(outcome: latchkey_protocol::wire::AnswerOutcome) -> &'static str {
+    use latchkey_protocol::wire::AnswerOutcome;
+    match outcome {
+        AnswerOutcome::Reported => {
+            "Denied and reported as \"this wasn't me\". Sign-in requests are paused for a while; \
+             change your account password if you did not try to sign in."
+        }
+        AnswerOutcome::Denied | AnswerOutcome::Approved => {
+            "Denied. The login page says the sign-in was refused."
+        }
+    }
+}
+
+/// The request to answer: the one with `wanted` id, or the only live one.
+async fn choose(
+    core: &Latchkey,
+    account: &RecordId,
+    wanted: Option<&str>,
+) -> Result<latchkey_core::ChallengeView, String> {
+    if let Some(text) = wanted {
+        let id = ChallengeId::parse(text)
+            .ok_or("that is not a sign-in request id; see `latchkey requests`")?;
+        return core
+            .challenge(account, &id)
+            .await
+            .map_err(|e| e.to_string());
+    }
+    let mut live = core.requests(account).await.map_err(|e| e.to_string())?;
+    match live.len() {
+        0 => Err("no sign-in request is waiting; start the sign-in in the browser, or use `latchkey wait`".into()),
+        1 => Ok(live.remove(0)),
+        n => Err(format!(
+            "{n} sign-in requests are waiting; choose one by id (see `latchkey requests`)"
+        )),
+    }
 }
 
 async fn approve(
@@ -365,9 +421,26 @@ async fn run(cli: Cli) -> Result<(), String> {
             if *deny {
                 show(&view);
                 let outcome = core.deny(&view, *not_me).await.map_err(|e| e.to_string())?;
-                println!("Denied ({outcome:?}).");
+                println!("{}", denied(outcome));
             } else {
                 approve(&core, &prompt, &view).await?;
+            }
+        }
+        Command::Requests { account } => {
+            let id = pick(&accounts, account.as_deref())?;
+            let live = core.requests(&id).await.map_err(|e| e.to_string())?;
+            if live.is_empty() {
+                println!("No sign-in request is waiting.");
+            }
+            for view in &live {
+                let c = &view.challenge;
+                println!(
+                    "{}  {}  requested {}  {} left",
+                    c.id,
+                    c.browser,
+                    clock_time(c.created_at),
+                    minutes(view.seconds_left())
+                );
             }
         }
         Command::Approve { challenge, account }
@@ -375,16 +448,11 @@ async fn run(cli: Cli) -> Result<(), String> {
             challenge, account, ..
         } => {
             let id = pick(&accounts, account.as_deref())?;
-            let challenge =
-                ChallengeId::parse(challenge).ok_or("that is not a sign-in request id")?;
-            let view = core
-                .challenge(&id, &challenge)
-                .await
-                .map_err(|e| e.to_string())?;
+            let view = choose(&core, &id, challenge.as_deref()).await?;
             if let Command::Deny { not_me, .. } = &cli.command {
                 show(&view);
                 let outcome = core.deny(&view, *not_me).await.map_err(|e| e.to_string())?;
-                println!("Denied ({outcome:?}).");
+                println!("{}", denied(outcome));
             } else {
                 approve(&core, &prompt, &view).await?;
             }
@@ -416,6 +484,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("A code was sent to {}.", ticket.sent_to.join(", "));
             let code = OneTimeCode::new(prompt.secret("Code from the e-mail: ")?);
             let new = Pin::new(prompt.secret("New PIN: ")?);
+            let again = Pin::new(prompt.secret("New PIN again: ")?);
+            if !new.ct_eq(&again) {
+                return Err("the two new PINs are different; nothing was changed".into());
+            }
             core.forgot_pin_finish(&id, &ticket, &code, &new)
                 .await
                 .map_err(|e| e.to_string())?;

@@ -150,13 +150,9 @@ impl Browser {
             return Err(format!("sign-in refused ({})", r.status()));
         }
         let html = self.page("login/approve").await?;
-        between(
-            &html,
-            "aria-label=\"Number to type on your device\">",
-            "</p>",
-        )
-        .map(str::to_owned)
-        .ok_or_else(|| "no number on the approve page".into())
+        between(&html, "aria-describedby=\"code-label\">", "</p>")
+            .map(str::to_owned)
+            .ok_or_else(|| "no number on the approve page".into())
     }
 
     /// Whether the approved sign-in now opens the account page.

@@ -86,6 +86,67 @@ async fn cli_enrol_wait_approve_and_change_pin() {
         "{out}"
     );
 
+    // Issue 14, item 6: live requests are listed newest first with their time left; `approve`
+    // and `deny` take the only live request, or an id from the list; denials read plainly.
+    let (_, _, older_code) =
+        Browser::sign_in(&server, "cli@example.org", "correct horse battery").await;
+    server.state.clock.advance(2);
+    let (_, _, _) = Browser::sign_in(&server, "cli@example.org", "correct horse battery").await;
+    let (ok, out, err) = latchkey(data.path(), &ca, &["requests"], "");
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.contains("Firefox on Linux") && l.contains(" left")),
+        "{out}"
+    );
+    let left = |line: &str| -> u64 {
+        let at = line.find(" left").expect("time left");
+        let (m, sec) = line[..at]
+            .rsplit(' ')
+            .next()
+            .and_then(|t| t.split_once(':'))
+            .expect("m:ss");
+        m.parse::<u64>().expect("minutes") * 60 + sec.parse::<u64>().expect("seconds")
+    };
+    let (newest_left, older_left) = (left(lines[0]), left(lines[1]));
+    assert!((110..=120).contains(&newest_left), "{out}");
+    assert!(
+        older_left + 2 <= newest_left,
+        "newest first, older has less left: {out}"
+    );
+    let newest = lines[0].split_whitespace().next().expect("id").to_owned();
+    let older = lines[1].split_whitespace().next().expect("id").to_owned();
+    let (ok, _, err) = latchkey(data.path(), &ca, &["approve"], "");
+    assert!(
+        !ok && err.contains("2 sign-in requests are waiting"),
+        "{err}"
+    );
+    let (ok, out, err) = latchkey(data.path(), &ca, &["deny", &newest], "");
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("Denied. The login page says") && !out.contains("(Denied)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("time left  1:") || out.contains("time left  2:00"),
+        "{out}"
+    );
+    assert!(out.contains("requested  ") && out.contains(" UTC"), "{out}");
+    let (data_path, ca_path) = (data.path().to_owned(), ca.clone());
+    let input = format!("{older_code}\n4831\n");
+    let (ok, out, err) =
+        tokio::task::spawn_blocking(move || latchkey(&data_path, &ca_path, &["approve"], &input))
+            .await
+            .expect("cli");
+    assert!(
+        ok && out.contains("Approved"),
+        "the only live one: {out}{err}"
+    );
+    let _ = older;
+
     let (ok, out, err) = latchkey(data.path(), &ca, &["pin", "change"], "4831\n5038\n5038\n");
     assert!(ok && out.contains("PIN changed"), "{out}{err}");
     let (ok, _, err) = latchkey(data.path(), &ca, &["pin", "change"], "4831\n7292\n7292\n");
@@ -113,7 +174,54 @@ async fn cli_enrol_wait_approve_and_change_pin() {
         ok && out.contains("cli@example.org"),
         "still enrolled: {out}"
     );
-    let (ok, out, err) = latchkey(data.path(), &ca, &["remove"], "5038\n");
+    // Issue 14, item 6: `pin forgot` asks for the new PIN twice, like `pin change`; two
+    // different PINs change nothing.
+    let forgot = |again: &'static str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+            .arg("--data-dir")
+            .arg(data.path())
+            .arg("--ca")
+            .arg(&ca)
+            .args(["--stdin", "pin", "forgot"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run latchkey");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let before = server.outbox().len();
+        stdin
+            .write_all(b"correct horse battery\n")
+            .expect("password");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while server.outbox().len() == before {
+            assert!(std::time::Instant::now() < deadline, "no reset mail");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let code = latchkey_e2e::server::reset_code(&server);
+        stdin
+            .write_all(format!("{code}\n6917\n{again}\n").as_bytes())
+            .expect("code and PINs");
+        drop(stdin);
+        let out = child.wait_with_output().expect("wait");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, _, err) = forgot("6918");
+    assert!(
+        !ok && err.contains("the two new PINs are different"),
+        "{err}"
+    );
+    assert!(err.contains("New PIN again"), "asked twice: {err}");
+    let (ok, _, err) = latchkey(data.path(), &ca, &["remove"], "6917\n");
+    assert!(!ok && err.contains("wrong PIN"), "nothing changed: {err}");
+    let (ok, out, err) = forgot("6917");
+    assert!(ok && out.contains("New PIN set"), "{out}{err}");
+
+    let (ok, out, err) = latchkey(data.path(), &ca, &["remove"], "6917\n");
     assert!(ok && out.contains("Removed"), "{out}{err}");
     server.stop().await;
 }

@@ -101,6 +101,7 @@ fn main() {
     let signed_challenge = SignedChallenge {
         challenge: challenge.clone(),
         signature: latchkey_protocol::types::Signature::from_ecdsa(&server_signature),
+        server_time: 1_767_225_630,
     };
     assert!(signed_challenge.verify(&record.identity.server_key));
     println!(

@@ -106,9 +106,18 @@ pub struct ChallengeView {
     pub challenge: Challenge,
     /// The server's challenge-key signature over [`Challenge::signed_bytes`].
     pub signature: Signature,
+    /// The server's clock when the request was fetched (unsigned; only for the time left).
+    pub server_time: u64,
 }
 
 impl ChallengeView {
+    /// Seconds the request had left when it was fetched, by the server's clock (so a device
+    /// whose clock is off still shows the right time).
+    #[must_use]
+    pub fn seconds_left(&self) -> u64 {
+        self.challenge.expires_at.saturating_sub(self.server_time)
+    }
+
     /// Whether the server key pinned in `record` signed this challenge for `record`'s
     /// account and device.
     fn is_authentic(&self, record: &AccountRecord) -> bool {
@@ -436,6 +445,26 @@ impl Latchkey {
             .challenges)
     }
 
+    /// The live sign-in requests of an account, newest first, each fetched and verified (a
+    /// request that ended between the listing and its fetch is left out).
+    ///
+    /// # Errors
+    /// As [`Latchkey::pending`] and [`Latchkey::challenge`] (except a request that ended).
+    pub async fn requests(&self, account: &RecordId) -> Result<Vec<ChallengeView>> {
+        let mut views = Vec::new();
+        for id in self.pending(account, 0).await? {
+            match self.challenge(account, &id).await {
+                Ok(view) => views.push(view),
+                Err(Error::Server {
+                    code: ErrorCode::Expired | ErrorCode::AlreadyAnswered | ErrorCode::NotFound,
+                    ..
+                }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(views)
+    }
+
     /// Waits for the next sign-in request on any active account, up to `wait_seconds`.
     ///
     /// # Errors
@@ -465,6 +494,7 @@ impl Latchkey {
             account: account.clone(),
             challenge: signed.challenge,
             signature: signed.signature,
+            server_time: signed.server_time,
         };
         if view.challenge.id != *id || !view.is_authentic(&record) {
             return Err(untrusted_challenge());

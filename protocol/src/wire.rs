@@ -321,7 +321,8 @@ impl RequestBody for ListChallenges {
 /// The ids of the pending challenges for this device.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChallengeList {
-    /// Pending challenge ids, oldest first.
+    /// Live (pending, unexpired) challenge ids, newest first: the request a person just
+    /// started in a browser comes first.
     pub challenges: Vec<ChallengeId>,
     /// The server's clock, unix seconds.
     pub server_time: u64,
@@ -401,6 +402,10 @@ pub struct SignedChallenge {
     pub challenge: Challenge,
     /// Server challenge-key signature over [`Challenge::signed_bytes`].
     pub signature: Signature,
+    /// The server's clock when it sent this, unix seconds (not signed: only for showing the
+    /// time left, `expires_at - server_time`, whatever the device's own clock says).
+    #[serde(default)]
+    pub server_time: u64,
 }
 
 impl SignedChallenge {

@@ -248,6 +248,7 @@ fn generate() -> (String, String) {
     let signed_challenge = SignedChallenge {
         signature: sign(&server_sk, &challenge.signed_bytes()),
         challenge: challenge.clone(),
+        server_time: 1_767_225_630,
     };
     assert!(signed_challenge.verify(&server_key));
     d.message("SignedChallenge", &signed_challenge);

@@ -126,6 +126,7 @@ fn challenge_signature_is_pinned() {
     let signed_challenge = SignedChallenge {
         signature: sign(&server, &challenge.signed_bytes()),
         challenge: challenge.clone(),
+        server_time: 1_767_225_630,
     };
     assert!(signed_challenge.verify(&server_public));
     let mut moved = signed_challenge.clone();
@@ -144,6 +145,7 @@ fn challenge_signature_is_pinned() {
     let forged = SignedChallenge {
         signature: sign(&rogue, &challenge.signed_bytes()),
         challenge,
+        server_time: 1_767_225_630,
     };
     assert!(!forged.verify(&server_public));
 }

@@ -24,6 +24,16 @@ impl Clock {
         i64::try_from(self.now()).unwrap_or(i64::MAX)
     }
 
+    /// Unix milliseconds now (orders events within a second, such as sign-ins).
+    pub fn now_millis(&self) -> i64 {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        let offset = u128::from(self.offset.load(Ordering::SeqCst)) * 1000;
+        i64::try_from(wall + offset).unwrap_or(i64::MAX)
+    }
+
     /// Moves the clock forward (tests of expiry).
     pub fn advance(&self, seconds: u64) {
         self.offset.fetch_add(seconds, Ordering::SeqCst);

@@ -11,13 +11,17 @@
   tick(); setInterval(tick, 1000);
   var status = document.getElementById("status");
   if (status && status.dataset.events && window.EventSource) {
+    var text = status.querySelector(".status-text");
+    var countdown = status.querySelector(".countdown");
     var source = new EventSource(status.dataset.events);
     source.addEventListener("state", function (e) {
       var data = JSON.parse(e.data);
-      status.textContent = data.message;
-      status.className = "status " + (data.done ? (data.ok ? "done" : "failed") : "");
+      // Only the words change: the countdown stays, and screen readers hear the new text.
+      if (text.textContent !== data.message) { text.textContent = data.message; }
+      status.className = "status " + (data.done ? (data.ok ? "done" : "failed") : (data.warning ? "warning" : ""));
       if (data.done) {
         source.close();
+        if (countdown) { countdown.remove(); }
         if (data.ok) { setTimeout(function () { window.location = status.dataset.next; }, 800); }
       }
     });

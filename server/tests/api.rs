@@ -42,7 +42,7 @@ async fn challenge_for(
 ) -> (Browser, String, SignedChallenge) {
     let (browser, _, code) = Browser::sign_in(server, email, "correct horse battery").await;
     let ids = device.pending(0).await;
-    let newest = *ids.last().expect("a pending challenge");
+    let newest = *ids.first().expect("a pending challenge");
     let signed = device.fetch(newest).await.expect("fetch");
     assert!(
         signed.verify(&device.link.server_key),

@@ -247,7 +247,7 @@ async fn locked_devices(backend: Backend) {
     let email = "locked@example.org";
     let (_, device) = enrolled(&server, email, "4831").await;
     let (_, _, _) = Browser::sign_in(&server, email, PASSWORD).await;
-    let id = *device.pending(0).await.last().expect("request");
+    let id = *device.pending(0).await.first().expect("request");
     for _ in 0..5 {
         device.evaluate(id, "0000").await.expect("counted");
     }
@@ -271,7 +271,7 @@ async fn cant_use_device(backend: Backend) {
     let email = "lostphone@example.org";
     let (_, device) = enrolled(&server, email, "4831").await;
     let (browser, _, _) = Browser::sign_in(&server, email, PASSWORD).await;
-    let id = *device.pending(0).await.last().expect("request");
+    let id = *device.pending(0).await.first().expect("request");
     let (_, page) = browser.get("/login/approve").await;
     assert!(page.contains("I can't use my device"));
     let r = browser
@@ -305,7 +305,7 @@ async fn app_removal(backend: Backend) {
     // A removal signature is used once: its counter must be above every one used before.
     let (_, code, signed_challenge) = {
         let (b, _, code) = Browser::sign_in(&server, email, PASSWORD).await;
-        let id = *device.pending(0).await.last().expect("request");
+        let id = *device.pending(0).await.first().expect("request");
         (b, code, device.fetch(id).await.expect("fetch"))
     };
     device
@@ -381,7 +381,7 @@ async fn removal_mailed(backend: Backend) {
             &[("csrf", &csrf(&page))],
         )
         .await;
-    assert_eq!(r.headers()["location"], "/account");
+    assert_eq!(r.headers()["location"], "/account?done=removed");
     assert_eq!(device_state(&server, &laptop).await, "removed");
     assert_eq!(removal_mails(&server), 1, "web removal mailed");
     // From the app, with the PIN.
@@ -419,7 +419,7 @@ async fn web_gate(backend: Backend) {
     assert_eq!(removal_mails(&server), 0);
     // An approval the browser picks up late counts from when it was given (checked below).
     let (late, _, code) = Browser::sign_in(&server, email, PASSWORD).await;
-    let id = *device.pending(0).await.last().expect("request");
+    let id = *device.pending(0).await.first().expect("request");
     let signed_challenge = device.fetch(id).await.expect("fetch");
     device
         .approve(&signed_challenge, &code, "4831")
@@ -427,7 +427,7 @@ async fn web_gate(backend: Backend) {
         .expect("approved");
     // A sign-in approved on the device may, for a while.
     let (browser, _, code) = Browser::sign_in(&server, email, PASSWORD).await;
-    let id = *device.pending(0).await.last().expect("request");
+    let id = *device.pending(0).await.first().expect("request");
     let signed_challenge = device.fetch(id).await.expect("fetch");
     device
         .approve(&signed_challenge, &code, "4831")

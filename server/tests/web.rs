@@ -6,6 +6,9 @@
 mod common;
 
 use common::*;
+use latchkey_protocol::wire::ErrorCode;
+
+const PASSWORD: &str = "correct horse battery";
 use reqwest::StatusCode;
 
 on_both_backends! {
@@ -17,6 +20,11 @@ on_both_backends! {
     wrong_password_is_refused_and_throttled => password_throttle;
     approve_page_updates_live => live_status;
     registration_does_not_tell_whether_an_address_exists => registration;
+    cancelled_and_replaced_sign_ins_die_at_once_and_devices_list_live_requests_newest_first => cancel_dies;
+    approve_page_shows_wrong_pins_and_the_lock => wrong_pins_shown;
+    pages_name_every_control_and_announce_status => accessible_markup;
+    removing_a_device_asks_first_and_names_it => remove_confirmation;
+    only_failed_sign_ins_use_up_the_login_limit => successes_not_throttled;
 }
 
 async fn csrf_cookies(backend: Backend) {
@@ -484,4 +492,290 @@ fn csrf_or_empty(page: &str) -> String {
     page.find("name=\"csrf\" value=\"")
         .map(|_| csrf(page))
         .unwrap_or_default()
+}
+
+/// Issue 14, item 1: "Cancel and start again", and a new sign-in from the same browser, end the
+/// waiting request at once (refused as cancelled, gone from the device's list); the device
+/// lists live requests newest first, with the time left by the server's clock.
+async fn cancel_dies(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, device) = enrolled(&server, "cancel@example.org", "4831").await;
+    // Cancel.
+    let (browser, _, _) = Browser::sign_in(&server, "cancel@example.org", PASSWORD).await;
+    let cancelled = device.pending(0).await;
+    assert_eq!(cancelled.len(), 1);
+    let (_, page) = browser.get("/login/approve").await;
+    let r = browser
+        .post("/login/cancel", &[("csrf", &csrf(&page))])
+        .await;
+    assert_eq!(r.headers()["location"], "/login");
+    assert!(device.pending(0).await.is_empty(), "gone from the device");
+    let refused = device.fetch(cancelled[0]).await.expect_err("cancelled");
+    assert_eq!(refused.body.error, ErrorCode::AlreadyAnswered);
+    assert!(refused.body.message.contains("cancelled"), "{refused:?}");
+
+    // A new sign-in from the same browser replaces the one it was waiting for.
+    let (browser, _, first_code) = Browser::sign_in(&server, "cancel@example.org", PASSWORD).await;
+    let first = device.pending(0).await;
+    server.state.clock.advance(1);
+    let (_, page) = browser.get("/login").await;
+    let r = browser
+        .post(
+            "/login",
+            &[
+                ("csrf", &csrf(&page)),
+                ("email", "cancel@example.org"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.headers()["location"], "/login/approve");
+    let (_, page) = browser.get("/login/approve").await;
+    let second_code = between(
+        &page,
+        "<p class=\"code\" aria-describedby=\"code-label\">",
+        "</p>",
+    );
+    let live = device.pending(0).await;
+    assert_eq!(live.len(), 1, "only the new request is live");
+    assert_ne!(live[0], first[0]);
+    let mut answering = device;
+    let old = answering.fetch(first[0]).await.expect_err("replaced");
+    assert!(old.body.message.contains("cancelled"), "{old:?}");
+    let _ = first_code;
+
+    // Several browsers: newest first, each with its time left.
+    server.state.clock.advance(30);
+    let (other, _, _) = Browser::sign_in(&server, "cancel@example.org", PASSWORD).await;
+    let live = answering.pending(0).await;
+    assert_eq!(live.len(), 2);
+    let newest = answering.fetch(live[0]).await.expect("newest");
+    let older = answering.fetch(live[1]).await.expect("older");
+    assert!(newest.challenge.created_at > older.challenge.created_at);
+    assert_eq!(newest.challenge.expires_at - newest.server_time, 120);
+    assert_eq!(older.challenge.expires_at - older.server_time, 90);
+    // The page shows the browser and the time the device shows.
+    let (_, page) = other.get("/login/approve").await;
+    assert!(page.contains("Firefox on Linux"), "{page}");
+    let t = newest.challenge.created_at % 86_400;
+    let shown = format!("{:02}:{:02}:{:02} UTC", t / 3600, t / 60 % 60, t % 60);
+    assert!(page.contains(&shown), "{shown} on the page");
+    // The page's own request is answered with the page's number.
+    answering
+        .approve(&older, second_code, "4831")
+        .await
+        .expect("the replacing request is approved");
+    server.stop().await;
+}
+
+/// Issue 14, item 2: the approve page tells about wrong PINs (with attempts left) and, once the
+/// device is locked, what to do instead.
+async fn wrong_pins_shown(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, device) = enrolled(&server, "wrongpin@example.org", "4831").await;
+    let (browser, _, _) = Browser::sign_in(&server, "wrongpin@example.org", PASSWORD).await;
+    let id = device.pending(0).await[0];
+    let (_, page) = browser.get("/login/approve").await;
+    assert!(page.contains("Waiting for your device"), "{page}");
+    // A PIN just evaluated may be the right one with its approval on the way.
+    device.evaluate(id, "0000").await.expect("counted");
+    let (_, page) = browser.get("/login/approve").await;
+    assert!(page.contains("checking it"), "{page}");
+    assert!(!page.contains("wrong PIN"), "{page}");
+    // No approval followed: it was wrong.
+    server.state.clock.advance(6);
+    let (_, page) = browser.get("/login/approve").await;
+    assert!(
+        page.contains("A wrong PIN was entered on &quot;Phone&quot; (4 of 5 attempts left)")
+            || page.contains("A wrong PIN was entered on &#34;Phone&#34; (4 of 5 attempts left)"),
+        "{page}"
+    );
+    // The live status says the same, and then the lock, as they happen.
+    let events = browser.get_raw("/login/approve/events").await;
+    let reader = tokio::spawn(async move {
+        let mut events = events;
+        let mut seen = Vec::new();
+        let mut buffer = String::new();
+        while let Ok(Some(chunk)) = events.chunk().await {
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buffer.find("\n\n") {
+                let block: String = buffer.drain(..end + 2).collect();
+                if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data: ")) {
+                    let value: serde_json::Value = serde_json::from_str(data).expect("json");
+                    let message = value["message"].as_str().unwrap_or_default().to_owned();
+                    let locked = message.contains("locked");
+                    seen.push(message);
+                    if locked {
+                        return seen;
+                    }
+                }
+            }
+        }
+        seen
+    });
+    for _ in 0..4 {
+        device.evaluate(id, "0000").await.expect("counted");
+    }
+    let seen = tokio::time::timeout(std::time::Duration::from_secs(20), reader)
+        .await
+        .expect("the lock reaches the page")
+        .expect("reader");
+    assert!(seen[0].contains("wrong PIN"), "{seen:?}");
+    let last = seen.last().expect("events");
+    assert!(
+        last.contains("locked")
+            && last.contains("Forgot PIN")
+            && last.contains("code sent to your e-mail"),
+        "{seen:?}"
+    );
+    let (_, page) = browser.get("/login/approve").await;
+    assert!(
+        page.contains("status warning") && page.contains("Forgot PIN"),
+        "{page}"
+    );
+    assert!(
+        page.contains("e-mail me a code"),
+        "the way forward is on the page"
+    );
+    server.stop().await;
+}
+
+/// Issue 14, items 3–5: status is announced, the number is read out, the QR code and every
+/// control have a name, refused PINs put the focus back on the PIN, pages link back to the
+/// account, the icon exists, the outbox is readable, events read well.
+async fn accessible_markup(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (owner, _device) = enrolled(&server, "a11y@example.org", "4831").await;
+    let (browser, _, code) = Browser::sign_in(&server, "a11y@example.org", PASSWORD).await;
+    let (_, page) = browser.get("/login/approve").await;
+    let status = between(&page, "<p id=\"status\"", ">");
+    assert!(
+        status.contains("role=\"status\"") && status.contains("aria-live=\"polite\""),
+        "{status}"
+    );
+    assert!(page.contains(&format!("aria-describedby=\"code-label\">{code}</p>")));
+    assert!(
+        !page.contains("<p class=\"code\" aria-label"),
+        "the number is not hidden"
+    );
+    assert!(page.contains("<span class=\"status-text\">") && page.contains("class=\"countdown\""));
+    // Account page: no empty header, Remove names the device, way out.
+    let (_, page) = owner.get("/account").await;
+    assert!(!page.contains("<th></th>"), "no empty table header");
+    assert!(
+        page.contains("Remove<span class=\"visually-hidden\"> Phone</span>"),
+        "{page}"
+    );
+    // Add a device (a fresh confirmation first: the owner's session is password-only).
+    owner.confirm_by_mail(&server).await;
+    let (_, page) = owner.get("/devices/add").await;
+    assert!(page.contains("href=\"/account\">My account</a>") && page.contains("Sign out"));
+    assert!(
+        page.contains("title=\"Exactly 4 digits\""),
+        "the format is explained"
+    );
+    assert!(
+        page.contains("autocomplete=\"off\""),
+        "device name has autocomplete"
+    );
+    let r = owner
+        .post(
+            "/devices/add",
+            &[
+                ("csrf", &csrf(&page)),
+                ("name", "Tablet"),
+                ("pin", "123"),
+                ("pin2", "123"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let page = r.text().await.expect("page");
+    assert!(page.contains("role=\"alert\""), "{page}");
+    let pin_field = between(&page, "name=\"pin\"", ">");
+    assert!(
+        pin_field.contains("autofocus") && pin_field.contains("aria-invalid=\"true\""),
+        "{pin_field}"
+    );
+    let (html, _) = owner.add_device("Tablet", "5038").await;
+    assert!(html.contains("<svg role=\"img\" aria-label=\"QR code to scan with the Latchkey app\""));
+    assert!(
+        html.contains("href=\"/account\">My account</a>"),
+        "the QR page links back"
+    );
+    assert!(html.contains("role=\"status\""));
+    // The icon.
+    let r = owner.get_raw("/favicon.ico").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "image/svg+xml");
+    // The dev outbox shows mails decoded.
+    let (_, page) = owner.get("/dev/outbox").await;
+    assert!(page.contains("To a11y@example.org"), "{page}");
+    assert!(
+        !page.contains("=\n") && !page.contains("=E2=") && !page.contains("=3D"),
+        "{page}"
+    );
+    server.stop().await;
+}
+
+/// Issue 14, item 4: "Remove" opens a confirmation that names the device; only its button
+/// removes.
+async fn remove_confirmation(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (owner, device) = enrolled(&server, "remove@example.org", "4831").await;
+    let path = format!("/devices/{}/remove", device.device);
+    let (status, page) = owner.get(&path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("<h1>Remove \"Phone\"?</h1>"), "{page}");
+    assert!(
+        page.contains("<button class=\"danger\" type=\"submit\">Remove Phone</button>"),
+        "{page}"
+    );
+    assert!(page.contains("your only device that can approve"), "{page}");
+    assert!(page.contains("href=\"/account\">Keep it</a>"));
+    let (_, account) = owner.get("/account").await;
+    assert!(account.contains("Phone"), "nothing removed by looking");
+    let (_, page) = owner.get("/devices/not-a-device/remove").await;
+    assert!(page.contains("not on your account"), "{page}");
+    // The removal itself (after the P7 confirmation) lands on the account page with a notice.
+    owner.confirm_by_mail(&server).await;
+    let (_, page) = owner.get(&path).await;
+    let r = owner.post(&path, &[("csrf", &csrf(&page))]).await;
+    assert_eq!(r.headers()["location"], "/account?done=removed");
+    let (_, page) = owner.get("/account?done=removed").await;
+    assert!(page.contains("The device was removed"), "{page}");
+    let (_, page) = owner.get("/account?done=%3Cscript%3E").await;
+    assert!(!page.contains("<script>"), "nothing reflected");
+    server.stop().await;
+}
+
+/// Issue 14, item 5: the login throttle counts failures only; right passwords give their count
+/// back.
+async fn successes_not_throttled(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let owner = Browser::register(&server, "often@example.org", PASSWORD).await;
+    let limit = server.state.config.policy.login_attempts;
+    for round in 0..limit + 3 {
+        let (_, status, body) = Browser::sign_in(&server, "often@example.org", PASSWORD).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "sign-in {round}: {body}");
+    }
+    for round in 0..limit {
+        let (_, status, _) =
+            Browser::sign_in(&server, "often@example.org", "wrong password!").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "failure {round}");
+    }
+    let (_, status, _) = Browser::sign_in(&server, "often@example.org", PASSWORD).await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "failures still count"
+    );
+    // Item 5: the event reads once, plainly.
+    let (_, page) = owner.get("/account").await;
+    assert!(
+        page.contains("Signed in with the password only (no device enrolled yet)"),
+        "{page}"
+    );
+    assert!(!page.contains("(no device yet) (no device"), "{page}");
+    server.stop().await;
 }

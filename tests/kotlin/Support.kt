@@ -132,7 +132,7 @@ class Browser(private val server: DevServer) {
         val r = post("/login", "csrf" to token, "email" to email, "password" to password)
         check(r.headers().firstValue("location").orElse("") == "/login/approve") { "sign in: ${r.statusCode()}" }
         val page = get("/login/approve").body()
-        return between(page, "<p class=\"code\" aria-label=\"Number to type on your device\">", "</p>")
+        return between(page, "<p class=\"code\" aria-describedby=\"code-label\">", "</p>")
     }
 
     /** Where the waiting login page sends the browser now ("/account" once approved). */

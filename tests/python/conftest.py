@@ -114,7 +114,7 @@ class Browser:
             "csrf": self.csrf("/login"), "email": email, "password": PASSWORD})
         assert headers.get("Location") == "/login/approve", status
         page = self.request("/login/approve")[2]
-        return self.between(page, '<p class="code" aria-label="Number to type on your device">', "</p>")
+        return self.between(page, '<p class="code" aria-describedby="code-label">', "</p>")
 
     def approval_redirect(self):
         return self.request("/login/approve")[1].get("Location", "")

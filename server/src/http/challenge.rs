@@ -142,8 +142,8 @@ pub(crate) async fn create_signin(
     let browser: String = browser.chars().take(120).collect();
     let mut tx = state.db.begin().await?;
     sqlx::query(
-        "INSERT INTO logins (id, account_id, code, state, browser, ip, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO logins (id, account_id, code, state, browser, ip, created_at, expires_at, \
+         created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&login_id)
     .bind(account.to_string())
@@ -153,6 +153,7 @@ pub(crate) async fn create_signin(
     .bind(ip)
     .bind(now)
     .bind(expires_at)
+    .bind(state.clock.now_millis())
     .execute(&mut *tx)
     .await?;
     let mut pushes = Vec::new();
@@ -275,6 +276,20 @@ fn already_answered() -> ApiError {
     )
 }
 
+/// The refusal for a request that is no longer pending: cancelled in the browser (or replaced
+/// by a newer sign-in there), or answered.
+fn not_pending(stored: &Stored) -> ApiError {
+    if stored.state == login_states::CANCELLED {
+        ApiError::new(
+            ErrorCode::AlreadyAnswered,
+            "this sign-in request was cancelled in the browser (or replaced by a newer one); \
+             answer the request that matches the login page",
+        )
+    } else {
+        already_answered()
+    }
+}
+
 /// Checks that an approval evaluation is for a live challenge of this device (the counted
 /// evaluation then records it).
 pub(crate) async fn bind_evaluation(
@@ -284,7 +299,7 @@ pub(crate) async fn bind_evaluation(
 ) -> Result<(), ApiError> {
     let stored = load_challenge(state, device, id).await?;
     if stored.state != login_states::PENDING {
-        return Err(already_answered());
+        return Err(not_pending(&stored));
     }
     if state.clock.now() >= stored.challenge.expires_at {
         return Err(expired());
@@ -295,7 +310,8 @@ pub(crate) async fn bind_evaluation(
 async fn pending_ids(state: &AppState, device: &DeviceId) -> Result<Vec<ChallengeId>, ApiError> {
     let rows = sqlx::query(
         "SELECT c.id FROM challenges c JOIN logins l ON l.id = c.login_id \
-         WHERE c.device_id = $1 AND l.state = $2 AND l.expires_at > $3 ORDER BY l.created_at",
+         WHERE c.device_id = $1 AND l.state = $2 AND l.expires_at > $3 \
+         ORDER BY l.created_at DESC, l.created_ms DESC",
     )
     .bind(device.to_string())
     .bind(login_states::PENDING)
@@ -342,7 +358,7 @@ async fn fetch(
     let device = device::authenticate(&state, &request, &[states::ACTIVE]).await?;
     let stored = load_challenge(&state, &device, &request.body.challenge).await?;
     if stored.state != login_states::PENDING {
-        return Err(already_answered());
+        return Err(not_pending(&stored));
     }
     if state.clock.now() >= stored.challenge.expires_at {
         return Err(expired());
@@ -351,6 +367,7 @@ async fn fetch(
     Ok(Json(SignedChallenge {
         challenge: stored.challenge,
         signature,
+        server_time: state.clock.now(),
     }))
 }
 
@@ -371,7 +388,7 @@ async fn answer(
         ));
     }
     if stored.state != login_states::PENDING {
-        return Err(already_answered());
+        return Err(not_pending(&stored));
     }
     let now = state.clock.now_i64();
     if state.clock.now() >= stored.challenge.expires_at {

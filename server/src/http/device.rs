@@ -259,11 +259,17 @@ pub(crate) async fn counted_evaluate(
     if let Some(claim) = claim {
         claim.record(state, &mut *tx).await?;
     }
+    let mut login = None;
     if let Some(challenge) = challenge {
-        sqlx::query("UPDATE challenges SET evaluations = evaluations + 1 WHERE id = $1")
-            .bind(challenge.to_string())
-            .execute(&mut *tx)
-            .await?;
+        login = sqlx::query(
+            "UPDATE challenges SET evaluated_at = $1, evaluations = evaluations + 1 \
+             WHERE id = $2 RETURNING login_id",
+        )
+        .bind(state.clock.now_i64())
+        .bind(challenge.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+        .and_then(|r| r.try_get::<String, _>("login_id").ok());
     }
     let row = sqlx::query(
         "UPDATE devices SET failures = failures + 1 WHERE id = $1 AND failures < $2 \
@@ -279,6 +285,10 @@ pub(crate) async fn counted_evaluate(
     let failures: i64 = row.try_get("failures")?;
     // Committed before anything is evaluated (P2).
     tx.commit().await?;
+    // The "Approve on your device" page shows wrong PINs and the lock as they happen.
+    if let Some(login) = login {
+        state.signals.notify(&format!("login:{login}"));
+    }
     if failures == max {
         audit(
             state,
@@ -338,6 +348,16 @@ pub(crate) async fn throttle(
         let wait = u64::try_from((start + window - now).max(1)).unwrap_or(60);
         return Err(ApiError::rate_limited(wait));
     }
+    Ok(())
+}
+
+/// Gives back one event counted by [`throttle`] under `key` (a sign-in that succeeded: only
+/// failures count against the limit, yet every attempt is counted before any work is done).
+pub(crate) async fn throttle_refund(state: &AppState, key: &str) -> Result<(), ApiError> {
+    sqlx::query("UPDATE throttle SET count = count - 1 WHERE key = $1 AND count > 0")
+        .bind(key)
+        .execute(&state.db)
+        .await?;
     Ok(())
 }
 

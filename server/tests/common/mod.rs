@@ -304,7 +304,7 @@ impl Browser {
         let (_, html) = b.get("/login/approve").await;
         let code = between(
             &html,
-            "<p class=\"code\" aria-label=\"Number to type on your device\">",
+            "<p class=\"code\" aria-describedby=\"code-label\">",
             "</p>",
         )
         .to_owned();

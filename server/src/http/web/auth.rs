@@ -424,13 +424,14 @@ async fn login(
         };
         (status, render(&page)).into_response()
     };
-    // Throttle per address and per IP before any password work.
-    for key in [
+    // Throttle per address and per IP before any password work; a right password gives its
+    // count back, so only failures use up the limit.
+    let throttle_keys = [
         format!("login:email:{email}"),
         format!("login:ip:{}", peer.ip()),
-    ] {
-        if let Err(e) =
-            device::throttle(&state, &key, state.config.policy.login_attempts, 900).await
+    ];
+    for key in &throttle_keys {
+        if let Err(e) = device::throttle(&state, key, state.config.policy.login_attempts, 900).await
         {
             return Ok(refuse(StatusCode::TOO_MANY_REQUESTS, e.0.message));
         }
@@ -456,11 +457,16 @@ async fn login(
             "The e-mail address or the password is wrong.".into(),
         ));
     };
+    for key in &throttle_keys {
+        device::throttle_refund(&state, key).await?;
+    }
     let browser = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(describe_browser)
         .unwrap_or_else(|| "unknown browser".into());
+    // A new sign-in from this browser ends the one it was waiting for.
+    end_signin(&state, &session).await?;
     session::destroy(&state, &session).await?;
     match challenge::create_signin(&state, &account, &browser, &peer.ip().to_string()).await {
         Ok(signin) => {
@@ -569,8 +575,28 @@ struct ApprovePage<'a> {
     code: &'a str,
     browser: &'a str,
     ip: &'a str,
+    requested: &'a str,
     expires_at: i64,
     csrf: &'a str,
+    status: &'a str,
+    status_class: &'a str,
+}
+
+/// Seconds after a PIN evaluation during which it may still be a right PIN whose approval is
+/// on its way; after that (or once another evaluation follows) it was a wrong PIN.
+const PIN_CHECK_GRACE_SECS: i64 = 5;
+
+/// What the devices asked to approve a waiting sign-in did so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Progress {
+    /// Nothing to report.
+    Waiting,
+    /// A PIN was evaluated moments ago: the approval may be on its way.
+    Checking,
+    /// Wrong PINs were typed on `device`, which has `left` attempts before it locks.
+    WrongPin { device: String, left: i64 },
+    /// Every device asked can no longer approve (locked after wrong PINs, or removed).
+    Locked,
 }
 
 /// The state of a sign-in, for the page and its live updates.
@@ -579,7 +605,9 @@ struct LoginView {
     state: String,
     browser: String,
     ip: String,
+    created_at: i64,
     expires_at: i64,
+    progress: Progress,
 }
 
 async fn load_login(state: &AppState, session: &Session) -> Result<Option<LoginView>, PageError> {
@@ -587,21 +615,68 @@ async fn load_login(state: &AppState, session: &Session) -> Result<Option<LoginV
         return Ok(None);
     };
     let row = sqlx::query(
-        "SELECT code, state, browser, ip, expires_at FROM logins WHERE id = $1 AND account_id = $2",
+        "SELECT code, state, browser, ip, created_at, expires_at FROM logins \
+         WHERE id = $1 AND account_id = $2",
     )
     .bind(login)
     .bind(account.to_string())
     .fetch_optional(&state.db)
     .await?;
-    Ok(match row {
-        Some(r) => Some(LoginView {
-            code: r.try_get("code")?,
-            state: r.try_get("state")?,
-            browser: r.try_get("browser")?,
-            ip: r.try_get("ip")?,
-            expires_at: r.try_get("expires_at")?,
-        }),
-        None => None,
+    let Some(r) = row else {
+        return Ok(None);
+    };
+    let progress = progress(state, login).await?;
+    Ok(Some(LoginView {
+        code: r.try_get("code")?,
+        state: r.try_get("state")?,
+        browser: r.try_get("browser")?,
+        ip: r.try_get("ip")?,
+        created_at: r.try_get("created_at")?,
+        expires_at: r.try_get("expires_at")?,
+        progress,
+    }))
+}
+
+/// Wrong PINs and locks on the devices a sign-in was sent to.
+async fn progress(state: &AppState, login: &str) -> Result<Progress, PageError> {
+    let rows = sqlx::query(
+        "SELECT c.evaluations, c.evaluated_at, d.name, d.failures, d.state FROM challenges c \
+         JOIN devices d ON d.id = c.device_id WHERE c.login_id = $1",
+    )
+    .bind(login)
+    .fetch_all(&state.db)
+    .await?;
+    let now = state.clock.now_i64();
+    let max = i64::from(state.config.policy.max_failures);
+    let mut usable = 0;
+    let mut checking = false;
+    let mut wrong: Option<(String, i64)> = None;
+    for r in &rows {
+        let failures: i64 = r.try_get("failures")?;
+        let device_state: String = r.try_get("state")?;
+        if failures >= max || device_state != crate::http::device::states::ACTIVE {
+            continue;
+        }
+        usable += 1;
+        let evaluations: i64 = r.try_get("evaluations")?;
+        let recent =
+            evaluations > 0 && now - r.try_get::<i64, _>("evaluated_at")? < PIN_CHECK_GRACE_SECS;
+        checking |= recent;
+        if evaluations - i64::from(recent) > 0 {
+            let left = max - failures;
+            if wrong.as_ref().is_none_or(|(_, l)| left < *l) {
+                wrong = Some((r.try_get("name")?, left));
+            }
+        }
+    }
+    Ok(if !rows.is_empty() && usable == 0 {
+        Progress::Locked
+    } else if let Some((device, left)) = wrong {
+        Progress::WrongPin { device, left }
+    } else if checking {
+        Progress::Checking
+    } else {
+        Progress::Waiting
     })
 }
 
@@ -648,17 +723,23 @@ async fn approve_page(
                 Some(cookie),
             ))
         }
-        login_states::PENDING if !expired => Ok(render(&ApprovePage {
-            service,
-            code: &login.code,
-            browser: &login.browser,
-            ip: &login.ip,
-            expires_at: login.expires_at,
-            csrf: &session.csrf,
-        })),
+        login_states::PENDING if !expired => {
+            let status = Status::of(&login, false, state.config.policy.max_failures);
+            Ok(render(&ApprovePage {
+                service,
+                code: &login.code,
+                browser: &login.browser,
+                ip: &login.ip,
+                requested: &super::clock_time(login.created_at),
+                expires_at: login.expires_at,
+                csrf: &session.csrf,
+                status: &status.message,
+                status_class: status.class(),
+            }))
+        }
         other => {
             session::destroy(&state, &session).await?;
-            let text = outcome_message(other, expired).1;
+            let text = Status::outcome(other, expired).message;
             Ok(super::message(
                 &state,
                 "Sign-in not completed",
@@ -669,16 +750,81 @@ async fn approve_page(
     }
 }
 
-/// (done, message, ok) for a login state.
-fn outcome_message(login_state: &str, expired: bool) -> (bool, String) {
-    match login_state {
-        login_states::APPROVED | login_states::USED => (true, "Approved. Signing you in…".into()),
-        login_states::DENIED => (true, "The sign-in was denied on your device.".into()),
-        login_states::REPORTED => (true, "The sign-in was reported as \"this wasn't me\" on your device. Sign-in requests are paused for a while.".into()),
-        login_states::MISMATCH => (true, "The number typed on the device did not match. Sign in again and type the number shown here.".into()),
-        login_states::CANCELLED => (true, "This sign-in was cancelled. Sign in again.".into()),
-        _ if expired => (true, "The request expired before it was answered. Sign in again.".into()),
-        _ => (false, "Waiting for your device…".into()),
+/// What the approve page says about a sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Status {
+    /// Finished (approved, denied, reported, mismatched, cancelled or expired).
+    done: bool,
+    /// Finished with an approval.
+    ok: bool,
+    /// Something the person must act on (wrong PIN, locked).
+    warning: bool,
+    message: String,
+}
+
+impl Status {
+    fn class(&self) -> &'static str {
+        match (self.done, self.ok, self.warning) {
+            (true, true, _) => "status done",
+            (true, false, _) => "status failed",
+            (false, _, true) => "status warning",
+            _ => "status",
+        }
+    }
+
+    /// A finished sign-in's outcome, or "waiting" while it is not finished.
+    fn outcome(login_state: &str, expired: bool) -> Self {
+        let done = |ok: bool, message: &str| Self {
+            done: true,
+            ok,
+            warning: false,
+            message: message.into(),
+        };
+        match login_state {
+            login_states::APPROVED | login_states::USED => done(true, "Approved. Signing you in…"),
+            login_states::DENIED => done(false, "The sign-in was denied on your device."),
+            login_states::REPORTED => done(false, "The sign-in was reported as \"this wasn't me\" on your device. Sign-in requests are paused for a while."),
+            login_states::MISMATCH => done(false, "The number typed on the device did not match. Sign in again and type the number shown here."),
+            login_states::CANCELLED => done(false, "This sign-in was cancelled. Sign in again."),
+            _ if expired => done(false, "The request expired before it was answered. Sign in again."),
+            _ => Self {
+                done: false,
+                ok: false,
+                warning: false,
+                message: "Waiting for your device…".into(),
+            },
+        }
+    }
+
+    /// The status of `login` now (`expired` per the server clock).
+    fn of(login: &LoginView, expired: bool, max_failures: u8) -> Self {
+        let status = Self::outcome(&login.state, expired);
+        if status.done {
+            return status;
+        }
+        let warning = |message: String| Self {
+            done: false,
+            ok: false,
+            warning: true,
+            message,
+        };
+        match &login.progress {
+            Progress::Waiting => status,
+            Progress::Checking => Self {
+                message: "A PIN was entered on your device; checking it…".into(),
+                ..status
+            },
+            Progress::WrongPin { device, left } => warning(format!(
+                "A wrong PIN was entered on \"{device}\" ({left} of {max_failures} attempts left). \
+                 Type the number shown here and your PIN again."
+            )),
+            Progress::Locked => warning(
+                "Your device is locked after too many wrong PINs, so it cannot approve this \
+                 sign-in. Use \"Forgot PIN\" in the Latchkey app to choose a new PIN, or sign in \
+                 with a code sent to your e-mail (the button below)."
+                    .into(),
+            ),
+        }
     }
 }
 
@@ -696,42 +842,62 @@ async fn approve_events(
             )
         })?;
     let login_id = session.login_id.clone().unwrap_or_default();
+    // Sends the status whenever it changes; the first event is sent at once.
     let stream = stream::unfold(
-        (state, session, login_id, false),
-        |(state, session, login_id, finished)| async move {
-            if finished {
+        (state, session, login_id, None::<Status>, false),
+        |(state, session, login_id, last, checking)| async move {
+            if last.as_ref().is_some_and(|s| s.done) {
                 return None;
             }
             let key = format!("login:{login_id}");
-            let view = state
+            let max = state.config.policy.max_failures;
+            let current = || async {
+                let view = load_login(&state, &session).await.ok().flatten()?;
+                let expired = state.clock.now_i64() >= view.expires_at;
+                Some((
+                    Status::of(&view, expired, max),
+                    view.progress == Progress::Checking,
+                ))
+            };
+            // A PIN being checked turns into "wrong PIN" without a signal: look again soon.
+            let wait = Duration::from_secs(if checking { 1 } else { 25 });
+            let changed = state
                 .signals
-                .wait_for(&key, Duration::from_secs(25), || async {
-                    let view = load_login(&state, &session).await.ok().flatten()?;
-                    let expired = state.clock.now_i64() >= view.expires_at;
-                    (view.state != login_states::PENDING || expired).then_some(view)
+                .wait_for(&key, wait, || async {
+                    let now = current().await?;
+                    (Some(&now.0) != last.as_ref()).then_some(now)
                 })
                 .await;
-            let (done, message, ok) = match &view {
-                Some(v) => {
-                    let expired = state.clock.now_i64() >= v.expires_at;
-                    let (done, message) = outcome_message(&v.state, expired);
-                    (
-                        done,
-                        message,
-                        v.state == login_states::APPROVED || v.state == login_states::USED,
-                    )
-                }
-                None => (false, "Waiting for your device…".to_owned(), false),
+            // Nothing changed: send it again (keeps the connection and the page alive).
+            let (status, checking) = match changed {
+                Some(now) => now,
+                None => current()
+                    .await
+                    .unwrap_or_else(|| (Status::outcome(login_states::CANCELLED, false), false)),
             };
-            let data =
-                serde_json::json!({ "done": done, "ok": ok, "message": message }).to_string();
+            let data = serde_json::json!({
+                "done": status.done,
+                "ok": status.ok,
+                "warning": status.warning,
+                "message": status.message,
+            })
+            .to_string();
             Some((
                 Ok(Event::default().event("state").data(data)),
-                (state, session, login_id, done),
+                (state, session, login_id, Some(status), checking),
             ))
         },
     );
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// Ends a session's waiting sign-in, if it has one: its request is refused on every device
+/// at once and leaves their lists (cancel, sign out, or a new sign-in from the same browser).
+async fn end_signin(state: &AppState, session: &Session) -> Result<(), PageError> {
+    if let (Some(login), Some(account)) = (&session.login_id, &session.account) {
+        challenge::cancel_login(state, account, login).await?;
+    }
+    Ok(())
 }
 
 /// A form with only the CSRF token.
@@ -747,10 +913,7 @@ async fn end_session(
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
     let session = super::posting_session(&state, &headers, &form.csrf).await?;
-    // A cancelled sign-in dies at once: its request is refused on the device.
-    if let (Some(login), Some(account)) = (&session.login_id, &session.account) {
-        challenge::cancel_login(&state, account, login).await?;
-    }
+    end_signin(&state, &session).await?;
     let cookie = session::destroy(&state, &session).await?;
     Ok(with_cookie(
         Redirect::to("/login").into_response(),

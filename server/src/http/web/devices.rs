@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Form, Router};
 use futures_util::stream::{self, Stream};
 use latchkey_protocol::link::EnrolmentLink;
@@ -38,7 +38,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/devices/add", get(add_page).post(add))
         .route("/devices/add/{id}", get(qr_page))
         .route("/devices/add/{id}/events", get(enrol_events))
-        .route("/devices/{id}/remove", post(remove))
+        .route("/devices/{id}/remove", get(remove_page).post(remove))
 }
 
 async fn signed_in(
@@ -93,7 +93,7 @@ fn describe_event(event: &str, detail: &str) -> String {
         "signin_denied" => "Sign-in denied",
         "signin_reported" => "Sign-in reported as \"this wasn't me\"",
         "signin_code_mismatch" => "Sign-in refused: wrong number typed",
-        "signin_password_only" => "Signed in with the password only (no device yet)",
+        "signin_password_only" => "Signed in with the password only",
         "signin_mailed_code" => "Signed in with the password and a code sent by e-mail",
         "mailed_code_sent" => "One-time code e-mailed",
         "confirmed_mailed_code" => "Confirmed with a code sent by e-mail",
@@ -111,9 +111,16 @@ fn describe_event(event: &str, detail: &str) -> String {
     }
 }
 
+/// `/account?done=…`: what the page says after an action (fixed texts, nothing reflected).
+#[derive(Deserialize)]
+pub struct AccountQuery {
+    done: Option<String>,
+}
+
 async fn account(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
+    Query(query): Query<AccountQuery>,
 ) -> Result<Response, PageError> {
     let (session, account) = match signed_in(&state, &headers).await {
         Ok(v) => v,
@@ -183,7 +190,12 @@ async fn account(
         service: &state.config.policy.service_name,
         csrf: &session.csrf,
         email: &email,
-        notice: None,
+        notice: match query.done.as_deref() {
+            Some("removed") => {
+                Some("The device was removed. Every address of the account was told.")
+            }
+            _ => None,
+        },
         devices,
         events,
     }))
@@ -199,6 +211,8 @@ struct AddPage<'a> {
     pin_digits: u8,
     first_device: bool,
     error: Option<String>,
+    /// The error is about the PIN (focus goes to the PIN field).
+    pin_error: bool,
 }
 
 async fn add_page(
@@ -223,6 +237,7 @@ async fn add_page(
         pin_digits: policy.pin_digits,
         first_device,
         error: None,
+        pin_error: false,
     }))
 }
 
@@ -257,7 +272,7 @@ async fn add(
     let policy = &state.config.policy;
     let pin_on_web = policy.pin_source == PinSource::Web;
     let name = form.name.trim().to_owned();
-    let refuse = |error: String| {
+    let refuse = |error: String, pin_error: bool| {
         let page = AddPage {
             service: &policy.service_name,
             csrf: &session.csrf,
@@ -266,11 +281,15 @@ async fn add(
             pin_digits: policy.pin_digits,
             first_device,
             error: Some(error),
+            pin_error,
         };
         Ok((StatusCode::BAD_REQUEST, render(&page)).into_response())
     };
     if name.is_empty() || name.chars().count() > 40 || name.chars().any(char::is_control) {
-        return refuse("Give the device a name of 1 to 40 characters.".into());
+        return refuse(
+            "Give the device a name of 1 to 40 characters.".into(),
+            false,
+        );
     }
     let device = DeviceId::random(&mut OsRng);
     let oprf_key = OprfKey::generate(&mut OsRng);
@@ -282,14 +301,20 @@ async fn add(
         })
         .check(&pin)
         {
-            return refuse(format!(
-                "{}{}.",
-                refusal.to_string()[..1].to_uppercase(),
-                &refusal.to_string()[1..]
-            ));
+            return refuse(
+                format!(
+                    "{}{}.",
+                    refusal.to_string()[..1].to_uppercase(),
+                    &refusal.to_string()[1..]
+                ),
+                true,
+            );
         }
         if !pin.ct_eq(&Pin::new(form.pin2.as_str())) {
-            return refuse("The two PINs are different.".into());
+            return refuse(
+                "The two PINs are different. Type the same PIN twice.".into(),
+                true,
+            );
         }
         // The PIN is evaluated once under the new device's key; only the check is kept (P1).
         let output = oprf::evaluate(&oprf_key, &pin).map_err(|_| {
@@ -354,6 +379,7 @@ async fn add(
 #[template(path = "qr.html")]
 struct QrPage<'a> {
     service: &'a str,
+    csrf: &'a str,
     id: &'a str,
     name: &'a str,
     svg: String,
@@ -377,11 +403,16 @@ pub fn qr_svg(text: &str) -> Result<String, PageError> {
         .min_dimensions(288, 288)
         .quiet_zone(true)
         .build();
-    // Inline in HTML: drop the XML declaration.
-    Ok(svg
+    // Inline in HTML: drop the XML declaration, and name the image for screen readers.
+    let svg = svg
         .find("<svg")
         .map(|at| svg[at..].to_owned())
-        .unwrap_or(svg))
+        .unwrap_or(svg);
+    Ok(svg.replacen(
+        "<svg",
+        "<svg role=\"img\" aria-label=\"QR code to scan with the Latchkey app\"",
+        1,
+    ))
 }
 
 async fn qr_page(
@@ -389,7 +420,7 @@ async fn qr_page(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let (_, account) = match signed_in(&state, &headers).await {
+    let (session, account) = match signed_in(&state, &headers).await {
         Ok(v) => v,
         Err(r) => return Ok(r),
     };
@@ -430,6 +461,7 @@ async fn qr_page(
     let name: String = row.try_get("name")?;
     let page = QrPage {
         service: &state.config.policy.service_name,
+        csrf: &session.csrf,
         id: &id,
         name: &name,
         svg: qr_svg(&link)?,
@@ -448,40 +480,70 @@ async fn enrol_events(
     let (_, account) = signed_in(&state, &headers)
         .await
         .map_err(|_| PageError::new(StatusCode::UNAUTHORIZED, "Signed out", "Sign in again."))?;
+    // Sends the state whenever it changes (the first one at once), until it is final.
     let stream = stream::unfold(
-        (state, account, id, false),
-        |(state, account, id, finished)| async move {
-            if finished {
+        (state, account, id, None::<(bool, bool, &'static str)>),
+        |(state, account, id, last)| async move {
+            if last.is_some_and(|(done, _, _)| done) {
                 return None;
             }
             let key = format!("enrol:{id}");
-            let found = state
-            .signals
-            .wait_for(&key, Duration::from_secs(25), || async {
-                let row = sqlx::query("SELECT state, code_expires_at FROM devices WHERE id = $1 AND account_id = $2")
-                    .bind(&id)
-                    .bind(account.to_string())
-                    .fetch_optional(&state.db)
-                    .await
-                    .ok()??;
+            let current = || async {
+                let row = sqlx::query(
+                    "SELECT state, code_expires_at FROM devices WHERE id = $1 AND account_id = $2",
+                )
+                .bind(&id)
+                .bind(account.to_string())
+                .fetch_optional(&state.db)
+                .await
+                .ok()?;
+                let Some(row) = row else {
+                    return Some((
+                        true,
+                        false,
+                        "This enrolment no longer exists. Add the device again.",
+                    ));
+                };
                 let dev_state: String = row.try_get("state").ok()?;
                 let expires: i64 = row.try_get("code_expires_at").ok()?;
-                match dev_state.as_str() {
-                    "active" => Some((true, true, "Enrolled. The device is ready to approve sign-ins.")),
-                    "removed" => Some((true, false, "The enrolment was cancelled (too many wrong PINs). Add the device again.")),
-                    _ if state.clock.now_i64() >= expires => Some((true, false, "The code expired. Add the device again to get a new one.")),
-                    "enrolling" => Some((false, false, "Scanned. Waiting for the PIN on your device…")),
-                    _ => None,
-                }
-            })
-            .await;
-            let (done, ok, message) = found.unwrap_or((false, false, "Waiting for your device…"));
+                Some(match dev_state.as_str() {
+                    "active" => (
+                        true,
+                        true,
+                        "Enrolled. The device is ready to approve sign-ins.",
+                    ),
+                    "removed" => (
+                        true,
+                        false,
+                        "The enrolment was cancelled (too many wrong PINs). Add the device again.",
+                    ),
+                    _ if state.clock.now_i64() >= expires => (
+                        true,
+                        false,
+                        "The code expired. Add the device again to get a new one.",
+                    ),
+                    "enrolling" => (false, false, "Scanned. Waiting for the PIN on your device…"),
+                    _ => (false, false, "Waiting for your device…"),
+                })
+            };
+            let changed = state
+                .signals
+                .wait_for(&key, Duration::from_secs(25), || async {
+                    let now = current().await?;
+                    (Some(now) != last).then_some(now)
+                })
+                .await;
+            let (done, ok, message) = match changed {
+                Some(now) => now,
+                None => current()
+                    .await
+                    .unwrap_or((false, false, "Waiting for your device…")),
+            };
             let data =
                 serde_json::json!({ "done": done, "ok": ok, "message": message }).to_string();
-            // An "enrolling" update is not final; wait for the next change after it.
             Some((
                 Ok(Event::default().event("state").data(data)),
-                (state, account, id, done),
+                (state, account, id, Some((done, ok, message))),
             ))
         },
     );
@@ -515,5 +577,61 @@ async fn remove(
         return Ok(redirect);
     }
     crate::http::pin::remove_device(&state, &account, &id, "removed on the web page").await?;
-    Ok(Redirect::to("/account").into_response())
+    Ok(Redirect::to("/account?done=removed").into_response())
+}
+
+#[derive(Template)]
+#[template(path = "remove_device.html")]
+struct RemovePage<'a> {
+    service: &'a str,
+    csrf: &'a str,
+    id: &'a str,
+    name: &'a str,
+    /// The only device that can still approve sign-ins.
+    last_usable: bool,
+}
+
+/// "Remove this device?": the confirmation before the removal (which may then ask for a
+/// mailed code, P7).
+async fn remove_page(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let (session, account) = match signed_in(&state, &headers).await {
+        Ok(v) => v,
+        Err(r) => return Ok(r),
+    };
+    let max = i64::from(state.config.policy.max_failures);
+    let rows = sqlx::query(
+        "SELECT id, name, state, failures FROM devices WHERE account_id = $1 \
+         AND state IN ('active', 'enrolling', 'pending')",
+    )
+    .bind(account.to_string())
+    .fetch_all(&state.db)
+    .await?;
+    let usable = |r: &sqlx::any::AnyRow| {
+        r.try_get::<String, _>("state")
+            .is_ok_and(|s| s == states::ACTIVE)
+            && r.try_get::<i64, _>("failures").is_ok_and(|f| f < max)
+    };
+    let Some(device) = rows
+        .iter()
+        .find(|r| r.try_get::<String, _>("id").is_ok_and(|d| d == id))
+    else {
+        return Ok(super::message(
+            &state,
+            "No such device",
+            "This device is not on your account (it may have been removed already).",
+            ("/account", "My devices"),
+        ));
+    };
+    let name: String = device.try_get("name")?;
+    Ok(render(&RemovePage {
+        service: &state.config.policy.service_name,
+        csrf: &session.csrf,
+        id: &id,
+        name: &name,
+        last_usable: usable(device) && rows.iter().filter(|r| usable(r)).count() == 1,
+    }))
 }

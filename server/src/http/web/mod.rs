@@ -27,6 +27,7 @@ pub fn router(dev: bool) -> Router<Arc<AppState>> {
         .route("/e", get(landing))
         .route("/static/app.css", get(css))
         .route("/static/app.js", get(js))
+        .route("/favicon.ico", get(icon))
         .merge(auth::router())
         .merge(confirm::router())
         .merge(devices::router());
@@ -181,11 +182,14 @@ async fn landing(State(state): State<Arc<AppState>>) -> Response {
 #[template(path = "outbox.html")]
 struct Outbox<'a> {
     service: &'a str,
-    mails: Vec<(String, String)>,
+    mails: Vec<crate::mail::OutboxMail>,
 }
 
 async fn outbox(State(state): State<Arc<AppState>>) -> Response {
-    let mails = crate::mail::read_outbox(&state.config.data_dir);
+    let mails = crate::mail::read_outbox(&state.config.data_dir)
+        .into_iter()
+        .map(|(file, text)| crate::mail::OutboxMail::parse(file, &text))
+        .collect();
     render(&Outbox {
         service: &state.config.policy.service_name,
         mails,
@@ -210,6 +214,10 @@ async fn css() -> Response {
     )
 }
 
+async fn icon() -> Response {
+    asset("image/svg+xml", include_str!("../../../static/icon.svg"))
+}
+
 async fn js() -> Response {
     asset(
         "text/javascript; charset=utf-8",
@@ -221,4 +229,10 @@ async fn js() -> Response {
 pub fn format_time(secs: i64) -> String {
     let secs = u64::try_from(secs).unwrap_or(0);
     httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+}
+
+/// Unix seconds as a time of day in UTC ("09:42:13 UTC"), to tell sign-in requests apart.
+pub fn clock_time(secs: i64) -> String {
+    let day = secs.rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02} UTC", day / 3600, day / 60 % 60, day % 60)
 }
