@@ -73,6 +73,10 @@ step "main job smoke run (README quick start: latchkey demo, debug build)"
 ./target/debug/latchkey demo >/dev/null
 ./target/debug/examples/vault_demo >/dev/null
 
+# The same binaries, driven through every web page as a person would.
+step "browser suite: the web pages in headless Chromium (axe-core, console and CSP, 1280 and 390 px, JavaScript off)"
+tests/browser/run.sh
+
 # --- bindings ---------------------------------------------------------------------------------
 # The suites run against the release library apps ship (fat LTO, code folding), which is also
 # quicker here than a second, differently featured debug build.
