@@ -586,8 +586,7 @@ async fn wrong_pins_shown(backend: Backend) {
     server.state.clock.advance(6);
     let (_, page) = browser.get("/login/approve").await;
     assert!(
-        page.contains("A wrong PIN was entered on &quot;Phone&quot; (4 of 5 attempts left)")
-            || page.contains("A wrong PIN was entered on &#34;Phone&#34; (4 of 5 attempts left)"),
+        page.contains("A wrong PIN was entered on your device (4 of 5 attempts left)"),
         "{page}"
     );
     // The live status says the same, and then the lock, as they happen.

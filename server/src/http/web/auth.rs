@@ -593,8 +593,9 @@ enum Progress {
     Waiting,
     /// A PIN was evaluated moments ago: the approval may be on its way.
     Checking,
-    /// Wrong PINs were typed on `device`, which has `left` attempts before it locks.
-    WrongPin { device: String, left: i64 },
+    /// Wrong PINs were typed on a device, which has `left` attempts before it locks. (Not
+    /// named: this page is shown before the sign-in is approved, to a password holder.)
+    WrongPin { left: i64 },
     /// Every device asked can no longer approve (locked after wrong PINs, or removed).
     Locked,
 }
@@ -640,7 +641,7 @@ async fn load_login(state: &AppState, session: &Session) -> Result<Option<LoginV
 /// Wrong PINs and locks on the devices a sign-in was sent to.
 async fn progress(state: &AppState, login: &str) -> Result<Progress, PageError> {
     let rows = sqlx::query(
-        "SELECT c.evaluations, c.evaluated_at, d.name, d.failures, d.state FROM challenges c \
+        "SELECT c.evaluations, c.evaluated_at, d.failures, d.state FROM challenges c \
          JOIN devices d ON d.id = c.device_id WHERE c.login_id = $1",
     )
     .bind(login)
@@ -650,7 +651,7 @@ async fn progress(state: &AppState, login: &str) -> Result<Progress, PageError> 
     let max = i64::from(state.config.policy.max_failures);
     let mut usable = 0;
     let mut checking = false;
-    let mut wrong: Option<(String, i64)> = None;
+    let mut wrong: Option<i64> = None;
     for r in &rows {
         let failures: i64 = r.try_get("failures")?;
         let device_state: String = r.try_get("state")?;
@@ -664,15 +665,15 @@ async fn progress(state: &AppState, login: &str) -> Result<Progress, PageError> 
         checking |= recent;
         if evaluations - i64::from(recent) > 0 {
             let left = max - failures;
-            if wrong.as_ref().is_none_or(|(_, l)| left < *l) {
-                wrong = Some((r.try_get("name")?, left));
+            if wrong.is_none_or(|l| left < l) {
+                wrong = Some(left);
             }
         }
     }
     Ok(if !rows.is_empty() && usable == 0 {
         Progress::Locked
-    } else if let Some((device, left)) = wrong {
-        Progress::WrongPin { device, left }
+    } else if let Some(left) = wrong {
+        Progress::WrongPin { left }
     } else if checking {
         Progress::Checking
     } else {
@@ -814,8 +815,8 @@ impl Status {
                 message: "A PIN was entered on your device; checking it…".into(),
                 ..status
             },
-            Progress::WrongPin { device, left } => warning(format!(
-                "A wrong PIN was entered on \"{device}\" ({left} of {max_failures} attempts left). \
+            Progress::WrongPin { left } => warning(format!(
+                "A wrong PIN was entered on your device ({left} of {max_failures} attempts left). \
                  Type the number shown here and your PIN again."
             )),
             Progress::Locked => warning(
