@@ -60,6 +60,9 @@ export CARGO_INCREMENTAL=0
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+step "secrets in review: every production expose_secret() carries a // EXPOSE: reason"
+python3 scripts/check-expose.py
+
 step "cargo clippy (all targets, all features, warnings are errors)"
 cargo clippy --workspace --exclude latchkey-uniffi-bindgen --all-targets --all-features -- -D warnings
 

@@ -296,6 +296,7 @@ fn keystore_error(e: ShellError) -> KeyStoreError {
 impl core_ks::KeyStore for ForeignKeyStore {
     fn put(&self, id: &KeyId, key: &WrappingKey) -> Result<(), KeyStoreError> {
         self.0
+            // EXPOSE: the shell's keystore (Android Keystore, Keychain) stores the wrapping key.
             .put(id.as_str().to_owned(), key.expose_secret().to_vec())
             .map_err(keystore_error)
     }

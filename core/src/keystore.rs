@@ -209,6 +209,7 @@ impl KeyringKeyStore {
 impl KeyStore for KeyringKeyStore {
     fn put(&self, id: &KeyId, key: &WrappingKey) -> Result<(), KeyStoreError> {
         self.entry(id)?
+            // EXPOSE: the OS keystore stores the wrapping key itself.
             .set_secret(key.expose_secret())
             .map_err(map_error)
     }

@@ -171,6 +171,7 @@ impl SoftwareSigner {
             .get(&file.wrap_key)?
             .ok_or_else(|| SignerError::Missing(alias.as_str().to_owned()))?;
         aead::open(
+            // EXPOSE: the wrapping key opens the sealed device key.
             wrap.expose_secret(),
             &aad(alias, &file.public_key),
             &file.sealed,
@@ -253,6 +254,7 @@ impl DeviceSigner for SoftwareSigner {
         // EXPOSE: the scalar is sealed under the wrapping key.
         let scalar = key.expose_secret();
         let sealed = aead::seal(
+            // EXPOSE: the wrapping key seals the device key.
             wrap.expose_secret(),
             &aad(alias, &public_key),
             scalar.as_slice(),
@@ -288,6 +290,7 @@ impl DeviceSigner for SoftwareSigner {
             .get(&file.wrap_key)?
             .ok_or_else(|| SignerError::Missing(alias.as_str().to_owned()))?;
         let scalar = aead::open(
+            // EXPOSE: the wrapping key opens the sealed device key for removal.
             wrap.expose_secret(),
             &aad(alias, &file.public_key),
             &file.sealed,

@@ -99,6 +99,7 @@ impl BlindState {
 /// # Errors
 /// [`OprfError::Element`] if the key or element is invalid.
 pub fn blind_evaluate(key: &OprfKey, blinded: &Element) -> Result<Element, OprfError> {
+    // EXPOSE: the server's OPRF key goes into voprf's evaluator for this one evaluation.
     let server = Server::new_with_key(key.expose_secret()).map_err(|_| OprfError::Element)?;
     let blinded = voprf::BlindedElement::<NistP256>::deserialize(blinded.as_bytes())
         .map_err(|_| OprfError::Element)?;
@@ -120,6 +121,7 @@ pub fn evaluate(key: &OprfKey, pin: &Pin) -> Result<OprfOutput, OprfError> {
 /// # Errors
 /// [`OprfError::Input`] if `input` is empty or too long.
 pub fn evaluate_input(key: &OprfKey, input: &[u8]) -> Result<OprfOutput, OprfError> {
+    // EXPOSE: the OPRF key goes into voprf's evaluator (direct evaluation, test vectors and web PINs).
     let server = Server::new_with_key(key.expose_secret()).map_err(|_| OprfError::Element)?;
     let mut output = server.evaluate(input).map_err(|_| OprfError::Input)?;
     Ok(take_output(&mut output))

@@ -63,6 +63,7 @@ pub fn build(
             let builder = match (username, password) {
                 // EXPOSE: the relay login needs the password itself.
                 (Some(u), Some(p)) => {
+                    // EXPOSE: lettre's credentials take the password as a String.
                     builder.credentials(Credentials::new(u.clone(), p.expose_secret().to_owned()))
                 }
                 _ => builder,

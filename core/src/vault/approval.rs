@@ -39,6 +39,7 @@ impl ApprovalKey {
     /// The private scalar, for the P9 test's scan of everything written (test builds only).
     #[cfg(feature = "test-support")]
     pub fn scalar_for_tests(&self) -> zeroize::Zeroizing<Vec<u8>> {
+        // EXPOSE: test builds only, for the P9 scan of everything written.
         zeroize::Zeroizing::new(self.0.expose_secret().to_vec())
     }
 
@@ -148,6 +149,7 @@ fn derive_pin_key(output: &OprfOutput, pin: &Pin, context: &SealContext) -> Zero
     let mut ikm = Zeroizing::new(Vec::with_capacity(32 + 8));
     // EXPOSE: the OPRF output and the PIN are the HKDF input key material (DESIGN).
     ikm.extend_from_slice(output.expose_secret());
+    // EXPOSE: the PIN is HKDF input key material too (DESIGN: K = HKDF(OPRF output, PIN)).
     ikm.extend_from_slice(pin.expose_secret().as_bytes());
     let hkdf = Hkdf::<Sha256>::new(Some(b"latchkey/v1/approval-key"), &ikm);
     let mut key = Zeroizing::new([0u8; 32]);

@@ -434,6 +434,7 @@ impl Vault {
                 key_id: slot.key_id.clone(),
             };
             let inner = aead::open(
+                // EXPOSE: the wrapping key opens the record's outer seal.
                 wrap.expose_secret(),
                 &outer_aad(&context, &binding),
                 &slot.sealed,
@@ -696,6 +697,7 @@ impl Vault {
             epoch: slot.epoch,
             key_id: slot.key_id.clone(),
             sealed: aead::seal(
+                // EXPOSE: the wrapping key seals the record's outer layer.
                 wrap.expose_secret(),
                 &outer_aad(&slot.context(identity.account, identity.device), &binding),
                 &slot.sealed.to_bytes(),

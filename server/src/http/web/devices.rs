@@ -363,6 +363,7 @@ async fn add(
     .bind(&name)
     .bind(states::PENDING)
     .bind(policy.pin_source.as_str())
+    // EXPOSE: the OPRF key is stored only sealed under the master key.
     .bind(state.keys.seal("oprf", &device_text, oprf_key.expose_secret()))
     .bind(now)
     .bind(code_hash)
