@@ -63,6 +63,13 @@ cargo fmt --all -- --check
 step "secrets in review: every production expose_secret() carries a // EXPOSE: reason"
 python3 scripts/check-expose.py
 
+step "layering: the shipped latchkey CLI (default features) links no server crate"
+if cargo tree -p latchkey-cli -e normal --prefix none | grep -E '^(latchkey-server|axum|sqlx|lettre|argon2) ' ; then
+  echo "the default latchkey binary depends on server crates (listed above); keep them behind the demo feature" >&2
+  exit 1
+fi
+cargo clippy -p latchkey-cli --bins -- -D warnings
+
 step "cargo clippy (all targets, all features, warnings are errors)"
 cargo clippy --workspace --exclude latchkey-uniffi-bindgen --all-targets --all-features -- -D warnings
 

@@ -1,7 +1,9 @@
 //! `latchkey`: the desktop/headless shell. All logic lives in `latchkey-core`; this file
 //! parses arguments, asks for PINs without echo, and prints what happened in plain words.
 
+#[cfg(feature = "demo")]
 mod demo;
+#[cfg(feature = "demo")]
 mod web;
 
 use std::io::BufRead as _;
@@ -100,7 +102,8 @@ enum Command {
         #[arg(long)]
         account: Option<String>,
     },
-    /// Run the whole story against a reference server started in this process.
+    /// Run the whole story against a reference server started in this process (builds with
+    /// the `demo` feature: `cargo run -p latchkey-cli --features demo -- demo`).
     Demo,
 }
 
@@ -124,7 +127,14 @@ enum PinAction {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        #[cfg(feature = "demo")]
         Command::Demo => demo::run().await,
+        #[cfg(not(feature = "demo"))]
+        Command::Demo => Err(
+            "this latchkey was built without the demo (it links no server); run \
+             `cargo run --release -p latchkey-cli --features demo -- demo`"
+                .into(),
+        ),
         _ => run(cli).await,
     };
     match result {
