@@ -49,7 +49,7 @@ chunk_core() {
   LATCHKEY_REQUIRE_KEYUTILS= run core --package latchkey-core \
     --test-package latchkey-core --test-package latchkey-e2e \
     --file core/src/vault/mod.rs --file core/src/vault/approval.rs \
-    --file core/src/client.rs --file core/src/latchkey.rs
+    --file core/src/client.rs --file "core/src/latchkey/*.rs"
 }
 
 chunk_server() {
