@@ -445,9 +445,14 @@ async fn run(cli: Cli) -> Result<(), String> {
             for view in &live {
                 let c = &view.challenge;
                 println!(
-                    "{}  {}  requested {}  {} left",
+                    "{}  {}  from {}{}  requested {}  {} left",
                     c.id,
                     c.browser,
+                    c.ip,
+                    c.location
+                        .as_deref()
+                        .map(|l| format!(" ({l})"))
+                        .unwrap_or_default(),
                     clock_time(c.created_at),
                     minutes(view.seconds_left())
                 );
@@ -486,6 +491,12 @@ async fn run(cli: Cli) -> Result<(), String> {
             action: PinAction::Forgot { account },
         } => {
             let id = pick(&accounts, account.as_deref())?;
+            // The new PIN first, twice: a typo then costs nothing (resets are limited per hour).
+            let new = Pin::new(prompt.secret("New PIN: ")?);
+            let again = Pin::new(prompt.secret("New PIN again: ")?);
+            if !new.ct_eq(&again) {
+                return Err("the two new PINs are different; nothing was changed or sent".into());
+            }
             let password = Password::new(prompt.secret("Account password: ")?);
             let ticket = core
                 .forgot_pin_start(&id, &password)
@@ -493,11 +504,6 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             println!("A code was sent to {}.", ticket.sent_to.join(", "));
             let code = OneTimeCode::new(prompt.secret("Code from the e-mail: ")?);
-            let new = Pin::new(prompt.secret("New PIN: ")?);
-            let again = Pin::new(prompt.secret("New PIN again: ")?);
-            if !new.ct_eq(&again) {
-                return Err("the two new PINs are different; nothing was changed".into());
-            }
             core.forgot_pin_finish(&id, &ticket, &code, &new)
                 .await
                 .map_err(|e| e.to_string())?;

@@ -190,18 +190,24 @@ async fn cli_enrol_wait_approve_and_change_pin() {
             .expect("run latchkey");
         let mut stdin = child.stdin.take().expect("stdin");
         let before = server.outbox().len();
+        // The new PIN twice first; only a matching pair goes on to the password and the mail.
         stdin
-            .write_all(b"correct horse battery\n")
-            .expect("password");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while server.outbox().len() == before {
-            assert!(std::time::Instant::now() < deadline, "no reset mail");
-            std::thread::sleep(std::time::Duration::from_millis(50));
+            .write_all(format!("6917\n{again}\n").as_bytes())
+            .expect("PINs");
+        if again == "6917" {
+            stdin
+                .write_all(b"correct horse battery\n")
+                .expect("password");
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while server.outbox().len() == before {
+                assert!(std::time::Instant::now() < deadline, "no reset mail");
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            let code = latchkey_e2e::server::reset_code(&server);
+            stdin
+                .write_all(format!("{code}\n").as_bytes())
+                .expect("code");
         }
-        let code = latchkey_e2e::server::reset_code(&server);
-        stdin
-            .write_all(format!("{code}\n6917\n{again}\n").as_bytes())
-            .expect("code and PINs");
         drop(stdin);
         let out = child.wait_with_output().expect("wait");
         (
@@ -210,7 +216,13 @@ async fn cli_enrol_wait_approve_and_change_pin() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
+    let mails = server.outbox().len();
     let (ok, _, err) = forgot("6918");
+    assert_eq!(
+        server.outbox().len(),
+        mails,
+        "a typo costs no reset (nothing mailed)"
+    );
     assert!(
         !ok && err.contains("the two new PINs are different"),
         "{err}"

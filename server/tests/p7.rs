@@ -381,7 +381,10 @@ async fn removal_mailed(backend: Backend) {
             &[("csrf", &csrf(&page))],
         )
         .await;
-    assert_eq!(r.headers()["location"], "/account?done=removed");
+    assert_eq!(
+        r.headers()["location"],
+        format!("/account?removed={}", laptop.device).as_str()
+    );
     assert_eq!(device_state(&server, &laptop).await, "removed");
     assert_eq!(removal_mails(&server), 1, "web removal mailed");
     // From the app, with the PIN.

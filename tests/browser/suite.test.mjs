@@ -381,9 +381,9 @@ scenario('wrong PINs, locked, forgot PIN', { screens: ['07-approve-wrong-pin', '
       throw new Error(`wrong PIN ${attempt}: the CLI did not report a wrong PIN: exit ${r.code}\n${r.stdout.trim()}\n${r.stderr.trim()}`);
     }
     const state = attempt === 2 ? 'approve-wrong-pin-2' : `approve-wrong-pin-${attempt}`;
-    // The server calls a PIN wrong once no approval followed its evaluation for 5 s (or another
-    // evaluation followed it): the first notice takes up to ~6 s, later ones are immediate.
-    const shown = await pageShows(/wrong PIN/i, 'wrong-PIN notice', attempt === 1 ? 8000 : 1500);
+    // The server calls a PIN wrong once no approval followed its evaluation for 8 s (or another
+    // evaluation followed it): the first notice takes up to ~9 s, later ones are immediate.
+    const shown = await pageShows(/wrong PIN/i, 'wrong-PIN notice', attempt === 1 ? 12000 : 1500);
     await w.check(state, attempt === 2 ? { screen: '07-approve-wrong-pin' } : {});
     if (!w.expect(shown, 'wrong-PIN notice', `after wrong PIN ${attempt} the approve page does not say that a wrong PIN was entered (/wrong PIN/i); it says: ${await w.mainText()}`)) continue;
     const leftRe = new RegExp(`\\b${left}\\b[^.]*\\b(attempts?|tries|try)\\b|\\b(attempts?|tries)\\b[^.]*\\b${left}\\b`, 'i');

@@ -118,10 +118,17 @@ pub struct ChallengeView {
 
 impl ChallengeView {
     /// Seconds the request had left when it was fetched, by the server's clock (so a device
-    /// whose clock is off still shows the right time).
+    /// whose clock is off still shows the right time). For display only: the server judges
+    /// expiry. Never more than the request's lifetime; a server that sent no time (0) or a time
+    /// before the request shows the whole lifetime.
     #[must_use]
     pub fn seconds_left(&self) -> u64 {
-        self.challenge.expires_at.saturating_sub(self.server_time)
+        let c = &self.challenge;
+        let lifetime = c.expires_at.saturating_sub(c.created_at);
+        if self.server_time < c.created_at {
+            return lifetime;
+        }
+        c.expires_at.saturating_sub(self.server_time).min(lifetime)
     }
 
     /// Whether the server key pinned in `record` signed this challenge for `record`'s

@@ -387,13 +387,29 @@ async fn answer(
             "the answer is for a different version of this sign-in request; fetch it again",
         ));
     }
-    if stored.state != login_states::PENDING {
-        return Err(not_pending(&stored));
+    let ended = if stored.state != login_states::PENDING {
+        Some(not_pending(&stored))
+    } else if state.clock.now() >= stored.challenge.expires_at {
+        Some(expired())
+    } else {
+        None
+    };
+    if let Some(refusal) = ended {
+        // The request ended while the person typed (cancelled or replaced in the browser,
+        // answered elsewhere, expired). A valid approval signature still proves the PIN was
+        // right, so it resets the failure counter (P2: only a successful PIN use does); nothing
+        // is approved.
+        if body.decision == Decision::Approve
+            && approve_checks(&stored, &device, body).is_ok()
+            && advance_counter(&mut tx, &state, &device, body.counter)
+                .await
+                .is_ok()
+        {
+            tx.commit().await?;
+        }
+        return Err(refusal);
     }
     let now = state.clock.now_i64();
-    if state.clock.now() >= stored.challenge.expires_at {
-        return Err(expired());
-    }
     let (new_state, outcome) = match body.decision {
         Decision::Approve => {
             approve_checks(&stored, &device, body)?;

@@ -351,13 +351,23 @@ pub(crate) async fn throttle(
     Ok(())
 }
 
-/// Gives back one event counted by [`throttle`] under `key` (a sign-in that succeeded: only
-/// failures count against the limit, yet every attempt is counted before any work is done).
-pub(crate) async fn throttle_refund(state: &AppState, key: &str) -> Result<(), ApiError> {
-    sqlx::query("UPDATE throttle SET count = count - 1 WHERE key = $1 AND count > 0")
-        .bind(key)
-        .execute(&state.db)
-        .await?;
+/// Gives back one event counted by [`throttle`] under `key` at `counted_at` (unix seconds), if
+/// the window that counted it is still the current one. Sign-ins use it once they complete
+/// (approved on a device, a mailed code, or a brand-new account's password): a person who
+/// signs in often is not throttled, while attempts that never complete — wrong passwords, and
+/// a password holder who only starts sign-ins — keep counting.
+pub(crate) async fn throttle_refund(
+    state: &AppState,
+    key: &str,
+    counted_at: i64,
+) -> Result<(), ApiError> {
+    sqlx::query(
+        "UPDATE throttle SET count = count - 1 WHERE key = $1 AND count > 0 AND window_start <= $2",
+    )
+    .bind(key)
+    .bind(counted_at)
+    .execute(&state.db)
+    .await?;
     Ok(())
 }
 

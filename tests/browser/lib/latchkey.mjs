@@ -231,18 +231,18 @@ export class Device {
   }
 
   /**
-   * `pin forgot`: the account password, then the code mailed now, then the new PIN (written
-   * twice: the CLI asks for it again, or ignores the extra line).
+   * `pin forgot`: the new PIN twice (checked before anything is sent), the account password,
+   * then the code mailed now.
    */
   forgotPin(password, newPin) {
     const seen = this.server.outboxNames();
     return this.ok(['pin', 'forgot'], {
       timeout: 40_000,
       input: async (child) => {
-        child.stdin.write(`${password}\n`);
+        child.stdin.write(`${newPin}\n${newPin}\n${password}\n`);
         await waitForOutput(child, /code was sent|sent to/i, 20_000);
         const code = await this.server.mailedCode('PIN reset code', /reset your PIN|PIN/i, { seen, timeout: 10_000 });
-        child.stdin.end(`${code}\n${newPin}\n${newPin}\n`);
+        child.stdin.end(`${code}\n`);
       },
     });
   }

@@ -424,11 +424,11 @@ async fn login(
         };
         (status, render(&page)).into_response()
     };
-    // Throttle per address and per IP before any password work; a right password gives its
-    // count back, so only failures use up the limit.
+    // Throttle per address and per IP before any password work; a sign-in that completes gives
+    // its count back (`signin_completed`), so only failures and unfinished sign-ins count.
     let throttle_keys = [
-        format!("login:email:{email}"),
-        format!("login:ip:{}", peer.ip()),
+        login_key_email(&email),
+        login_key_ip(&peer.ip().to_string()),
     ];
     for key in &throttle_keys {
         if let Err(e) = device::throttle(&state, key, state.config.policy.login_attempts, 900).await
@@ -457,9 +457,6 @@ async fn login(
             "The e-mail address or the password is wrong.".into(),
         ));
     };
-    for key in &throttle_keys {
-        device::throttle_refund(&state, key).await?;
-    }
     let browser = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -498,6 +495,13 @@ async fn login(
                 .await;
             }
             // A brand-new account: the password is the only factor until a device is added.
+            signin_completed(
+                &state,
+                &account,
+                Some(&peer.ip().to_string()),
+                state.clock.now_i64(),
+            )
+            .await?;
             device::audit(
                 &state,
                 &account,
@@ -546,6 +550,35 @@ async fn login(
     }
 }
 
+fn login_key_email(email: &str) -> String {
+    format!("login:email:{email}")
+}
+
+fn login_key_ip(ip: &str) -> String {
+    format!("login:ip:{ip}")
+}
+
+/// A sign-in of `account` completed (approved on a device, a mailed code, or a brand-new
+/// account's password): the password attempt made at `attempted_at` (from `ip`, when known) no
+/// longer counts against the login throttle.
+pub(crate) async fn signin_completed(
+    state: &AppState,
+    account: &AccountId,
+    ip: Option<&str>,
+    attempted_at: i64,
+) -> Result<(), PageError> {
+    let email: String = sqlx::query("SELECT email FROM accounts WHERE id = $1")
+        .bind(account.to_string())
+        .fetch_one(&state.db)
+        .await?
+        .try_get("email")?;
+    device::throttle_refund(state, &login_key_email(&email), attempted_at).await?;
+    if let Some(ip) = ip {
+        device::throttle_refund(state, &login_key_ip(ip), attempted_at).await?;
+    }
+    Ok(())
+}
+
 /// "Firefox on Linux" from a User-Agent; never the raw string.
 fn describe_browser(agent: &str) -> String {
     let browser = ["Edg/", "Firefox/", "Chrome/", "Safari/", "curl/", "reqwest"]
@@ -584,7 +617,7 @@ struct ApprovePage<'a> {
 
 /// Seconds after a PIN evaluation during which it may still be a right PIN whose approval is
 /// on its way; after that (or once another evaluation follows) it was a wrong PIN.
-const PIN_CHECK_GRACE_SECS: i64 = 5;
+const PIN_CHECK_GRACE_SECS: i64 = 8;
 
 /// What the devices asked to approve a waiting sign-in did so far.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -596,8 +629,10 @@ enum Progress {
     /// Wrong PINs were typed on a device, which has `left` attempts before it locks. (Not
     /// named: this page is shown before the sign-in is approved, to a password holder.)
     WrongPin { left: i64 },
-    /// Every device asked can no longer approve (locked after wrong PINs, or removed).
+    /// No device asked can approve any more, and at least one is locked after wrong PINs.
     Locked,
+    /// Every device asked was removed (or its enrolment ended) meanwhile.
+    Removed,
 }
 
 /// The state of a sign-in, for the page and its live updates.
@@ -650,12 +685,17 @@ async fn progress(state: &AppState, login: &str) -> Result<Progress, PageError> 
     let now = state.clock.now_i64();
     let max = i64::from(state.config.policy.max_failures);
     let mut usable = 0;
+    let mut locked = 0;
     let mut checking = false;
     let mut wrong: Option<i64> = None;
     for r in &rows {
         let failures: i64 = r.try_get("failures")?;
         let device_state: String = r.try_get("state")?;
-        if failures >= max || device_state != crate::http::device::states::ACTIVE {
+        if device_state != crate::http::device::states::ACTIVE {
+            continue;
+        }
+        if failures >= max {
+            locked += 1;
             continue;
         }
         usable += 1;
@@ -670,8 +710,10 @@ async fn progress(state: &AppState, login: &str) -> Result<Progress, PageError> 
             }
         }
     }
-    Ok(if !rows.is_empty() && usable == 0 {
+    Ok(if !rows.is_empty() && usable == 0 && locked > 0 {
         Progress::Locked
+    } else if !rows.is_empty() && usable == 0 {
+        Progress::Removed
     } else if let Some(left) = wrong {
         Progress::WrongPin { left }
     } else if checking {
@@ -700,7 +742,7 @@ async fn approve_page(
             // session counts as confirmed from the approval, not from this page load.
             let redeemed = sqlx::query(
                 "UPDATE logins SET state = $1 WHERE id = $2 AND account_id = $3 AND state = $4 \
-                 RETURNING answered_at",
+                 RETURNING answered_at, created_at, ip",
             )
             .bind(login_states::USED)
             .bind(session.login_id.as_deref().unwrap_or_default())
@@ -712,6 +754,8 @@ async fn approve_page(
             let Some(redeemed) = redeemed else {
                 return Ok(Redirect::to("/login").into_response());
             };
+            let ip: String = redeemed.try_get("ip")?;
+            signin_completed(&state, &account, Some(&ip), redeemed.try_get("created_at")?).await?;
             let (_, cookie) = session::create_confirmed(
                 &state,
                 &account,
@@ -810,11 +854,9 @@ impl Status {
             message,
         };
         match &login.progress {
-            Progress::Waiting => status,
-            Progress::Checking => Self {
-                message: "A PIN was entered on your device; checking it…".into(),
-                ..status
-            },
+            // Said as "waiting" too: a password holder watching this page learns nothing of
+            // the device's PIN entry until it is known to be wrong.
+            Progress::Waiting | Progress::Checking => status,
             Progress::WrongPin { left } => warning(format!(
                 "A wrong PIN was entered on your device ({left} of {max_failures} attempts left). \
                  Type the number shown here and your PIN again."
@@ -823,6 +865,12 @@ impl Status {
                 "Your device is locked after too many wrong PINs, so it cannot approve this \
                  sign-in. Use \"Forgot PIN\" in the Latchkey app to choose a new PIN, or sign in \
                  with a code sent to your e-mail (the button below)."
+                    .into(),
+            ),
+            Progress::Removed => warning(
+                "The device this request was sent to was removed from your account, so it \
+                 cannot approve this sign-in. Sign in with a code sent to your e-mail (the button \
+                 below)."
                     .into(),
             ),
         }
@@ -852,13 +900,20 @@ async fn approve_events(
             }
             let key = format!("login:{login_id}");
             let max = state.config.policy.max_failures;
+            // The status now and whether a PIN is being checked; `None` on a storage error
+            // (the page keeps what it shows; a sign-in that is gone reads as cancelled).
             let current = || async {
-                let view = load_login(&state, &session).await.ok().flatten()?;
-                let expired = state.clock.now_i64() >= view.expires_at;
-                Some((
-                    Status::of(&view, expired, max),
-                    view.progress == Progress::Checking,
-                ))
+                match load_login(&state, &session).await {
+                    Ok(Some(view)) => {
+                        let expired = state.clock.now_i64() >= view.expires_at;
+                        Some((
+                            Status::of(&view, expired, max),
+                            view.progress == Progress::Checking,
+                        ))
+                    }
+                    Ok(None) => Some((Status::outcome(login_states::CANCELLED, false), false)),
+                    Err(_) => None,
+                }
             };
             // A PIN being checked turns into "wrong PIN" without a signal: look again soon.
             let wait = Duration::from_secs(if checking { 1 } else { 25 });
@@ -866,15 +921,18 @@ async fn approve_events(
                 .signals
                 .wait_for(&key, wait, || async {
                     let now = current().await?;
-                    (Some(&now.0) != last.as_ref()).then_some(now)
+                    (Some(&now.0) != last.as_ref() || now.1 != checking).then_some(now)
                 })
                 .await;
             // Nothing changed: send it again (keeps the connection and the page alive).
             let (status, checking) = match changed {
                 Some(now) => now,
-                None => current()
-                    .await
-                    .unwrap_or_else(|| (Status::outcome(login_states::CANCELLED, false), false)),
+                None => current().await.unwrap_or_else(|| {
+                    (
+                        last.clone().unwrap_or_else(|| Status::outcome("", false)),
+                        checking,
+                    )
+                }),
             };
             let data = serde_json::json!({
                 "done": status.done,

@@ -354,6 +354,9 @@ async fn login_code(
         ));
     }
     let cookie = mailed_session(&state, &session, &account).await?;
+    // Completed: the password attempt that asked for the code stops counting (its address key;
+    // the mailed codes have their own, smaller limits).
+    super::auth::signin_completed(&state, &account, None, state.clock.now_i64()).await?;
     device::audit(&state, &account, None, "signin_mailed_code", "").await;
     device::notify_account(
         &state,

@@ -111,10 +111,11 @@ fn describe_event(event: &str, detail: &str) -> String {
     }
 }
 
-/// `/account?done=…`: what the page says after an action (fixed texts, nothing reflected).
+/// `/account?removed=DEVICE`: after a removal, the page names the device, if it really is a
+/// removed device of this account (a crafted link shows nothing).
 #[derive(Deserialize)]
 pub struct AccountQuery {
-    done: Option<String>,
+    removed: Option<String>,
 }
 
 async fn account(
@@ -169,6 +170,21 @@ async fn account(
             state_class: class,
         });
     }
+    let notice =
+        match &query.removed {
+            Some(id) => sqlx::query(
+                "SELECT name FROM devices WHERE id = $1 AND account_id = $2 AND state = $3",
+            )
+            .bind(id)
+            .bind(account.to_string())
+            .bind(states::REMOVED)
+            .fetch_optional(&state.db)
+            .await?
+            .map(|r| r.try_get::<String, _>("name"))
+            .transpose()?
+            .map(|name| format!("\"{name}\" was removed. Every address of the account was told.")),
+            None => None,
+        };
     let events = sqlx::query(
         "SELECT event, detail, at FROM audit WHERE account_id = $1 ORDER BY at DESC LIMIT 20",
     )
@@ -190,12 +206,7 @@ async fn account(
         service: &state.config.policy.service_name,
         csrf: &session.csrf,
         email: &email,
-        notice: match query.done.as_deref() {
-            Some("removed") => {
-                Some("The device was removed. Every address of the account was told.")
-            }
-            _ => None,
-        },
+        notice: notice.as_deref(),
         devices,
         events,
     }))
@@ -578,7 +589,7 @@ async fn remove(
         return Ok(redirect);
     }
     crate::http::pin::remove_device(&state, &account, &id, "removed on the web page").await?;
-    Ok(Redirect::to("/account?done=removed").into_response())
+    Ok(Redirect::to(&format!("/account?removed={id}")).into_response())
 }
 
 #[derive(Template)]
