@@ -12,8 +12,18 @@ use std::time::Instant;
 use latchkey_core::keystore::MemoryKeyStore;
 use latchkey_core::{Latchkey, Options, ScanResult, StaticPlatform};
 use latchkey_protocol::secret::{OneTimeCode, Password, Pin};
+// The same server harness and scripted browser as the test suites (one browser, not two).
+use latchkey_test_support::{reset_code, Backend, Browser, Policy, TestServer};
 
-use crate::web::Browser;
+/// Whether the browser's approved sign-in became a session.
+async fn signed_in(browser: &Browser) -> bool {
+    browser
+        .get_raw("/login/approve")
+        .await
+        .headers()
+        .get("location")
+        .is_some_and(|l| l == "/account")
+}
 
 fn step(n: u32, text: &str) {
     println!("\n{n}. {text}");
@@ -53,12 +63,20 @@ pub async fn run() -> Result<(), String> {
         1,
         "Starting the reference server on loopback HTTPS with a temporary CA",
     );
-    let mut config = latchkey_server::config::Config::dev(work.path().join("server"));
-    config.policy.service_name = "Example Corp".into();
-    let server = latchkey_server::start(config).await?;
-    let ca_path = server.ca_cert.clone().ok_or("no dev CA")?;
-    let ca = std::fs::read(&ca_path).map_err(|e| e.to_string())?;
-    println!("   {} (trusting only {})", server.url, ca_path.display());
+    let server = TestServer::start_with(
+        Backend::Sqlite,
+        Policy {
+            service_name: "Example Corp".into(),
+            ..Policy::default()
+        },
+    )
+    .await;
+    let ca = server.ca_pem.clone();
+    println!(
+        "   {} (trusting only its development CA, in {})",
+        server.url,
+        server.dir.path().display()
+    );
 
     let email = "alice@example.org";
     let password = "correct horse battery staple";
@@ -66,17 +84,14 @@ pub async fn run() -> Result<(), String> {
         2,
         &format!("Registering {email} on the web page (and opening the link it mails)"),
     );
-    let browser = Browser::new(&server.url, &ca)?;
-    browser
-        .register(email, password, &work.path().join("server"))
-        .await?;
+    let browser = Browser::register(&server, email, password).await;
 
     step(
         3,
         "My account → Manage my devices → Add a device: name \"Demo laptop\", PIN typed twice",
     );
     let pin = "4831";
-    let link = browser.add_device("Demo laptop", pin).await?;
+    let (_, link) = browser.add_device("Demo laptop", pin).await;
     let png = work.path().join("add-device-qr.png");
     qr_png(&link, &png)?;
     println!("   The page shows a QR code (saved as {})", png.display());
@@ -124,8 +139,7 @@ pub async fn run() -> Result<(), String> {
         5,
         "Signing in on the web: password, then \"Approve on your device\"",
     );
-    let login = Browser::new(&server.url, &ca)?;
-    let code = login.sign_in(email, password).await?;
+    let (login, _, code) = Browser::sign_in(&server, email, password).await;
     println!("   The login page shows the number {code}");
     let view = core
         .wait_for_challenge(&account.id, 10)
@@ -142,12 +156,10 @@ pub async fn run() -> Result<(), String> {
         "   Typed {code} and the PIN: approved in {:.1} ms",
         started.elapsed().as_secs_f64() * 1e3
     );
-    println!("   Browser signed in: {}", login.signed_in().await?);
+    println!("   Browser signed in: {}", signed_in(&login).await);
 
     step(6, "A wrong PIN is counted by the server");
-    let code = Browser::new(&server.url, &ca)?
-        .sign_in(email, password)
-        .await?;
+    let (_, _, code) = Browser::sign_in(&server, email, password).await;
     let view = core
         .wait_for_challenge(&account.id, 10)
         .await
@@ -182,23 +194,13 @@ pub async fn run() -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     println!("   Code sent to {}", ticket.sent_to.join(", "));
-    let outbox = latchkey_server::mail::read_outbox(&work.path().join("server"));
-    let mail = outbox
-        .iter()
-        .map(|(_, m)| m)
-        .find(|m| m.contains("reset your PIN"))
-        .ok_or("no reset mail")?;
-    let otc = mail
-        .lines()
-        .map(str::trim)
-        .find(|l| l.len() == 8 && l.chars().all(|c| c.is_ascii_digit()))
-        .ok_or("no code in the mail")?;
+    let otc = reset_code(&server);
     println!("   (read from the dev outbox, as the person would from their mailbox)");
     let reset_pin = "7292";
     core.forgot_pin_finish(
         &account.id,
         &ticket,
-        &OneTimeCode::new(otc),
+        &OneTimeCode::new(otc.as_str()),
         &Pin::new(reset_pin),
     )
     .await
@@ -206,8 +208,7 @@ pub async fn run() -> Result<(), String> {
     println!("   New PIN set; every address on the account was told.");
 
     step(9, "Signing in again with the new PIN");
-    let login = Browser::new(&server.url, &ca)?;
-    let code = login.sign_in(email, password).await?;
+    let (login, _, code) = Browser::sign_in(&server, email, password).await;
     let view = core
         .wait_for_challenge(&account.id, 10)
         .await
@@ -218,10 +219,10 @@ pub async fn run() -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     println!(
         "   Approved; browser signed in: {}",
-        login.signed_in().await?
+        signed_in(&login).await
     );
 
-    server.shutdown().await;
+    server.stop().await;
     println!("\nDone. Everything above ran over real HTTPS with real keys; nothing was mocked.");
     Ok(())
 }

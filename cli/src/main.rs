@@ -3,8 +3,6 @@
 
 #[cfg(feature = "demo")]
 mod demo;
-#[cfg(feature = "demo")]
-mod web;
 
 use std::io::BufRead as _;
 use std::path::PathBuf;

@@ -1,11 +1,9 @@
 //! The device API against the real server on loopback HTTPS, on SQLite and PostgreSQL.
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests panic on failure
 
-mod common;
-
-use common::*;
 use latchkey_protocol::types::{OperationId, PublicKey};
 use latchkey_protocol::wire::*;
+use latchkey_test_support::*;
 use rand_core::OsRng;
 
 on_both_backends! {

@@ -3,10 +3,8 @@
 //! and the e-mailed reset code.
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests panic on failure
 
-mod common;
-
-use common::*;
 use latchkey_protocol::types::OperationId;
+use latchkey_test_support::*;
 use rand_core::OsRng;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

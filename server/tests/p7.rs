@@ -2,11 +2,9 @@
 //! adding or removing devices on the web, against the real server on SQLite and PostgreSQL.
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests panic on failure
 
-mod common;
-
-use common::*;
 use latchkey_protocol::signed;
 use latchkey_protocol::wire::*;
+use latchkey_test_support::*;
 use reqwest::StatusCode;
 use sqlx::Row as _;
 

@@ -3,10 +3,8 @@
 //! dev-only outbox.
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests panic on failure
 
-mod common;
-
-use common::*;
 use latchkey_protocol::wire::ErrorCode;
+use latchkey_test_support::*;
 
 const PASSWORD: &str = "correct horse battery";
 use reqwest::StatusCode;

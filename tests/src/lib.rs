@@ -2,8 +2,8 @@
 //! helpers, reused), a device opened through `latchkey-core`, and QR rendering.
 #![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)] // test support panics on failure
 
-#[path = "../../server/tests/common/mod.rs"]
-pub mod server;
+/// The shared test support (server harness, scripted browser, protocol-level device).
+pub use latchkey_test_support as server;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -34,14 +34,14 @@ macro_rules! on_both_backends {
     ($($name:ident => $body:ident;)*) => {
         mod sqlite {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() { super::$body($crate::common::Backend::Sqlite).await }
+            async fn $name() { super::$body($crate::Backend::Sqlite).await }
             )*
         }
         mod postgres {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $name() {
-                if $crate::common::postgres_url().is_none() { return; }
-                super::$body($crate::common::Backend::Postgres).await
+                if $crate::postgres_url().is_none() { return; }
+                super::$body($crate::Backend::Postgres).await
             }
             )*
         }
