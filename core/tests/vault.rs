@@ -461,3 +461,24 @@ fn every_clear_field_of_a_record_is_bound() {
     let loaded = d.vault.load(&record.id).expect("restored");
     assert_eq!(loaded.identity, record.identity);
 }
+
+/// A record that exists but cannot be read is a storage error, never "no such account" (which
+/// would let a shell offer to enrol again over it).
+#[test]
+fn an_unreadable_record_is_a_storage_error_not_a_missing_one() {
+    let (dir, d) = device();
+    let mut server = ServerHalf::new();
+    let record = enrol(&d.vault, &d.signer, &mut server, &Pin::new("4831")).expect("enrol");
+    let path = dir
+        .path()
+        .join("accounts")
+        .join(format!("{}.json", record.id.as_str()));
+    std::fs::remove_file(&path).expect("remove the file");
+    std::fs::create_dir(&path).expect("a directory in its place");
+    match d.vault.load(&record.id) {
+        Err(Error::Storage { op, .. }) => assert_eq!(op, "read"),
+        other => panic!("expected a storage error, got {other:?}"),
+    }
+    std::fs::remove_dir(&path).expect("remove the directory");
+    assert!(matches!(d.vault.load(&record.id), Err(Error::NotFound(_))));
+}

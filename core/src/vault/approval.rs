@@ -161,3 +161,75 @@ fn derive_pin_key(output: &OprfOutput, pin: &Pin, context: &SealContext) -> Zero
     }
     key
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used, clippy::unwrap_used)] // tests panic on failure
+
+    use latchkey_protocol::oprf;
+    use latchkey_protocol::secret::OprfKey;
+    use rand_core::OsRng;
+
+    use super::*;
+
+    fn context() -> SealContext {
+        SealContext {
+            account: AccountId::random(&mut OsRng),
+            device: DeviceId::random(&mut OsRng),
+            epoch: 1,
+            key_id: KeyId::random(&mut OsRng),
+        }
+    }
+
+    /// Every field of the context binds the inner seal: the same PIN and evaluation open the
+    /// key only under the context it was sealed with (DESIGN: AAD binds purpose, account,
+    /// device and key epoch), and the outer layer's AAD differs per context too.
+    #[test]
+    fn seals_are_bound_to_account_device_epoch_and_key_id() {
+        let pin = Pin::new("4831");
+        let output = oprf::evaluate(&OprfKey::generate(&mut OsRng), &pin).expect("evaluate");
+        let key = ApprovalKey::generate(&mut OsRng);
+        let sealed_with = context();
+        let sealed = seal(&key, &output, &pin, &sealed_with, &mut OsRng);
+        let opened = open(&sealed, &output, &pin, &sealed_with).expect("its own context");
+        assert_eq!(opened.public_key(), key.public_key());
+        let others = [
+            SealContext {
+                account: AccountId::random(&mut OsRng),
+                ..sealed_with.clone()
+            },
+            SealContext {
+                device: DeviceId::random(&mut OsRng),
+                ..sealed_with.clone()
+            },
+            SealContext {
+                epoch: 2,
+                ..sealed_with.clone()
+            },
+            SealContext {
+                key_id: KeyId::random(&mut OsRng),
+                ..sealed_with.clone()
+            },
+        ];
+        for other in &others {
+            assert!(open(&sealed, &output, &pin, other).is_none(), "{other:?}");
+            assert_ne!(other.outer_aad(), sealed_with.outer_aad(), "{other:?}");
+        }
+        assert!(open(&sealed, &output, &Pin::new("4832"), &sealed_with).is_none());
+        assert_ne!(
+            sealed_with.outer_aad(),
+            sealed_with.fields("approval-key-inner"),
+            "outer and inner layers use different AAD"
+        );
+    }
+
+    #[test]
+    fn debug_output_names_the_type_and_nothing_else() {
+        let key = ApprovalKey::generate(&mut OsRng);
+        assert_eq!(format!("{key:?}"), "ApprovalKey(..)");
+        let pin = Pin::new("4831");
+        let output = oprf::evaluate(&OprfKey::generate(&mut OsRng), &pin).expect("evaluate");
+        let sealed = seal(&key, &output, &pin, &context(), &mut OsRng);
+        assert_eq!(format!("{sealed:?}"), "InnerSealed(..)");
+    }
+}
