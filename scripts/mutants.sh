@@ -4,7 +4,8 @@
 # (protocol) to hours (server, core).
 #
 #   scripts/mutants.sh protocol        # signed bytes, link, OPRF, PIN policy
-#   scripts/mutants.sh core            # vault, client, flows (unlock/approve/change/reset)
+#   scripts/mutants.sh core            # core-vault (vault, approval key) and core-flows (client,
+#                                      # enrol/approve/pin/remove/settle against the real server)
 #   scripts/mutants.sh server          # device, challenge, enrolment, PIN and P7 handlers
 #   scripts/mutants.sh all
 #
@@ -45,12 +46,20 @@ chunk_protocol() {
     --file protocol/src/oprf.rs --file protocol/src/pin.rs
 }
 
-chunk_core() {
-  LATCHKEY_REQUIRE_KEYUTILS= run core --package latchkey-core \
+# The vault is tested by the core's own suites (fast: about 5 s a mutant); the flows need the
+# end-to-end suites against the real server (slower).
+chunk_core_vault() {
+  LATCHKEY_REQUIRE_KEYUTILS= run core-vault --package latchkey-core --test-package latchkey-core \
+    --file core/src/vault/mod.rs --file core/src/vault/approval.rs
+}
+
+chunk_core_flows() {
+  LATCHKEY_REQUIRE_KEYUTILS= run core-flows --package latchkey-core \
     --test-package latchkey-core --test-package latchkey-e2e \
-    --file core/src/vault/mod.rs --file core/src/vault/approval.rs \
     --file core/src/client.rs --file "core/src/latchkey/*.rs"
 }
+
+chunk_core() { chunk_core_vault; chunk_core_flows; }
 
 chunk_server() {
   run server --package latchkey-server \
@@ -62,7 +71,9 @@ chunk_server() {
 case "${1:-}" in
   protocol) chunk_protocol ;;
   core) chunk_core ;;
+  core-vault) chunk_core_vault ;;
+  core-flows) chunk_core_flows ;;
   server) chunk_server ;;
   all) chunk_protocol; chunk_core; chunk_server ;;
-  *) echo "usage: $0 protocol|core|server|all" >&2; exit 64 ;;
+  *) echo "usage: $0 protocol|core|core-vault|core-flows|server|all" >&2; exit 64 ;;
 esac

@@ -25,6 +25,11 @@ mod aead;
 mod client;
 mod fsio;
 
+/// The protocol crate, re-exported so the bindings (and shells' Rust code) depend on the core
+/// alone.
+pub use latchkey_protocol as protocol;
+mod stored;
+
 #[cfg(feature = "test-support")]
 pub use fsio::FaultPlan;
 

@@ -205,7 +205,7 @@ impl SoftwareSigner {
             path: path.clone(),
             reason,
         };
-        let format = crate::vault::peek_format(&bytes).map_err(corrupt)?;
+        let format = crate::stored::peek_format(&bytes).map_err(corrupt)?;
         if format != KEY_FILE_FORMAT {
             return Err(corrupt(format!("unknown format {format}")));
         }

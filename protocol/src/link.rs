@@ -29,10 +29,7 @@ use crate::types::PublicKey;
 use crate::wire::PinSource;
 use crate::PROTOCOL_VERSION;
 
-/// The shortest enrolment code accepted: 14 bytes = 112 bits (P6).
-pub const MIN_CODE_BYTES: usize = 14;
-/// The longest enrolment code accepted.
-pub const MAX_CODE_BYTES: usize = 32;
+pub use crate::secret::{MAX_CODE_BYTES, MIN_CODE_BYTES};
 /// The longest account label, in characters.
 pub const MAX_LABEL_CHARS: usize = 64;
 

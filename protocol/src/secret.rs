@@ -194,11 +194,16 @@ macro_rules! wire_secret_bytes {
     };
 }
 
+/// The shortest enrolment code accepted: 14 bytes = 112 bits (P6).
+pub const MIN_CODE_BYTES: usize = 14;
+/// The longest enrolment code accepted.
+pub const MAX_CODE_BYTES: usize = 32;
+
 wire_secret_bytes!(
     /// The single-use enrolment code from the QR link: 14 to 32 random bytes (≥112 bits, P6).
     EnrolmentCode,
-    crate::link::MIN_CODE_BYTES,
-    crate::link::MAX_CODE_BYTES
+    MIN_CODE_BYTES,
+    MAX_CODE_BYTES
 );
 
 impl EnrolmentCode {

@@ -97,6 +97,16 @@ impl PublicKey {
         p256::PublicKey::from_sec1_bytes(bytes).ok().map(Self)
     }
 
+    /// Parses what platform key stores hand out: SEC1 (compressed or uncompressed) or a DER
+    /// `SubjectPublicKeyInfo` (Android Keystore's `getEncoded()`, Java's `PublicKey`).
+    pub fn from_sec1_or_spki(bytes: &[u8]) -> Option<Self> {
+        use p256::pkcs8::DecodePublicKey as _;
+        Self::from_sec1(bytes).or_else(|| {
+            // p256's PublicKey is never the identity; the curve check is in the decoding.
+            p256::PublicKey::from_public_key_der(bytes).ok().map(Self)
+        })
+    }
+
     /// The compressed SEC1 encoding (33 bytes), the only form this protocol writes.
     pub fn to_sec1(&self) -> [u8; 33] {
         let point = self.0.to_encoded_point(true);
@@ -177,6 +187,18 @@ impl Signature {
         let mut out = [0u8; 64];
         out.copy_from_slice(&sig.to_bytes());
         Self(out)
+    }
+
+    /// Parses what platform signers hand out: the 64-byte `r || s` form or ASN.1 DER (Java's
+    /// `Signature`, Android Keystore, Secure Enclave), normalising S to the low form (most
+    /// platform signers do not; both forms are equally valid ECDSA).
+    pub fn from_der_or_raw(bytes: &[u8]) -> Option<Self> {
+        let sig = if bytes.len() == 64 {
+            ecdsa::Signature::from_slice(bytes).ok()?
+        } else {
+            ecdsa::Signature::from_der(bytes).ok()?
+        };
+        Some(Self::from_ecdsa(&sig))
     }
 
     /// Parses the 64-byte `r || s` form, as produced by hardware signers after DER decoding.
@@ -300,6 +322,41 @@ mod tests {
         let id = AccountId::random(&mut rand_core::OsRng);
         assert_eq!(AccountId::parse(&id.to_string()), Some(id));
         assert_eq!(AccountId::parse("short"), None);
+    }
+
+    /// Keys and signatures as platform signers return them (SPKI DER, DER with a high S) are
+    /// read into the protocol's forms; anything else is refused.
+    #[test]
+    fn platform_encodings_are_read_and_normalised() {
+        use p256::pkcs8::EncodePublicKey as _;
+        let key = ecdsa::SigningKey::random(&mut rand_core::OsRng);
+        let public = PublicKey::from(key.verifying_key());
+        let spki = p256::PublicKey::from(key.verifying_key())
+            .to_public_key_der()
+            .expect("der");
+        assert_eq!(PublicKey::from_sec1_or_spki(spki.as_bytes()), Some(public));
+        assert_eq!(
+            PublicKey::from_sec1_or_spki(&public.to_sec1()),
+            Some(public)
+        );
+        assert_eq!(PublicKey::from_sec1_or_spki(&spki.as_bytes()[1..]), None);
+        assert_eq!(PublicKey::from_sec1_or_spki(b"not a key"), None);
+
+        let message = b"latchkey";
+        let signed: ecdsa::Signature = key.sign(message);
+        let low = signed.normalize_s().unwrap_or(signed);
+        let high = ecdsa::Signature::from_scalars(low.r(), -*low.s()).expect("high s");
+        assert!(high.normalize_s().is_some(), "really the high form");
+        for bytes in [
+            high.to_der().as_bytes().to_vec(),
+            high.to_bytes().to_vec(),
+            low.to_der().as_bytes().to_vec(),
+        ] {
+            let sig = Signature::from_der_or_raw(&bytes).expect("parsed");
+            assert!(public.verify(message, &sig), "normalised and valid");
+        }
+        assert!(Signature::from_der_or_raw(&[0x30, 0x02, 0x01]).is_none());
+        assert!(Signature::from_der_or_raw(&[0u8; 64]).is_none());
     }
 
     #[test]

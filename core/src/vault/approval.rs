@@ -223,6 +223,15 @@ mod tests {
         );
     }
 
+    /// A stored inner layer needs a nonce and at least one byte after it; anything shorter is
+    /// damage, reported before any decryption.
+    #[test]
+    fn an_inner_layer_shorter_than_its_nonce_is_refused() {
+        assert!(InnerSealed::from_bytes(&[0; 12]).is_none());
+        assert!(InnerSealed::from_bytes(&[0; 11]).is_none());
+        assert!(InnerSealed::from_bytes(&[0; 13]).is_some());
+    }
+
     #[test]
     fn debug_output_names_the_type_and_nothing_else() {
         let key = ApprovalKey::generate(&mut OsRng);

@@ -385,7 +385,7 @@ impl Vault {
             path: path.clone(),
             reason,
         };
-        let format = peek_format(&bytes).map_err(corrupt)?;
+        let format = crate::stored::peek_format(&bytes).map_err(corrupt)?;
         if format < RECORD_FORMAT {
             return Err(corrupt(format!(
                 "format {format} from a development version, whose account details were not \
@@ -551,7 +551,7 @@ impl Vault {
             counter: u64,
         }
         let (path, bytes) = self.read(id)?;
-        peek::<Peek>(&bytes)
+        crate::stored::peek::<Peek>(&bytes)
             .map(|p| p.counter)
             .map_err(|reason| Error::Corrupt { path, reason })
     }
@@ -872,26 +872,4 @@ fn outer_aad(context: &SealContext, binding: &[u8]) -> Vec<u8> {
         .bytes(&context.outer_aad())
         .bytes(binding)
         .finish()
-}
-
-/// Reads only the `format` field of a stored JSON file, so an unknown version is reported as
-/// such rather than as damage. Never returns file content in the error.
-pub(crate) fn peek_format(bytes: &[u8]) -> std::result::Result<u32, String> {
-    #[derive(Deserialize)]
-    struct Peek {
-        format: u32,
-    }
-    peek::<Peek>(bytes).map(|p| p.format)
-}
-
-/// Reads only the fields of `T` from a stored JSON file. Never returns file content in the
-/// error.
-fn peek<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> std::result::Result<T, String> {
-    serde_json::from_slice::<T>(bytes).map_err(|e| {
-        format!(
-            "not a readable file: line {} column {}",
-            e.line(),
-            e.column()
-        )
-    })
 }

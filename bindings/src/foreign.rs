@@ -1,0 +1,169 @@
+//! The foreign traits the shells implement (keystore, device signer, platform) and their adapters to the core's traits; keys and signatures are read by the protocol crate.
+
+use super::*;
+
+/// Stores 32-byte wrapping keys by id (Android Keystore-wrapped preferences, iOS Keychain with
+/// `ThisDeviceOnly`, Windows Credential Locker with local persistence).
+#[uniffi::export(with_foreign)]
+pub trait KeyStore: Send + Sync {
+    /// Stores (or replaces) `key` under `id`.
+    fn put(&self, id: String, key: Vec<u8>) -> Result<(), ShellError>;
+    /// The key under `id`, or `None`.
+    fn get(&self, id: String) -> Result<Option<Vec<u8>>, ShellError>;
+    /// Deletes the key; deleting a missing key succeeds.
+    fn delete(&self, id: String) -> Result<(), ShellError>;
+}
+
+/// Non-exportable P-256 device keys (StrongBox, Secure Enclave, TPM).
+#[uniffi::export(with_foreign)]
+pub trait DeviceSigner: Send + Sync {
+    /// How this signer holds keys (reported to the server at enrolment).
+    fn assurance(&self) -> Assurance;
+    /// Creates a key under `alias`; returns its public key as SEC1 (33 or 65 bytes) or
+    /// X.509 SubjectPublicKeyInfo DER (Java's `PublicKey.getEncoded()`).
+    fn generate(&self, alias: String) -> Result<Vec<u8>, ShellError>;
+    /// ECDSA P-256 with SHA-256 over `message` (Java's `SHA256withECDSA`); DER or raw r‖s.
+    fn sign(&self, alias: String, message: Vec<u8>) -> Result<Vec<u8>, ShellError>;
+    /// Deletes the key; deleting a missing key succeeds.
+    fn delete(&self, alias: String) -> Result<(), ShellError>;
+}
+
+/// What the shell knows about the device.
+#[uniffi::export(with_foreign)]
+pub trait Platform: Send + Sync {
+    /// Whether a screen lock (PIN, pattern, password, biometrics) is set.
+    fn has_screen_lock(&self) -> bool;
+    /// The model, shown on the account's devices page ("Pixel 8").
+    fn device_model(&self) -> String;
+}
+
+/// How a device key is held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum Assurance {
+    /// In software, sealed at rest under a keystore-held key.
+    Software,
+    /// Non-exportable, in a trusted execution environment (Android Keystore TEE, TPM).
+    Hardware,
+    /// Non-exportable, in a discrete secure element (StrongBox, Secure Enclave).
+    SecureElement,
+}
+
+impl From<ptypes::Assurance> for Assurance {
+    fn from(a: ptypes::Assurance) -> Self {
+        match a {
+            ptypes::Assurance::Hardware => Self::Hardware,
+            ptypes::Assurance::SecureElement => Self::SecureElement,
+            // Software, and anything newer: claim no more than software.
+            _ => Self::Software,
+        }
+    }
+}
+
+impl From<Assurance> for ptypes::Assurance {
+    fn from(a: Assurance) -> Self {
+        match a {
+            Assurance::Software => Self::Software,
+            Assurance::Hardware => Self::Hardware,
+            Assurance::SecureElement => Self::SecureElement,
+        }
+    }
+}
+
+pub(crate) struct ForeignKeyStore(pub(crate) Arc<dyn KeyStore>);
+
+pub(crate) fn keystore_error(e: ShellError) -> KeyStoreError {
+    match e {
+        ShellError::Unavailable { reason } => KeyStoreError::Unavailable {
+            detail: reason,
+            advice: "unlock the device and try again".into(),
+        },
+        ShellError::Missing { reason } | ShellError::Failed { reason } => {
+            KeyStoreError::Failure(reason)
+        }
+    }
+}
+
+impl core_ks::KeyStore for ForeignKeyStore {
+    fn put(&self, id: &KeyId, key: &WrappingKey) -> Result<(), KeyStoreError> {
+        self.0
+            // EXPOSE: the shell's keystore (Android Keystore, Keychain) stores the wrapping key.
+            .put(id.as_str().to_owned(), key.expose_secret().to_vec())
+            .map_err(keystore_error)
+    }
+
+    fn get(&self, id: &KeyId) -> Result<Option<WrappingKey>, KeyStoreError> {
+        match self.0.get(id.as_str().to_owned()) {
+            Ok(Some(mut bytes)) => {
+                let key = WrappingKey::from_bytes(&bytes);
+                bytes.zeroize();
+                key.map(Some).ok_or_else(|| {
+                    KeyStoreError::Failure("the keystore returned a key of the wrong length".into())
+                })
+            }
+            Ok(None) | Err(ShellError::Missing { .. }) => Ok(None),
+            Err(e) => Err(keystore_error(e)),
+        }
+    }
+
+    fn delete(&self, id: &KeyId) -> Result<(), KeyStoreError> {
+        match self.0.delete(id.as_str().to_owned()) {
+            Ok(()) | Err(ShellError::Missing { .. }) => Ok(()),
+            Err(e) => Err(keystore_error(e)),
+        }
+    }
+}
+
+pub(crate) struct ForeignSigner(pub(crate) Arc<dyn DeviceSigner>);
+
+pub(crate) fn signer_error(alias: &KeyAlias, e: ShellError) -> SignerError {
+    match e {
+        ShellError::Missing { .. } => SignerError::Missing(alias.as_str().to_owned()),
+        ShellError::Unavailable { reason } | ShellError::Failed { reason } => {
+            SignerError::Platform(reason)
+        }
+    }
+}
+
+impl core_signer::DeviceSigner for ForeignSigner {
+    fn assurance(&self) -> ptypes::Assurance {
+        self.0.assurance().into()
+    }
+
+    fn generate(&self, alias: &KeyAlias) -> Result<ptypes::PublicKey, SignerError> {
+        let bytes = self
+            .0
+            .generate(alias.as_str().to_owned())
+            .map_err(|e| signer_error(alias, e))?;
+        ptypes::PublicKey::from_sec1_or_spki(&bytes).ok_or_else(|| {
+            SignerError::Platform("the device signer returned an invalid P-256 public key".into())
+        })
+    }
+
+    fn sign(&self, alias: &KeyAlias, message: &[u8]) -> Result<ptypes::Signature, SignerError> {
+        let bytes = self
+            .0
+            .sign(alias.as_str().to_owned(), message.to_vec())
+            .map_err(|e| signer_error(alias, e))?;
+        ptypes::Signature::from_der_or_raw(&bytes).ok_or_else(|| {
+            SignerError::Platform("the device signer returned an invalid ECDSA signature".into())
+        })
+    }
+
+    fn delete(&self, alias: &KeyAlias) -> Result<(), SignerError> {
+        match self.0.delete(alias.as_str().to_owned()) {
+            Ok(()) | Err(ShellError::Missing { .. }) => Ok(()),
+            Err(e) => Err(signer_error(alias, e)),
+        }
+    }
+}
+
+pub(crate) struct ForeignPlatform(pub(crate) Arc<dyn Platform>);
+
+impl latchkey_core::Platform for ForeignPlatform {
+    fn has_screen_lock(&self) -> bool {
+        self.0.has_screen_lock()
+    }
+    fn device_model(&self) -> String {
+        self.0.device_model()
+    }
+}
