@@ -11,6 +11,7 @@
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod events;
 pub mod http;
 pub mod keys;
 pub mod mail;
@@ -26,9 +27,9 @@ use sqlx::AnyPool;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::events::Events;
 use crate::keys::ServerKeys;
 use crate::mail::Mailer;
-use crate::push::Pusher;
 use crate::signals::Signals;
 
 /// A sign-in started for an account, as the login page shows it.
@@ -87,10 +88,10 @@ pub struct AppState {
     pub public_url: String,
     /// The clock expiry is judged by.
     pub clock: Clock,
-    /// Long-poll and live-page wake-ups.
-    pub signals: Signals,
-    /// Push delivery.
-    pub pusher: Box<dyn Pusher>,
+    /// Long-poll and live-page wake-ups (waiters sleep here; events wake them).
+    pub signals: Arc<Signals>,
+    /// Where handlers publish what happened (wake-ups, pushes).
+    pub events: Box<dyn Events>,
     /// Mail delivery.
     pub mailer: Box<dyn Mailer>,
     /// When request ids were last swept (unix seconds).
@@ -264,14 +265,19 @@ pub async fn start(config: Config) -> Result<Running, String> {
         None => format!("https://localhost:{}/", addr.port()),
     };
 
+    let signals = Arc::new(Signals::default());
+    let events = Box::new(events::InProcess::new(
+        signals.clone(),
+        Box::new(push::LogPusher),
+    ));
     let state = Arc::new(AppState {
         db: pool,
         keys,
         config,
         public_url: public_url.clone(),
         clock: Clock::default(),
-        signals: Signals::default(),
-        pusher: Box::new(push::LogPusher),
+        signals,
+        events,
         mailer,
         request_id_sweep: std::sync::atomic::AtomicU64::new(0),
     });

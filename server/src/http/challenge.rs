@@ -21,6 +21,7 @@ use subtle::ConstantTimeEq as _;
 
 use super::device::{self, states, Device};
 use super::error::{ApiError, ApiResult};
+use crate::events::{self, Event};
 use crate::AppState;
 
 /// Challenge routes.
@@ -171,8 +172,9 @@ pub(crate) async fn create_signin(
     }
     tx.commit().await?;
     for (device, challenge) in pushes {
-        state.pusher.push(&device, &challenge);
-        state.signals.notify(&format!("device:{device}"));
+        state
+            .events
+            .publish(Event::ChallengeCreated { device, challenge });
     }
     Ok(Signin { login_id })
 }
@@ -191,7 +193,9 @@ pub(crate) async fn cancel_login(
         .bind(login_states::PENDING)
         .execute(&state.db)
         .await?;
-    state.signals.notify(&format!("login:{login_id}"));
+    state.events.publish(Event::SigninChanged {
+        login: login_id.to_owned(),
+    });
     Ok(())
 }
 
@@ -331,7 +335,7 @@ async fn list(
 ) -> ApiResult<ChallengeList> {
     let device = device::authenticate(&state, &request, &[states::ACTIVE]).await?;
     let wait = Duration::from_secs(u64::from(request.body.wait_seconds.min(MAX_WAIT_SECS)));
-    let key = format!("device:{}", device.id);
+    let key = events::device_key(&device.id);
     let found = state
         .signals
         .wait_for(&key, wait, || async {
@@ -462,7 +466,9 @@ async fn answer(
         .await?;
     }
     tx.commit().await?;
-    state.signals.notify(&format!("login:{}", stored.login_id));
+    state.events.publish(Event::SigninChanged {
+        login: stored.login_id.clone(),
+    });
     match new_state {
         login_states::MISMATCH => {
             return Err(ApiError::new(

@@ -13,6 +13,7 @@ use rand_core::{OsRng, RngCore as _};
 use sqlx::Row as _;
 
 use super::error::ApiError;
+use crate::events::Event;
 use crate::AppState;
 
 /// Device states.
@@ -287,7 +288,7 @@ pub(crate) async fn counted_evaluate(
     tx.commit().await?;
     // The "Approve on your device" page shows wrong PINs and the lock as they happen.
     if let Some(login) = login {
-        state.signals.notify(&format!("login:{login}"));
+        state.events.publish(Event::SigninChanged { login });
     }
     if failures == max {
         audit(

@@ -17,6 +17,7 @@ use sqlx::Row as _;
 
 use super::device::{self, states, Device};
 use super::error::{ApiError, ApiResult};
+use crate::events::Event;
 use crate::AppState;
 
 /// Enrolment and evaluation routes.
@@ -205,7 +206,9 @@ async fn finish(
         ),
     )
     .await;
-    state.signals.notify(&format!("enrol:{}", device.id));
+    state
+        .events
+        .publish(Event::EnrolmentChanged { device: device.id });
     Ok(Json(EnrolFinishResponse {
         epoch: 1,
         enrolled_at: u64::try_from(now).unwrap_or(0),

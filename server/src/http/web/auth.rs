@@ -898,7 +898,7 @@ async fn approve_events(
             if last.as_ref().is_some_and(|s| s.done) {
                 return None;
             }
-            let key = format!("login:{login_id}");
+            let key = crate::events::signin_key(&login_id);
             let max = state.config.policy.max_failures;
             // The status now and whether a PIN is being checked; `None` on a storage error
             // (the page keeps what it shows; a sign-in that is gone reads as cancelled).

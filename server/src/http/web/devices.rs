@@ -499,7 +499,7 @@ async fn enrol_events(
             if last.is_some_and(|(done, _, _)| done) {
                 return None;
             }
-            let key = format!("enrol:{id}");
+            let key = crate::events::enrolment_key(&id);
             let current = || async {
                 let row = sqlx::query(
                     "SELECT state, code_expires_at FROM devices WHERE id = $1 AND account_id = $2",
