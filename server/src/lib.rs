@@ -8,6 +8,7 @@
 //! - [`mail`], [`push`]: out-of-band codes and notices; push delivery (ids only).
 #![forbid(unsafe_code)]
 
+pub mod attempts;
 pub mod clock;
 pub mod config;
 pub mod db;

@@ -1061,3 +1061,45 @@ fn sql_placeholders_appear_in_order() {
     }
     assert!(checked > 40, "{checked} queries checked");
 }
+
+/// P2 lives in one module: only `attempts.rs` writes a device's PIN attempt counter (raise,
+/// reset); everything else reads it through `attempts::Attempts`.
+#[test]
+fn p2_only_the_attempts_module_writes_the_counter() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("src dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    walk(&src, &mut files);
+    let writes = counter_writers(&files);
+    assert!(
+        writes.iter().all(|p| p.ends_with("attempts.rs")),
+        "the counter is written outside attempts.rs: {writes:?}"
+    );
+    assert!(
+        writes.iter().any(|p| p.ends_with("attempts.rs")),
+        "the check found the writes in attempts.rs"
+    );
+}
+
+/// Files with an SQL write of `failures` (`failures = …`, `failures + 1`).
+fn counter_writers(files: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
+    files
+        .iter()
+        .filter(|p| {
+            let text = std::fs::read_to_string(p).expect("source");
+            text.contains("SET failures")
+                || text.contains(", failures = ")
+                || text.contains("failures = failures")
+        })
+        .cloned()
+        .collect()
+}

@@ -21,6 +21,7 @@ use subtle::ConstantTimeEq as _;
 
 use super::device::{self, states, Device};
 use super::error::{ApiError, ApiResult};
+use crate::attempts::Attempts;
 use crate::events::{self, Event};
 use crate::AppState;
 
@@ -123,17 +124,19 @@ pub(crate) async fn create_signin(
         return Err(SigninBlocked::TooManyPending);
     }
     // Locked devices cannot approve: pushing to them only to fail would strand the person.
-    let devices: Vec<String> = sqlx::query(
-        "SELECT id FROM devices WHERE account_id = $1 AND state = $2 AND failures < $3",
-    )
-    .bind(account.to_string())
-    .bind(states::ACTIVE)
-    .bind(i64::from(policy.max_failures))
-    .fetch_all(&state.db)
-    .await?
-    .iter()
-    .filter_map(|r| r.try_get("id").ok())
-    .collect();
+    let devices: Vec<String> =
+        sqlx::query("SELECT id, failures FROM devices WHERE account_id = $1 AND state = $2")
+            .bind(account.to_string())
+            .bind(states::ACTIVE)
+            .fetch_all(&state.db)
+            .await?
+            .iter()
+            .filter(|r| {
+                r.try_get("failures")
+                    .is_ok_and(|f| !Attempts::new(f, policy).locked())
+            })
+            .filter_map(|r| r.try_get("id").ok())
+            .collect();
     if devices.is_empty() {
         return Err(SigninBlocked::NoDevice);
     }
@@ -520,8 +523,7 @@ pub(crate) async fn advance_counter(
     let counter = i64::try_from(counter).map_err(|_| ApiError::bad_request("counter too large"))?;
     // Placeholders in order of first appearance: SQLite numbers them that way.
     let advanced = sqlx::query(
-        "UPDATE devices SET last_counter = $1, failures = 0, last_used_at = $2 \
-         WHERE id = $3 AND last_counter < $1",
+        "UPDATE devices SET last_counter = $1, last_used_at = $2 WHERE id = $3 AND last_counter < $1",
     )
     .bind(counter)
     .bind(state.clock.now_i64())
@@ -534,7 +536,8 @@ pub(crate) async fn advance_counter(
             "this approval was already used (signature counter did not increase)",
         ));
     }
-    Ok(())
+    // A valid approval-key signature with a fresh counter proves the PIN (P2).
+    crate::attempts::reset(tx, &device.id).await
 }
 
 /// "This wasn't me": mute pushes for the account and tell every address.

@@ -255,7 +255,6 @@ pub(crate) async fn counted_evaluate(
     challenge: Option<&latchkey_protocol::types::ChallengeId>,
     claim: Option<RequestClaim>,
 ) -> Result<(Element, u8), ApiError> {
-    let max = i64::from(state.config.policy.max_failures);
     let mut tx = state.db.begin().await?;
     if let Some(claim) = claim {
         claim.record(state, &mut *tx).await?;
@@ -272,25 +271,17 @@ pub(crate) async fn counted_evaluate(
         .await?
         .and_then(|r| r.try_get::<String, _>("login_id").ok());
     }
-    let row = sqlx::query(
-        "UPDATE devices SET failures = failures + 1 WHERE id = $1 AND failures < $2 \
-         RETURNING failures",
-    )
-    .bind(device.id.to_string())
-    .bind(max)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else {
+    let Some(attempts) = crate::attempts::raise(&mut tx, &device.id, &state.config.policy).await?
+    else {
         return Err(ApiError::locked());
     };
-    let failures: i64 = row.try_get("failures")?;
     // Committed before anything is evaluated (P2).
     tx.commit().await?;
     // The "Approve on your device" page shows wrong PINs and the lock as they happen.
     if let Some(login) = login {
         state.events.publish(Event::SigninChanged { login });
     }
-    if failures == max {
+    if attempts.locked() {
         audit(
             state,
             &device.account,
@@ -304,11 +295,11 @@ pub(crate) async fn counted_evaluate(
             &device.account,
             "A device was locked after wrong PINs",
             &format!(
-                "Wrong PINs were typed {max} times on the device \"{}\" of your {} account, so it \
+                "Wrong PINs were typed {} times on the device \"{}\" of your {} account, so it \
                  can no longer approve sign-ins. If this was you, choose a new PIN with \"Forgot \
                  PIN\" in the app. If not, someone may have your device: remove it on the \"Manage \
                  my devices\" page.",
-                device.name, state.config.policy.service_name
+                attempts.max, device.name, state.config.policy.service_name
             ),
         )
         .await;
@@ -316,8 +307,7 @@ pub(crate) async fn counted_evaluate(
     let key = oprf_key(state, device, &device.oprf_key)?;
     let evaluated = oprf::blind_evaluate(&key, blinded)
         .map_err(|_| ApiError::bad_request("invalid blinded PIN"))?;
-    let left = u8::try_from((max - failures).max(0)).unwrap_or(0);
-    Ok((evaluated, left))
+    Ok((evaluated, attempts.left()))
 }
 
 /// Fixed-window throttle: at most `limit` events per `window` seconds for `key`.

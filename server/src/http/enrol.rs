@@ -173,7 +173,7 @@ async fn finish(
         ));
     }
     let done = sqlx::query(
-        "UPDATE devices SET state = $1, approval_key = $2, epoch = 1, failures = 0, \
+        "UPDATE devices SET state = $1, approval_key = $2, epoch = 1, \
          pin_check = NULL, last_used_at = $3 WHERE id = $4 AND state = $5",
     )
     .bind(states::ACTIVE)
@@ -186,6 +186,9 @@ async fn finish(
     if done.rows_affected() != 1 {
         return Err(ApiError::unauthorized());
     }
+    // The new approval key was just made behind the PIN the person typed (checked against the
+    // web PIN, or chosen in the app): the counter starts from zero (P2).
+    crate::attempts::reset(&mut tx, &device.id).await?;
     tx.commit().await?;
     device::audit(
         &state,
@@ -233,13 +236,8 @@ async fn check_pin(
     if matches {
         return Ok(());
     }
-    let max = i64::from(state.config.policy.max_failures);
-    let failures: i64 = sqlx::query("SELECT failures FROM devices WHERE id = $1")
-        .bind(device.id.to_string())
-        .fetch_one(&state.db)
-        .await?
-        .try_get("failures")?;
-    if failures >= max {
+    let attempts = crate::attempts::current(&state.db, &device.id, &state.config.policy).await?;
+    if attempts.locked() {
         sqlx::query("UPDATE devices SET state = $1, pin_check = NULL WHERE id = $2")
             .bind(states::REMOVED)
             .bind(device.id.to_string())
@@ -255,9 +253,7 @@ async fn check_pin(
         .await;
         return Err(ApiError::locked());
     }
-    Err(ApiError::wrong_pin(
-        u8::try_from(max - failures).unwrap_or(0),
-    ))
+    Err(ApiError::wrong_pin(attempts.left()))
 }
 
 async fn evaluate(

@@ -162,7 +162,7 @@ async fn commit_swap(
     }
     let mut tx = state.db.begin().await?;
     let swapped = sqlx::query(
-        "UPDATE devices SET oprf_key = $1, approval_key = $2, epoch = $3, failures = 0, last_used_at = $4 \
+        "UPDATE devices SET oprf_key = $1, approval_key = $2, epoch = $3, last_used_at = $4 \
          WHERE id = $5 AND epoch = $6 AND state = $7",
     )
     .bind(sealed)
@@ -189,6 +189,9 @@ async fn commit_swap(
             "the PIN was changed in the meantime; start again",
         ));
     }
+    // The new key was proven (pin-change or pin-reset proof by the new key): the counter starts
+    // from zero, and a device locked by wrong PINs is unlocked by "Forgot PIN" (P2, P7).
+    crate::attempts::reset(&mut tx, &device.id).await?;
     tx.commit().await?;
     Ok(CommitResponse {
         epoch: op.new_epoch,

@@ -21,6 +21,7 @@ use zeroize::Zeroizing;
 
 use super::session::{self, stages, Session};
 use super::{csrf_refused, render, with_cookie, PageError};
+use crate::attempts::Attempts;
 use crate::http::challenge::{self, login_states, SigninBlocked};
 use crate::http::device;
 use crate::AppState;
@@ -683,18 +684,17 @@ async fn progress(state: &AppState, login: &str) -> Result<Progress, PageError> 
     .fetch_all(&state.db)
     .await?;
     let now = state.clock.now_i64();
-    let max = i64::from(state.config.policy.max_failures);
     let mut usable = 0;
     let mut locked = 0;
     let mut checking = false;
     let mut wrong: Option<i64> = None;
     for r in &rows {
-        let failures: i64 = r.try_get("failures")?;
+        let attempts = Attempts::new(r.try_get("failures")?, &state.config.policy);
         let device_state: String = r.try_get("state")?;
         if device_state != crate::http::device::states::ACTIVE {
             continue;
         }
-        if failures >= max {
+        if attempts.locked() {
             locked += 1;
             continue;
         }
@@ -704,7 +704,7 @@ async fn progress(state: &AppState, login: &str) -> Result<Progress, PageError> 
             evaluations > 0 && now - r.try_get::<i64, _>("evaluated_at")? < PIN_CHECK_GRACE_SECS;
         checking |= recent;
         if evaluations - i64::from(recent) > 0 {
-            let left = max - failures;
+            let left = i64::from(attempts.left());
             if wrong.is_none_or(|l| left < l) {
                 wrong = Some(left);
             }

@@ -27,6 +27,7 @@ use zeroize::Zeroizing;
 use super::confirm::{self, Gate};
 use super::session::{self, Session};
 use super::{csrf_refused, format_time, render, PageError};
+use crate::attempts::Attempts;
 use crate::http::device::states;
 use crate::http::enrol;
 use crate::AppState;
@@ -132,7 +133,6 @@ async fn account(
         .fetch_one(&state.db)
         .await?
         .try_get("email")?;
-    let max = i64::from(state.config.policy.max_failures);
     let rows = sqlx::query(
         "SELECT id, name, model, state, assurance, created_at, last_used_at, failures FROM devices \
          WHERE account_id = $1 AND state IN ('active', 'enrolling') ORDER BY created_at",
@@ -142,9 +142,9 @@ async fn account(
     .await?;
     let mut devices = Vec::new();
     for r in &rows {
-        let failures: i64 = r.try_get("failures")?;
+        let attempts = Attempts::new(r.try_get("failures")?, &state.config.policy);
         let dev_state: String = r.try_get("state")?;
-        let (label, class) = if failures >= max {
+        let (label, class) = if attempts.locked() {
             ("Locked: use \"Forgot PIN\" in the app".to_owned(), "locked")
         } else if dev_state == states::ENROLLING {
             ("Enrolling…".to_owned(), "")
@@ -614,7 +614,6 @@ async fn remove_page(
         Ok(v) => v,
         Err(r) => return Ok(r),
     };
-    let max = i64::from(state.config.policy.max_failures);
     let rows = sqlx::query(
         "SELECT id, name, state, failures FROM devices WHERE account_id = $1 \
          AND state IN ('active', 'enrolling', 'pending')",
@@ -625,7 +624,8 @@ async fn remove_page(
     let usable = |r: &sqlx::any::AnyRow| {
         r.try_get::<String, _>("state")
             .is_ok_and(|s| s == states::ACTIVE)
-            && r.try_get::<i64, _>("failures").is_ok_and(|f| f < max)
+            && r.try_get::<i64, _>("failures")
+                .is_ok_and(|f| !Attempts::new(f, &state.config.policy).locked())
     };
     let Some(device) = rows
         .iter()
