@@ -303,3 +303,53 @@ fn account_view(record: &AccountRecord) -> Account {
         unsettled: record.staged.is_some(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used, clippy::unwrap_used)] // tests panic on failure
+
+    use latchkey_protocol::secret::SigningSecret;
+    use latchkey_protocol::types::{AccountId, DeviceId};
+
+    use super::*;
+
+    fn view(created_at: u64, expires_at: u64, server_time: u64) -> ChallengeView {
+        let challenge = Challenge {
+            v: latchkey_protocol::PROTOCOL_VERSION,
+            id: ChallengeId::random(&mut OsRng),
+            account: AccountId::random(&mut OsRng),
+            device: DeviceId::random(&mut OsRng),
+            service: "Example".into(),
+            browser: "Firefox on Linux".into(),
+            ip: "192.0.2.1".into(),
+            location: None,
+            created_at,
+            expires_at,
+            code_digits: 2,
+        };
+        let signature = SigningSecret::generate(&mut OsRng).sign(&challenge.signed_bytes());
+        ChallengeView {
+            account: RecordId::parse("ac-AAAAAAAAAAAAAAAAAAAAAA").expect("record id"),
+            challenge,
+            signature,
+            server_time,
+        }
+    }
+
+    /// The time left is by the server's clock, never more than the request's lifetime, and a
+    /// missing or earlier server time shows the whole lifetime (display only).
+    #[test]
+    fn seconds_left_is_by_the_server_clock_and_clamped_to_the_lifetime() {
+        assert_eq!(view(1_000, 1_120, 1_030).seconds_left(), 90);
+        assert_eq!(view(1_000, 1_120, 1_000).seconds_left(), 120);
+        assert_eq!(view(1_000, 1_120, 1_119).seconds_left(), 1);
+        assert_eq!(view(1_000, 1_120, 1_120).seconds_left(), 0);
+        assert_eq!(view(1_000, 1_120, 5_000).seconds_left(), 0, "expired");
+        assert_eq!(view(1_000, 1_120, 0).seconds_left(), 120, "no server time");
+        assert_eq!(
+            view(1_000, 1_120, 999).seconds_left(),
+            120,
+            "before the request"
+        );
+    }
+}
