@@ -320,24 +320,9 @@ async fn password_throttle(backend: Backend) {
 }
 
 /// Reads server-sent events until one says the sign-in is done.
-async fn read_until_done(mut response: reqwest::Response) -> serde_json::Value {
-    let mut buffer = String::new();
-    loop {
-        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), response.chunk())
-            .await
-            .expect("an event within 10 s")
-            .expect("stream")
-            .expect("stream still open");
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        for line in buffer.lines() {
-            if let Some(data) = line.strip_prefix("data: ") {
-                let value: serde_json::Value = serde_json::from_str(data).expect("json event");
-                if value["done"] == true {
-                    return value;
-                }
-            }
-        }
-    }
+async fn read_until_done(response: reqwest::Response) -> serde_json::Value {
+    let mut seen = read_events(response, |e| e["done"] == true).await;
+    seen.pop().expect("the final event")
 }
 
 async fn live_status(backend: Backend) {
@@ -550,17 +535,7 @@ async fn cancel_dies(backend: Backend) {
     let (browser, _, first_code) = Browser::sign_in(&server, "cancel@example.org", PASSWORD).await;
     let first = device.pending(0).await;
     server.state.clock.advance(1);
-    let (_, page) = browser.get("/login").await;
-    let r = browser
-        .post(
-            "/login",
-            &[
-                ("csrf", &csrf(&page)),
-                ("email", "cancel@example.org"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
+    let r = browser.sign_in_again().await;
     assert_eq!(r.headers()["location"], "/login/approve");
     let (_, page) = browser.get("/login/approve").await;
     let second_code = between(
@@ -641,25 +616,15 @@ async fn wrong_pins_shown(backend: Backend) {
     // The lock reaches the live page as it happens (signalled, not found by a later poll).
     let events = browser.get_raw("/login/approve/events").await;
     let reader = tokio::spawn(async move {
-        let mut events = events;
-        let mut seen = Vec::new();
-        let mut buffer = String::new();
-        while let Ok(Some(chunk)) = events.chunk().await {
-            buffer.push_str(&String::from_utf8_lossy(&chunk));
-            while let Some(end) = buffer.find("\n\n") {
-                let block: String = buffer.drain(..end + 2).collect();
-                if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data: ")) {
-                    let value: serde_json::Value = serde_json::from_str(data).expect("json");
-                    let message = value["message"].as_str().unwrap_or_default().to_owned();
-                    let locked = message.contains("is locked");
-                    seen.push(message);
-                    if locked {
-                        return seen;
-                    }
-                }
-            }
-        }
-        seen
+        read_events(events, |e| {
+            e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("is locked"))
+        })
+        .await
+        .into_iter()
+        .map(|e| e["message"].as_str().unwrap_or_default().to_owned())
+        .collect::<Vec<_>>()
     });
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     device
@@ -884,17 +849,7 @@ async fn successes_not_throttled(backend: Backend) {
     let (browser, _, _) = Browser::sign_in(&server, "approver@example.org", PASSWORD).await;
     let mut throttled = None;
     for round in 1..=limit {
-        let (_, page) = browser.get("/login").await;
-        let r = browser
-            .post(
-                "/login",
-                &[
-                    ("csrf", &csrf(&page)),
-                    ("email", "approver@example.org"),
-                    ("password", PASSWORD),
-                ],
-            )
-            .await;
+        let r = browser.sign_in_again().await;
         if r.status() == StatusCode::TOO_MANY_REQUESTS {
             throttled = Some((round, r.text().await.unwrap_or_default()));
             break;

@@ -269,6 +269,21 @@ impl Browser {
         (html, link, location)
     }
 
+    /// Signs in again from this same browser (its session and cookies), with its address and
+    /// password; the response to the sign-in form.
+    pub async fn sign_in_again(&self) -> reqwest::Response {
+        let (_, page) = self.get("/login").await;
+        self.post(
+            "/login",
+            &[
+                ("csrf", &csrf(&page)),
+                ("email", &self.email),
+                ("password", &self.password),
+            ],
+        )
+        .await
+    }
+
     /// A fresh browser that signs in with the password; returns it and the number shown.
     pub async fn sign_in(
         server: &TestServer,
@@ -881,4 +896,33 @@ pub fn contains_token(haystack: &str, needle: &str) -> bool {
         !before.is_some_and(|c| c.is_ascii_alphanumeric())
             && !after.is_some_and(|c| c.is_ascii_alphanumeric())
     })
+}
+
+/// Reads a page's live status stream (server-sent `state` events) until `stop` holds for an
+/// event or 10 s pass without one; returns every event seen, in order.
+pub async fn read_events(
+    mut response: reqwest::Response,
+    stop: impl Fn(&serde_json::Value) -> bool,
+) -> Vec<serde_json::Value> {
+    let mut seen = Vec::new();
+    let mut buffer = String::new();
+    loop {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), response.chunk())
+            .await
+            .expect("an event within 10 s")
+            .expect("stream")
+            .expect("stream still open");
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data: ")) {
+                let value: serde_json::Value = serde_json::from_str(data).expect("json event");
+                let done = stop(&value);
+                seen.push(value);
+                if done {
+                    return seen;
+                }
+            }
+        }
+    }
 }
