@@ -101,6 +101,15 @@ pub(crate) fn server_error(body: ErrorBody) -> Error {
     }
 }
 
+/// Whether an error chain (rustls through hyper and reqwest) says the server's certificate was
+/// refused: reported as "not trusted" (P5), not as a network failure to retry.
+fn untrusted_tls(chain: &str) -> bool {
+    let lower = chain.to_lowercase();
+    lower.contains("certificate")
+        || lower.contains("unknownissuer")
+        || lower.contains("tls") && lower.contains("invalid")
+}
+
 fn map_send_error(error: reqwest::Error) -> Error {
     let mut chain = String::new();
     let mut source: Option<&dyn std::error::Error> = Some(&error);
@@ -109,11 +118,7 @@ fn map_send_error(error: reqwest::Error) -> Error {
         chain.push_str(": ");
         source = e.source();
     }
-    let lower = chain.to_lowercase();
-    if lower.contains("certificate")
-        || lower.contains("unknownissuer")
-        || lower.contains("tls") && lower.contains("invalid")
-    {
+    if untrusted_tls(&chain) {
         return Error::ServerUntrusted("its TLS certificate is not trusted".into());
     }
     if error.is_timeout() {
@@ -123,4 +128,29 @@ fn map_send_error(error: reqwest::Error) -> Error {
         return Error::Network("the connection failed".into());
     }
     Error::Network(error.without_url().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::untrusted_tls;
+
+    #[test]
+    fn certificate_refusals_are_told_from_network_failures() {
+        for refused in [
+            "error sending request: client error (Connect): invalid peer certificate: UnknownIssuer",
+            "invalid peer certificate: Expired",
+            "received corrupt message: UnknownIssuer",
+            "tls handshake eof: InvalidMessage",
+        ] {
+            assert!(untrusted_tls(refused), "{refused}");
+        }
+        for network in [
+            "error sending request: client error (Connect): tcp connect error: Connection refused",
+            "operation timed out",
+            "tls handshake eof",
+            "invalid HTTP version",
+        ] {
+            assert!(!untrusted_tls(network), "{network}");
+        }
+    }
 }

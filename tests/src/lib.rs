@@ -47,6 +47,20 @@ impl Phone {
         ca: Option<Vec<u8>>,
         faults: Option<Arc<latchkey_core::FaultPlan>>,
     ) -> Latchkey {
+        self.open_full(ca, faults, LinkPolicy::default())
+    }
+
+    /// Opens the core with a vendor's link policy (a host allow-list).
+    pub fn open_with_policy(&self, link_policy: LinkPolicy) -> Latchkey {
+        self.open_full(Some(self.ca.clone()), None, link_policy)
+    }
+
+    fn open_full(
+        &self,
+        ca: Option<Vec<u8>>,
+        faults: Option<Arc<latchkey_core::FaultPlan>>,
+        link_policy: LinkPolicy,
+    ) -> Latchkey {
         Latchkey::open(Options {
             data_dir: self.dir.path().to_owned(),
             keystore: self.keystore.clone(),
@@ -56,7 +70,7 @@ impl Phone {
                 model: "E2E phone".into(),
             }),
             extra_ca_pem: ca,
-            link_policy: LinkPolicy::default(),
+            link_policy,
             faults,
         })
         .expect("open core")

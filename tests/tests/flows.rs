@@ -540,3 +540,32 @@ async fn settle_activates_an_enrolment_whose_last_write_was_lost() {
         .expect("usable after settle");
     server.stop().await;
 }
+
+/// P6: a vendor's host allow-list, given when the core is opened, applies to every scan the
+/// shells make through `link_policy()`: a code for another host is refused by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn p6_the_vendor_host_allow_list_applies_to_scans() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let phone = Phone::new(&server);
+    let (_, scanned) = scanned_link(&server, "allow@example.org", "4831").await;
+    let text = scanned.render();
+    let policy = |host: &str| link::LinkPolicy {
+        allowed_hosts: Some(vec![host.to_owned()]),
+    };
+    let strict = phone.open_with_policy(policy("login.example.org"));
+    assert!(
+        matches!(
+            link::parse_with(&text, strict.link_policy()),
+            Err(link::LinkError::HostNotAllowed { .. })
+        ),
+        "another host is refused"
+    );
+    drop(strict);
+    let local = phone.open_with_policy(policy("localhost"));
+    let parsed = link::parse_with(&text, local.link_policy()).expect("the allowed host");
+    local
+        .enrol(&parsed, &Pin::new("4831"), None)
+        .await
+        .expect("enrols");
+    server.stop().await;
+}
