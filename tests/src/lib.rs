@@ -19,7 +19,7 @@ use latchkey_protocol::secret::{OprfKey, Pin};
 use latchkey_protocol::types::{ChallengeId, DeviceId, RequestId};
 use latchkey_protocol::wire::{DeviceRequest, RequestBody, RequestHeader};
 
-pub use server::{Backend, Browser, TestServer};
+pub use server::{Backend, Browser, Policy, TestServer};
 
 /// A device: a data directory, an in-memory keystore (kept so a "restart" reuses it).
 pub struct Phone {

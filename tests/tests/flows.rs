@@ -569,3 +569,108 @@ async fn p6_the_vendor_host_allow_list_applies_to_scans() {
         .expect("enrols");
     server.stop().await;
 }
+
+/// The live requests of an account, newest first, each verified (what `latchkey requests` and
+/// a shell's list show); an ended request leaves the list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn requests_lists_live_sign_ins_newest_first() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let phone = Phone::new(&server);
+    let core = phone.open();
+    let (_, link) = scanned_link(&server, "list@example.org", "4831").await;
+    let account = core
+        .enrol(&link, &Pin::new("4831"), None)
+        .await
+        .expect("enrol");
+    assert!(core.requests(&account.id).await.expect("none").is_empty());
+    let _older = Browser::sign_in(&server, "list@example.org", PASSWORD).await;
+    server.state.clock.advance(1);
+    let _newer = Browser::sign_in(&server, "list@example.org", PASSWORD).await;
+    let live = core.requests(&account.id).await.expect("requests");
+    assert_eq!(live.len(), 2);
+    assert!(live[0].challenge.created_at > live[1].challenge.created_at);
+    core.deny(&live[1], false).await.expect("deny the older");
+    let live_after = core.requests(&account.id).await.expect("requests");
+    assert_eq!(live_after.len(), 1);
+    assert_eq!(live_after[0].challenge.id, live[0].challenge.id);
+    server.stop().await;
+}
+
+/// A PIN chosen in the app must be typed twice alike, before anything is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pin_chosen_in_the_app_is_confirmed() {
+    let server = TestServer::start_with(
+        Backend::Sqlite,
+        Policy {
+            pin_source: latchkey_protocol::wire::PinSource::App,
+            ..Policy::default()
+        },
+    )
+    .await;
+    let phone = Phone::new(&server);
+    let core = phone.open();
+    let browser = Browser::register(&server, "app@example.org", PASSWORD).await;
+    let (html, _) = browser.add_device("Phone", "").await;
+    let link = scan_page(&html);
+    let e = core
+        .enrol(&link, &Pin::new("4831"), Some(&Pin::new("4832")))
+        .await
+        .expect_err("different PINs");
+    assert_eq!(e.kind(), ErrorKind::Invalid, "{e}");
+    assert!(
+        core.accounts().expect("accounts").is_empty(),
+        "nothing sent"
+    );
+    let e = core
+        .enrol(&link, &Pin::new("4831"), None)
+        .await
+        .expect_err("no confirmation");
+    assert_eq!(e.kind(), ErrorKind::Invalid, "{e}");
+    core.enrol(&link, &Pin::new("4831"), Some(&Pin::new("4831")))
+        .await
+        .expect("the same PIN twice");
+    server.stop().await;
+}
+
+/// A web-set PIN typed wrong at enrolment keeps the enrolment; `finish_enrolment` with the
+/// right PIN completes it, and the device approves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_wrong_web_pin_at_enrolment_is_retried_with_finish_enrolment() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let phone = Phone::new(&server);
+    let core = phone.open();
+    let (_, link) = scanned_link(&server, "retry@example.org", "4831").await;
+    let e = core
+        .enrol(&link, &Pin::new("5038"), None)
+        .await
+        .expect_err("not the web PIN");
+    assert!(
+        matches!(
+            e,
+            Error::WrongPin {
+                attempts_left: Some(4)
+            }
+        ),
+        "{e:?}"
+    );
+    let pending = core.accounts().expect("accounts");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        pending[0].state,
+        latchkey_core::vault::RecordState::Enrolling
+    );
+    let account = core
+        .finish_enrolment(&pending[0].id, &Pin::new("4831"))
+        .await
+        .expect("the right PIN");
+    assert_eq!(account.state, latchkey_core::vault::RecordState::Active);
+    assert_eq!(
+        core.accounts().expect("accounts")[0].state,
+        latchkey_core::vault::RecordState::Active
+    );
+    let (_, code, view) = sign_in_and_wait(&server, &core, &account.id, "retry@example.org").await;
+    core.approve(&view, &code, &Pin::new("4831"))
+        .await
+        .expect("approves");
+    server.stop().await;
+}
