@@ -31,6 +31,7 @@ on_both_backends! {
     old_request_ids_are_forgotten => request_id_sweep;
     p4_replay_refused_after_request_ids_are_swept => replay_after_sweep;
     p7_pin_change_needs_the_old_key_and_a_reset_expires => rekey_proofs;
+    concurrent_pin_changes_commit_once => concurrent_changes;
 }
 
 async fn challenge_for(
@@ -1102,4 +1103,97 @@ fn counter_writers(files: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
         })
         .cloned()
         .collect()
+}
+
+/// Two PIN changes of one device started from the same key and committed at the same moment:
+/// at most one commits (the other is told the PIN changed meanwhile), and the device ends with
+/// exactly that one's key. Repeated, so the commits really overlap (`commit_swap`'s guard).
+async fn concurrent_changes(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, mut device) = enrolled(&server, "race@example.org", "4831").await;
+    let mut raced = 0;
+    for round in 0..12 {
+        let mut commits = Vec::new();
+        for _ in 0..2 {
+            let operation = OperationId::random(&mut OsRng);
+            let (_s1, b1) = latchkey_protocol::oprf::blind(
+                &latchkey_protocol::secret::Pin::new("4831"),
+                &mut OsRng,
+            )
+            .expect("blind");
+            let (_s2, b2) = latchkey_protocol::oprf::blind(
+                &latchkey_protocol::secret::Pin::new("5038"),
+                &mut OsRng,
+            )
+            .expect("blind");
+            let started = device
+                .call(PinChangeStart {
+                    operation,
+                    old_blinded_pin: b1,
+                    new_blinded_pin: b2,
+                })
+                .await
+                .expect("start");
+            let fresh = p256::ecdsa::SigningKey::random(&mut OsRng);
+            let fresh_public = PublicKey::from(fresh.verifying_key());
+            let bytes = latchkey_protocol::signed::pin_change_proof(
+                &device.account,
+                &device.device,
+                &operation,
+                &fresh_public,
+                started.new_epoch,
+            );
+            let commit = PinChangeCommit {
+                operation,
+                new_approval_key: fresh_public,
+                old_proof: sign(&device.approval, &bytes),
+                new_proof: sign(&fresh, &bytes),
+            };
+            commits.push((fresh, commit));
+        }
+        let (a, b) = (
+            device.envelope(commits[0].1.clone()),
+            device.envelope(commits[1].1.clone()),
+        );
+        let (ra, rb) = tokio::join!(device.send(&a), device.send(&b));
+        assert!(
+            !(ra.is_ok() && rb.is_ok()),
+            "round {round}: both changes committed"
+        );
+        let won = match (&ra, &rb) {
+            (Ok(_), _) => 0,
+            (_, Ok(_)) => 1,
+            _ => {
+                // Both refused is allowed only as "changed in the meantime" for one of them.
+                panic!("round {round}: neither committed: {ra:?} {rb:?}");
+            }
+        };
+        let lost = if won == 0 { &rb } else { &ra };
+        if lost
+            .as_ref()
+            .err()
+            .is_some_and(|f| f.body.message.contains("changed in the meantime"))
+        {
+            raced += 1;
+        }
+        let stored: String = sqlx::Row::try_get(
+            &sqlx::query("SELECT approval_key FROM devices WHERE id = $1")
+                .bind(device.device.to_string())
+                .fetch_one(&server.state.db)
+                .await
+                .expect("device"),
+            "approval_key",
+        )
+        .expect("key");
+        let (winner, commit) = &commits[won];
+        assert_eq!(
+            PublicKey::from_sec1(&latchkey_protocol::b64::decode(&stored).expect("stored key")),
+            Some(commit.new_approval_key),
+            "round {round}: the stored key is the winner's"
+        );
+        device.approval = winner.clone();
+        device.epoch += 1;
+    }
+    eprintln!("{raced} of 12 rounds reached the commit guard together");
+    server.stop().await;
 }
