@@ -125,9 +125,7 @@ impl ChallengeView {
     pub fn seconds_left(&self) -> u64 {
         let c = &self.challenge;
         let lifetime = c.expires_at.saturating_sub(c.created_at);
-        if self.server_time < c.created_at {
-            return lifetime;
-        }
+        // A time before the request (or none, 0) leaves more than the lifetime: clamped.
         c.expires_at.saturating_sub(self.server_time).min(lifetime)
     }
 
