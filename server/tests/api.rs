@@ -32,6 +32,7 @@ on_both_backends! {
     p4_replay_refused_after_request_ids_are_swept => replay_after_sweep;
     p7_pin_change_needs_the_old_key_and_a_reset_expires => rekey_proofs;
     concurrent_pin_changes_commit_once => concurrent_changes;
+    pin_operation_status_and_a_resent_commit => operation_status;
 }
 
 async fn challenge_for(
@@ -1115,41 +1116,7 @@ async fn concurrent_changes(backend: Backend) {
     for round in 0..12 {
         let mut commits = Vec::new();
         for _ in 0..2 {
-            let operation = OperationId::random(&mut OsRng);
-            let (_s1, b1) = latchkey_protocol::oprf::blind(
-                &latchkey_protocol::secret::Pin::new("4831"),
-                &mut OsRng,
-            )
-            .expect("blind");
-            let (_s2, b2) = latchkey_protocol::oprf::blind(
-                &latchkey_protocol::secret::Pin::new("5038"),
-                &mut OsRng,
-            )
-            .expect("blind");
-            let started = device
-                .call(PinChangeStart {
-                    operation,
-                    old_blinded_pin: b1,
-                    new_blinded_pin: b2,
-                })
-                .await
-                .expect("start");
-            let fresh = p256::ecdsa::SigningKey::random(&mut OsRng);
-            let fresh_public = PublicKey::from(fresh.verifying_key());
-            let bytes = latchkey_protocol::signed::pin_change_proof(
-                &device.account,
-                &device.device,
-                &operation,
-                &fresh_public,
-                started.new_epoch,
-            );
-            let commit = PinChangeCommit {
-                operation,
-                new_approval_key: fresh_public,
-                old_proof: sign(&device.approval, &bytes),
-                new_proof: sign(&fresh, &bytes),
-            };
-            commits.push((fresh, commit));
+            commits.push(staged_change(&device, "4831", "5038").await);
         }
         let (a, b) = (
             device.envelope(commits[0].1.clone()),
@@ -1195,5 +1162,106 @@ async fn concurrent_changes(backend: Backend) {
         device.epoch += 1;
     }
     eprintln!("{raced} of 12 rounds reached the commit guard together");
+    server.stop().await;
+}
+
+/// Starts a PIN change on the server (old and new PIN evaluated) and builds its commit with a
+/// fresh approval key: (the fresh key, the commit), not yet sent.
+async fn staged_change(
+    device: &Device,
+    old: &str,
+    new: &str,
+) -> (p256::ecdsa::SigningKey, PinChangeCommit) {
+    let operation = OperationId::random(&mut OsRng);
+    let blind = |pin: &str| {
+        latchkey_protocol::oprf::blind(&latchkey_protocol::secret::Pin::new(pin), &mut OsRng)
+            .expect("blind")
+            .1
+    };
+    let started = device
+        .call(PinChangeStart {
+            operation,
+            old_blinded_pin: blind(old),
+            new_blinded_pin: blind(new),
+        })
+        .await
+        .expect("start");
+    let fresh = p256::ecdsa::SigningKey::random(&mut OsRng);
+    let fresh_public = PublicKey::from(fresh.verifying_key());
+    let bytes = latchkey_protocol::signed::pin_change_proof(
+        &device.account,
+        &device.device,
+        &operation,
+        &fresh_public,
+        started.new_epoch,
+    );
+    let commit = PinChangeCommit {
+        operation,
+        new_approval_key: fresh_public,
+        old_proof: sign(&device.approval, &bytes),
+        new_proof: sign(&fresh, &bytes),
+    };
+    (fresh, commit)
+}
+
+async fn status(device: &Device, operation: OperationId) -> OperationState {
+    device
+        .call(OperationStatus { operation })
+        .await
+        .expect("status")
+        .state
+}
+
+/// What `settle()` relies on after a crash: the status of an operation (pending, committed,
+/// aborted once expired, unknown), and a commit resent after it succeeded answers the same
+/// (the device lost the answer, not the change).
+async fn operation_status(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, mut device) = enrolled(&server, "status@example.org", "4831").await;
+    let (fresh, commit) = staged_change(&device, "4831", "5038").await;
+    assert_eq!(
+        status(&device, commit.operation).await,
+        OperationState::Pending
+    );
+    let first = device.call(commit.clone()).await.expect("committed");
+    device.approval = fresh;
+    assert_eq!(
+        status(&device, commit.operation).await,
+        OperationState::Committed
+    );
+    let again = device
+        .call(commit.clone())
+        .await
+        .expect("a resent commit answers the same");
+    assert_eq!(again.epoch, first.epoch);
+    assert_eq!(
+        status(&device, OperationId::random(&mut OsRng)).await,
+        OperationState::Unknown
+    );
+    // A different key under the same operation is not "the same commit".
+    let mut other = commit.clone();
+    other.new_approval_key =
+        PublicKey::from(p256::ecdsa::SigningKey::random(&mut OsRng).verifying_key());
+    assert!(device.call(other).await.is_err(), "not the committed key");
+    // Started and left: aborted once it expires.
+    let (_, lapsed) = staged_change(&device, "5038", "6194").await;
+    assert_eq!(
+        status(&device, lapsed.operation).await,
+        OperationState::Pending
+    );
+    server
+        .state
+        .clock
+        .advance(server.state.config.policy.operation_ttl + 1);
+    // The device's envelope is dated by the server's (moved) clock.
+    let later = device.envelope_with(
+        device.account,
+        server.state.clock.now(),
+        OperationStatus {
+            operation: lapsed.operation,
+        },
+    );
+    let aborted = device.send(&later).await.expect("status").state;
+    assert_eq!(aborted, OperationState::Aborted);
     server.stop().await;
 }
