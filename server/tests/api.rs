@@ -1116,7 +1116,7 @@ async fn concurrent_changes(backend: Backend) {
     for round in 0..12 {
         let mut commits = Vec::new();
         for _ in 0..2 {
-            commits.push(staged_change(&device, "4831", "5038").await);
+            commits.push(device.stage_change("4831", "5038").await.expect("staged"));
         }
         let (a, b) = (
             device.envelope(commits[0].1.clone()),
@@ -1165,45 +1165,6 @@ async fn concurrent_changes(backend: Backend) {
     server.stop().await;
 }
 
-/// Starts a PIN change on the server (old and new PIN evaluated) and builds its commit with a
-/// fresh approval key: (the fresh key, the commit), not yet sent.
-async fn staged_change(
-    device: &Device,
-    old: &str,
-    new: &str,
-) -> (p256::ecdsa::SigningKey, PinChangeCommit) {
-    let operation = OperationId::random(&mut OsRng);
-    let blind = |pin: &str| {
-        latchkey_protocol::oprf::blind(&latchkey_protocol::secret::Pin::new(pin), &mut OsRng)
-            .expect("blind")
-            .1
-    };
-    let started = device
-        .call(PinChangeStart {
-            operation,
-            old_blinded_pin: blind(old),
-            new_blinded_pin: blind(new),
-        })
-        .await
-        .expect("start");
-    let fresh = p256::ecdsa::SigningKey::random(&mut OsRng);
-    let fresh_public = PublicKey::from(fresh.verifying_key());
-    let bytes = latchkey_protocol::signed::pin_change_proof(
-        &device.account,
-        &device.device,
-        &operation,
-        &fresh_public,
-        started.new_epoch,
-    );
-    let commit = PinChangeCommit {
-        operation,
-        new_approval_key: fresh_public,
-        old_proof: sign(&device.approval, &bytes),
-        new_proof: sign(&fresh, &bytes),
-    };
-    (fresh, commit)
-}
-
 async fn status(device: &Device, operation: OperationId) -> OperationState {
     device
         .call(OperationStatus { operation })
@@ -1218,7 +1179,7 @@ async fn status(device: &Device, operation: OperationId) -> OperationState {
 async fn operation_status(backend: Backend) {
     let server = TestServer::start(backend).await;
     let (_, mut device) = enrolled(&server, "status@example.org", "4831").await;
-    let (fresh, commit) = staged_change(&device, "4831", "5038").await;
+    let (fresh, commit) = device.stage_change("4831", "5038").await.expect("staged");
     assert_eq!(
         status(&device, commit.operation).await,
         OperationState::Pending
@@ -1244,7 +1205,7 @@ async fn operation_status(backend: Backend) {
         PublicKey::from(p256::ecdsa::SigningKey::random(&mut OsRng).verifying_key());
     assert!(device.call(other).await.is_err(), "not the committed key");
     // Started and left: aborted once it expires.
-    let (_, lapsed) = staged_change(&device, "5038", "6194").await;
+    let (_, lapsed) = device.stage_change("5038", "6194").await.expect("staged");
     assert_eq!(
         status(&device, lapsed.operation).await,
         OperationState::Pending

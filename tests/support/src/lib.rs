@@ -633,6 +633,17 @@ impl Device {
 
     /// Changes the PIN (both phases): fresh approval key.
     pub async fn change_pin(&mut self, old: &str, new: &str) -> Reply<CommitResponse> {
+        let (fresh, commit) = self.stage_change(old, new).await?;
+        let r = self.call(commit).await?;
+        self.approval = fresh;
+        self.epoch = r.epoch;
+        Ok(r)
+    }
+
+    /// Starts a PIN change on the server (old and new PIN evaluated) and builds its commit with
+    /// a fresh approval key, proven by the current key and the fresh one: (fresh key, commit),
+    /// not yet sent.
+    pub async fn stage_change(&self, old: &str, new: &str) -> Reply<(SigningKey, PinChangeCommit)> {
         let operation = OperationId::random(&mut OsRng);
         let (old_pin, new_pin) = (Pin::new(old), Pin::new(new));
         let (_s1, b1) = oprf::blind(&old_pin, &mut OsRng).expect("blind");
@@ -659,10 +670,7 @@ impl Device {
             old_proof: sign(&self.approval, &bytes),
             new_proof: sign(&fresh, &bytes),
         };
-        let r = self.call(commit).await?;
-        self.approval = fresh;
-        self.epoch = r.epoch;
-        Ok(r)
+        Ok((fresh, commit))
     }
 
     /// Removes this device from the app: a counted evaluation opens the approval key (here: the
