@@ -10,12 +10,15 @@
 
 pub mod attempts;
 pub mod clock;
+pub mod codes;
 pub mod config;
 pub mod db;
+pub mod devices;
 pub mod events;
 pub mod http;
 pub mod keys;
 pub mod mail;
+pub mod passwords;
 pub mod push;
 pub mod signals;
 pub mod tls;
@@ -283,7 +286,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         request_id_sweep: std::sync::atomic::AtomicU64::new(0),
     });
     sweep_expired_enrolments(&state).await?;
-    if !http::web::auth::warm_dummy_hash().await {
+    if !passwords::warm_dummy_hash().await {
         return Err("cannot compute the password hash for unknown addresses".into());
     }
     let sweeper = {

@@ -15,7 +15,7 @@ use latchkey_protocol::wire::{
     FetchChallenge, ListChallenges, RequestBody as _, SignedChallenge, MAX_WAIT_SECS,
 };
 use latchkey_protocol::PROTOCOL_VERSION;
-use rand_core::{OsRng, RngCore as _};
+use rand_core::OsRng;
 use sqlx::Row as _;
 use subtle::ConstantTimeEq as _;
 
@@ -81,19 +81,6 @@ pub(crate) struct Signin {
     pub login_id: String,
 }
 
-/// A uniformly random number with exactly `digits` digits (no leading zero).
-pub(crate) fn random_code(digits: u8) -> String {
-    let low = 10u32.pow(u32::from(digits) - 1);
-    let span = 10u32.pow(u32::from(digits)) - low;
-    let zone = u32::MAX - u32::MAX % span;
-    loop {
-        let n = OsRng.next_u32();
-        if n < zone {
-            return (low + n % span).to_string();
-        }
-    }
-}
-
 /// Creates a sign-in for `account` and pushes a challenge to each active device.
 pub(crate) async fn create_signin(
     state: &AppState,
@@ -141,7 +128,7 @@ pub(crate) async fn create_signin(
         return Err(SigninBlocked::NoDevice);
     }
     let login_id = ChallengeId::random(&mut OsRng).to_string();
-    let code = random_code(policy.code_digits);
+    let code = crate::codes::random_code(policy.code_digits);
     let expires_at = now + i64::try_from(policy.challenge_ttl).unwrap_or(120);
     let browser: String = browser.chars().take(120).collect();
     let mut tx = state.db.begin().await?;
@@ -572,32 +559,4 @@ async fn report(state: &AppState, device: &Device, stored: &Stored) -> Result<()
     )
     .await;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::random_code;
-
-    /// Exactly `digits` digits, no leading zero, and the whole range in use (2 digits: 10–99;
-    /// 8 digits: every leading digit 1–9).
-    #[test]
-    fn random_codes_have_their_digits_and_cover_the_range() {
-        for digits in [2u8, 4, 6, 8] {
-            let codes: Vec<String> = (0..3000).map(|_| random_code(digits)).collect();
-            for code in &codes {
-                assert_eq!(code.len(), usize::from(digits), "{code}");
-                assert!(!code.starts_with('0'), "{code}");
-                assert!(code.chars().all(|c| c.is_ascii_digit()), "{code}");
-            }
-            let leading: std::collections::BTreeSet<char> =
-                codes.iter().filter_map(|c| c.chars().next()).collect();
-            assert_eq!(
-                leading.len(),
-                9,
-                "{digits} digits: leading digits {leading:?}"
-            );
-        }
-        let two: std::collections::BTreeSet<String> = (0..5000).map(|_| random_code(2)).collect();
-        assert_eq!(two.len(), 90, "every two-digit number comes up");
-    }
 }

@@ -7,12 +7,11 @@ use axum::routing::post;
 use axum::{Json, Router};
 use latchkey_protocol::secret::PinCheck;
 use latchkey_protocol::signed;
-use latchkey_protocol::types::Digest;
 use latchkey_protocol::wire::{
     DeviceRequest, EnrolBeginRequest, EnrolBeginResponse, EnrolFinish, EnrolFinishResponse,
     ErrorCode, Evaluate, EvaluatePurpose, EvaluateResponse, RequestBody as _, ENROL_BEGIN_PATH,
 };
-use latchkey_protocol::{b64, PROTOCOL_VERSION};
+use latchkey_protocol::PROTOCOL_VERSION;
 use sqlx::Row as _;
 
 use super::device::{self, states, Device};
@@ -26,11 +25,6 @@ pub fn router() -> Router<Arc<AppState>> {
         .route(ENROL_BEGIN_PATH, post(begin))
         .route(EnrolFinish::PATH, post(finish))
         .route(Evaluate::PATH, post(evaluate))
-}
-
-/// SHA-256 of an enrolment code, as stored (the code itself never is).
-pub(crate) fn code_hash(code: &[u8]) -> String {
-    b64::encode(Digest::of(code).as_bytes())
 }
 
 fn code_invalid() -> ApiError {
@@ -58,7 +52,7 @@ async fn begin(
         return Err(ApiError::bad_request("device model too long"));
     }
     // EXPOSE: the code is hashed to find the pending device; it is never stored.
-    let hash = code_hash(request.code.expose_secret());
+    let hash = crate::codes::code_hash(request.code.expose_secret());
     let now = state.clock.now_i64();
     let device = device::load_by_code(&state, &hash)
         .await?
@@ -158,7 +152,7 @@ async fn finish(
         // first; a second device needs that device's approval or a mailed code.
         // Rolled back now, not when dropped: the removal below writes from another connection.
         tx.rollback().await?;
-        super::pin::remove_device(
+        crate::devices::remove_device(
             &state,
             &device.account,
             &device.id.to_string(),

@@ -331,7 +331,7 @@ async fn reset_start(
         .await?
         .try_get("password_hash")?;
     // EXPOSE: the password is verified against its argon2id hash and dropped.
-    if !super::web::auth::verify_password(request.body.password.expose_secret(), &hash).await {
+    if !crate::passwords::verify_password(request.body.password.expose_secret(), &hash).await {
         device::audit(
             &state,
             &device.account,
@@ -350,7 +350,7 @@ async fn reset_start(
             "this operation id was already used; choose a new one",
         ));
     }
-    let code = zeroize::Zeroizing::new(super::challenge::random_code(8));
+    let code = zeroize::Zeroizing::new(crate::codes::random_code(8));
     let now = state.clock.now_i64();
     let expires_at = now + i64::try_from(state.config.policy.operation_ttl).unwrap_or(900);
     sqlx::query(
@@ -556,7 +556,7 @@ async fn remove(
     } else {
         "enrolment cancelled on the device"
     };
-    let removed = remove_device_in(
+    let removed = crate::devices::remove_device_in(
         &mut tx,
         &state,
         &device.account,
@@ -566,84 +566,11 @@ async fn remove(
     .await?;
     tx.commit().await?;
     if removed.is_some() {
-        notify_removed(&state, &device.account, &device.name, how).await;
+        crate::devices::notify_removed(&state, &device.account, &device.name, how).await;
     }
     Ok(Json(RemoveDeviceResponse {
         removed_at: state.clock.now(),
     }))
-}
-
-/// Marks a device removed and wipes its keys (from the app or the web page), records the
-/// event and mails every address (P7).
-pub(crate) async fn remove_device(
-    state: &AppState,
-    account: &latchkey_protocol::types::AccountId,
-    device_id: &str,
-    how: &str,
-) -> Result<bool, ApiError> {
-    let mut tx = state.db.begin().await?;
-    let name = remove_device_in(&mut tx, state, account, device_id, how).await?;
-    tx.commit().await?;
-    if let Some(name) = &name {
-        notify_removed(state, account, name, how).await;
-    }
-    Ok(name.is_some())
-}
-
-/// The removal itself, inside the caller's transaction (only the account's own device); the
-/// removed device's name, or `None` when there was nothing to remove. Writes first, reads
-/// nothing before: on SQLite a transaction that read before writing can fail with
-/// `SQLITE_BUSY_SNAPSHOT` instead of waiting.
-async fn remove_device_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    state: &AppState,
-    account: &latchkey_protocol::types::AccountId,
-    device_id: &str,
-    how: &str,
-) -> Result<Option<String>, ApiError> {
-    let removed = sqlx::query(
-        "UPDATE devices SET state = $1, approval_key = NULL, device_key = NULL, oprf_key = '', \
-         pin_check = NULL, code_hash = NULL, enrol_link = NULL \
-         WHERE id = $2 AND account_id = $3 AND state <> $1 RETURNING name",
-    )
-    .bind(states::REMOVED)
-    .bind(device_id)
-    .bind(account.to_string())
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some(row) = removed else {
-        return Ok(None);
-    };
-    let id = latchkey_protocol::types::DeviceId::parse(device_id);
-    device::audit_in(
-        &mut **tx,
-        state,
-        account,
-        id.as_ref(),
-        "device_removed",
-        how,
-    )
-    .await?;
-    Ok(Some(row.try_get("name")?))
-}
-
-async fn notify_removed(
-    state: &AppState,
-    account: &latchkey_protocol::types::AccountId,
-    name: &str,
-    how: &str,
-) {
-    device::notify_account(
-        state,
-        account,
-        "A device was removed from your account",
-        &format!(
-            "The device \"{name}\" was removed from your {} account ({how}). If this was not \
-             you, sign in and check the \"Manage my devices\" page, and change your password.",
-            state.config.policy.service_name
-        ),
-    )
-    .await;
 }
 
 async fn status(

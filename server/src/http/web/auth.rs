@@ -41,58 +41,6 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/logout", post(end_session))
 }
 
-/// Hashes a password with argon2id (on a blocking thread).
-pub async fn hash_password(password: Zeroizing<String>) -> Result<String, String> {
-    tokio::task::spawn_blocking(move || {
-        use argon2::password_hash::{PasswordHasher as _, SaltString};
-        let salt = SaltString::generate(&mut OsRng);
-        argon2::Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| e.to_string())?
-}
-
-/// Verifies a password against its argon2id hash (on a blocking thread).
-pub async fn verify_password(password: &str, hash: &str) -> bool {
-    let password = Zeroizing::new(password.to_owned());
-    let hash = hash.to_owned();
-    tokio::task::spawn_blocking(move || {
-        use argon2::password_hash::{PasswordHash, PasswordVerifier as _};
-        PasswordHash::new(&hash)
-            .map(|parsed| {
-                argon2::Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false)
-}
-
-/// Computes the dummy hash now (at start), so the first unknown address costs no more than
-/// the next ones.
-pub(crate) async fn warm_dummy_hash() -> bool {
-    !dummy_hash().await.is_empty()
-}
-
-/// A real argon2id hash of a random password, so unknown addresses take as long as known ones.
-async fn dummy_hash() -> String {
-    static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
-    DUMMY
-        .get_or_init(|| async {
-            let mut random = [0u8; 16];
-            rand_core::RngCore::fill_bytes(&mut OsRng, &mut random);
-            let password = Zeroizing::new(latchkey_protocol::b64::encode(&random));
-            hash_password(password).await.unwrap_or_default()
-        })
-        .await
-        .clone()
-}
-
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage<'a> {
@@ -195,7 +143,7 @@ async fn register(
         })?;
     // The same work and the same answer whether the address has an account or not: the
     // page never tells; the mailbox does (a link to finish, or a notice to the owner).
-    let hash = hash_password(form.password.clone())
+    let hash = crate::passwords::hash_password(form.password.clone())
         .await
         .map_err(|e| PageError::from(crate::http::error::ApiError::internal("hash", e)))?;
     let exists = sqlx::query("SELECT id FROM accounts WHERE email = $1")
@@ -449,9 +397,9 @@ async fn login(
                 .and_then(|a| AccountId::parse(&a)),
             r.try_get::<String, _>("password_hash")?,
         ),
-        None => (None, dummy_hash().await),
+        None => (None, crate::passwords::dummy_hash().await),
     };
-    let ok = verify_password(&form.password, &hash).await;
+    let ok = crate::passwords::verify_password(&form.password, &hash).await;
     let Some(account) = account.filter(|_| ok) else {
         return Ok(refuse(
             StatusCode::UNAUTHORIZED,

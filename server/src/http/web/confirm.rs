@@ -77,7 +77,7 @@ pub(crate) async fn send_code(
         3600,
     )
     .await?;
-    let code = Zeroizing::new(challenge::random_code(8));
+    let code = Zeroizing::new(crate::codes::random_code(8));
     let now = state.clock.now_i64();
     sqlx::query(
         "UPDATE sessions SET code_hash = $1, code_expires_at = $2, code_attempts = 0 WHERE id_hash = $3",

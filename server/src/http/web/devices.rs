@@ -363,7 +363,7 @@ async fn add(
     let now = state.clock.now_i64();
     // EXPOSE: the code is stored only as its hash; the link (with the code) is sealed for
     // the owner's QR page and deleted once the device enrols.
-    let code_hash = enrol::code_hash(code.expose_secret());
+    let code_hash = crate::codes::code_hash(code.expose_secret());
     sqlx::query(
         "INSERT INTO devices (id, account_id, name, state, pin_source, oprf_key, created_at, code_hash, \
          code_expires_at, pin_check, enrol_link, bootstrap) \
@@ -588,7 +588,7 @@ async fn remove(
     {
         return Ok(redirect);
     }
-    crate::http::pin::remove_device(&state, &account, &id, "removed on the web page").await?;
+    crate::devices::remove_device(&state, &account, &id, "removed on the web page").await?;
     Ok(Redirect::to(&format!("/account?removed={id}")).into_response())
 }
 
