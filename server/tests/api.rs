@@ -1143,15 +1143,10 @@ async fn concurrent_changes(backend: Backend) {
         {
             raced += 1;
         }
-        let stored: String = sqlx::Row::try_get(
-            &sqlx::query("SELECT approval_key FROM devices WHERE id = $1")
-                .bind(device.device.to_string())
-                .fetch_one(&server.state.db)
-                .await
-                .expect("device"),
-            "approval_key",
-        )
-        .expect("key");
+        let stored = device_row(&server, &device.device)
+            .await
+            .approval_key
+            .expect("an active device has a key");
         let (winner, commit) = &commits[won];
         assert_eq!(
             PublicKey::from_sec1(&latchkey_protocol::b64::decode(&stored).expect("stored key")),

@@ -22,16 +22,6 @@ on_both_backends! {
 
 const PASSWORD: &str = "correct horse battery";
 
-async fn device_state(server: &TestServer, device: &Device) -> String {
-    sqlx::query("SELECT state FROM devices WHERE id = $1")
-        .bind(device.device.to_string())
-        .fetch_one(&server.state.db)
-        .await
-        .expect("device row")
-        .try_get("state")
-        .expect("state")
-}
-
 async fn device_rows(server: &TestServer, device: &Device) -> i64 {
     sqlx::query("SELECT COUNT(*) AS n FROM devices WHERE account_id = $1")
         .bind(device.account.to_string())
@@ -92,7 +82,7 @@ async fn removed_device(backend: Backend) {
     let (owner, mut device) = enrolled(&server, email, "4831").await;
     // 1. The thief has the phone (its device key) but not the PIN: removing it is refused.
     removals_without_the_approval_key_refused(&device).await;
-    assert_eq!(device_state(&server, &device).await, "active");
+    assert_eq!(device_row(&server, &device.device).await.state, "active");
     // 2. So the password leads to "approve on your device", not into the account.
     let (thief, status, _) = Browser::sign_in(&server, email, PASSWORD).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
@@ -299,7 +289,7 @@ async fn app_removal(backend: Backend) {
     let (_, mut device) = enrolled(&server, email, "4831").await;
     // Without the approval key's signature, or with another key's: refused, still active.
     removals_without_the_approval_key_refused(&device).await;
-    assert_eq!(device_state(&server, &device).await, "active");
+    assert_eq!(device_row(&server, &device.device).await.state, "active");
     // A removal signature is used once: its counter must be above every one used before.
     let (_, code, signed_challenge) = {
         let (b, _, code) = Browser::sign_in(&server, email, PASSWORD).await;
@@ -346,13 +336,13 @@ async fn app_removal(backend: Backend) {
         pin_use("4831").await.expect_err("locked").body.error,
         ErrorCode::Locked
     );
-    assert_eq!(device_state(&server, &device).await, "active");
+    assert_eq!(device_row(&server, &device.device).await.state, "active");
     server.stop().await;
     // With the PIN it goes, and the device's requests are refused from then on.
     let server = TestServer::start(backend).await;
     let (_, mut device) = enrolled(&server, email, "4831").await;
     device.remove("4831").await.expect("removed with the PIN");
-    assert_eq!(device_state(&server, &device).await, "removed");
+    assert_eq!(device_row(&server, &device.device).await.state, "removed");
     let after = device
         .call(ListChallenges { wait_seconds: 0 })
         .await
@@ -383,7 +373,7 @@ async fn removal_mailed(backend: Backend) {
         r.headers()["location"],
         format!("/account?removed={}", laptop.device).as_str()
     );
-    assert_eq!(device_state(&server, &laptop).await, "removed");
+    assert_eq!(device_row(&server, &laptop.device).await.state, "removed");
     assert_eq!(removal_mails(&server), 1, "web removal mailed");
     // From the app, with the PIN.
     phone.remove("4831").await.expect("removed");
@@ -416,7 +406,7 @@ async fn web_gate(backend: Backend) {
         )
         .await;
     assert_eq!(r.headers()["location"], "/confirm?next=/account");
-    assert_eq!(device_state(&server, &device).await, "active");
+    assert_eq!(device_row(&server, &device.device).await.state, "active");
     assert_eq!(removal_mails(&server), 0);
     // An approval the browser picks up late counts from when it was given (checked below).
     let (late, _, code) = Browser::sign_in(&server, email, PASSWORD).await;
@@ -534,7 +524,7 @@ async fn bootstrap(backend: Backend) {
     };
     assert_eq!(refused.body.error, ErrorCode::EnrolmentCodeInvalid);
     assert!(refused.body.message.contains("another device"));
-    assert_eq!(device_state(&server, &first).await, "active");
+    assert_eq!(device_row(&server, &first.device).await.state, "active");
     // Once the account had a device, the password alone adds none.
     let r = browser.get_raw("/devices/add").await;
     assert_eq!(r.headers()["location"], "/confirm?next=/devices/add");

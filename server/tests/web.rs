@@ -520,16 +520,11 @@ async fn cancel_dies(backend: Backend) {
     );
     let refused = device.call(answer).await.expect_err("cancelled");
     assert!(refused.body.message.contains("cancelled"), "{refused:?}");
-    let failures: i64 = sqlx::Row::try_get(
-        &sqlx::query("SELECT failures FROM devices WHERE id = $1")
-            .bind(device.device.to_string())
-            .fetch_one(&server.state.db)
-            .await
-            .expect("device"),
-        "failures",
-    )
-    .expect("failures");
-    assert_eq!(failures, 0, "the right PIN reset the counter");
+    assert_eq!(
+        device_row(&server, &device.device).await.failures,
+        0,
+        "the right PIN reset the counter"
+    );
 
     // A new sign-in from the same browser replaces the one it was waiting for.
     let (browser, _, first_code) = Browser::sign_in(&server, "cancel@example.org", PASSWORD).await;
@@ -748,16 +743,11 @@ async fn remove_confirmation(backend: Backend) {
     );
     assert!(page.contains("your only device that can approve"), "{page}");
     assert!(page.contains("href=\"/account\">Keep it</a>"));
-    let state: String = sqlx::Row::try_get(
-        &sqlx::query("SELECT state FROM devices WHERE id = $1")
-            .bind(device.device.to_string())
-            .fetch_one(&server.state.db)
-            .await
-            .expect("device"),
-        "state",
-    )
-    .expect("state");
-    assert_eq!(state, "active", "nothing removed by looking");
+    assert_eq!(
+        device_row(&server, &device.device).await.state,
+        "active",
+        "nothing removed by looking"
+    );
     let (_, page) = owner.get("/devices/not-a-device/remove").await;
     assert!(page.contains("not on your account"), "{page}");
     // The removal itself (after the P7 confirmation) lands on the account page with a notice.

@@ -934,3 +934,37 @@ pub async fn read_events(
         }
     }
 }
+
+/// A device's row in the server's database.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceRow {
+    /// pending | enrolling | active | removed
+    pub state: String,
+    /// The approval public key (compressed SEC1, base64url).
+    pub approval_key: Option<String>,
+    /// Consecutive PIN failures (P2).
+    pub failures: i64,
+    /// The last signature counter accepted.
+    pub last_counter: i64,
+    /// The sealed OPRF key.
+    pub oprf_key: String,
+}
+
+/// Reads a device's row straight from the server's database.
+pub async fn device_row(server: &TestServer, device: &DeviceId) -> DeviceRow {
+    use sqlx::Row as _;
+    let row = sqlx::query(
+        "SELECT state, approval_key, failures, last_counter, oprf_key FROM devices WHERE id = $1",
+    )
+    .bind(device.to_string())
+    .fetch_one(&server.state.db)
+    .await
+    .expect("device row");
+    DeviceRow {
+        state: row.try_get("state").expect("state"),
+        approval_key: row.try_get("approval_key").expect("approval_key"),
+        failures: row.try_get("failures").expect("failures"),
+        last_counter: row.try_get("last_counter").expect("last_counter"),
+        oprf_key: row.try_get("oprf_key").expect("oprf_key"),
+    }
+}
