@@ -11,7 +11,7 @@ use latchkey_protocol::types::DeviceId;
 use sqlx::Row as _;
 
 use crate::config::Policy;
-use crate::http::error::ApiError;
+use crate::error::ServerError;
 
 /// A device's counter, as read with its row, judged by the policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,7 +48,7 @@ pub async fn raise(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     device: &DeviceId,
     policy: &Policy,
-) -> Result<Option<Attempts>, ApiError> {
+) -> Result<Option<Attempts>, ServerError> {
     let row = sqlx::query(
         "UPDATE devices SET failures = failures + 1 WHERE id = $1 AND failures < $2 \
          RETURNING failures",
@@ -68,7 +68,7 @@ pub async fn raise(
 pub async fn reset(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     device: &DeviceId,
-) -> Result<(), ApiError> {
+) -> Result<(), ServerError> {
     sqlx::query("UPDATE devices SET failures = 0 WHERE id = $1")
         .bind(device.to_string())
         .execute(&mut **tx)
@@ -81,7 +81,7 @@ pub async fn current(
     db: &sqlx::AnyPool,
     device: &DeviceId,
     policy: &Policy,
-) -> Result<Attempts, ApiError> {
+) -> Result<Attempts, ServerError> {
     let failures: i64 = sqlx::query("SELECT failures FROM devices WHERE id = $1")
         .bind(device.to_string())
         .fetch_one(db)

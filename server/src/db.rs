@@ -2,6 +2,7 @@
 //! `--database-url postgres://…`. The same migrations and queries run on both through sqlx's
 //! `Any` driver: only TEXT and BIGINT columns, `$n` placeholders, `RETURNING`.
 
+use crate::error::{ErrorKind, ServerError};
 use std::str::FromStr as _;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -14,11 +15,11 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 ///
 /// # Errors
 /// A sentence naming the database and what failed.
-pub async fn connect(url: &str) -> Result<AnyPool, String> {
+pub async fn connect(url: &str) -> Result<AnyPool, ServerError> {
     sqlx::any::install_default_drivers();
     let sqlite = url.starts_with("sqlite:");
     let options =
-        AnyConnectOptions::from_str(url).map_err(|e| format!("invalid database URL: {e}"))?;
+        AnyConnectOptions::from_str(url).map_err(|e| ServerError::of(ErrorKind::Storage, format!("invalid database URL: {e}")))?;
     let pool = AnyPoolOptions::new()
         .max_connections(if sqlite { 8 } else { 16 })
         .after_connect(move |conn, _| {
@@ -36,17 +37,17 @@ pub async fn connect(url: &str) -> Result<AnyPool, String> {
         })
         .connect_with(options)
         .await
-        .map_err(|e| format!("cannot open the database: {e}"))?;
+        .map_err(|e| ServerError::of(ErrorKind::Storage, format!("cannot open the database: {e}")))?;
     if sqlite {
         sqlx::query("PRAGMA journal_mode = WAL")
             .execute(&pool)
             .await
-            .map_err(|e| format!("cannot enable WAL: {e}"))?;
+            .map_err(|e| ServerError::of(ErrorKind::Storage, format!("cannot enable WAL: {e}")))?;
     }
     MIGRATOR
         .run(&pool)
         .await
-        .map_err(|e| format!("database migration failed: {e}"))?;
+        .map_err(|e| ServerError::of(ErrorKind::Storage, format!("database migration failed: {e}")))?;
     Ok(pool)
 }
 

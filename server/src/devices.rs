@@ -1,12 +1,197 @@
-//! Devices of an account: removing one (from the app with its PIN, from the web page after the
-//! P7 confirmation, or an enrolment refused at its finish) — mark it removed, wipe its keys,
-//! record the event and tell every address.
+//! Devices of an account: their rows and states, the counted OPRF evaluation (P2, through
+//! [`crate::attempts`]), the signature counter, adding and listing them for the web pages,
+//! sweeping expired enrolments, and removing one (from the app with its PIN, from the web page
+//! after the P7 confirmation, or an enrolment refused at its finish) — mark it removed, wipe
+//! its keys, record the event and tell every address.
 
+use latchkey_protocol::oprf;
+use latchkey_protocol::secret::OprfKey;
+use latchkey_protocol::types::{AccountId, DeviceId, Element, PublicKey};
+use latchkey_protocol::wire::{ErrorCode, PinSource};
+use latchkey_protocol::b64;
 use sqlx::Row as _;
 
-use crate::http::device::{self, states};
-use crate::http::error::ApiError;
-use crate::AppState;
+use crate::error::ServerError;
+use crate::events::Event;
+use crate::{accounts, audit, AppState};
+use crate::requests::RequestClaim;
+
+/// Device states.
+pub(crate) mod states {
+    /// Created on the web page; the enrolment code is unused.
+    pub const PENDING: &str = "pending";
+    /// The code was redeemed; waiting for `enrol/finish`.
+    pub const ENROLLING: &str = "enrolling";
+    /// Enrolled.
+    pub const ACTIVE: &str = "active";
+    /// Removed (kept for the audit trail; keys wiped).
+    pub const REMOVED: &str = "removed";
+}
+
+/// A device row.
+pub(crate) struct Device {
+    pub id: DeviceId,
+    pub account: AccountId,
+    pub name: String,
+    pub state: String,
+    pub pin_source: PinSource,
+    pub device_key: Option<PublicKey>,
+    pub oprf_key: String,
+    pub approval_key: Option<PublicKey>,
+    pub epoch: u32,
+    pub code_expires_at: i64,
+    pub pin_check: Option<String>,
+    /// Added on the password alone, as the account's first device (P7).
+    pub bootstrap: bool,
+}
+
+const DEVICE_COLUMNS: &str = "id, account_id, name, state, pin_source, device_key, oprf_key, \
+    approval_key, epoch, code_expires_at, pin_check, bootstrap";
+
+fn parse_key(text: Option<String>) -> Option<PublicKey> {
+    text.and_then(|t| b64::decode(&t))
+        .and_then(|b| PublicKey::from_sec1(&b))
+}
+
+pub(crate) fn key_text(key: &PublicKey) -> String {
+    b64::encode(&key.to_sec1())
+}
+
+fn device_from_row(row: &sqlx::any::AnyRow) -> Result<Device, sqlx::Error> {
+    let id: String = row.try_get("id")?;
+    let account: String = row.try_get("account_id")?;
+    let bad = |what: &str| sqlx::Error::Decode(format!("bad {what} in devices").into());
+    Ok(Device {
+        id: DeviceId::parse(&id).ok_or_else(|| bad("id"))?,
+        account: AccountId::parse(&account).ok_or_else(|| bad("account_id"))?,
+        name: row.try_get("name")?,
+        state: row.try_get("state")?,
+        pin_source: if row.try_get::<String, _>("pin_source")? == "app" {
+            PinSource::App
+        } else {
+            PinSource::Web
+        },
+        device_key: parse_key(row.try_get("device_key")?),
+        oprf_key: row.try_get("oprf_key")?,
+        approval_key: parse_key(row.try_get("approval_key")?),
+        epoch: u32::try_from(row.try_get::<i64, _>("epoch")?).map_err(|_| bad("epoch"))?,
+        code_expires_at: row.try_get("code_expires_at")?,
+        pin_check: row.try_get("pin_check")?,
+        bootstrap: row.try_get::<i64, _>("bootstrap")? != 0,
+    })
+}
+
+/// Loads a device by id.
+pub(crate) async fn load(state: &AppState, id: &DeviceId) -> Result<Option<Device>, ServerError> {
+    let row = sqlx::query(&format!(
+        "SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1"
+    ))
+    .bind(id.to_string())
+    .fetch_optional(&state.db)
+    .await?;
+    Ok(row.as_ref().map(device_from_row).transpose()?)
+}
+
+/// Loads the device with this enrolment code hash.
+pub(crate) async fn load_by_code(
+    state: &AppState,
+    code_hash: &str,
+) -> Result<Option<Device>, ServerError> {
+    let row = sqlx::query(&format!(
+        "SELECT {DEVICE_COLUMNS} FROM devices WHERE code_hash = $1"
+    ))
+    .bind(code_hash)
+    .fetch_optional(&state.db)
+    .await?;
+    Ok(row.as_ref().map(device_from_row).transpose()?)
+}
+
+
+/// Opens the device's OPRF key.
+pub(crate) fn oprf_key(
+    state: &AppState,
+    device: &Device,
+    sealed: &str,
+) -> Result<OprfKey, ServerError> {
+    let bytes = state
+        .keys
+        .open("oprf", &device.id.to_string(), sealed)
+        .ok_or_else(|| ServerError::internal("OPRF key does not open", device.id))?;
+    OprfKey::from_bytes(&bytes).ok_or_else(|| ServerError::internal("OPRF key invalid", device.id))
+}
+
+/// The counted evaluation (P2): one conditional UPDATE increments the failure counter unless
+/// the device is locked, **before** anything is evaluated, so parallel requests can never
+/// exceed the limit. Only a later valid approval-key signature resets it.
+///
+/// # Errors
+/// `locked` when the limit is reached.
+///
+/// `challenge` binds the evaluation to a sign-in request: its evaluation count is raised in the
+/// same transaction (one commit), so an approval can require an evaluation for its request;
+/// `claim`, when given, records the request id in that transaction too.
+pub(crate) async fn counted_evaluate(
+    state: &AppState,
+    device: &Device,
+    blinded: &Element,
+    challenge: Option<&latchkey_protocol::types::ChallengeId>,
+    claim: Option<RequestClaim>,
+) -> Result<(Element, u8), ServerError> {
+    let mut tx = state.db.begin().await?;
+    if let Some(claim) = claim {
+        claim.record(state, &mut *tx).await?;
+    }
+    let mut login = None;
+    if let Some(challenge) = challenge {
+        login = sqlx::query(
+            "UPDATE challenges SET evaluated_at = $1, evaluations = evaluations + 1 \
+             WHERE id = $2 RETURNING login_id",
+        )
+        .bind(state.clock.now_i64())
+        .bind(challenge.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+        .and_then(|r| r.try_get::<String, _>("login_id").ok());
+    }
+    let Some(attempts) = crate::attempts::raise(&mut tx, &device.id, &state.config.policy).await?
+    else {
+        return Err(ServerError::locked());
+    };
+    // Committed before anything is evaluated (P2).
+    tx.commit().await?;
+    // The "Approve on your device" page shows wrong PINs and the lock as they happen.
+    if let Some(login) = login {
+        state.events.publish(Event::SigninChanged { login });
+    }
+    if attempts.locked() {
+        audit::record(
+            state,
+            &device.account,
+            Some(&device.id),
+            "pin_locked",
+            "PIN attempts exhausted",
+        )
+        .await;
+        accounts::notify(
+            state,
+            &device.account,
+            "A device was locked after wrong PINs",
+            &format!(
+                "Wrong PINs were typed {} times on the device \"{}\" of your {} account, so it \
+                 can no longer approve sign-ins. If this was you, choose a new PIN with \"Forgot \
+                 PIN\" in the app. If not, someone may have your device: remove it on the \"Manage \
+                 my devices\" page.",
+                attempts.max, device.name, state.config.policy.service_name
+            ),
+        )
+        .await;
+    }
+    let key = oprf_key(state, device, &device.oprf_key)?;
+    let evaluated = oprf::blind_evaluate(&key, blinded)
+        .map_err(|_| ServerError::bad_request("invalid blinded PIN"))?;
+    Ok((evaluated, attempts.left()))
+}
+
 
 /// Marks a device removed and wipes its keys (from the app or the web page), records the
 /// event and mails every address (P7).
@@ -15,7 +200,7 @@ pub async fn remove_device(
     account: &latchkey_protocol::types::AccountId,
     device_id: &str,
     how: &str,
-) -> Result<bool, ApiError> {
+) -> Result<bool, ServerError> {
     let mut tx = state.db.begin().await?;
     let name = remove_device_in(&mut tx, state, account, device_id, how).await?;
     tx.commit().await?;
@@ -35,7 +220,7 @@ pub(crate) async fn remove_device_in(
     account: &latchkey_protocol::types::AccountId,
     device_id: &str,
     how: &str,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<String>, ServerError> {
     let removed = sqlx::query(
         "UPDATE devices SET state = $1, approval_key = NULL, device_key = NULL, oprf_key = '', \
          pin_check = NULL, code_hash = NULL, enrol_link = NULL \
@@ -50,7 +235,7 @@ pub(crate) async fn remove_device_in(
         return Ok(None);
     };
     let id = latchkey_protocol::types::DeviceId::parse(device_id);
-    device::audit_in(
+    audit::record_in(
         &mut **tx,
         state,
         account,
@@ -68,7 +253,7 @@ pub(crate) async fn notify_removed(
     name: &str,
     how: &str,
 ) {
-    device::notify_account(
+    accounts::notify(
         state,
         account,
         "A device was removed from your account",
@@ -79,4 +264,32 @@ pub(crate) async fn notify_removed(
         ),
     )
     .await;
+}
+
+/// Advances the signature counter and, the PIN being proven, resets the failure counter (P2),
+/// in one UPDATE inside the answer's transaction.
+pub(crate) async fn advance_counter(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    state: &AppState,
+    device: &Device,
+    counter: u64,
+) -> Result<(), ServerError> {
+    let counter = i64::try_from(counter).map_err(|_| ServerError::bad_request("counter too large"))?;
+    // Placeholders in order of first appearance: SQLite numbers them that way.
+    let advanced = sqlx::query(
+        "UPDATE devices SET last_counter = $1, last_used_at = $2 WHERE id = $3 AND last_counter < $1",
+    )
+    .bind(counter)
+    .bind(state.clock.now_i64())
+    .bind(device.id.to_string())
+    .execute(&mut **tx)
+    .await?;
+    if advanced.rows_affected() != 1 {
+        return Err(ServerError::new(
+            ErrorCode::CounterReused,
+            "this approval was already used (signature counter did not increase)",
+        ));
+    }
+    // A valid approval-key signature with a fresh counter proves the PIN (P2).
+    crate::attempts::reset(tx, &device.id).await
 }

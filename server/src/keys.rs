@@ -4,6 +4,7 @@
 //!
 //! Both live in `DATA/server-keys.json` (0600, written atomically, created on first start).
 
+use crate::error::{ErrorKind, ServerError};
 use std::fmt;
 use std::io::Write as _;
 use std::path::Path;
@@ -51,21 +52,21 @@ impl ServerKeys {
     ///
     /// # Errors
     /// A sentence saying which file is unreadable or damaged.
-    pub fn load_or_create(data_dir: &Path) -> Result<Self, String> {
+    pub fn load_or_create(data_dir: &Path) -> Result<Self, ServerError> {
         let path = data_dir.join("server-keys.json");
         if path.exists() {
             let text = Zeroizing::new(
                 std::fs::read_to_string(&path)
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+                    .map_err(|e| ServerError::of(ErrorKind::Keys, format!("cannot read {}: {e}", path.display())))?,
             );
-            let damaged = || format!("{} is damaged; restore it from a backup", path.display());
+            let damaged = || ServerError::of(ErrorKind::Keys, format!("{} is damaged; restore it from a backup", path.display()));
             let file: KeyFile = serde_json::from_str(&text).map_err(|_| damaged())?;
             if file.format != 1 {
-                return Err(format!(
+                return Err(ServerError::of(ErrorKind::Keys, format!(
                     "{} has unknown format {}",
                     path.display(),
                     file.format
-                ));
+                )));
             }
             let challenge_bytes =
                 Zeroizing::new(b64::decode(&file.challenge_key).ok_or_else(damaged)?);
@@ -82,9 +83,9 @@ impl ServerKeys {
             challenge_key: b64::encode(&challenge.to_bytes()),
             master_key: b64::encode(master.as_ref()),
         };
-        let text = Zeroizing::new(serde_json::to_string_pretty(&file).map_err(|e| e.to_string())?);
+        let text = Zeroizing::new(serde_json::to_string_pretty(&file).map_err(|e| ServerError::of(ErrorKind::Keys, e.to_string()))?);
         write_private(&path, text.as_bytes())?;
-        Self::new(challenge, master).ok_or_else(|| "could not load the new challenge key".into())
+        Self::new(challenge, master).ok_or_else(|| ServerError::of(ErrorKind::Keys, "could not load the new challenge key"))
     }
 
     fn new(challenge: SigningKey, master: Zeroizing<[u8; 32]>) -> Option<Self> {
@@ -163,8 +164,8 @@ impl ServerKeys {
 }
 
 /// Writes a private file atomically (temp, fsync, rename, fsync dir; 0600).
-pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let fail = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ServerError> {
+    let fail = |e: std::io::Error| ServerError::of(ErrorKind::Keys, format!("cannot write {}: {e}", path.display()));
     let tmp = path.with_extension("tmp");
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

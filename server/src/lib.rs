@@ -8,21 +8,30 @@
 //! - [`mail`], [`push`]: out-of-band codes and notices; push delivery (ids only).
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod attempts;
+pub mod audit;
 pub mod clock;
 pub mod codes;
 pub mod config;
 pub mod db;
 pub mod devices;
+pub mod error;
 pub mod events;
 pub mod http;
 pub mod keys;
 pub mod mail;
 pub mod passwords;
 pub mod push;
+pub mod requests;
 pub mod signals;
+pub mod signins;
+pub mod throttle;
 pub mod tls;
 
+use latchkey_protocol::wire::ErrorCode;
+
+use crate::error::{ErrorKind, ServerError};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -55,25 +64,14 @@ pub async fn start_signin(
     email: &str,
     browser: &str,
     ip: &str,
-) -> Result<SigninStarted, String> {
-    use sqlx::Row as _;
-    let row = sqlx::query("SELECT id FROM accounts WHERE email = $1")
-        .bind(email)
-        .fetch_optional(&state.db)
+) -> Result<SigninStarted, ServerError> {
+    let account = accounts::id_by_email(state, email)
+        .await?
+        .ok_or_else(|| ServerError::new(ErrorCode::NotFound, "no such account"))?;
+    let signin = signins::create_signin(state, &account, browser, ip)
         .await
-        .map_err(|e| e.to_string())?
-        .ok_or("no such account")?;
-    let id: String = row.try_get("id").map_err(|e| e.to_string())?;
-    let account = latchkey_protocol::types::AccountId::parse(&id).ok_or("bad account id")?;
-    let signin = http::challenge::create_signin(state, &account, browser, ip)
-        .await
-        .map_err(|e| format!("{e:?}"))?;
-    let code: String = sqlx::query("SELECT code FROM logins WHERE id = $1")
-        .bind(&signin.login_id)
-        .fetch_one(&state.db)
-        .await
-        .and_then(|r| r.try_get("code"))
-        .map_err(|e| e.to_string())?;
+        .map_err(signins::SigninBlocked::into_error)?;
+    let code = signins::code(state, &signin.login_id).await?;
     Ok(SigninStarted {
         login_id: signin.login_id,
         code,
@@ -127,7 +125,7 @@ const SWEEP_EVERY: u64 = 60;
 ///
 /// # Errors
 /// The database error, as a sentence.
-pub async fn sweep_expired_enrolments(state: &AppState) -> Result<u64, String> {
+pub async fn sweep_expired_enrolments(state: &AppState) -> Result<u64, ServerError> {
     let swept = sqlx::query(
         "UPDATE devices SET state = 'expired', pin_check = NULL, enrol_link = NULL, code_hash = NULL \
          WHERE state IN ('pending', 'enrolling') AND code_expires_at <= $1",
@@ -135,7 +133,7 @@ pub async fn sweep_expired_enrolments(state: &AppState) -> Result<u64, String> {
     .bind(state.clock.now_i64())
     .execute(&state.db)
     .await
-    .map_err(|e| format!("cannot sweep expired enrolments: {e}"))?
+    .map_err(|e| ServerError::of(ErrorKind::Storage, format!("cannot sweep expired enrolments: {e}")))?
     .rows_affected();
     if swept > 0 {
         tracing::info!(swept, "expired enrolments ended");
@@ -145,7 +143,7 @@ pub async fn sweep_expired_enrolments(state: &AppState) -> Result<u64, String> {
         .bind(state.clock.now_i64())
         .execute(&state.db)
         .await
-        .map_err(|e| format!("cannot sweep expired registrations: {e}"))?;
+        .map_err(|e| ServerError::of(ErrorKind::Storage, format!("cannot sweep expired registrations: {e}")))?;
     Ok(swept)
 }
 
@@ -180,23 +178,20 @@ impl Drop for AbortOnDrop {
 
 /// Refuses dev mode anywhere but loopback with the dev CA: it serves `/dev/outbox`, where
 /// every mailed code (PIN resets, sign-in codes) can be read.
-fn check_dev_mode(config: &Config) -> Result<(), String> {
+fn check_dev_mode(config: &Config) -> Result<(), ServerError> {
     if !config.dev {
         return Ok(());
     }
     if !config.listen.ip().is_loopback() {
-        return Err(format!(
+        return Err(ServerError::of(ErrorKind::Config, format!(
             "--dev serves every mailed code on /dev/outbox, so it listens on loopback only, not \
              {}; drop --dev (and configure SMTP and a certificate) to serve other machines",
             config.listen
-        ));
+        )));
     }
     if config.tls_cert.is_some() || config.tls_key.is_some() {
-        return Err(
-            "--dev uses its own local CA; it cannot be combined with --tls-cert or \
-                    --tls-key (drop --dev for a real certificate)"
-                .into(),
-        );
+        return Err(ServerError::of(ErrorKind::Config, "--dev uses its own local CA; it cannot be combined with --tls-cert or \
+                    --tls-key (drop --dev for a real certificate)"));
     }
     if let Some(url) = &config.public_url {
         let host = url
@@ -210,9 +205,9 @@ fn check_dev_mode(config: &Config) -> Result<(), String> {
             })
             .unwrap_or("");
         if !matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
-            return Err(format!(
+            return Err(ServerError::of(ErrorKind::Config, format!(
                 "--dev is for this machine only; its public URL must be on localhost, not {url}"
-            ));
+            )));
         }
     }
     Ok(())
@@ -222,14 +217,14 @@ fn check_dev_mode(config: &Config) -> Result<(), String> {
 ///
 /// # Errors
 /// A sentence saying what could not be set up and how to fix it.
-pub async fn start(config: Config) -> Result<Running, String> {
+pub async fn start(config: Config) -> Result<Running, ServerError> {
     config.policy.validate()?;
     check_dev_mode(&config)?;
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-        format!(
+        ServerError::of(ErrorKind::Config, format!(
             "cannot create the data directory {}: {e}",
             config.data_dir.display()
-        )
+        ))
     })?;
     let _ = rustls::crypto::ring::default_provider().install_default();
 
@@ -240,16 +235,13 @@ pub async fn start(config: Config) -> Result<Running, String> {
             (ca.cert, ca.key, Some(ca.ca_cert))
         }
         _ => {
-            return Err(
-                "HTTPS needs a certificate: pass --tls-cert and --tls-key, or --dev for a \
-                        local development CA (there is no plain-HTTP mode)"
-                    .into(),
-            )
+            return Err(ServerError::of(ErrorKind::Config, "HTTPS needs a certificate: pass --tls-cert and --tls-key, or --dev for a \
+                        local development CA (there is no plain-HTTP mode)"))
         }
     };
     let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
         .await
-        .map_err(|e| format!("cannot load the TLS certificate {}: {e}", cert.display()))?;
+        .map_err(|e| ServerError::of(ErrorKind::Network, format!("cannot load the TLS certificate {}: {e}", cert.display())))?;
 
     let keys = ServerKeys::load_or_create(&config.data_dir)?;
     let database_url = config
@@ -260,9 +252,9 @@ pub async fn start(config: Config) -> Result<Running, String> {
     let mailer = mail::build(&config.mail, &config.data_dir, &config.policy.service_name)?;
 
     let listener = std::net::TcpListener::bind(config.listen)
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        .map_err(|e| ServerError::of(ErrorKind::Network, format!("cannot listen on {}: {e}", config.listen)))?;
+    listener.set_nonblocking(true).map_err(|e| ServerError::of(ErrorKind::Network, e.to_string()))?;
+    let addr = listener.local_addr().map_err(|e| ServerError::of(ErrorKind::Network, e.to_string()))?;
     let public_url = match &config.public_url {
         Some(url) if url.ends_with('/') => url.clone(),
         Some(url) => format!("{url}/"),
@@ -287,7 +279,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
     });
     sweep_expired_enrolments(&state).await?;
     if !passwords::warm_dummy_hash().await {
-        return Err("cannot compute the password hash for unknown addresses".into());
+        return Err(ServerError::of(ErrorKind::Internal, "cannot compute the password hash for unknown addresses"));
     }
     let sweeper = {
         let state = Arc::downgrade(&state);

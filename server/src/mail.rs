@@ -3,6 +3,7 @@
 //! In dev mode mails are written to `DATA/outbox/` (and listed on `/dev/outbox`, a page that
 //! exists only in dev mode); in production they go through an SMTP relay with `lettre`.
 
+use crate::error::{ErrorKind, ServerError};
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -24,7 +25,7 @@ pub trait Mailer: Send + Sync {
         to: &'a str,
         subject: &'a str,
         body: &'a str,
-    ) -> BoxFuture<'a, Result<(), String>>;
+    ) -> BoxFuture<'a, Result<(), ServerError>>;
 }
 
 /// Builds the mailer for a configuration.
@@ -35,12 +36,12 @@ pub fn build(
     config: &MailConfig,
     data_dir: &std::path::Path,
     from_name: &str,
-) -> Result<Box<dyn Mailer>, String> {
+) -> Result<Box<dyn Mailer>, ServerError> {
     match config {
         MailConfig::Outbox => {
             let dir = data_dir.join("outbox");
             std::fs::create_dir_all(&dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                .map_err(|e| ServerError::of(ErrorKind::Mail, format!("cannot create {}: {e}", dir.display())))?;
             Ok(Box::new(Outbox {
                 dir,
                 from: format!("{from_name} <no-reply@localhost>"),
@@ -58,7 +59,7 @@ pub fn build(
             } else {
                 AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
             }
-            .map_err(|e| format!("invalid SMTP relay {host}: {e}"))?
+            .map_err(|e| ServerError::of(ErrorKind::Mail, format!("invalid SMTP relay {host}: {e}")))?
             .port(*port);
             let builder = match (username, password) {
                 // EXPOSE: the relay login needs the password itself.
@@ -76,20 +77,20 @@ pub fn build(
     }
 }
 
-fn message(from: &str, to: &str, subject: &str, body: &str) -> Result<Message, String> {
+fn message(from: &str, to: &str, subject: &str, body: &str) -> Result<Message, ServerError> {
     let from: Mailbox = from
         .parse()
-        .map_err(|e| format!("invalid sender address: {e}"))?;
+        .map_err(|e| ServerError::of(ErrorKind::Mail, format!("invalid sender address: {e}")))?;
     let to: Mailbox = to
         .parse()
-        .map_err(|_| "invalid recipient address".to_owned())?;
+        .map_err(|_| ServerError::of(ErrorKind::Mail, "invalid recipient address"))?;
     Message::builder()
         .from(from)
         .to(to)
         .subject(subject)
         .header(ContentType::TEXT_PLAIN)
         .body(body.to_owned())
-        .map_err(|e| format!("cannot build the mail: {e}"))
+        .map_err(|e| ServerError::of(ErrorKind::Mail, format!("cannot build the mail: {e}")))
 }
 
 /// Dev-mode outbox: one `.eml` file per mail.
@@ -104,7 +105,7 @@ impl Mailer for Outbox {
         to: &'a str,
         subject: &'a str,
         body: &'a str,
-    ) -> BoxFuture<'a, Result<(), String>> {
+    ) -> BoxFuture<'a, Result<(), ServerError>> {
         Box::pin(async move {
             let mail = message(&self.from, to, subject, body)?;
             let mut id = [0u8; 6];
@@ -136,14 +137,14 @@ impl Mailer for Smtp {
         to: &'a str,
         subject: &'a str,
         body: &'a str,
-    ) -> BoxFuture<'a, Result<(), String>> {
+    ) -> BoxFuture<'a, Result<(), ServerError>> {
         Box::pin(async move {
             let mail = message(&self.from, to, subject, body)?;
             self.transport
                 .send(mail)
                 .await
                 .map(|_| ())
-                .map_err(|e| format!("SMTP delivery failed: {e}"))
+                .map_err(|e| ServerError::of(ErrorKind::Mail, format!("SMTP delivery failed: {e}")))
         })
     }
 }

@@ -2,21 +2,22 @@
 //! that makes an unknown address cost the same work as a wrong password. Used by sign-in,
 //! registration and "Forgot PIN" alike.
 
+use crate::error::{ErrorKind, ServerError};
 use rand_core::OsRng;
 use zeroize::Zeroizing;
 
 /// Hashes a password with argon2id (on a blocking thread).
-pub async fn hash_password(password: Zeroizing<String>) -> Result<String, String> {
+pub async fn hash_password(password: Zeroizing<String>) -> Result<String, ServerError> {
     tokio::task::spawn_blocking(move || {
         use argon2::password_hash::{PasswordHasher as _, SaltString};
         let salt = SaltString::generate(&mut OsRng);
         argon2::Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
-            .map_err(|e| e.to_string())
+            .map_err(|e| ServerError::of(ErrorKind::Internal, e.to_string()))
     })
     .await
-    .map_err(|e| e.to_string())?
+    .map_err(|e| ServerError::of(ErrorKind::Internal, e.to_string()))?
 }
 
 /// Verifies a password against its argon2id hash (on a blocking thread).

@@ -1,6 +1,5 @@
-//! Sign-in challenges: creating them for a web sign-in, the long-poll list, fetching one
-//! (server-signed with the key pinned at enrolment), and answering (P4: bound, single use,
-//! number matching, judged by the server's clock).
+//! The device side of sign-ins: the long-poll list, fetching one request (signed), and
+//! answering — parsed here, decided in [`crate::signins`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,22 +7,15 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
-use latchkey_protocol::signed::{self, Decision};
-use latchkey_protocol::types::{AccountId, ChallengeId, DeviceId};
 use latchkey_protocol::wire::{
-    Answer, AnswerOutcome, AnswerResponse, Challenge, ChallengeList, DeviceRequest, ErrorCode,
-    FetchChallenge, ListChallenges, RequestBody as _, SignedChallenge, MAX_WAIT_SECS,
+    Answer, AnswerResponse, ChallengeList, DeviceRequest, FetchChallenge, ListChallenges,
+    RequestBody as _, SignedChallenge, MAX_WAIT_SECS,
 };
-use latchkey_protocol::PROTOCOL_VERSION;
-use rand_core::OsRng;
-use sqlx::Row as _;
-use subtle::ConstantTimeEq as _;
 
-use super::device::{self, states, Device};
-use super::error::{ApiError, ApiResult};
-use crate::attempts::Attempts;
-use crate::events::{self, Event};
-use crate::AppState;
+use super::error::ApiResult;
+use crate::devices::states;
+use crate::events;
+use crate::{requests, signins, AppState};
 
 /// Challenge routes.
 pub fn router() -> Router<Arc<AppState>> {
@@ -33,303 +25,17 @@ pub fn router() -> Router<Arc<AppState>> {
         .route(Answer::PATH, post(answer))
 }
 
-/// Login states.
-pub(crate) mod login_states {
-    /// Waiting for a device.
-    pub const PENDING: &str = "pending";
-    /// Approved with PIN and the right code.
-    pub const APPROVED: &str = "approved";
-    /// Denied on a device.
-    pub const DENIED: &str = "denied";
-    /// Denied with "this wasn't me".
-    pub const REPORTED: &str = "reported";
-    /// The typed code did not match.
-    pub const MISMATCH: &str = "mismatch";
-    /// Cancelled in the browser (or replaced by a mailed-code sign-in): refused on devices.
-    pub const CANCELLED: &str = "cancelled";
-    /// Approved, and the approval redeemed by the browser (once).
-    pub const USED: &str = "used";
-}
-
-/// Why a sign-in could not push to a device.
-#[derive(Debug)]
-pub(crate) enum SigninBlocked {
-    /// The account has no device that can approve (none active, or all locked).
-    NoDevice,
-    /// "This wasn't me" muted pushes until this time.
-    Muted(i64),
-    /// Too many sign-ins are already waiting.
-    TooManyPending,
-    /// Storage failed.
-    Failed(ApiError),
-}
-
-impl From<ApiError> for SigninBlocked {
-    fn from(e: ApiError) -> Self {
-        Self::Failed(e)
-    }
-}
-
-impl From<sqlx::Error> for SigninBlocked {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Failed(e.into())
-    }
-}
-
-/// A created sign-in (its number and context are read back from the database by the page).
-pub(crate) struct Signin {
-    pub login_id: String,
-}
-
-/// Creates a sign-in for `account` and pushes a challenge to each active device.
-pub(crate) async fn create_signin(
-    state: &AppState,
-    account: &AccountId,
-    browser: &str,
-    ip: &str,
-) -> Result<Signin, SigninBlocked> {
-    let now = state.clock.now_i64();
-    let policy = &state.config.policy;
-    let muted_until: i64 = sqlx::query("SELECT muted_until FROM accounts WHERE id = $1")
-        .bind(account.to_string())
-        .fetch_one(&state.db)
-        .await?
-        .try_get("muted_until")?;
-    if muted_until > now {
-        return Err(SigninBlocked::Muted(muted_until));
-    }
-    let pending: i64 = sqlx::query(
-        "SELECT COUNT(*) AS n FROM logins WHERE account_id = $1 AND state = $2 AND expires_at > $3",
-    )
-    .bind(account.to_string())
-    .bind(login_states::PENDING)
-    .bind(now)
-    .fetch_one(&state.db)
-    .await?
-    .try_get("n")?;
-    if pending >= policy.max_pending_pushes {
-        return Err(SigninBlocked::TooManyPending);
-    }
-    // Locked devices cannot approve: pushing to them only to fail would strand the person.
-    let devices: Vec<String> =
-        sqlx::query("SELECT id, failures FROM devices WHERE account_id = $1 AND state = $2")
-            .bind(account.to_string())
-            .bind(states::ACTIVE)
-            .fetch_all(&state.db)
-            .await?
-            .iter()
-            .filter(|r| {
-                r.try_get("failures")
-                    .is_ok_and(|f| !Attempts::new(f, policy).locked())
-            })
-            .filter_map(|r| r.try_get("id").ok())
-            .collect();
-    if devices.is_empty() {
-        return Err(SigninBlocked::NoDevice);
-    }
-    let login_id = ChallengeId::random(&mut OsRng).to_string();
-    let code = crate::codes::random_code(policy.code_digits);
-    let expires_at = now + i64::try_from(policy.challenge_ttl).unwrap_or(120);
-    let browser: String = browser.chars().take(120).collect();
-    let mut tx = state.db.begin().await?;
-    sqlx::query(
-        "INSERT INTO logins (id, account_id, code, state, browser, ip, created_at, expires_at, \
-         created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(&login_id)
-    .bind(account.to_string())
-    .bind(&code)
-    .bind(login_states::PENDING)
-    .bind(&browser)
-    .bind(ip)
-    .bind(now)
-    .bind(expires_at)
-    .bind(state.clock.now_millis())
-    .execute(&mut *tx)
-    .await?;
-    let mut pushes = Vec::new();
-    for device in &devices {
-        let challenge = ChallengeId::random(&mut OsRng);
-        sqlx::query("INSERT INTO challenges (id, login_id, device_id) VALUES ($1, $2, $3)")
-            .bind(challenge.to_string())
-            .bind(&login_id)
-            .bind(device)
-            .execute(&mut *tx)
-            .await?;
-        if let Some(id) = DeviceId::parse(device) {
-            pushes.push((id, challenge));
-        }
-    }
-    tx.commit().await?;
-    for (device, challenge) in pushes {
-        state
-            .events
-            .publish(Event::ChallengeCreated { device, challenge });
-    }
-    Ok(Signin { login_id })
-}
-
-/// Cancels a waiting sign-in of `account`: from now on its requests are refused on every
-/// device ("already answered") and leave their lists.
-pub(crate) async fn cancel_login(
-    state: &AppState,
-    account: &AccountId,
-    login_id: &str,
-) -> Result<(), ApiError> {
-    sqlx::query("UPDATE logins SET state = $1 WHERE id = $2 AND account_id = $3 AND state = $4")
-        .bind(login_states::CANCELLED)
-        .bind(login_id)
-        .bind(account.to_string())
-        .bind(login_states::PENDING)
-        .execute(&state.db)
-        .await?;
-    state.events.publish(Event::SigninChanged {
-        login: login_id.to_owned(),
-    });
-    Ok(())
-}
-
-/// A challenge with its sign-in, as stored.
-struct Stored {
-    challenge: Challenge,
-    login_id: String,
-    code: String,
-    state: String,
-    /// Counted PIN evaluations bound to this challenge (an approval needs one).
-    evaluations: i64,
-}
-
-async fn load_challenge(
-    state: &AppState,
-    device: &Device,
-    id: &ChallengeId,
-) -> Result<Stored, ApiError> {
-    load_challenge_in(&state.db, state, device, id).await
-}
-
-async fn load_challenge_in<'c, E>(
-    db: E,
-    state: &AppState,
-    device: &Device,
-    id: &ChallengeId,
-) -> Result<Stored, ApiError>
-where
-    E: sqlx::Executor<'c, Database = sqlx::Any>,
-{
-    let row = sqlx::query(
-        "SELECT l.id AS login_id, l.code, l.state, l.browser, l.ip, l.created_at, l.expires_at, \
-         c.evaluations \
-         FROM challenges c JOIN logins l ON l.id = c.login_id \
-         WHERE c.id = $1 AND c.device_id = $2",
-    )
-    .bind(id.to_string())
-    .bind(device.id.to_string())
-    .fetch_optional(db)
-    .await?
-    .ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::NotFound,
-            "this sign-in request does not exist for this device",
-        )
-    })?;
-    let secs = |col: &str| -> Result<u64, ApiError> {
-        Ok(u64::try_from(row.try_get::<i64, _>(col)?).unwrap_or(0))
-    };
-    Ok(Stored {
-        challenge: Challenge {
-            v: PROTOCOL_VERSION,
-            id: *id,
-            account: device.account,
-            device: device.id,
-            service: state.config.policy.service_name.clone(),
-            browser: row.try_get("browser")?,
-            ip: row.try_get("ip")?,
-            location: None,
-            created_at: secs("created_at")?,
-            expires_at: secs("expires_at")?,
-            code_digits: state.config.policy.code_digits,
-        },
-        login_id: row.try_get("login_id")?,
-        code: row.try_get("code")?,
-        state: row.try_get("state")?,
-        evaluations: row.try_get("evaluations")?,
-    })
-}
-
-fn expired() -> ApiError {
-    ApiError::new(
-        ErrorCode::Expired,
-        "this sign-in request expired; start the sign-in again",
-    )
-}
-
-fn already_answered() -> ApiError {
-    ApiError::new(
-        ErrorCode::AlreadyAnswered,
-        "this sign-in request was already answered",
-    )
-}
-
-/// The refusal for a request that is no longer pending: cancelled in the browser (or replaced
-/// by a newer sign-in there), or answered.
-fn not_pending(stored: &Stored) -> ApiError {
-    if stored.state == login_states::CANCELLED {
-        ApiError::new(
-            ErrorCode::AlreadyAnswered,
-            "this sign-in request was cancelled in the browser (or replaced by a newer one); \
-             answer the request that matches the login page",
-        )
-    } else {
-        already_answered()
-    }
-}
-
-/// Checks that an approval evaluation is for a live challenge of this device (the counted
-/// evaluation then records it).
-pub(crate) async fn bind_evaluation(
-    state: &AppState,
-    device: &Device,
-    id: &ChallengeId,
-) -> Result<(), ApiError> {
-    let stored = load_challenge(state, device, id).await?;
-    if stored.state != login_states::PENDING {
-        return Err(not_pending(&stored));
-    }
-    if state.clock.now() >= stored.challenge.expires_at {
-        return Err(expired());
-    }
-    Ok(())
-}
-
-async fn pending_ids(state: &AppState, device: &DeviceId) -> Result<Vec<ChallengeId>, ApiError> {
-    let rows = sqlx::query(
-        "SELECT c.id FROM challenges c JOIN logins l ON l.id = c.login_id \
-         WHERE c.device_id = $1 AND l.state = $2 AND l.expires_at > $3 \
-         ORDER BY l.created_at DESC, l.created_ms DESC",
-    )
-    .bind(device.to_string())
-    .bind(login_states::PENDING)
-    .bind(state.clock.now_i64())
-    .fetch_all(&state.db)
-    .await?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| r.try_get::<String, _>("id").ok())
-        .filter_map(|id| ChallengeId::parse(&id))
-        .collect())
-}
-
 async fn list(
     State(state): State<Arc<AppState>>,
     Json(request): Json<DeviceRequest<ListChallenges>>,
 ) -> ApiResult<ChallengeList> {
-    let device = device::authenticate(&state, &request, &[states::ACTIVE]).await?;
+    let device = requests::authenticate(&state, &request, &[states::ACTIVE]).await?;
     let wait = Duration::from_secs(u64::from(request.body.wait_seconds.min(MAX_WAIT_SECS)));
     let key = events::device_key(&device.id);
     let found = state
         .signals
         .wait_for(&key, wait, || async {
-            match pending_ids(&state, &device.id).await {
+            match signins::pending_ids(&state, &device.id).await {
                 Ok(ids) if ids.is_empty() => None,
                 other => Some(other),
             }
@@ -349,214 +55,16 @@ async fn fetch(
     State(state): State<Arc<AppState>>,
     Json(request): Json<DeviceRequest<FetchChallenge>>,
 ) -> ApiResult<SignedChallenge> {
-    let device = device::authenticate(&state, &request, &[states::ACTIVE]).await?;
-    let stored = load_challenge(&state, &device, &request.body.challenge).await?;
-    if stored.state != login_states::PENDING {
-        return Err(not_pending(&stored));
-    }
-    if state.clock.now() >= stored.challenge.expires_at {
-        return Err(expired());
-    }
-    let signature = state.keys.sign_challenge(&stored.challenge.signed_bytes());
-    Ok(Json(SignedChallenge {
-        challenge: stored.challenge,
-        signature,
-        server_time: state.clock.now(),
-    }))
+    let device = requests::authenticate(&state, &request, &[states::ACTIVE]).await?;
+    Ok(Json(
+        signins::signed_challenge(&state, &device, &request.body.challenge).await?,
+    ))
 }
 
 async fn answer(
     State(state): State<Arc<AppState>>,
     Json(request): Json<DeviceRequest<Answer>>,
 ) -> ApiResult<AnswerResponse> {
-    let (device, claim) = device::verify(&state, &request, &[states::ACTIVE]).await?;
-    let body = &request.body;
-    // One transaction, one commit: the request id first (a replay is refused as such), the
-    // reads, the counter (approvals), first valid answer wins, the audit event.
-    let mut tx = state.db.begin().await?;
-    claim.record(&state, &mut *tx).await?;
-    let stored = load_challenge_in(&mut *tx, &state, &device, &body.challenge).await?;
-    if !stored.challenge.digest().ct_eq(&body.challenge_digest) {
-        return Err(ApiError::bad_request(
-            "the answer is for a different version of this sign-in request; fetch it again",
-        ));
-    }
-    let ended = if stored.state != login_states::PENDING {
-        Some(not_pending(&stored))
-    } else if state.clock.now() >= stored.challenge.expires_at {
-        Some(expired())
-    } else {
-        None
-    };
-    if let Some(refusal) = ended {
-        // The request ended while the person typed (cancelled or replaced in the browser,
-        // answered elsewhere, expired). A valid approval signature still proves the PIN was
-        // right, so it resets the failure counter (P2: only a successful PIN use does); nothing
-        // is approved.
-        if body.decision == Decision::Approve
-            && approve_checks(&stored, &device, body).is_ok()
-            && advance_counter(&mut tx, &state, &device, body.counter)
-                .await
-                .is_ok()
-        {
-            tx.commit().await?;
-        }
-        return Err(refusal);
-    }
-    let now = state.clock.now_i64();
-    let (new_state, outcome) = match body.decision {
-        Decision::Approve => {
-            approve_checks(&stored, &device, body)?;
-            let matches: bool = stored
-                .code
-                .as_bytes()
-                .ct_eq(body.typed_code.as_bytes())
-                .into();
-            if matches {
-                (login_states::APPROVED, AnswerOutcome::Approved)
-            } else {
-                (login_states::MISMATCH, AnswerOutcome::Denied)
-            }
-        }
-        Decision::Deny => (login_states::DENIED, AnswerOutcome::Denied),
-        Decision::Report => (login_states::REPORTED, AnswerOutcome::Reported),
-    };
-    if body.decision == Decision::Approve {
-        advance_counter(&mut tx, &state, &device, body.counter).await?;
-    }
-    let won = sqlx::query(
-        "UPDATE logins SET state = $1, answered_by = $2, answered_at = $3 WHERE id = $4 AND state = $5 \
-         AND expires_at > $3",
-    )
-    .bind(new_state)
-    .bind(device.id.to_string())
-    .bind(now)
-    .bind(&stored.login_id)
-    .bind(login_states::PENDING)
-    .execute(&mut *tx)
-    .await?;
-    if won.rows_affected() != 1 {
-        return Err(already_answered());
-    }
-    let event = match new_state {
-        login_states::APPROVED => Some("signin_approved"),
-        login_states::MISMATCH => Some("signin_code_mismatch"),
-        login_states::REPORTED => None, // report() records it and tells the account
-        _ => Some("signin_denied"),
-    };
-    if let Some(event) = event {
-        device::audit_in(
-            &mut *tx,
-            &state,
-            &device.account,
-            Some(&device.id),
-            event,
-            &stored.challenge.ip,
-        )
-        .await?;
-    }
-    tx.commit().await?;
-    state.events.publish(Event::SigninChanged {
-        login: stored.login_id.clone(),
-    });
-    match new_state {
-        login_states::MISMATCH => {
-            return Err(ApiError::new(
-                ErrorCode::CodeMismatch,
-                "the number you typed is not the one on the login page; the sign-in was refused, start it again",
-            ));
-        }
-        login_states::REPORTED => report(&state, &device, &stored).await?,
-        _ => {}
-    }
+    let outcome = signins::answer(&state, &request).await?;
     Ok(Json(AnswerResponse { outcome }))
-}
-
-/// The approval signature and the evaluation binding (read-only checks).
-fn approve_checks(stored: &Stored, device: &Device, body: &Answer) -> Result<(), ApiError> {
-    let approval_key = device.approval_key.ok_or_else(ApiError::unauthorized)?;
-    let signature = body
-        .approval_signature
-        .as_ref()
-        .ok_or_else(|| ApiError::bad_request("approving needs the approval signature"))?;
-    let bytes = signed::answer(
-        &device.account,
-        &device.id,
-        &body.challenge,
-        &body.challenge_digest,
-        &body.typed_code,
-        Decision::Approve,
-        body.counter,
-    );
-    if !approval_key.verify(&bytes, signature) {
-        return Err(ApiError::bad_request("the approval signature is invalid"));
-    }
-    if stored.evaluations == 0 {
-        return Err(ApiError::bad_request(
-            "no PIN evaluation was made for this sign-in request",
-        ));
-    }
-    Ok(())
-}
-
-/// Advances the signature counter and, the PIN being proven, resets the failure counter (P2),
-/// in one UPDATE inside the answer's transaction.
-pub(crate) async fn advance_counter(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    state: &AppState,
-    device: &Device,
-    counter: u64,
-) -> Result<(), ApiError> {
-    let counter = i64::try_from(counter).map_err(|_| ApiError::bad_request("counter too large"))?;
-    // Placeholders in order of first appearance: SQLite numbers them that way.
-    let advanced = sqlx::query(
-        "UPDATE devices SET last_counter = $1, last_used_at = $2 WHERE id = $3 AND last_counter < $1",
-    )
-    .bind(counter)
-    .bind(state.clock.now_i64())
-    .bind(device.id.to_string())
-    .execute(&mut **tx)
-    .await?;
-    if advanced.rows_affected() != 1 {
-        return Err(ApiError::new(
-            ErrorCode::CounterReused,
-            "this approval was already used (signature counter did not increase)",
-        ));
-    }
-    // A valid approval-key signature with a fresh counter proves the PIN (P2).
-    crate::attempts::reset(tx, &device.id).await
-}
-
-/// "This wasn't me": mute pushes for the account and tell every address.
-async fn report(state: &AppState, device: &Device, stored: &Stored) -> Result<(), ApiError> {
-    let until =
-        state.clock.now_i64() + i64::try_from(state.config.policy.mute_secs).unwrap_or(1200);
-    sqlx::query("UPDATE accounts SET muted_until = $1 WHERE id = $2")
-        .bind(until)
-        .bind(device.account.to_string())
-        .execute(&state.db)
-        .await?;
-    device::audit(
-        state,
-        &device.account,
-        Some(&device.id),
-        "signin_reported",
-        &stored.challenge.ip,
-    )
-    .await;
-    device::notify_account(
-        state,
-        &device.account,
-        "A sign-in to your account was reported",
-        &format!(
-            "Someone who knows your password tried to sign in to {} from {} ({}), and you \
-             reported it. Change your password now. Sign-in requests are paused for {} minutes.",
-            state.config.policy.service_name,
-            stored.challenge.ip,
-            stored.challenge.browser,
-            state.config.policy.mute_secs / 60
-        ),
-    )
-    .await;
-    Ok(())
 }

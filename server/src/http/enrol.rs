@@ -14,8 +14,10 @@ use latchkey_protocol::wire::{
 use latchkey_protocol::PROTOCOL_VERSION;
 use sqlx::Row as _;
 
-use super::device::{self, states, Device};
-use super::error::{ApiError, ApiResult};
+use crate::devices::{self, states, Device};
+use crate::{accounts, audit, requests, throttle};
+use super::error::ApiResult;
+use crate::error::ServerError;
 use crate::events::Event;
 use crate::AppState;
 
@@ -27,8 +29,8 @@ pub fn router() -> Router<Arc<AppState>> {
         .route(Evaluate::PATH, post(evaluate))
 }
 
-fn code_invalid() -> ApiError {
-    ApiError::new(
+fn code_invalid() -> ServerError {
+    ServerError::new(
         ErrorCode::EnrolmentCodeInvalid,
         "this enrolment code is unknown, already used or expired; reload the \"Add a device\" \
          page and scan the new code",
@@ -40,21 +42,21 @@ async fn begin(
     Json(request): Json<EnrolBeginRequest>,
 ) -> ApiResult<EnrolBeginResponse> {
     if request.v != PROTOCOL_VERSION {
-        return Err(ApiError::new(
+        return Err(ServerError::new(
             ErrorCode::UnsupportedVersion,
             "update the app",
         ));
     }
     if !request.verify() {
-        return Err(ApiError::unauthorized());
+        return Err(ServerError::unauthorized());
     }
     if request.device_model.chars().count() > 64 {
-        return Err(ApiError::bad_request("device model too long"));
+        return Err(ServerError::bad_request("device model too long"));
     }
     // EXPOSE: the code is hashed to find the pending device; it is never stored.
     let hash = crate::codes::code_hash(request.code.expose_secret());
     let now = state.clock.now_i64();
-    let device = device::load_by_code(&state, &hash)
+    let device = devices::load_by_code(&state, &hash)
         .await?
         .ok_or_else(code_invalid)?;
     // Redeem the code: single use, one conditional UPDATE.
@@ -63,7 +65,7 @@ async fn begin(
          model = $4 WHERE id = $5 AND code_hash = $6 AND state = $7 AND code_expires_at > $8",
     )
     .bind(states::ENROLLING)
-    .bind(device::key_text(&request.device_key))
+    .bind(devices::key_text(&request.device_key))
     .bind(request.assurance.as_str())
     .bind(&request.device_model)
     .bind(device.id.to_string())
@@ -76,13 +78,13 @@ async fn begin(
         return Err(code_invalid());
     }
     let (evaluated, attempts_left) =
-        device::counted_evaluate(&state, &device, &request.blinded_pin, None, None).await?;
+        devices::counted_evaluate(&state, &device, &request.blinded_pin, None, None).await?;
     let email: String = sqlx::query("SELECT email FROM accounts WHERE id = $1")
         .bind(device.account.to_string())
         .fetch_one(&state.db)
         .await?
         .try_get("email")?;
-    device::audit(
+    audit::record(
         &state,
         &device.account,
         Some(&device.id),
@@ -120,19 +122,19 @@ async fn finish(
     State(state): State<Arc<AppState>>,
     Json(request): Json<DeviceRequest<EnrolFinish>>,
 ) -> ApiResult<EnrolFinishResponse> {
-    let device = device::authenticate(&state, &request, &[states::ENROLLING]).await?;
+    let device = requests::authenticate(&state, &request, &[states::ENROLLING]).await?;
     let now = state.clock.now_i64();
     if now >= device.code_expires_at {
-        return Err(ApiError::new(
+        return Err(ServerError::new(
             ErrorCode::Expired,
             "the enrolment took longer than 10 minutes; start again from the \"Add a device\" page",
         ));
     }
     let body = &request.body;
-    let device_key = device.device_key.ok_or_else(ApiError::unauthorized)?;
+    let device_key = device.device_key.ok_or_else(ServerError::unauthorized)?;
     let proof = signed::enrol_proof(&device.account, &device.id, &body.approval_key, &device_key);
     if !body.approval_key.verify(&proof, &body.approval_proof) {
-        return Err(ApiError::bad_request(
+        return Err(ServerError::bad_request(
             "the approval key's proof of possession is invalid",
         ));
     }
@@ -159,7 +161,7 @@ async fn finish(
             "enrolment refused: another device was added first",
         )
         .await?;
-        return Err(ApiError::new(
+        return Err(ServerError::new(
             ErrorCode::EnrolmentCodeInvalid,
             "another device was added to this account first; add this device again on the \
              \"Manage my devices\" page (it asks for approval on your other device or a code \
@@ -171,20 +173,20 @@ async fn finish(
          pin_check = NULL, last_used_at = $3 WHERE id = $4 AND state = $5",
     )
     .bind(states::ACTIVE)
-    .bind(device::key_text(&body.approval_key))
+    .bind(devices::key_text(&body.approval_key))
     .bind(now)
     .bind(device.id.to_string())
     .bind(states::ENROLLING)
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() != 1 {
-        return Err(ApiError::unauthorized());
+        return Err(ServerError::unauthorized());
     }
     // The new approval key was just made behind the PIN the person typed (checked against the
     // web PIN, or chosen in the app): the counter starts from zero (P2).
     crate::attempts::reset(&mut tx, &device.id).await?;
     tx.commit().await?;
-    device::audit(
+    audit::record(
         &state,
         &device.account,
         Some(&device.id),
@@ -192,7 +194,7 @@ async fn finish(
         &device.name,
     )
     .await;
-    device::notify_account(
+    accounts::notify(
         &state,
         &device.account,
         "A device was added to your account",
@@ -220,12 +222,12 @@ async fn check_pin(
     device: &Device,
     stored: &str,
     presented: Option<&PinCheck>,
-) -> Result<(), ApiError> {
+) -> Result<(), ServerError> {
     let expected = state
         .keys
         .open("pin-check", &device.id.to_string(), stored)
         .and_then(|b| PinCheck::from_bytes(b.to_vec()))
-        .ok_or_else(|| ApiError::internal("PIN check does not open", device.id))?;
+        .ok_or_else(|| ServerError::internal("PIN check does not open", device.id))?;
     let matches = presented.is_some_and(|p| p.ct_eq(&expected));
     if matches {
         return Ok(());
@@ -237,7 +239,7 @@ async fn check_pin(
             .bind(device.id.to_string())
             .execute(&state.db)
             .await?;
-        device::audit(
+        audit::record(
             state,
             &device.account,
             Some(&device.id),
@@ -245,9 +247,9 @@ async fn check_pin(
             "wrong PIN",
         )
         .await;
-        return Err(ApiError::locked());
+        return Err(ServerError::locked());
     }
-    Err(ApiError::wrong_pin(attempts.left()))
+    Err(ServerError::wrong_pin(attempts.left()))
 }
 
 async fn evaluate(
@@ -261,9 +263,9 @@ async fn evaluate(
     // The request id is recorded in the counted evaluation's transaction (one commit).
     let (device, claim) = match request.body.purpose {
         EvaluatePurpose::Enrol => {
-            let (device, claim) = device::verify(&state, &request, &[states::ENROLLING]).await?;
+            let (device, claim) = requests::verify(&state, &request, &[states::ENROLLING]).await?;
             if state.clock.now_i64() >= device.code_expires_at {
-                return Err(ApiError::new(
+                return Err(ServerError::new(
                     ErrorCode::Expired,
                     "the enrolment expired; start again",
                 ));
@@ -271,14 +273,14 @@ async fn evaluate(
             (device, claim)
         }
         EvaluatePurpose::Approve { challenge } => {
-            let (device, claim) = device::verify(&state, &request, &[states::ACTIVE]).await?;
-            super::challenge::bind_evaluation(&state, &device, &challenge).await?;
+            let (device, claim) = requests::verify(&state, &request, &[states::ACTIVE]).await?;
+            crate::signins::bind_evaluation(&state, &device, &challenge).await?;
             (device, claim)
         }
         // Opens the approval key to sign the removal; counted like every PIN use (P2).
-        EvaluatePurpose::Remove => device::verify(&state, &request, &[states::ACTIVE]).await?,
+        EvaluatePurpose::Remove => requests::verify(&state, &request, &[states::ACTIVE]).await?,
     };
-    let (evaluated_pin, attempts_left) = device::counted_evaluate(
+    let (evaluated_pin, attempts_left) = devices::counted_evaluate(
         &state,
         &device,
         &request.body.blinded_pin,

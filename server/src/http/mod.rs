@@ -1,7 +1,6 @@
 //! HTTP: the device API (`/api/v1/…`) and the web pages, behind one set of security headers.
 
 pub mod challenge;
-pub mod device;
 pub mod enrol;
 pub mod error;
 pub mod pin;

@@ -20,8 +20,10 @@ use latchkey_protocol::wire::{
 use rand_core::OsRng;
 use sqlx::Row as _;
 
-use super::device::{self, states, Device};
-use super::error::{ApiError, ApiResult};
+use crate::devices::{self, states, Device};
+use crate::{accounts, audit, requests, throttle};
+use super::error::ApiResult;
+use crate::error::ServerError;
 use crate::AppState;
 
 /// PIN and device-lifecycle routes.
@@ -56,7 +58,7 @@ async fn load_op(
     state: &AppState,
     device: &Device,
     op: &OperationId,
-) -> Result<Option<Operation>, ApiError> {
+) -> Result<Option<Operation>, ServerError> {
     let row = sqlx::query(
         "SELECT kind, state, staged_key, new_epoch, code_hash, expires_at FROM operations \
          WHERE device_id = $1 AND id = $2",
@@ -76,15 +78,15 @@ async fn load_op(
     }))
 }
 
-fn op_missing() -> ApiError {
-    ApiError::new(
+fn op_missing() -> ServerError {
+    ServerError::new(
         ErrorCode::NotFound,
         "this PIN change or reset is not in progress; start it again",
     )
 }
 
-fn op_expired() -> ApiError {
-    ApiError::new(ErrorCode::Expired, "this PIN change or reset took too long and expired; start again; your old PIN is unchanged")
+fn op_expired() -> ServerError {
+    ServerError::new(ErrorCode::Expired, "this PIN change or reset took too long and expired; start again; your old PIN is unchanged")
 }
 
 /// A fresh OPRF key for `device`, sealed for the operation, and the new PIN's evaluation.
@@ -92,10 +94,10 @@ fn stage_key(
     state: &AppState,
     device: &Device,
     blinded: &Element,
-) -> Result<(String, Element), ApiError> {
+) -> Result<(String, Element), ServerError> {
     let fresh = OprfKey::generate(&mut OsRng);
     let evaluated = oprf::blind_evaluate(&fresh, blinded)
-        .map_err(|_| ApiError::bad_request("invalid blinded PIN"))?;
+        .map_err(|_| ServerError::bad_request("invalid blinded PIN"))?;
     // EXPOSE: the staged OPRF key is sealed under the master key for the database.
     Ok((
         state
@@ -109,15 +111,15 @@ async fn change_start(
     State(state): State<Arc<AppState>>,
     Json(request): Json<DeviceRequest<PinChangeStart>>,
 ) -> ApiResult<PinChangeStartResponse> {
-    let device = device::authenticate(&state, &request, &[states::ACTIVE]).await?;
+    let device = requests::authenticate(&state, &request, &[states::ACTIVE]).await?;
     let body = &request.body;
     if load_op(&state, &device, &body.operation).await?.is_some() {
-        return Err(ApiError::bad_request(
+        return Err(ServerError::bad_request(
             "this operation id was already used; choose a new one",
         ));
     }
     let (old_evaluated_pin, attempts_left) =
-        device::counted_evaluate(&state, &device, &body.old_blinded_pin, None, None).await?;
+        devices::counted_evaluate(&state, &device, &body.old_blinded_pin, None, None).await?;
     let (sealed, new_evaluated_pin) = stage_key(&state, &device, &body.new_blinded_pin)?;
     let now = state.clock.now_i64();
     let expires_at = now + i64::try_from(state.config.policy.operation_ttl).unwrap_or(900);
@@ -152,11 +154,11 @@ async fn commit_swap(
     operation: &OperationId,
     op: &Operation,
     new_key: &PublicKey,
-) -> Result<CommitResponse, ApiError> {
+) -> Result<CommitResponse, ServerError> {
     let sealed = op.staged_key.as_ref().ok_or_else(op_missing)?;
     if device.approval_key.as_ref() == Some(new_key) {
         // A PIN change or reset issues a fresh key: the old one must stop working.
-        return Err(ApiError::bad_request(
+        return Err(ServerError::bad_request(
             "the new approval key is the current one; a PIN change needs a fresh key",
         ));
     }
@@ -166,7 +168,7 @@ async fn commit_swap(
          WHERE id = $5 AND epoch = $6 AND state = $7",
     )
     .bind(sealed)
-    .bind(device::key_text(new_key))
+    .bind(devices::key_text(new_key))
     .bind(i64::from(op.new_epoch))
     .bind(state.clock.now_i64())
     .bind(device.id.to_string())
@@ -184,7 +186,7 @@ async fn commit_swap(
     .execute(&mut *tx)
     .await?;
     if swapped.rows_affected() != 1 || committed.rows_affected() != 1 {
-        return Err(ApiError::new(
+        return Err(ServerError::new(
             ErrorCode::BadRequest,
             "the PIN was changed in the meantime; start again",
         ));
@@ -220,7 +222,7 @@ async fn staged_for_commit(
     operation: &OperationId,
     kind: &str,
     new_key: &PublicKey,
-) -> Result<Result<Operation, CommitResponse>, ApiError> {
+) -> Result<Result<Operation, CommitResponse>, ServerError> {
     let op = load_op(state, device, operation)
         .await?
         .filter(|o| o.kind == kind)
@@ -241,7 +243,7 @@ async fn change_commit(
     State(state): State<Arc<AppState>>,
     Json(request): Json<DeviceRequest<PinChangeCommit>>,
 ) -> ApiResult<CommitResponse> {
-    let device = device::authenticate(&state, &request, &[states::ACTIVE]).await?;
+    let device = requests::authenticate(&state, &request, &[states::ACTIVE]).await?;
     let body = &request.body;
     let op = match staged_for_commit(
         &state,
@@ -262,11 +264,11 @@ async fn change_commit(
         &body.new_approval_key,
         op.new_epoch,
     );
-    let old_key = device.approval_key.ok_or_else(ApiError::unauthorized)?;
+    let old_key = device.approval_key.ok_or_else(ServerError::unauthorized)?;
     if !old_key.verify(&bytes, &body.old_proof)
         || !body.new_approval_key.verify(&bytes, &body.new_proof)
     {
-        return Err(ApiError::bad_request("the PIN change proofs are invalid"));
+        return Err(ServerError::bad_request("the PIN change proofs are invalid"));
     }
     let response = commit_swap(
         &state,
@@ -276,7 +278,7 @@ async fn change_commit(
         &body.new_approval_key,
     )
     .await?;
-    device::audit(
+    audit::record(
         &state,
         &device.account,
         Some(&device.id),
@@ -284,7 +286,7 @@ async fn change_commit(
         &device.name,
     )
     .await;
-    device::notify_account(
+    accounts::notify(
         &state,
         &device.account,
         "Your PIN was changed",
@@ -308,17 +310,17 @@ async fn reset_start(
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     Json(request): Json<DeviceRequest<PinResetStart>>,
 ) -> ApiResult<PinResetStartResponse> {
-    let device = device::authenticate(&state, &request, &[states::ACTIVE]).await?;
+    let device = requests::authenticate(&state, &request, &[states::ACTIVE]).await?;
     let body = &request.body;
     // Resets are rate-limited per account and per IP (P7), before the password is checked.
-    device::throttle(
+    throttle::count(
         &state,
         &format!("reset:account:{}", device.account),
         3,
         3600,
     )
     .await?;
-    device::throttle(
+    throttle::count(
         &state,
         &format!("reset:ip:{}", peer.ip()),
         state.config.policy.resets_per_ip,
@@ -332,7 +334,7 @@ async fn reset_start(
         .try_get("password_hash")?;
     // EXPOSE: the password is verified against its argon2id hash and dropped.
     if !crate::passwords::verify_password(request.body.password.expose_secret(), &hash).await {
-        device::audit(
+        audit::record(
             &state,
             &device.account,
             Some(&device.id),
@@ -340,13 +342,13 @@ async fn reset_start(
             "",
         )
         .await;
-        return Err(ApiError::new(
+        return Err(ServerError::new(
             ErrorCode::BadCredentials,
             "the password or the code is wrong",
         ));
     }
     if load_op(&state, &device, &body.operation).await?.is_some() {
-        return Err(ApiError::bad_request(
+        return Err(ServerError::bad_request(
             "this operation id was already used; choose a new one",
         ));
     }
@@ -366,7 +368,7 @@ async fn reset_start(
     .bind(expires_at)
     .execute(&state.db)
     .await?;
-    let addresses = device::addresses(&state, &device.account).await?;
+    let addresses = accounts::addresses(&state, &device.account).await?;
     let service = &state.config.policy.service_name;
     for address in &addresses {
         let body = zeroize::Zeroizing::new(format!(
@@ -386,10 +388,10 @@ async fn reset_start(
             )
             .await
         {
-            return Err(ApiError::internal("reset code not delivered", e));
+            return Err(ServerError::internal("reset code not delivered", e));
         }
     }
-    device::audit(
+    audit::record(
         &state,
         &device.account,
         Some(&device.id),
@@ -398,7 +400,7 @@ async fn reset_start(
     )
     .await;
     Ok(Json(PinResetStartResponse {
-        sent_to: addresses.iter().map(|a| device::mask_address(a)).collect(),
+        sent_to: addresses.iter().map(|a| accounts::mask_address(a)).collect(),
         expires_at: u64::try_from(expires_at).unwrap_or(0),
     }))
 }
@@ -407,10 +409,10 @@ async fn reset_verify(
     State(state): State<Arc<AppState>>,
     Json(request): Json<DeviceRequest<PinResetVerify>>,
 ) -> ApiResult<PinResetVerifyResponse> {
-    let device = device::authenticate(&state, &request, &[states::ACTIVE]).await?;
+    let device = requests::authenticate(&state, &request, &[states::ACTIVE]).await?;
     let body = &request.body;
     let bad = || {
-        ApiError::new(
+        ServerError::new(
             ErrorCode::BadCredentials,
             "the password or the code is wrong",
         )
@@ -470,7 +472,7 @@ async fn reset_commit(
     State(state): State<Arc<AppState>>,
     Json(request): Json<DeviceRequest<PinResetCommit>>,
 ) -> ApiResult<CommitResponse> {
-    let device = device::authenticate(&state, &request, &[states::ACTIVE]).await?;
+    let device = requests::authenticate(&state, &request, &[states::ACTIVE]).await?;
     let body = &request.body;
     let op = match staged_for_commit(
         &state,
@@ -492,7 +494,7 @@ async fn reset_commit(
         op.new_epoch,
     );
     if !body.new_approval_key.verify(&bytes, &body.new_proof) {
-        return Err(ApiError::bad_request("the PIN reset proof is invalid"));
+        return Err(ServerError::bad_request("the PIN reset proof is invalid"));
     }
     let response = commit_swap(
         &state,
@@ -502,7 +504,7 @@ async fn reset_commit(
         &body.new_approval_key,
     )
     .await?;
-    device::audit(
+    audit::record(
         &state,
         &device.account,
         Some(&device.id),
@@ -510,7 +512,7 @@ async fn reset_commit(
         &device.name,
     )
     .await;
-    device::notify_account(
+    accounts::notify(
         &state,
         &device.account,
         "Your PIN was reset",
@@ -530,7 +532,7 @@ async fn remove(
     Json(request): Json<DeviceRequest<RemoveDevice>>,
 ) -> ApiResult<RemoveDeviceResponse> {
     let (device, claim) =
-        device::verify(&state, &request, &[states::ACTIVE, states::ENROLLING]).await?;
+        requests::verify(&state, &request, &[states::ACTIVE, states::ENROLLING]).await?;
     let body = &request.body;
     let mut tx = state.db.begin().await?;
     claim.record(&state, &mut *tx).await?;
@@ -538,18 +540,18 @@ async fn remove(
         // P7: an enrolled device proves the PIN to remove itself, so a thief holding the
         // phone cannot wipe it to clear the way for a password-only sign-in.
         let signature = body.approval_signature.as_ref().ok_or_else(|| {
-            ApiError::new(
+            ServerError::new(
                 ErrorCode::BadRequest,
                 "removing this device needs its PIN; if you forgot it, use \"Forgot PIN\" or \
                  remove the device on the \"Manage my devices\" page",
             )
         })?;
-        let key = device.approval_key.ok_or_else(ApiError::unauthorized)?;
+        let key = device.approval_key.ok_or_else(ServerError::unauthorized)?;
         let bytes = signed::removal(&device.account, &device.id, body.counter);
         if !key.verify(&bytes, signature) {
-            return Err(ApiError::bad_request("the removal signature is invalid"));
+            return Err(ServerError::bad_request("the removal signature is invalid"));
         }
-        super::challenge::advance_counter(&mut tx, &state, &device, body.counter).await?;
+        crate::devices::advance_counter(&mut tx, &state, &device, body.counter).await?;
     }
     let how = if device.state == states::ACTIVE {
         "removed from the device with its PIN"
@@ -577,7 +579,7 @@ async fn status(
     State(state): State<Arc<AppState>>,
     Json(request): Json<DeviceRequest<OperationStatus>>,
 ) -> ApiResult<OperationStatusResponse> {
-    let device = device::authenticate(&state, &request, &[states::ACTIVE]).await?;
+    let device = requests::authenticate(&state, &request, &[states::ACTIVE]).await?;
     let op = load_op(&state, &device, &request.body.operation).await?;
     let now = state.clock.now_i64();
     let state_now = match op {

@@ -22,8 +22,8 @@ use zeroize::Zeroizing;
 use super::session::{self, stages, Session};
 use super::{csrf_refused, render, with_cookie, PageError};
 use crate::attempts::Attempts;
-use crate::http::challenge::{self, login_states, SigninBlocked};
-use crate::http::device;
+use crate::signins::{self, login_states, SigninBlocked};
+use crate::{accounts, audit, devices, throttle};
 use crate::AppState;
 
 /// Auth routes.
@@ -99,7 +99,7 @@ async fn register(
     Form(form): Form<RegisterForm>,
 ) -> Result<Response, PageError> {
     let session = super::posting_session(&state, &headers, &form.csrf).await?;
-    device::throttle(
+    throttle::count(
         &state,
         &format!("register:ip:{}", peer.ip()),
         state.config.policy.registrations_per_ip,
@@ -110,7 +110,7 @@ async fn register(
         PageError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many attempts",
-            e.0.message,
+            e.message().to_owned(),
         )
     })?;
     let email = form.email.trim().to_lowercase();
@@ -132,20 +132,20 @@ async fn register(
     if form.password != form.password2 {
         return refuse("The two passwords are different.");
     }
-    device::throttle(&state, &format!("register:email:{email}"), 5, 3600)
+    throttle::count(&state, &format!("register:email:{email}"), 5, 3600)
         .await
         .map_err(|e| {
             PageError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many attempts",
-                e.0.message,
+                e.message().to_owned(),
             )
         })?;
     // The same work and the same answer whether the address has an account or not: the
     // page never tells; the mailbox does (a link to finish, or a notice to the owner).
     let hash = crate::passwords::hash_password(form.password.clone())
         .await
-        .map_err(|e| PageError::from(crate::http::error::ApiError::internal("hash", e)))?;
+        .map_err(|e| PageError::from(crate::error::ServerError::internal("hash", e)))?;
     let exists = sqlx::query("SELECT id FROM accounts WHERE email = $1")
         .bind(&email)
         .fetch_optional(&state.db)
@@ -196,7 +196,7 @@ async fn register(
         .send(&email, &subject, &body)
         .await
         .map_err(|e| {
-            PageError::from(crate::http::error::ApiError::internal(
+            PageError::from(crate::error::ServerError::internal(
                 "registration mail",
                 e,
             ))
@@ -320,7 +320,7 @@ async fn register_finish(
         .bind(&email)
         .execute(&mut *tx)
         .await?;
-    device::audit_in(&mut *tx, &state, &account, None, "account_created", "").await?;
+    audit::record_in(&mut *tx, &state, &account, None, "account_created", "").await?;
     tx.commit().await?;
     session::destroy(&state, &session).await?;
     let (_, cookie) = session::create(&state, Some(&account), stages::SIGNED_IN, None).await?;
@@ -380,9 +380,9 @@ async fn login(
         login_key_ip(&peer.ip().to_string()),
     ];
     for key in &throttle_keys {
-        if let Err(e) = device::throttle(&state, key, state.config.policy.login_attempts, 900).await
+        if let Err(e) = throttle::count(&state, key, state.config.policy.login_attempts, 900).await
         {
-            return Ok(refuse(StatusCode::TOO_MANY_REQUESTS, e.0.message));
+            return Ok(refuse(StatusCode::TOO_MANY_REQUESTS, e.message().to_owned()));
         }
     }
     let row = sqlx::query("SELECT id, password_hash FROM accounts WHERE email = $1")
@@ -414,7 +414,7 @@ async fn login(
     // A new sign-in from this browser ends the one it was waiting for.
     end_signin(&state, &session).await?;
     session::destroy(&state, &session).await?;
-    match challenge::create_signin(&state, &account, &browser, &peer.ip().to_string()).await {
+    match signins::create_signin(&state, &account, &browser, &peer.ip().to_string()).await {
         Ok(signin) => {
             let (_, cookie) = session::create(
                 &state,
@@ -451,7 +451,7 @@ async fn login(
                 state.clock.now_i64(),
             )
             .await?;
-            device::audit(
+            audit::record(
                 &state,
                 &account,
                 None,
@@ -521,9 +521,9 @@ pub(crate) async fn signin_completed(
         .fetch_one(&state.db)
         .await?
         .try_get("email")?;
-    device::throttle_refund(state, &login_key_email(&email), attempted_at).await?;
+    throttle::refund(state, &login_key_email(&email), attempted_at).await?;
     if let Some(ip) = ip {
-        device::throttle_refund(state, &login_key_ip(ip), attempted_at).await?;
+        throttle::refund(state, &login_key_ip(ip), attempted_at).await?;
     }
     Ok(())
 }
@@ -639,7 +639,7 @@ async fn progress(state: &AppState, login: &str) -> Result<Progress, PageError> 
     for r in &rows {
         let attempts = Attempts::new(r.try_get("failures")?, &state.config.policy);
         let device_state: String = r.try_get("state")?;
-        if device_state != crate::http::device::states::ACTIVE {
+        if device_state != crate::devices::states::ACTIVE {
             continue;
         }
         if attempts.locked() {
@@ -902,7 +902,7 @@ async fn approve_events(
 /// at once and leaves their lists (cancel, sign out, or a new sign-in from the same browser).
 async fn end_signin(state: &AppState, session: &Session) -> Result<(), PageError> {
     if let (Some(login), Some(account)) = (&session.login_id, &session.account) {
-        challenge::cancel_login(state, account, login).await?;
+        signins::cancel_login(state, account, login).await?;
     }
     Ok(())
 }

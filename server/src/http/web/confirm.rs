@@ -24,9 +24,9 @@ use zeroize::Zeroizing;
 
 use super::session::{self, stages, strengths, Session};
 use super::{csrf_refused, render, with_cookie, PageError};
-use crate::http::challenge;
-use crate::http::device;
-use crate::http::error::ApiError;
+
+use crate::{accounts, audit, devices, signins, throttle};
+use crate::error::ServerError;
 use crate::AppState;
 
 /// How long a mailed code is valid, seconds.
@@ -69,8 +69,8 @@ pub(crate) async fn send_code(
     session: &Session,
     account: &AccountId,
     why: &str,
-) -> Result<Vec<String>, ApiError> {
-    device::throttle(
+) -> Result<Vec<String>, ServerError> {
+    throttle::count(
         state,
         &format!("mailcode:account:{account}"),
         state.config.policy.mailed_codes_per_hour,
@@ -87,7 +87,7 @@ pub(crate) async fn send_code(
     .bind(session.id_hash())
     .execute(&state.db)
     .await?;
-    let addresses = device::addresses(state, account).await?;
+    let addresses = accounts::addresses(state, account).await?;
     let service = &state.config.policy.service_name;
     for address in &addresses {
         let body = Zeroizing::new(format!(
@@ -101,15 +101,15 @@ pub(crate) async fn send_code(
             .mailer
             .send(address, &format!("{service}: your one-time code"), &body)
             .await
-            .map_err(|e| ApiError::internal("one-time code not delivered", e))?;
+            .map_err(|e| ServerError::internal("one-time code not delivered", e))?;
     }
-    device::audit(state, account, None, "mailed_code_sent", why).await;
-    Ok(addresses.iter().map(|a| device::mask_address(a)).collect())
+    audit::record(state, account, None, "mailed_code_sent", why).await;
+    Ok(addresses.iter().map(|a| accounts::mask_address(a)).collect())
 }
 
 /// What to tell a person whose code could not be sent.
-fn send_failed(e: &ApiError) -> String {
-    match e.0.retry_after {
+fn send_failed(e: &ServerError) -> String {
+    match e.retry_after() {
         Some(wait) => format!(
             "Too many codes were sent to this account in the last hour. Use the newest code you \
              received, or try again in {} minutes.",
@@ -135,7 +135,7 @@ pub(crate) async fn check_code(
     state: &AppState,
     session: &Session,
     presented: &str,
-) -> Result<CodeCheck, ApiError> {
+) -> Result<CodeCheck, ServerError> {
     let counted = sqlx::query(
         "UPDATE sessions SET code_attempts = code_attempts + 1 WHERE id_hash = $1 \
          AND code_hash IS NOT NULL AND code_attempts < $2 AND code_expires_at > $3",
@@ -357,8 +357,8 @@ async fn login_code(
     // Completed: the password attempt that asked for the code stops counting (its address key;
     // the mailed codes have their own, smaller limits).
     super::auth::signin_completed(&state, &account, None, state.clock.now_i64()).await?;
-    device::audit(&state, &account, None, "signin_mailed_code", "").await;
-    device::notify_account(
+    audit::record(&state, &account, None, "signin_mailed_code", "").await;
+    accounts::notify(
         &state,
         &account,
         "Signed in with a code sent by e-mail",
@@ -421,7 +421,7 @@ async fn no_device(
     }
     let account = session.account.ok_or_else(csrf_refused)?;
     if let Some(login) = &session.login_id {
-        challenge::cancel_login(&state, &account, login).await?;
+        signins::cancel_login(&state, &account, login).await?;
     }
     session::destroy(&state, &session).await?;
     start_login(
@@ -557,7 +557,7 @@ async fn confirm_code(
         ));
     }
     let cookie = mailed_session(&state, &session, &account).await?;
-    device::audit(&state, &account, None, "confirmed_mailed_code", "").await;
+    audit::record(&state, &account, None, "confirmed_mailed_code", "").await;
     Ok(with_cookie(
         Redirect::to(next).into_response(),
         Some(cookie),

@@ -28,7 +28,7 @@ use super::confirm::{self, Gate};
 use super::session::{self, Session};
 use super::{csrf_refused, format_time, render, PageError};
 use crate::attempts::Attempts;
-use crate::http::device::states;
+use crate::devices::states;
 use crate::http::enrol;
 use crate::AppState;
 
@@ -359,7 +359,7 @@ async fn add(
         policy.pin_digits,
         enrol::account_label(&policy.service_name, &email),
     )
-    .map_err(|e| crate::http::error::ApiError::internal("enrolment link", e))?;
+    .map_err(|e| crate::error::ServerError::internal("enrolment link", e))?;
     let now = state.clock.now_i64();
     // EXPOSE: the code is stored only as its hash; the link (with the code) is sealed for
     // the owner's QR page and deleted once the device enrols.

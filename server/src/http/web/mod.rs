@@ -17,7 +17,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 
-use super::error::ApiError;
+use crate::error::ServerError;
 use crate::AppState;
 
 /// Page routes (`dev` adds `/dev/outbox`).
@@ -56,19 +56,19 @@ impl PageError {
     }
 }
 
-impl From<ApiError> for PageError {
-    fn from(e: ApiError) -> Self {
+impl From<ServerError> for PageError {
+    fn from(e: ServerError) -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Something went wrong",
-            e.0.message,
+            e.message().to_owned(),
         )
     }
 }
 
 impl From<sqlx::Error> for PageError {
     fn from(e: sqlx::Error) -> Self {
-        ApiError::from(e).into()
+        ServerError::from(e).into()
     }
 }
 

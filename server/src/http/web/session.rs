@@ -8,7 +8,7 @@ use rand_core::{OsRng, RngCore as _};
 use sqlx::Row as _;
 use subtle::ConstantTimeEq as _;
 
-use crate::http::error::ApiError;
+use crate::error::ServerError;
 use crate::AppState;
 
 /// The session cookie's name.
@@ -104,7 +104,7 @@ fn cookie_value(headers: &HeaderMap) -> Option<String> {
 }
 
 /// The request's session, if its cookie names a live one.
-pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Session>, ApiError> {
+pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Session>, ServerError> {
     let Some(cookie) = cookie_value(headers) else {
         return Ok(None);
     };
@@ -134,7 +134,7 @@ pub async fn current_at(
     state: &AppState,
     headers: &HeaderMap,
     stage: &str,
-) -> Result<Option<Session>, ApiError> {
+) -> Result<Option<Session>, ServerError> {
     Ok(current(state, headers).await?.filter(|s| s.stage == stage))
 }
 
@@ -142,7 +142,7 @@ pub async fn current_at(
 pub async fn ensure(
     state: &AppState,
     headers: &HeaderMap,
-) -> Result<(Session, Option<HeaderValue>), ApiError> {
+) -> Result<(Session, Option<HeaderValue>), ServerError> {
     if let Some(session) = current(state, headers).await? {
         return Ok((session, None));
     }
@@ -157,7 +157,7 @@ pub async fn create(
     account: Option<&AccountId>,
     stage: &str,
     login_id: Option<&str>,
-) -> Result<(Session, HeaderValue), ApiError> {
+) -> Result<(Session, HeaderValue), ServerError> {
     create_with(state, account, stage, login_id, strengths::PASSWORD).await
 }
 
@@ -167,7 +167,7 @@ pub async fn create_confirmed(
     account: &AccountId,
     strength: &str,
     confirmed_at: i64,
-) -> Result<(Session, HeaderValue), ApiError> {
+) -> Result<(Session, HeaderValue), ServerError> {
     insert(
         state,
         Some(account),
@@ -186,7 +186,7 @@ pub async fn create_with(
     stage: &str,
     login_id: Option<&str>,
     strength: &str,
-) -> Result<(Session, HeaderValue), ApiError> {
+) -> Result<(Session, HeaderValue), ServerError> {
     let confirmed_at = if strength == strengths::PASSWORD {
         0
     } else {
@@ -202,7 +202,7 @@ async fn insert(
     login_id: Option<&str>,
     strength: &str,
     confirmed_at: i64,
-) -> Result<(Session, HeaderValue), ApiError> {
+) -> Result<(Session, HeaderValue), ServerError> {
     let cookie = random_token();
     let now = state.clock.now_i64();
     let session = Session {
@@ -236,12 +236,12 @@ async fn insert(
     let header = HeaderValue::from_str(&format!(
         "{COOKIE}={cookie}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={LIFETIME}"
     ))
-    .map_err(|e| ApiError::internal("cookie header", e))?;
+    .map_err(|e| ServerError::internal("cookie header", e))?;
     Ok((session, header))
 }
 
 /// Ends a session.
-pub async fn destroy(state: &AppState, session: &Session) -> Result<HeaderValue, ApiError> {
+pub async fn destroy(state: &AppState, session: &Session) -> Result<HeaderValue, ServerError> {
     sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
         .bind(&session.id_hash)
         .execute(&state.db)

@@ -1,0 +1,53 @@
+//! The audit trail: security events of an account, shown on its devices page. Never secrets.
+
+use latchkey_protocol::b64;
+use latchkey_protocol::types::{AccountId, DeviceId};
+use rand_core::{OsRng, RngCore as _};
+
+use crate::error::ServerError;
+use crate::AppState;
+
+/// Records a security event (shown on the devices page). Never holds secrets.
+pub(crate) async fn record(
+    state: &AppState,
+    account: &AccountId,
+    device: Option<&DeviceId>,
+    event: &str,
+    detail: &str,
+) {
+    if let Err(e) = record_in(&state.db, state, account, device, event, detail).await {
+        tracing::error!(error = ?e, event, "audit write failed");
+    }
+}
+
+/// [`record`] inside the caller's transaction: the event commits with what it records.
+///
+/// # Errors
+/// The database error (the transaction then rolls back).
+pub(crate) async fn record_in<'c, E>(
+    db: E,
+    state: &AppState,
+    account: &AccountId,
+    device: Option<&DeviceId>,
+    event: &str,
+    detail: &str,
+) -> Result<(), ServerError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let mut id = [0u8; 16];
+    OsRng.fill_bytes(&mut id);
+    sqlx::query(
+        "INSERT INTO audit (id, account_id, device_id, event, detail, at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(b64::encode(&id))
+    .bind(account.to_string())
+    .bind(device.map(ToString::to_string))
+    .bind(event)
+    .bind(detail)
+    .bind(state.clock.now_i64())
+    .execute(db)
+    .await?;
+    tracing::info!(account = %account, device = ?device.map(ToString::to_string), event, "security event");
+    Ok(())
+}
