@@ -63,9 +63,10 @@ chunk_core() { chunk_core_vault; chunk_core_flows; }
 
 chunk_server() {
   run server --package latchkey-server \
-    --file server/src/http/device.rs --file server/src/http/challenge.rs \
-    --file server/src/http/enrol.rs --file server/src/http/pin.rs \
-    --file server/src/http/web/confirm.rs
+    --file server/src/attempts.rs --file server/src/requests.rs \
+    --file server/src/devices.rs --file server/src/signins.rs \
+    --file server/src/enrolments.rs --file server/src/operations.rs \
+    --file server/src/sessions.rs --file server/src/accounts.rs
 }
 
 case "${1:-}" in

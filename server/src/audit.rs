@@ -3,6 +3,7 @@
 use latchkey_protocol::b64;
 use latchkey_protocol::types::{AccountId, DeviceId};
 use rand_core::{OsRng, RngCore as _};
+use sqlx::Row as _;
 
 use crate::error::ServerError;
 use crate::AppState;
@@ -50,4 +51,36 @@ where
     .await?;
     tracing::info!(account = %account, device = ?device.map(ToString::to_string), event, "security event");
     Ok(())
+}
+
+/// A recorded event, as the devices page lists it.
+pub(crate) struct Entry {
+    pub event: String,
+    pub detail: String,
+    pub at: i64,
+}
+
+/// The account's `limit` latest events, newest first.
+pub(crate) async fn recent(
+    state: &AppState,
+    account: &AccountId,
+    limit: i64,
+) -> Result<Vec<Entry>, ServerError> {
+    let rows = sqlx::query(
+        "SELECT event, detail, at FROM audit WHERE account_id = $1 ORDER BY at DESC LIMIT $2",
+    )
+    .bind(account.to_string())
+    .bind(limit)
+    .fetch_all(&state.db)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            Ok(Entry {
+                event: r.try_get("event")?,
+                detail: r.try_get("detail")?,
+                at: r.try_get("at")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?)
 }

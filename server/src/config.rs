@@ -72,28 +72,34 @@ impl Policy {
     /// A sentence naming the bad setting.
     pub fn validate(&self) -> Result<(), ServerError> {
         if self.pin_digits != 4 && self.pin_digits != 6 {
-            return Err(ServerError::of(ErrorKind::Config, format!(
-                "PIN digits must be 4 or 6, not {}",
-                self.pin_digits
-            )));
+            return Err(ServerError::of(
+                ErrorKind::Config,
+                format!("PIN digits must be 4 or 6, not {}", self.pin_digits),
+            ));
         }
         if !(2..=6).contains(&self.code_digits) {
-            return Err(ServerError::of(ErrorKind::Config, format!(
-                "code digits must be 2 to 6, not {}",
-                self.code_digits
-            )));
+            return Err(ServerError::of(
+                ErrorKind::Config,
+                format!("code digits must be 2 to 6, not {}", self.code_digits),
+            ));
         }
         if !(1..=10).contains(&self.max_failures) {
-            return Err(ServerError::of(ErrorKind::Config, format!(
-                "PIN attempts must be 1 to 10, not {}",
-                self.max_failures
-            )));
+            return Err(ServerError::of(
+                ErrorKind::Config,
+                format!("PIN attempts must be 1 to 10, not {}", self.max_failures),
+            ));
         }
         if self.enrol_ttl == 0 || self.enrol_ttl > 600 {
-            return Err(ServerError::of(ErrorKind::Config, "enrolment codes must expire within 600 seconds"));
+            return Err(ServerError::of(
+                ErrorKind::Config,
+                "enrolment codes must expire within 600 seconds",
+            ));
         }
         if !latchkey_protocol::link::is_valid_label(&self.service_name) {
-            return Err(ServerError::of(ErrorKind::Config, "the service name must be 1 to 64 printable characters"));
+            return Err(ServerError::of(
+                ErrorKind::Config,
+                "the service name must be 1 to 64 printable characters",
+            ));
         }
         Ok(())
     }

@@ -18,8 +18,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub async fn connect(url: &str) -> Result<AnyPool, ServerError> {
     sqlx::any::install_default_drivers();
     let sqlite = url.starts_with("sqlite:");
-    let options =
-        AnyConnectOptions::from_str(url).map_err(|e| ServerError::of(ErrorKind::Storage, format!("invalid database URL: {e}")))?;
+    let options = AnyConnectOptions::from_str(url)
+        .map_err(|e| ServerError::of(ErrorKind::Storage, format!("invalid database URL: {e}")))?;
     let pool = AnyPoolOptions::new()
         .max_connections(if sqlite { 8 } else { 16 })
         .after_connect(move |conn, _| {
@@ -37,17 +37,21 @@ pub async fn connect(url: &str) -> Result<AnyPool, ServerError> {
         })
         .connect_with(options)
         .await
-        .map_err(|e| ServerError::of(ErrorKind::Storage, format!("cannot open the database: {e}")))?;
+        .map_err(|e| {
+            ServerError::of(ErrorKind::Storage, format!("cannot open the database: {e}"))
+        })?;
     if sqlite {
         sqlx::query("PRAGMA journal_mode = WAL")
             .execute(&pool)
             .await
             .map_err(|e| ServerError::of(ErrorKind::Storage, format!("cannot enable WAL: {e}")))?;
     }
-    MIGRATOR
-        .run(&pool)
-        .await
-        .map_err(|e| ServerError::of(ErrorKind::Storage, format!("database migration failed: {e}")))?;
+    MIGRATOR.run(&pool).await.map_err(|e| {
+        ServerError::of(
+            ErrorKind::Storage,
+            format!("database migration failed: {e}"),
+        )
+    })?;
     Ok(pool)
 }
 

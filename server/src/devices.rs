@@ -4,17 +4,22 @@
 //! after the P7 confirmation, or an enrolment refused at its finish) — mark it removed, wipe
 //! its keys, record the event and tell every address.
 
+use latchkey_protocol::b64;
 use latchkey_protocol::oprf;
 use latchkey_protocol::secret::OprfKey;
+use latchkey_protocol::signed;
 use latchkey_protocol::types::{AccountId, DeviceId, Element, PublicKey};
-use latchkey_protocol::wire::{ErrorCode, PinSource};
-use latchkey_protocol::b64;
+use latchkey_protocol::wire::{
+    DeviceRequest, ErrorCode, Evaluate, EvaluatePurpose, EvaluateResponse, PinSource, RemoveDevice,
+    RemoveDeviceResponse,
+};
 use sqlx::Row as _;
 
+use crate::attempts::Attempts;
 use crate::error::ServerError;
 use crate::events::Event;
+use crate::requests::{self, RequestClaim};
 use crate::{accounts, audit, AppState};
-use crate::requests::RequestClaim;
 
 /// Device states.
 pub(crate) mod states {
@@ -106,7 +111,6 @@ pub(crate) async fn load_by_code(
     Ok(row.as_ref().map(device_from_row).transpose()?)
 }
 
-
 /// Opens the device's OPRF key.
 pub(crate) fn oprf_key(
     state: &AppState,
@@ -192,7 +196,6 @@ pub(crate) async fn counted_evaluate(
     Ok((evaluated, attempts.left()))
 }
 
-
 /// Marks a device removed and wipes its keys (from the app or the web page), records the
 /// event and mails every address (P7).
 pub async fn remove_device(
@@ -274,7 +277,8 @@ pub(crate) async fn advance_counter(
     device: &Device,
     counter: u64,
 ) -> Result<(), ServerError> {
-    let counter = i64::try_from(counter).map_err(|_| ServerError::bad_request("counter too large"))?;
+    let counter =
+        i64::try_from(counter).map_err(|_| ServerError::bad_request("counter too large"))?;
     // Placeholders in order of first appearance: SQLite numbers them that way.
     let advanced = sqlx::query(
         "UPDATE devices SET last_counter = $1, last_used_at = $2 WHERE id = $3 AND last_counter < $1",
@@ -292,4 +296,199 @@ pub(crate) async fn advance_counter(
     }
     // A valid approval-key signature with a fresh counter proves the PIN (P2).
     crate::attempts::reset(tx, &device.id).await
+}
+
+/// Removes a device from the app: an enrolled one proves its PIN first (P7), an enrolment in
+/// progress is simply cancelled.
+pub(crate) async fn remove_from_app(
+    state: &AppState,
+    request: &DeviceRequest<RemoveDevice>,
+) -> Result<RemoveDeviceResponse, ServerError> {
+    let (device, claim) =
+        requests::verify(state, request, &[states::ACTIVE, states::ENROLLING]).await?;
+    let body = &request.body;
+    let mut tx = state.db.begin().await?;
+    claim.record(state, &mut *tx).await?;
+    if device.state == states::ACTIVE {
+        // P7: an enrolled device proves the PIN to remove itself, so a thief holding the
+        // phone cannot wipe it to clear the way for a password-only sign-in.
+        let signature = body.approval_signature.as_ref().ok_or_else(|| {
+            ServerError::new(
+                ErrorCode::BadRequest,
+                "removing this device needs its PIN; if you forgot it, use \"Forgot PIN\" or \
+                 remove the device on the \"Manage my devices\" page",
+            )
+        })?;
+        let key = device.approval_key.ok_or_else(ServerError::unauthorized)?;
+        let bytes = signed::removal(&device.account, &device.id, body.counter);
+        if !key.verify(&bytes, signature) {
+            return Err(ServerError::bad_request("the removal signature is invalid"));
+        }
+        advance_counter(&mut tx, state, &device, body.counter).await?;
+    }
+    let how = if device.state == states::ACTIVE {
+        "removed from the device with its PIN"
+    } else {
+        "enrolment cancelled on the device"
+    };
+    let removed =
+        remove_device_in(&mut tx, state, &device.account, &device.id.to_string(), how).await?;
+    tx.commit().await?;
+    if removed.is_some() {
+        notify_removed(state, &device.account, &device.name, how).await;
+    }
+    Ok(RemoveDeviceResponse {
+        removed_at: state.clock.now(),
+    })
+}
+
+/// A counted PIN evaluation asked for by the app (enrolment, approval, removal), bound to its
+/// sign-in request for approvals; the request id commits with the count.
+pub(crate) async fn evaluate(
+    state: &AppState,
+    request: &DeviceRequest<Evaluate>,
+) -> Result<EvaluateResponse, ServerError> {
+    let bound = match &request.body.purpose {
+        EvaluatePurpose::Approve { challenge } => Some(*challenge),
+        EvaluatePurpose::Enrol | EvaluatePurpose::Remove => None,
+    };
+    // The request id is recorded in the counted evaluation's transaction (one commit).
+    let (device, claim) = match request.body.purpose {
+        EvaluatePurpose::Enrol => {
+            let (device, claim) = requests::verify(state, request, &[states::ENROLLING]).await?;
+            if state.clock.now_i64() >= device.code_expires_at {
+                return Err(ServerError::new(
+                    ErrorCode::Expired,
+                    "the enrolment expired; start again",
+                ));
+            }
+            (device, claim)
+        }
+        EvaluatePurpose::Approve { challenge } => {
+            let (device, claim) = requests::verify(state, request, &[states::ACTIVE]).await?;
+            crate::signins::bind_evaluation(state, &device, &challenge).await?;
+            (device, claim)
+        }
+        // Opens the approval key to sign the removal; counted like every PIN use (P2).
+        EvaluatePurpose::Remove => requests::verify(state, request, &[states::ACTIVE]).await?,
+    };
+    let (evaluated_pin, attempts_left) = counted_evaluate(
+        state,
+        &device,
+        &request.body.blinded_pin,
+        bound.as_ref(),
+        Some(claim),
+    )
+    .await?;
+    Ok(EvaluateResponse {
+        evaluated_pin,
+        attempts_left,
+    })
+}
+
+/// A device as the web pages show it.
+pub(crate) struct Summary {
+    pub id: String,
+    pub name: String,
+    pub model: Option<String>,
+    pub state: String,
+    pub assurance: Option<String>,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub attempts: Attempts,
+    pub pin_source: String,
+    pub code_expires_at: i64,
+    /// The enrolment link sealed for the owner's QR page (pending devices only).
+    pub sealed_link: Option<String>,
+}
+
+impl Summary {
+    /// Can approve sign-ins now: enrolled and not locked.
+    pub fn usable(&self) -> bool {
+        self.state == states::ACTIVE && !self.attempts.locked()
+    }
+}
+
+const SUMMARY_COLUMNS: &str = "id, name, model, state, assurance, created_at, last_used_at, \
+    failures, pin_source, code_expires_at, enrol_link";
+
+fn summary_from_row(state: &AppState, r: &sqlx::any::AnyRow) -> Result<Summary, sqlx::Error> {
+    Ok(Summary {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        model: r.try_get("model")?,
+        state: r.try_get("state")?,
+        assurance: r.try_get("assurance")?,
+        created_at: r.try_get("created_at")?,
+        last_used_at: r.try_get("last_used_at")?,
+        attempts: Attempts::new(r.try_get("failures")?, &state.config.policy),
+        pin_source: r.try_get("pin_source")?,
+        code_expires_at: r.try_get("code_expires_at")?,
+        sealed_link: r.try_get("enrol_link")?,
+    })
+}
+
+/// The account's devices in one of `in_states`, oldest first.
+pub(crate) async fn summaries(
+    state: &AppState,
+    account: &AccountId,
+    in_states: &[&str],
+) -> Result<Vec<Summary>, ServerError> {
+    let placeholders: Vec<String> = (0..in_states.len())
+        .map(|i| format!("${}", i + 2))
+        .collect();
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM devices WHERE account_id = $1 AND state IN ({}) \
+         ORDER BY created_at",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(account.to_string());
+    for s in in_states {
+        query = query.bind(*s);
+    }
+    let rows = query.fetch_all(&state.db).await?;
+    Ok(rows
+        .iter()
+        .map(|r| summary_from_row(state, r))
+        .collect::<Result<_, _>>()?)
+}
+
+/// One device of the account, in any state.
+pub(crate) async fn summary(
+    state: &AppState,
+    account: &AccountId,
+    id: &str,
+) -> Result<Option<Summary>, ServerError> {
+    let row = sqlx::query(&format!(
+        "SELECT {SUMMARY_COLUMNS} FROM devices WHERE id = $1 AND account_id = $2"
+    ))
+    .bind(id)
+    .bind(account.to_string())
+    .fetch_optional(&state.db)
+    .await?;
+    Ok(row
+        .as_ref()
+        .map(|r| summary_from_row(state, r))
+        .transpose()?)
+}
+
+/// Ends every enrolment whose code expired: the row is marked `expired` and its sealed web
+/// PIN check value, enrolment link and code hash are deleted. Together with the key file, a
+/// kept check value would allow a 10⁴ search of the PIN set on the web page.
+///
+/// # Errors
+/// The database error.
+pub async fn sweep_expired(state: &AppState) -> Result<u64, ServerError> {
+    let swept = sqlx::query(
+        "UPDATE devices SET state = 'expired', pin_check = NULL, enrol_link = NULL, code_hash = NULL \
+         WHERE state IN ('pending', 'enrolling') AND code_expires_at <= $1",
+    )
+    .bind(state.clock.now_i64())
+    .execute(&state.db)
+    .await?
+    .rows_affected();
+    if swept > 0 {
+        tracing::info!(swept, "expired enrolments ended");
+    }
+    Ok(swept)
 }

@@ -55,18 +55,24 @@ impl ServerKeys {
     pub fn load_or_create(data_dir: &Path) -> Result<Self, ServerError> {
         let path = data_dir.join("server-keys.json");
         if path.exists() {
-            let text = Zeroizing::new(
-                std::fs::read_to_string(&path)
-                    .map_err(|e| ServerError::of(ErrorKind::Keys, format!("cannot read {}: {e}", path.display())))?,
-            );
-            let damaged = || ServerError::of(ErrorKind::Keys, format!("{} is damaged; restore it from a backup", path.display()));
+            let text = Zeroizing::new(std::fs::read_to_string(&path).map_err(|e| {
+                ServerError::of(
+                    ErrorKind::Keys,
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?);
+            let damaged = || {
+                ServerError::of(
+                    ErrorKind::Keys,
+                    format!("{} is damaged; restore it from a backup", path.display()),
+                )
+            };
             let file: KeyFile = serde_json::from_str(&text).map_err(|_| damaged())?;
             if file.format != 1 {
-                return Err(ServerError::of(ErrorKind::Keys, format!(
-                    "{} has unknown format {}",
-                    path.display(),
-                    file.format
-                )));
+                return Err(ServerError::of(
+                    ErrorKind::Keys,
+                    format!("{} has unknown format {}", path.display(), file.format),
+                ));
             }
             let challenge_bytes =
                 Zeroizing::new(b64::decode(&file.challenge_key).ok_or_else(damaged)?);
@@ -83,9 +89,13 @@ impl ServerKeys {
             challenge_key: b64::encode(&challenge.to_bytes()),
             master_key: b64::encode(master.as_ref()),
         };
-        let text = Zeroizing::new(serde_json::to_string_pretty(&file).map_err(|e| ServerError::of(ErrorKind::Keys, e.to_string()))?);
+        let text = Zeroizing::new(
+            serde_json::to_string_pretty(&file)
+                .map_err(|e| ServerError::of(ErrorKind::Keys, e.to_string()))?,
+        );
         write_private(&path, text.as_bytes())?;
-        Self::new(challenge, master).ok_or_else(|| ServerError::of(ErrorKind::Keys, "could not load the new challenge key"))
+        Self::new(challenge, master)
+            .ok_or_else(|| ServerError::of(ErrorKind::Keys, "could not load the new challenge key"))
     }
 
     fn new(challenge: SigningKey, master: Zeroizing<[u8; 32]>) -> Option<Self> {
@@ -165,7 +175,12 @@ impl ServerKeys {
 
 /// Writes a private file atomically (temp, fsync, rename, fsync dir; 0600).
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ServerError> {
-    let fail = |e: std::io::Error| ServerError::of(ErrorKind::Keys, format!("cannot write {}: {e}", path.display()));
+    let fail = |e: std::io::Error| {
+        ServerError::of(
+            ErrorKind::Keys,
+            format!("cannot write {}: {e}", path.display()),
+        )
+    };
     let tmp = path.with_extension("tmp");
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

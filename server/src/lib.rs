@@ -16,14 +16,17 @@ pub mod codes;
 pub mod config;
 pub mod db;
 pub mod devices;
+pub mod enrolments;
 pub mod error;
 pub mod events;
 pub mod http;
 pub mod keys;
 pub mod mail;
+pub mod operations;
 pub mod passwords;
 pub mod push;
 pub mod requests;
+pub mod sessions;
 pub mod signals;
 pub mod signins;
 pub mod throttle;
@@ -126,24 +129,9 @@ const SWEEP_EVERY: u64 = 60;
 /// # Errors
 /// The database error, as a sentence.
 pub async fn sweep_expired_enrolments(state: &AppState) -> Result<u64, ServerError> {
-    let swept = sqlx::query(
-        "UPDATE devices SET state = 'expired', pin_check = NULL, enrol_link = NULL, code_hash = NULL \
-         WHERE state IN ('pending', 'enrolling') AND code_expires_at <= $1",
-    )
-    .bind(state.clock.now_i64())
-    .execute(&state.db)
-    .await
-    .map_err(|e| ServerError::of(ErrorKind::Storage, format!("cannot sweep expired enrolments: {e}")))?
-    .rows_affected();
-    if swept > 0 {
-        tracing::info!(swept, "expired enrolments ended");
-    }
+    let swept = devices::sweep_expired(state).await?;
     // Registration links are swept with them (same timer): an expired one is only dead weight.
-    sqlx::query("DELETE FROM registrations WHERE expires_at <= $1")
-        .bind(state.clock.now_i64())
-        .execute(&state.db)
-        .await
-        .map_err(|e| ServerError::of(ErrorKind::Storage, format!("cannot sweep expired registrations: {e}")))?;
+    accounts::sweep_registrations(state).await?;
     Ok(swept)
 }
 
@@ -183,15 +171,21 @@ fn check_dev_mode(config: &Config) -> Result<(), ServerError> {
         return Ok(());
     }
     if !config.listen.ip().is_loopback() {
-        return Err(ServerError::of(ErrorKind::Config, format!(
+        return Err(ServerError::of(
+            ErrorKind::Config,
+            format!(
             "--dev serves every mailed code on /dev/outbox, so it listens on loopback only, not \
              {}; drop --dev (and configure SMTP and a certificate) to serve other machines",
             config.listen
-        )));
+        ),
+        ));
     }
     if config.tls_cert.is_some() || config.tls_key.is_some() {
-        return Err(ServerError::of(ErrorKind::Config, "--dev uses its own local CA; it cannot be combined with --tls-cert or \
-                    --tls-key (drop --dev for a real certificate)"));
+        return Err(ServerError::of(
+            ErrorKind::Config,
+            "--dev uses its own local CA; it cannot be combined with --tls-cert or \
+                    --tls-key (drop --dev for a real certificate)",
+        ));
     }
     if let Some(url) = &config.public_url {
         let host = url
@@ -205,9 +199,12 @@ fn check_dev_mode(config: &Config) -> Result<(), ServerError> {
             })
             .unwrap_or("");
         if !matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
-            return Err(ServerError::of(ErrorKind::Config, format!(
+            return Err(ServerError::of(
+                ErrorKind::Config,
+                format!(
                 "--dev is for this machine only; its public URL must be on localhost, not {url}"
-            )));
+            ),
+            ));
         }
     }
     Ok(())
@@ -221,10 +218,13 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
     config.policy.validate()?;
     check_dev_mode(&config)?;
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-        ServerError::of(ErrorKind::Config, format!(
-            "cannot create the data directory {}: {e}",
-            config.data_dir.display()
-        ))
+        ServerError::of(
+            ErrorKind::Config,
+            format!(
+                "cannot create the data directory {}: {e}",
+                config.data_dir.display()
+            ),
+        )
     })?;
     let _ = rustls::crypto::ring::default_provider().install_default();
 
@@ -235,13 +235,21 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
             (ca.cert, ca.key, Some(ca.ca_cert))
         }
         _ => {
-            return Err(ServerError::of(ErrorKind::Config, "HTTPS needs a certificate: pass --tls-cert and --tls-key, or --dev for a \
-                        local development CA (there is no plain-HTTP mode)"))
+            return Err(ServerError::of(
+                ErrorKind::Config,
+                "HTTPS needs a certificate: pass --tls-cert and --tls-key, or --dev for a \
+                        local development CA (there is no plain-HTTP mode)",
+            ))
         }
     };
     let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
         .await
-        .map_err(|e| ServerError::of(ErrorKind::Network, format!("cannot load the TLS certificate {}: {e}", cert.display())))?;
+        .map_err(|e| {
+            ServerError::of(
+                ErrorKind::Network,
+                format!("cannot load the TLS certificate {}: {e}", cert.display()),
+            )
+        })?;
 
     let keys = ServerKeys::load_or_create(&config.data_dir)?;
     let database_url = config
@@ -251,10 +259,18 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
     let pool = db::connect(&database_url).await?;
     let mailer = mail::build(&config.mail, &config.data_dir, &config.policy.service_name)?;
 
-    let listener = std::net::TcpListener::bind(config.listen)
-        .map_err(|e| ServerError::of(ErrorKind::Network, format!("cannot listen on {}: {e}", config.listen)))?;
-    listener.set_nonblocking(true).map_err(|e| ServerError::of(ErrorKind::Network, e.to_string()))?;
-    let addr = listener.local_addr().map_err(|e| ServerError::of(ErrorKind::Network, e.to_string()))?;
+    let listener = std::net::TcpListener::bind(config.listen).map_err(|e| {
+        ServerError::of(
+            ErrorKind::Network,
+            format!("cannot listen on {}: {e}", config.listen),
+        )
+    })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| ServerError::of(ErrorKind::Network, e.to_string()))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ServerError::of(ErrorKind::Network, e.to_string()))?;
     let public_url = match &config.public_url {
         Some(url) if url.ends_with('/') => url.clone(),
         Some(url) => format!("{url}/"),
@@ -279,7 +295,10 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
     });
     sweep_expired_enrolments(&state).await?;
     if !passwords::warm_dummy_hash().await {
-        return Err(ServerError::of(ErrorKind::Internal, "cannot compute the password hash for unknown addresses"));
+        return Err(ServerError::of(
+            ErrorKind::Internal,
+            "cannot compute the password hash for unknown addresses",
+        ));
     }
     let sweeper = {
         let state = Arc::downgrade(&state);

@@ -40,8 +40,12 @@ pub fn build(
     match config {
         MailConfig::Outbox => {
             let dir = data_dir.join("outbox");
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| ServerError::of(ErrorKind::Mail, format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                ServerError::of(
+                    ErrorKind::Mail,
+                    format!("cannot create {}: {e}", dir.display()),
+                )
+            })?;
             Ok(Box::new(Outbox {
                 dir,
                 from: format!("{from_name} <no-reply@localhost>"),
@@ -59,7 +63,9 @@ pub fn build(
             } else {
                 AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
             }
-            .map_err(|e| ServerError::of(ErrorKind::Mail, format!("invalid SMTP relay {host}: {e}")))?
+            .map_err(|e| {
+                ServerError::of(ErrorKind::Mail, format!("invalid SMTP relay {host}: {e}"))
+            })?
             .port(*port);
             let builder = match (username, password) {
                 // EXPOSE: the relay login needs the password itself.

@@ -17,7 +17,7 @@ use crate::attempts::Attempts;
 use crate::devices::{self, states, Device};
 use crate::error::ServerError;
 use crate::events::Event;
-use crate::{accounts, audit, requests, AppState};
+use crate::{accounts, audit, requests, throttle, AppState};
 
 /// Login states.
 pub(crate) mod login_states {
@@ -85,6 +85,7 @@ impl From<sqlx::Error> for SigninBlocked {
 
 /// A created sign-in (its number and context are read back from the database by the page).
 pub struct Signin {
+    /// The sign-in's id.
     pub login_id: String,
 }
 
@@ -97,11 +98,7 @@ pub async fn create_signin(
 ) -> Result<Signin, SigninBlocked> {
     let now = state.clock.now_i64();
     let policy = &state.config.policy;
-    let muted_until: i64 = sqlx::query("SELECT muted_until FROM accounts WHERE id = $1")
-        .bind(account.to_string())
-        .fetch_one(&state.db)
-        .await?
-        .try_get("muted_until")?;
+    let muted_until = accounts::muted_until(state, account).await?;
     if muted_until > now {
         return Err(SigninBlocked::Muted(muted_until));
     }
@@ -309,7 +306,10 @@ pub(crate) async fn bind_evaluation(
 }
 
 /// The live requests of `device`, newest first.
-pub(crate) async fn pending_ids(state: &AppState, device: &DeviceId) -> Result<Vec<ChallengeId>, ServerError> {
+pub(crate) async fn pending_ids(
+    state: &AppState,
+    device: &DeviceId,
+) -> Result<Vec<ChallengeId>, ServerError> {
     let rows = sqlx::query(
         "SELECT c.id FROM challenges c JOIN logins l ON l.id = c.login_id \
          WHERE c.device_id = $1 AND l.state = $2 AND l.expires_at > $3 \
@@ -344,7 +344,9 @@ fn approve_checks(stored: &Stored, device: &Device, body: &Answer) -> Result<(),
         body.counter,
     );
     if !approval_key.verify(&bytes, signature) {
-        return Err(ServerError::bad_request("the approval signature is invalid"));
+        return Err(ServerError::bad_request(
+            "the approval signature is invalid",
+        ));
     }
     if stored.evaluations == 0 {
         return Err(ServerError::bad_request(
@@ -358,11 +360,7 @@ fn approve_checks(stored: &Stored, device: &Device, body: &Answer) -> Result<(),
 async fn report(state: &AppState, device: &Device, stored: &Stored) -> Result<(), ServerError> {
     let until =
         state.clock.now_i64() + i64::try_from(state.config.policy.mute_secs).unwrap_or(1200);
-    sqlx::query("UPDATE accounts SET muted_until = $1 WHERE id = $2")
-        .bind(until)
-        .bind(device.account.to_string())
-        .execute(&state.db)
-        .await?;
+    accounts::mute(state, &device.account, until).await?;
     audit::record(
         state,
         &device.account,
@@ -498,7 +496,6 @@ pub(crate) async fn answer(
     Ok(outcome)
 }
 
-
 /// The pending request `id` of `device`, signed with the key pinned at enrolment.
 pub(crate) async fn signed_challenge(
     state: &AppState,
@@ -527,4 +524,189 @@ pub(crate) async fn code(state: &AppState, login_id: &str) -> Result<String, Ser
         .fetch_one(&state.db)
         .await?
         .try_get("code")?)
+}
+
+/// Seconds after a PIN evaluation during which it may still be a right PIN whose approval is
+/// on its way; after that (or once another evaluation follows) it was a wrong PIN.
+const PIN_CHECK_GRACE_SECS: i64 = 8;
+
+/// What the devices asked to approve a waiting sign-in did so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Progress {
+    /// Nothing to report.
+    Waiting,
+    /// A PIN was evaluated moments ago: the approval may be on its way.
+    Checking,
+    /// Wrong PINs were typed on a device, which has `left` attempts before it locks. (Not
+    /// named: this page is shown before the sign-in is approved, to a password holder.)
+    WrongPin { left: i64 },
+    /// No device asked can approve any more, and at least one is locked after wrong PINs.
+    Locked,
+    /// Every device asked was removed (or its enrolment ended) meanwhile.
+    Removed,
+}
+
+/// The state of a sign-in, for the page and its live updates.
+pub(crate) struct LoginView {
+    pub code: String,
+    pub state: String,
+    pub browser: String,
+    pub ip: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub progress: Progress,
+}
+
+/// Sign-in `login` of `account`, as its page shows it.
+pub(crate) async fn login_view(
+    state: &AppState,
+    account: &AccountId,
+    login: &str,
+) -> Result<Option<LoginView>, ServerError> {
+    let row = sqlx::query(
+        "SELECT code, state, browser, ip, created_at, expires_at FROM logins \
+         WHERE id = $1 AND account_id = $2",
+    )
+    .bind(login)
+    .bind(account.to_string())
+    .fetch_optional(&state.db)
+    .await?;
+    let Some(r) = row else {
+        return Ok(None);
+    };
+    let progress = progress(state, login).await?;
+    Ok(Some(LoginView {
+        code: r.try_get("code")?,
+        state: r.try_get("state")?,
+        browser: r.try_get("browser")?,
+        ip: r.try_get("ip")?,
+        created_at: r.try_get("created_at")?,
+        expires_at: r.try_get("expires_at")?,
+        progress,
+    }))
+}
+
+/// Wrong PINs and locks on the devices a sign-in was sent to.
+async fn progress(state: &AppState, login: &str) -> Result<Progress, ServerError> {
+    let rows = sqlx::query(
+        "SELECT c.evaluations, c.evaluated_at, d.failures, d.state FROM challenges c \
+         JOIN devices d ON d.id = c.device_id WHERE c.login_id = $1",
+    )
+    .bind(login)
+    .fetch_all(&state.db)
+    .await?;
+    let now = state.clock.now_i64();
+    let mut usable = 0;
+    let mut locked = 0;
+    let mut checking = false;
+    let mut wrong: Option<i64> = None;
+    for r in &rows {
+        let attempts = Attempts::new(r.try_get("failures")?, &state.config.policy);
+        let device_state: String = r.try_get("state")?;
+        if device_state != states::ACTIVE {
+            continue;
+        }
+        if attempts.locked() {
+            locked += 1;
+            continue;
+        }
+        usable += 1;
+        let evaluations: i64 = r.try_get("evaluations")?;
+        let recent =
+            evaluations > 0 && now - r.try_get::<i64, _>("evaluated_at")? < PIN_CHECK_GRACE_SECS;
+        checking |= recent;
+        if evaluations - i64::from(recent) > 0 {
+            let left = i64::from(attempts.left());
+            if wrong.is_none_or(|l| left < l) {
+                wrong = Some(left);
+            }
+        }
+    }
+    Ok(if !rows.is_empty() && usable == 0 && locked > 0 {
+        Progress::Locked
+    } else if !rows.is_empty() && usable == 0 {
+        Progress::Removed
+    } else if let Some(left) = wrong {
+        Progress::WrongPin { left }
+    } else if checking {
+        Progress::Checking
+    } else {
+        Progress::Waiting
+    })
+}
+
+/// What redeeming an approved sign-in gives the browser.
+pub(crate) struct Redeemed {
+    /// When the device approved it (the session counts as confirmed from then).
+    pub answered_at: i64,
+    /// When the password was typed (its throttle count is given back).
+    pub created_at: i64,
+    /// The browser's address.
+    pub ip: String,
+}
+
+/// Turns an approved sign-in into a session, once: two tabs cannot both redeem one approval.
+pub(crate) async fn redeem(
+    state: &AppState,
+    account: &AccountId,
+    login: &str,
+) -> Result<Option<Redeemed>, ServerError> {
+    let row = sqlx::query(
+        "UPDATE logins SET state = $1 WHERE id = $2 AND account_id = $3 AND state = $4 \
+         RETURNING answered_at, created_at, ip",
+    )
+    .bind(login_states::USED)
+    .bind(login)
+    .bind(account.to_string())
+    .bind(login_states::APPROVED)
+    .fetch_optional(&state.db)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some(Redeemed {
+        answered_at: r.try_get("answered_at")?,
+        created_at: r.try_get("created_at")?,
+        ip: r.try_get("ip")?,
+    }))
+}
+
+/// Counts a password attempt for the login throttle, per address and per IP, before any
+/// password work; a sign-in that completes gives its count back ([`completed`]), so only
+/// failures and unfinished sign-ins count.
+///
+/// # Errors
+/// `rate_limited` with the wait.
+pub(crate) async fn count_password_attempt(
+    state: &AppState,
+    email: &str,
+    ip: &str,
+) -> Result<(), ServerError> {
+    for key in [login_key_email(email), login_key_ip(ip)] {
+        throttle::count(state, &key, state.config.policy.login_attempts, 900).await?;
+    }
+    Ok(())
+}
+
+fn login_key_email(email: &str) -> String {
+    format!("login:email:{email}")
+}
+
+fn login_key_ip(ip: &str) -> String {
+    format!("login:ip:{ip}")
+}
+
+/// A sign-in of `account` completed (approved on a device, a mailed code, or a brand-new
+/// account's password): the password attempt made at `attempted_at` (from `ip`, when known) no
+/// longer counts against the login throttle.
+pub(crate) async fn completed(
+    state: &AppState,
+    account: &AccountId,
+    ip: Option<&str>,
+    attempted_at: i64,
+) -> Result<(), ServerError> {
+    let email = accounts::email(state, account).await?;
+    throttle::refund(state, &login_key_email(&email), attempted_at).await?;
+    if let Some(ip) = ip {
+        throttle::refund(state, &login_key_ip(ip), attempted_at).await?;
+    }
+    Ok(())
 }

@@ -24,7 +24,12 @@ pub struct DevCa {
 /// A sentence naming what could not be generated or written.
 pub fn ensure_dev_ca(data_dir: &Path) -> Result<DevCa, ServerError> {
     let dir = data_dir.join("tls");
-    std::fs::create_dir_all(&dir).map_err(|e| ServerError::of(ErrorKind::Network, format!("cannot create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        ServerError::of(
+            ErrorKind::Network,
+            format!("cannot create {}: {e}", dir.display()),
+        )
+    })?;
     let paths = DevCa {
         ca_cert: dir.join("dev-ca.pem"),
         cert: dir.join("server-chain.pem"),
@@ -33,7 +38,12 @@ pub fn ensure_dev_ca(data_dir: &Path) -> Result<DevCa, ServerError> {
     if paths.ca_cert.exists() && paths.cert.exists() && paths.key.exists() {
         return Ok(paths);
     }
-    let err = |e: rcgen::Error| ServerError::of(ErrorKind::Network, format!("cannot generate the dev certificates: {e}"));
+    let err = |e: rcgen::Error| {
+        ServerError::of(
+            ErrorKind::Network,
+            format!("cannot generate the dev certificates: {e}"),
+        )
+    };
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params

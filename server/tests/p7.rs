@@ -4,6 +4,7 @@
 
 use latchkey_protocol::signed;
 use latchkey_protocol::wire::*;
+use latchkey_server::error::ErrorKind;
 use latchkey_test_support::*;
 use reqwest::StatusCode;
 use sqlx::Row as _;
@@ -589,16 +590,19 @@ async fn dev_mode_refuses_other_hosts_and_real_certificates() {
     let mut config = Config::dev(dir.path());
     config.listen = "0.0.0.0:0".parse().expect("address");
     let e = latchkey_server::start(config).await.err().expect("refused");
-    assert!(e.contains("loopback"), "{e}");
+    assert_eq!(e.kind(), ErrorKind::Config);
+    assert!(e.message().contains("loopback"), "{e}");
     let mut config = Config::dev(dir.path());
     config.tls_cert = Some(dir.path().join("cert.pem"));
     config.tls_key = Some(dir.path().join("key.pem"));
     let e = latchkey_server::start(config).await.err().expect("refused");
-    assert!(e.contains("--tls-cert"), "{e}");
+    assert_eq!(e.kind(), ErrorKind::Config);
+    assert!(e.message().contains("--tls-cert"), "{e}");
     let mut config = Config::dev(dir.path());
     config.public_url = Some("https://login.example.org/".into());
     let e = latchkey_server::start(config).await.err().expect("refused");
-    assert!(e.contains("localhost"), "{e}");
+    assert_eq!(e.kind(), ErrorKind::Config);
+    assert!(e.message().contains("localhost"), "{e}");
     let mut config = Config::dev(dir.path());
     config.public_url = Some("https://localhost:8443/".into());
     let running = latchkey_server::start(config)

@@ -1,30 +1,20 @@
-//! PIN change and forgotten-PIN reset (two-phase, fresh keys), device removal, and the
-//! operation status that settles an interrupted change.
+//! The device side of PIN change, forgotten-PIN reset, removal and the operation status —
+//! parsed and authenticated here, decided in [`crate::operations`] and [`crate::devices`].
 
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, State};
 use axum::routing::post;
 use axum::{Json, Router};
-use latchkey_protocol::b64;
-use latchkey_protocol::oprf;
-use latchkey_protocol::secret::{OneTimeCode, OprfKey};
-use latchkey_protocol::signed;
-use latchkey_protocol::types::{Digest, Element, OperationId, PublicKey};
 use latchkey_protocol::wire::{
-    CommitResponse, DeviceRequest, ErrorCode, OperationState, OperationStatus,
-    OperationStatusResponse, PinChangeCommit, PinChangeStart, PinChangeStartResponse,
-    PinResetCommit, PinResetStart, PinResetStartResponse, PinResetVerify, PinResetVerifyResponse,
-    RemoveDevice, RemoveDeviceResponse, RequestBody as _,
+    CommitResponse, DeviceRequest, OperationStatus, OperationStatusResponse, PinChangeCommit,
+    PinChangeStart, PinChangeStartResponse, PinResetCommit, PinResetStart, PinResetStartResponse,
+    PinResetVerify, PinResetVerifyResponse, RemoveDevice, RemoveDeviceResponse, RequestBody as _,
 };
-use rand_core::OsRng;
-use sqlx::Row as _;
 
-use crate::devices::{self, states, Device};
-use crate::{accounts, audit, requests, throttle};
 use super::error::ApiResult;
-use crate::error::ServerError;
-use crate::AppState;
+use crate::devices::{self, states};
+use crate::{operations, requests, AppState};
 
 /// PIN and device-lifecycle routes.
 pub fn router() -> Router<Arc<AppState>> {
@@ -38,205 +28,14 @@ pub fn router() -> Router<Arc<AppState>> {
         .route(OperationStatus::PATH, post(status))
 }
 
-mod op_states {
-    pub const STARTED: &str = "started";
-    pub const STAGED: &str = "staged";
-    pub const COMMITTED: &str = "committed";
-    pub const ABORTED: &str = "aborted";
-}
-
-struct Operation {
-    kind: String,
-    state: String,
-    staged_key: Option<String>,
-    new_epoch: u32,
-    code_hash: Option<String>,
-    expires_at: i64,
-}
-
-async fn load_op(
-    state: &AppState,
-    device: &Device,
-    op: &OperationId,
-) -> Result<Option<Operation>, ServerError> {
-    let row = sqlx::query(
-        "SELECT kind, state, staged_key, new_epoch, code_hash, expires_at FROM operations \
-         WHERE device_id = $1 AND id = $2",
-    )
-    .bind(device.id.to_string())
-    .bind(op.to_string())
-    .fetch_optional(&state.db)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    Ok(Some(Operation {
-        kind: row.try_get("kind")?,
-        state: row.try_get("state")?,
-        staged_key: row.try_get("staged_key")?,
-        new_epoch: u32::try_from(row.try_get::<i64, _>("new_epoch")?).unwrap_or(0),
-        code_hash: row.try_get("code_hash")?,
-        expires_at: row.try_get("expires_at")?,
-    }))
-}
-
-fn op_missing() -> ServerError {
-    ServerError::new(
-        ErrorCode::NotFound,
-        "this PIN change or reset is not in progress; start it again",
-    )
-}
-
-fn op_expired() -> ServerError {
-    ServerError::new(ErrorCode::Expired, "this PIN change or reset took too long and expired; start again; your old PIN is unchanged")
-}
-
-/// A fresh OPRF key for `device`, sealed for the operation, and the new PIN's evaluation.
-fn stage_key(
-    state: &AppState,
-    device: &Device,
-    blinded: &Element,
-) -> Result<(String, Element), ServerError> {
-    let fresh = OprfKey::generate(&mut OsRng);
-    let evaluated = oprf::blind_evaluate(&fresh, blinded)
-        .map_err(|_| ServerError::bad_request("invalid blinded PIN"))?;
-    // EXPOSE: the staged OPRF key is sealed under the master key for the database.
-    Ok((
-        state
-            .keys
-            .seal("oprf", &device.id.to_string(), fresh.expose_secret()),
-        evaluated,
-    ))
-}
-
 async fn change_start(
     State(state): State<Arc<AppState>>,
     Json(request): Json<DeviceRequest<PinChangeStart>>,
 ) -> ApiResult<PinChangeStartResponse> {
     let device = requests::authenticate(&state, &request, &[states::ACTIVE]).await?;
-    let body = &request.body;
-    if load_op(&state, &device, &body.operation).await?.is_some() {
-        return Err(ServerError::bad_request(
-            "this operation id was already used; choose a new one",
-        ));
-    }
-    let (old_evaluated_pin, attempts_left) =
-        devices::counted_evaluate(&state, &device, &body.old_blinded_pin, None, None).await?;
-    let (sealed, new_evaluated_pin) = stage_key(&state, &device, &body.new_blinded_pin)?;
-    let now = state.clock.now_i64();
-    let expires_at = now + i64::try_from(state.config.policy.operation_ttl).unwrap_or(900);
-    let new_epoch = device.epoch + 1;
-    sqlx::query(
-        "INSERT INTO operations (device_id, id, kind, state, staged_key, new_epoch, created_at, expires_at) \
-         VALUES ($1, $2, 'change', $3, $4, $5, $6, $7)",
-    )
-    .bind(device.id.to_string())
-    .bind(body.operation.to_string())
-    .bind(op_states::STAGED)
-    .bind(sealed)
-    .bind(i64::from(new_epoch))
-    .bind(now)
-    .bind(expires_at)
-    .execute(&state.db)
-    .await?;
-    Ok(Json(PinChangeStartResponse {
-        old_evaluated_pin,
-        new_evaluated_pin,
-        new_epoch,
-        attempts_left,
-        expires_at: u64::try_from(expires_at).unwrap_or(0),
-    }))
-}
-
-/// Swaps the device to the staged OPRF key and the new approval key, atomically with the
-/// operation's commit. Idempotent for a resent commit of the same key.
-async fn commit_swap(
-    state: &AppState,
-    device: &Device,
-    operation: &OperationId,
-    op: &Operation,
-    new_key: &PublicKey,
-) -> Result<CommitResponse, ServerError> {
-    let sealed = op.staged_key.as_ref().ok_or_else(op_missing)?;
-    if device.approval_key.as_ref() == Some(new_key) {
-        // A PIN change or reset issues a fresh key: the old one must stop working.
-        return Err(ServerError::bad_request(
-            "the new approval key is the current one; a PIN change needs a fresh key",
-        ));
-    }
-    let mut tx = state.db.begin().await?;
-    let swapped = sqlx::query(
-        "UPDATE devices SET oprf_key = $1, approval_key = $2, epoch = $3, last_used_at = $4 \
-         WHERE id = $5 AND epoch = $6 AND state = $7",
-    )
-    .bind(sealed)
-    .bind(devices::key_text(new_key))
-    .bind(i64::from(op.new_epoch))
-    .bind(state.clock.now_i64())
-    .bind(device.id.to_string())
-    .bind(i64::from(op.new_epoch) - 1)
-    .bind(states::ACTIVE)
-    .execute(&mut *tx)
-    .await?;
-    let committed = sqlx::query(
-        "UPDATE operations SET state = $1, staged_key = NULL WHERE device_id = $2 AND id = $3 AND state = $4",
-    )
-    .bind(op_states::COMMITTED)
-    .bind(device.id.to_string())
-    .bind(operation.to_string())
-    .bind(op_states::STAGED)
-    .execute(&mut *tx)
-    .await?;
-    if swapped.rows_affected() != 1 || committed.rows_affected() != 1 {
-        return Err(ServerError::new(
-            ErrorCode::BadRequest,
-            "the PIN was changed in the meantime; start again",
-        ));
-    }
-    // The new key was proven (pin-change or pin-reset proof by the new key): the counter starts
-    // from zero, and a device locked by wrong PINs is unlocked by "Forgot PIN" (P2, P7).
-    crate::attempts::reset(&mut tx, &device.id).await?;
-    tx.commit().await?;
-    Ok(CommitResponse {
-        epoch: op.new_epoch,
-    })
-}
-
-/// A resent commit after the first one succeeded (crash between commit and promote).
-fn already_committed(
-    device: &Device,
-    op: &Operation,
-    new_key: &PublicKey,
-) -> Option<CommitResponse> {
-    (op.state == op_states::COMMITTED
-        && device.approval_key.as_ref() == Some(new_key)
-        && device.epoch == op.new_epoch)
-        .then_some(CommitResponse {
-            epoch: op.new_epoch,
-        })
-}
-
-/// The staged operation a commit names, or what to answer instead: the resent commit of an
-/// already committed operation (`Ok(Err(response))`), or an error.
-async fn staged_for_commit(
-    state: &AppState,
-    device: &Device,
-    operation: &OperationId,
-    kind: &str,
-    new_key: &PublicKey,
-) -> Result<Result<Operation, CommitResponse>, ServerError> {
-    let op = load_op(state, device, operation)
-        .await?
-        .filter(|o| o.kind == kind)
-        .ok_or_else(op_missing)?;
-    if let Some(done) = already_committed(device, &op, new_key) {
-        return Ok(Err(done));
-    }
-    if op.state != op_states::STAGED {
-        return Err(op_missing());
-    }
-    if state.clock.now_i64() >= op.expires_at {
-        return Err(op_expired());
-    }
-    Ok(Ok(op))
+    Ok(Json(
+        operations::change_start(&state, &device, &request.body).await?,
+    ))
 }
 
 async fn change_commit(
@@ -244,65 +43,9 @@ async fn change_commit(
     Json(request): Json<DeviceRequest<PinChangeCommit>>,
 ) -> ApiResult<CommitResponse> {
     let device = requests::authenticate(&state, &request, &[states::ACTIVE]).await?;
-    let body = &request.body;
-    let op = match staged_for_commit(
-        &state,
-        &device,
-        &body.operation,
-        "change",
-        &body.new_approval_key,
-    )
-    .await?
-    {
-        Ok(op) => op,
-        Err(done) => return Ok(Json(done)),
-    };
-    let bytes = signed::pin_change_proof(
-        &device.account,
-        &device.id,
-        &body.operation,
-        &body.new_approval_key,
-        op.new_epoch,
-    );
-    let old_key = device.approval_key.ok_or_else(ServerError::unauthorized)?;
-    if !old_key.verify(&bytes, &body.old_proof)
-        || !body.new_approval_key.verify(&bytes, &body.new_proof)
-    {
-        return Err(ServerError::bad_request("the PIN change proofs are invalid"));
-    }
-    let response = commit_swap(
-        &state,
-        &device,
-        &body.operation,
-        &op,
-        &body.new_approval_key,
-    )
-    .await?;
-    audit::record(
-        &state,
-        &device.account,
-        Some(&device.id),
-        "pin_changed",
-        &device.name,
-    )
-    .await;
-    accounts::notify(
-        &state,
-        &device.account,
-        "Your PIN was changed",
-        &format!(
-            "The PIN of the device \"{}\" on your {} account was changed. If this was not you, \
-             remove the device on the \"Manage my devices\" page and change your password now.",
-            device.name, state.config.policy.service_name
-        ),
-    )
-    .await;
-    Ok(Json(response))
-}
-
-fn reset_code_hash(operation: &OperationId, code: &str) -> String {
-    let digest = Digest::of(format!("latchkey-reset/{operation}/{code}").as_bytes());
-    b64::encode(digest.as_bytes())
+    Ok(Json(
+        operations::commit(&state, &device, &request.body).await?,
+    ))
 }
 
 async fn reset_start(
@@ -311,98 +54,9 @@ async fn reset_start(
     Json(request): Json<DeviceRequest<PinResetStart>>,
 ) -> ApiResult<PinResetStartResponse> {
     let device = requests::authenticate(&state, &request, &[states::ACTIVE]).await?;
-    let body = &request.body;
-    // Resets are rate-limited per account and per IP (P7), before the password is checked.
-    throttle::count(
-        &state,
-        &format!("reset:account:{}", device.account),
-        3,
-        3600,
-    )
-    .await?;
-    throttle::count(
-        &state,
-        &format!("reset:ip:{}", peer.ip()),
-        state.config.policy.resets_per_ip,
-        3600,
-    )
-    .await?;
-    let hash: String = sqlx::query("SELECT password_hash FROM accounts WHERE id = $1")
-        .bind(device.account.to_string())
-        .fetch_one(&state.db)
-        .await?
-        .try_get("password_hash")?;
-    // EXPOSE: the password is verified against its argon2id hash and dropped.
-    if !crate::passwords::verify_password(request.body.password.expose_secret(), &hash).await {
-        audit::record(
-            &state,
-            &device.account,
-            Some(&device.id),
-            "pin_reset_bad_password",
-            "",
-        )
-        .await;
-        return Err(ServerError::new(
-            ErrorCode::BadCredentials,
-            "the password or the code is wrong",
-        ));
-    }
-    if load_op(&state, &device, &body.operation).await?.is_some() {
-        return Err(ServerError::bad_request(
-            "this operation id was already used; choose a new one",
-        ));
-    }
-    let code = zeroize::Zeroizing::new(crate::codes::random_code(8));
-    let now = state.clock.now_i64();
-    let expires_at = now + i64::try_from(state.config.policy.operation_ttl).unwrap_or(900);
-    sqlx::query(
-        "INSERT INTO operations (device_id, id, kind, state, new_epoch, code_hash, created_at, expires_at) \
-         VALUES ($1, $2, 'reset', $3, $4, $5, $6, $7)",
-    )
-    .bind(device.id.to_string())
-    .bind(body.operation.to_string())
-    .bind(op_states::STARTED)
-    .bind(i64::from(device.epoch + 1))
-    .bind(reset_code_hash(&body.operation, &code))
-    .bind(now)
-    .bind(expires_at)
-    .execute(&state.db)
-    .await?;
-    let addresses = accounts::addresses(&state, &device.account).await?;
-    let service = &state.config.policy.service_name;
-    for address in &addresses {
-        let body = zeroize::Zeroizing::new(format!(
-            "Your code to choose a new {service} PIN on the device \"{}\" is:\n\n    {}\n\n\
-             It expires in {} minutes. If you did not ask for it, someone has your password: \
-             change it now, and do not give this code to anyone.",
-            device.name,
-            code.as_str(),
-            state.config.policy.operation_ttl / 60
-        ));
-        if let Err(e) = state
-            .mailer
-            .send(
-                address,
-                &format!("{service}: your code to reset your PIN"),
-                &body,
-            )
-            .await
-        {
-            return Err(ServerError::internal("reset code not delivered", e));
-        }
-    }
-    audit::record(
-        &state,
-        &device.account,
-        Some(&device.id),
-        "pin_reset_code_sent",
-        "",
-    )
-    .await;
-    Ok(Json(PinResetStartResponse {
-        sent_to: addresses.iter().map(|a| accounts::mask_address(a)).collect(),
-        expires_at: u64::try_from(expires_at).unwrap_or(0),
-    }))
+    Ok(Json(
+        operations::reset_start(&state, &device, peer.ip(), &request.body).await?,
+    ))
 }
 
 async fn reset_verify(
@@ -410,62 +64,9 @@ async fn reset_verify(
     Json(request): Json<DeviceRequest<PinResetVerify>>,
 ) -> ApiResult<PinResetVerifyResponse> {
     let device = requests::authenticate(&state, &request, &[states::ACTIVE]).await?;
-    let body = &request.body;
-    let bad = || {
-        ServerError::new(
-            ErrorCode::BadCredentials,
-            "the password or the code is wrong",
-        )
-    };
-    // Count the attempt first (at most 5 per operation), then compare in constant time.
-    let counted = sqlx::query(
-        "UPDATE operations SET attempts = attempts + 1 WHERE device_id = $1 AND id = $2 AND kind = 'reset' \
-         AND state = $3 AND attempts < 5 AND expires_at > $4",
-    )
-    .bind(device.id.to_string())
-    .bind(body.operation.to_string())
-    .bind(op_states::STARTED)
-    .bind(state.clock.now_i64())
-    .execute(&state.db)
-    .await?;
-    let op = load_op(&state, &device, &body.operation).await?;
-    let Some(op) = op.filter(|_| counted.rows_affected() == 1) else {
-        return Err(bad());
-    };
-    let expected = op.code_hash.clone().unwrap_or_default();
-    let presented = reset_code_hash(&body.operation, code_text(&body.code));
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(
-        expected.as_bytes(),
-        presented.as_bytes(),
-    )) {
-        return Err(bad());
-    }
-    let (sealed, new_evaluated_pin) = stage_key(&state, &device, &body.new_blinded_pin)?;
-    let staged = sqlx::query(
-        "UPDATE operations SET state = $1, staged_key = $2, code_hash = NULL WHERE device_id = $3 AND id = $4 AND state = $5",
-    )
-    .bind(op_states::STAGED)
-    .bind(sealed)
-    .bind(device.id.to_string())
-    .bind(body.operation.to_string())
-    .bind(op_states::STARTED)
-    .execute(&state.db)
-    .await?;
-    if staged.rows_affected() != 1 {
-        // A concurrent verify staged its own key first: this evaluation's key was never kept,
-        // so a PIN sealed with it would not open after the commit.
-        return Err(bad());
-    }
-    Ok(Json(PinResetVerifyResponse {
-        new_evaluated_pin,
-        new_epoch: op.new_epoch,
-        expires_at: u64::try_from(op.expires_at).unwrap_or(0),
-    }))
-}
-
-fn code_text(code: &OneTimeCode) -> &str {
-    // EXPOSE: the one-time code is hashed for the comparison.
-    code.expose_secret().trim()
+    Ok(Json(
+        operations::reset_verify(&state, &device, &request.body).await?,
+    ))
 }
 
 async fn reset_commit(
@@ -473,106 +74,16 @@ async fn reset_commit(
     Json(request): Json<DeviceRequest<PinResetCommit>>,
 ) -> ApiResult<CommitResponse> {
     let device = requests::authenticate(&state, &request, &[states::ACTIVE]).await?;
-    let body = &request.body;
-    let op = match staged_for_commit(
-        &state,
-        &device,
-        &body.operation,
-        "reset",
-        &body.new_approval_key,
-    )
-    .await?
-    {
-        Ok(op) => op,
-        Err(done) => return Ok(Json(done)),
-    };
-    let bytes = signed::pin_reset_proof(
-        &device.account,
-        &device.id,
-        &body.operation,
-        &body.new_approval_key,
-        op.new_epoch,
-    );
-    if !body.new_approval_key.verify(&bytes, &body.new_proof) {
-        return Err(ServerError::bad_request("the PIN reset proof is invalid"));
-    }
-    let response = commit_swap(
-        &state,
-        &device,
-        &body.operation,
-        &op,
-        &body.new_approval_key,
-    )
-    .await?;
-    audit::record(
-        &state,
-        &device.account,
-        Some(&device.id),
-        "pin_reset",
-        &device.name,
-    )
-    .await;
-    accounts::notify(
-        &state,
-        &device.account,
-        "Your PIN was reset",
-        &format!(
-            "The PIN of the device \"{}\" on your {} account was reset with your password and a \
-             code sent to this address. If this was not you, remove the device on the \"Manage \
-             my devices\" page and change your password now.",
-            device.name, state.config.policy.service_name
-        ),
-    )
-    .await;
-    Ok(Json(response))
+    Ok(Json(
+        operations::commit(&state, &device, &request.body).await?,
+    ))
 }
 
 async fn remove(
     State(state): State<Arc<AppState>>,
     Json(request): Json<DeviceRequest<RemoveDevice>>,
 ) -> ApiResult<RemoveDeviceResponse> {
-    let (device, claim) =
-        requests::verify(&state, &request, &[states::ACTIVE, states::ENROLLING]).await?;
-    let body = &request.body;
-    let mut tx = state.db.begin().await?;
-    claim.record(&state, &mut *tx).await?;
-    if device.state == states::ACTIVE {
-        // P7: an enrolled device proves the PIN to remove itself, so a thief holding the
-        // phone cannot wipe it to clear the way for a password-only sign-in.
-        let signature = body.approval_signature.as_ref().ok_or_else(|| {
-            ServerError::new(
-                ErrorCode::BadRequest,
-                "removing this device needs its PIN; if you forgot it, use \"Forgot PIN\" or \
-                 remove the device on the \"Manage my devices\" page",
-            )
-        })?;
-        let key = device.approval_key.ok_or_else(ServerError::unauthorized)?;
-        let bytes = signed::removal(&device.account, &device.id, body.counter);
-        if !key.verify(&bytes, signature) {
-            return Err(ServerError::bad_request("the removal signature is invalid"));
-        }
-        crate::devices::advance_counter(&mut tx, &state, &device, body.counter).await?;
-    }
-    let how = if device.state == states::ACTIVE {
-        "removed from the device with its PIN"
-    } else {
-        "enrolment cancelled on the device"
-    };
-    let removed = crate::devices::remove_device_in(
-        &mut tx,
-        &state,
-        &device.account,
-        &device.id.to_string(),
-        how,
-    )
-    .await?;
-    tx.commit().await?;
-    if removed.is_some() {
-        crate::devices::notify_removed(&state, &device.account, &device.name, how).await;
-    }
-    Ok(Json(RemoveDeviceResponse {
-        removed_at: state.clock.now(),
-    }))
+    Ok(Json(devices::remove_from_app(&state, &request).await?))
 }
 
 async fn status(
@@ -580,18 +91,7 @@ async fn status(
     Json(request): Json<DeviceRequest<OperationStatus>>,
 ) -> ApiResult<OperationStatusResponse> {
     let device = requests::authenticate(&state, &request, &[states::ACTIVE]).await?;
-    let op = load_op(&state, &device, &request.body.operation).await?;
-    let now = state.clock.now_i64();
-    let state_now = match op {
-        None => OperationState::Unknown,
-        Some(op) if op.state == op_states::COMMITTED => OperationState::Committed,
-        Some(op) if op.state == op_states::ABORTED || now >= op.expires_at => {
-            OperationState::Aborted
-        }
-        Some(_) => OperationState::Pending,
-    };
-    Ok(Json(OperationStatusResponse {
-        state: state_now,
-        epoch: device.epoch,
-    }))
+    Ok(Json(
+        operations::status(&state, &device, &request.body).await?,
+    ))
 }

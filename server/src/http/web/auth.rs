@@ -13,18 +13,15 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use futures_util::stream::{self, Stream};
-use latchkey_protocol::types::AccountId;
-use rand_core::OsRng;
 use serde::Deserialize;
-use sqlx::Row as _;
 use zeroize::Zeroizing;
 
 use super::session::{self, stages, Session};
 use super::{csrf_refused, render, with_cookie, PageError};
-use crate::attempts::Attempts;
-use crate::signins::{self, login_states, SigninBlocked};
-use crate::{accounts, audit, devices, throttle};
+use crate::accounts::Registered;
+use crate::signins::{self, login_states, LoginView, Progress, SigninBlocked};
 use crate::AppState;
+use crate::{accounts, audit, throttle};
 
 /// Auth routes.
 pub fn router() -> Router<Arc<AppState>> {
@@ -146,11 +143,7 @@ async fn register(
     let hash = crate::passwords::hash_password(form.password.clone())
         .await
         .map_err(|e| PageError::from(crate::error::ServerError::internal("hash", e)))?;
-    let exists = sqlx::query("SELECT id FROM accounts WHERE email = $1")
-        .bind(&email)
-        .fetch_optional(&state.db)
-        .await?
-        .is_some();
+    let exists = accounts::id_by_email(&state, &email).await?.is_some();
     let service = &state.config.policy.service_name;
     let (subject, body) = if exists {
         (
@@ -164,28 +157,14 @@ async fn register(
         )
     } else {
         // 128 bits (like an enrolment code, P6), short enough for the link to fit one line.
-        let mut raw = [0u8; 16];
-        rand_core::RngCore::fill_bytes(&mut OsRng, &mut raw);
-        let token = Zeroizing::new(latchkey_protocol::b64::encode(&raw));
-        let now = state.clock.now_i64();
-        sqlx::query(
-            "INSERT INTO registrations (token_hash, email, password_hash, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(registration_hash(&token))
-        .bind(&email)
-        .bind(&hash)
-        .bind(now)
-        .bind(now + REGISTRATION_TTL)
-        .execute(&state.db)
-        .await?;
+        let token = accounts::add_registration(&state, &email, &hash).await?;
         (
             format!("{service}: finish creating your account"),
             Zeroizing::new(format!(
                 "To finish creating your {service} account, open this link\n\
                  within {} minutes:\n\n    {}register/finish?t={}\n\n\
                  If you did not ask for an account, ignore this mail.",
-                REGISTRATION_TTL / 60,
+                accounts::REGISTRATION_TTL / 60,
                 state.public_url,
                 token.as_str()
             )),
@@ -196,10 +175,7 @@ async fn register(
         .send(&email, &subject, &body)
         .await
         .map_err(|e| {
-            PageError::from(crate::error::ServerError::internal(
-                "registration mail",
-                e,
-            ))
+            PageError::from(crate::error::ServerError::internal("registration mail", e))
         })?;
     Ok(super::message(
         &state,
@@ -207,19 +183,10 @@ async fn register(
         &format!(
             "We sent a mail to {email}. Open the link in it within {} minutes to finish creating \
              your account. If no mail arrives, check the spam folder.",
-            REGISTRATION_TTL / 60
+            accounts::REGISTRATION_TTL / 60
         ),
         ("/login", "Sign in"),
     ))
-}
-
-/// How long the link that finishes a registration works, seconds.
-const REGISTRATION_TTL: i64 = 3600;
-
-fn registration_hash(token: &str) -> String {
-    let digest =
-        latchkey_protocol::types::Digest::of(format!("latchkey-register/{token}").as_bytes());
-    latchkey_protocol::b64::encode(digest.as_bytes())
 }
 
 /// `?t=` / the finish form.
@@ -257,14 +224,7 @@ async fn register_finish_page(
     axum::extract::Query(form): axum::extract::Query<FinishForm>,
 ) -> Result<Response, PageError> {
     let (session, cookie) = session::ensure(&state, &headers).await?;
-    let email: Option<String> =
-        sqlx::query("SELECT email FROM registrations WHERE token_hash = $1 AND expires_at > $2")
-            .bind(registration_hash(&form.t))
-            .bind(state.clock.now_i64())
-            .fetch_optional(&state.db)
-            .await?
-            .map(|r| r.try_get("email"))
-            .transpose()?;
+    let email = accounts::registration_email(&state, &form.t).await?;
     let Some(email) = email else {
         return Ok(with_cookie(registration_gone(&state), cookie));
     };
@@ -283,45 +243,18 @@ async fn register_finish(
     Form(form): Form<FinishForm>,
 ) -> Result<Response, PageError> {
     let session = super::posting_session(&state, &headers, &form.csrf).await?;
-    let row = sqlx::query(
-        "DELETE FROM registrations WHERE token_hash = $1 AND expires_at > $2 \
-         RETURNING email, password_hash",
-    )
-    .bind(registration_hash(&form.t))
-    .bind(state.clock.now_i64())
-    .fetch_optional(&state.db)
-    .await?;
-    let Some(row) = row else {
-        return Ok(registration_gone(&state));
+    let account = match accounts::finish_registration(&state, &form.t).await? {
+        Registered::Created(account) => account,
+        Registered::Gone => return Ok(registration_gone(&state)),
+        Registered::Exists => {
+            return Ok(super::message(
+                &state,
+                "Account exists already",
+                "An account with this address exists already. Sign in instead.",
+                ("/login", "Sign in"),
+            ))
+        }
     };
-    let email: String = row.try_get("email")?;
-    let hash: String = row.try_get("password_hash")?;
-    let account = AccountId::random(&mut OsRng);
-    let mut tx = state.db.begin().await?;
-    let inserted = sqlx::query(
-        "INSERT INTO accounts (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (email) DO NOTHING",
-    )
-    .bind(account.to_string())
-    .bind(&email)
-    .bind(&hash)
-    .bind(state.clock.now_i64())
-    .execute(&mut *tx)
-    .await?;
-    if inserted.rows_affected() == 0 {
-        return Ok(super::message(
-            &state,
-            "Account exists already",
-            "An account with this address exists already. Sign in instead.",
-            ("/login", "Sign in"),
-        ));
-    }
-    sqlx::query("INSERT INTO addresses (account_id, address) VALUES ($1, $2)")
-        .bind(account.to_string())
-        .bind(&email)
-        .execute(&mut *tx)
-        .await?;
-    audit::record_in(&mut *tx, &state, &account, None, "account_created", "").await?;
-    tx.commit().await?;
     session::destroy(&state, &session).await?;
     let (_, cookie) = session::create(&state, Some(&account), stages::SIGNED_IN, None).await?;
     Ok(with_cookie(
@@ -374,33 +307,15 @@ async fn login(
         (status, render(&page)).into_response()
     };
     // Throttle per address and per IP before any password work; a sign-in that completes gives
-    // its count back (`signin_completed`), so only failures and unfinished sign-ins count.
-    let throttle_keys = [
-        login_key_email(&email),
-        login_key_ip(&peer.ip().to_string()),
-    ];
-    for key in &throttle_keys {
-        if let Err(e) = throttle::count(&state, key, state.config.policy.login_attempts, 900).await
-        {
-            return Ok(refuse(StatusCode::TOO_MANY_REQUESTS, e.message().to_owned()));
-        }
+    // its count back (`signins::completed`), so only failures and unfinished sign-ins count.
+    if let Err(e) = signins::count_password_attempt(&state, &email, &peer.ip().to_string()).await {
+        return Ok(refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            e.message().to_owned(),
+        ));
     }
-    let row = sqlx::query("SELECT id, password_hash FROM accounts WHERE email = $1")
-        .bind(&email)
-        .fetch_optional(&state.db)
-        .await?;
-    // Unknown addresses cost the same argon2 work as wrong passwords.
-    let (account, hash) = match &row {
-        Some(r) => (
-            r.try_get::<String, _>("id")
-                .ok()
-                .and_then(|a| AccountId::parse(&a)),
-            r.try_get::<String, _>("password_hash")?,
-        ),
-        None => (None, crate::passwords::dummy_hash().await),
-    };
-    let ok = crate::passwords::verify_password(&form.password, &hash).await;
-    let Some(account) = account.filter(|_| ok) else {
+    let account = accounts::check_password(&state, &email, &form.password).await?;
+    let Some(account) = account else {
         return Ok(refuse(
             StatusCode::UNAUTHORIZED,
             "The e-mail address or the password is wrong.".into(),
@@ -429,14 +344,10 @@ async fn login(
             ))
         }
         Err(SigninBlocked::NoDevice) => {
-            let had_device: i64 = sqlx::query("SELECT had_device FROM accounts WHERE id = $1")
-                .bind(account.to_string())
-                .fetch_one(&state.db)
-                .await?
-                .try_get("had_device")?;
-            if had_device != 0 {
+            let had_device = accounts::had_device(&state, &account).await?;
+            if had_device {
                 // P7: once the account had a device, the password alone is never enough.
-                return super::confirm::start_login(
+                return super::start_code_login(
                     &state,
                     &account,
                     "None of your devices can approve sign-ins (removed, or locked after wrong PINs).",
@@ -444,7 +355,7 @@ async fn login(
                 .await;
             }
             // A brand-new account: the password is the only factor until a device is added.
-            signin_completed(
+            signins::completed(
                 &state,
                 &account,
                 Some(&peer.ip().to_string()),
@@ -499,35 +410,6 @@ async fn login(
     }
 }
 
-fn login_key_email(email: &str) -> String {
-    format!("login:email:{email}")
-}
-
-fn login_key_ip(ip: &str) -> String {
-    format!("login:ip:{ip}")
-}
-
-/// A sign-in of `account` completed (approved on a device, a mailed code, or a brand-new
-/// account's password): the password attempt made at `attempted_at` (from `ip`, when known) no
-/// longer counts against the login throttle.
-pub(crate) async fn signin_completed(
-    state: &AppState,
-    account: &AccountId,
-    ip: Option<&str>,
-    attempted_at: i64,
-) -> Result<(), PageError> {
-    let email: String = sqlx::query("SELECT email FROM accounts WHERE id = $1")
-        .bind(account.to_string())
-        .fetch_one(&state.db)
-        .await?
-        .try_get("email")?;
-    throttle::refund(state, &login_key_email(&email), attempted_at).await?;
-    if let Some(ip) = ip {
-        throttle::refund(state, &login_key_ip(ip), attempted_at).await?;
-    }
-    Ok(())
-}
-
 /// "Firefox on Linux" from a User-Agent; never the raw string.
 fn describe_browser(agent: &str) -> String {
     let browser = ["Edg/", "Firefox/", "Chrome/", "Safari/", "curl/", "reqwest"]
@@ -564,111 +446,11 @@ struct ApprovePage<'a> {
     status_class: &'a str,
 }
 
-/// Seconds after a PIN evaluation during which it may still be a right PIN whose approval is
-/// on its way; after that (or once another evaluation follows) it was a wrong PIN.
-const PIN_CHECK_GRACE_SECS: i64 = 8;
-
-/// What the devices asked to approve a waiting sign-in did so far.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Progress {
-    /// Nothing to report.
-    Waiting,
-    /// A PIN was evaluated moments ago: the approval may be on its way.
-    Checking,
-    /// Wrong PINs were typed on a device, which has `left` attempts before it locks. (Not
-    /// named: this page is shown before the sign-in is approved, to a password holder.)
-    WrongPin { left: i64 },
-    /// No device asked can approve any more, and at least one is locked after wrong PINs.
-    Locked,
-    /// Every device asked was removed (or its enrolment ended) meanwhile.
-    Removed,
-}
-
-/// The state of a sign-in, for the page and its live updates.
-struct LoginView {
-    code: String,
-    state: String,
-    browser: String,
-    ip: String,
-    created_at: i64,
-    expires_at: i64,
-    progress: Progress,
-}
-
 async fn load_login(state: &AppState, session: &Session) -> Result<Option<LoginView>, PageError> {
     let (Some(login), Some(account)) = (&session.login_id, &session.account) else {
         return Ok(None);
     };
-    let row = sqlx::query(
-        "SELECT code, state, browser, ip, created_at, expires_at FROM logins \
-         WHERE id = $1 AND account_id = $2",
-    )
-    .bind(login)
-    .bind(account.to_string())
-    .fetch_optional(&state.db)
-    .await?;
-    let Some(r) = row else {
-        return Ok(None);
-    };
-    let progress = progress(state, login).await?;
-    Ok(Some(LoginView {
-        code: r.try_get("code")?,
-        state: r.try_get("state")?,
-        browser: r.try_get("browser")?,
-        ip: r.try_get("ip")?,
-        created_at: r.try_get("created_at")?,
-        expires_at: r.try_get("expires_at")?,
-        progress,
-    }))
-}
-
-/// Wrong PINs and locks on the devices a sign-in was sent to.
-async fn progress(state: &AppState, login: &str) -> Result<Progress, PageError> {
-    let rows = sqlx::query(
-        "SELECT c.evaluations, c.evaluated_at, d.failures, d.state FROM challenges c \
-         JOIN devices d ON d.id = c.device_id WHERE c.login_id = $1",
-    )
-    .bind(login)
-    .fetch_all(&state.db)
-    .await?;
-    let now = state.clock.now_i64();
-    let mut usable = 0;
-    let mut locked = 0;
-    let mut checking = false;
-    let mut wrong: Option<i64> = None;
-    for r in &rows {
-        let attempts = Attempts::new(r.try_get("failures")?, &state.config.policy);
-        let device_state: String = r.try_get("state")?;
-        if device_state != crate::devices::states::ACTIVE {
-            continue;
-        }
-        if attempts.locked() {
-            locked += 1;
-            continue;
-        }
-        usable += 1;
-        let evaluations: i64 = r.try_get("evaluations")?;
-        let recent =
-            evaluations > 0 && now - r.try_get::<i64, _>("evaluated_at")? < PIN_CHECK_GRACE_SECS;
-        checking |= recent;
-        if evaluations - i64::from(recent) > 0 {
-            let left = i64::from(attempts.left());
-            if wrong.is_none_or(|l| left < l) {
-                wrong = Some(left);
-            }
-        }
-    }
-    Ok(if !rows.is_empty() && usable == 0 && locked > 0 {
-        Progress::Locked
-    } else if !rows.is_empty() && usable == 0 {
-        Progress::Removed
-    } else if let Some(left) = wrong {
-        Progress::WrongPin { left }
-    } else if checking {
-        Progress::Checking
-    } else {
-        Progress::Waiting
-    })
+    Ok(signins::login_view(state, account, login).await?)
 }
 
 async fn approve_page(
@@ -688,27 +470,22 @@ async fn approve_page(
             let account = session.account.ok_or_else(csrf_refused)?;
             // Redeemed once (two tabs cannot both turn one approval into a session), and the
             // session counts as confirmed from the approval, not from this page load.
-            let redeemed = sqlx::query(
-                "UPDATE logins SET state = $1 WHERE id = $2 AND account_id = $3 AND state = $4 \
-                 RETURNING answered_at, created_at, ip",
+            let redeemed = signins::redeem(
+                &state,
+                &account,
+                session.login_id.as_deref().unwrap_or_default(),
             )
-            .bind(login_states::USED)
-            .bind(session.login_id.as_deref().unwrap_or_default())
-            .bind(account.to_string())
-            .bind(login_states::APPROVED)
-            .fetch_optional(&state.db)
             .await?;
             session::destroy(&state, &session).await?;
             let Some(redeemed) = redeemed else {
                 return Ok(Redirect::to("/login").into_response());
             };
-            let ip: String = redeemed.try_get("ip")?;
-            signin_completed(&state, &account, Some(&ip), redeemed.try_get("created_at")?).await?;
+            signins::completed(&state, &account, Some(&redeemed.ip), redeemed.created_at).await?;
             let (_, cookie) = session::create_confirmed(
                 &state,
                 &account,
                 session::strengths::DEVICE,
-                redeemed.try_get("answered_at")?,
+                redeemed.answered_at,
             )
             .await?;
             Ok(with_cookie(

@@ -13,24 +13,19 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
 use futures_util::stream::{self, Stream};
-use latchkey_protocol::link::EnrolmentLink;
-use latchkey_protocol::oprf;
 use latchkey_protocol::pin::PinPolicy;
-use latchkey_protocol::secret::{EnrolmentCode, OprfKey, Pin};
-use latchkey_protocol::types::{AccountId, DeviceId};
+use latchkey_protocol::secret::Pin;
+use latchkey_protocol::types::AccountId;
 use latchkey_protocol::wire::PinSource;
-use rand_core::OsRng;
 use serde::Deserialize;
-use sqlx::Row as _;
 use zeroize::Zeroizing;
 
-use super::confirm::{self, Gate};
 use super::session::{self, Session};
 use super::{csrf_refused, format_time, render, PageError};
-use crate::attempts::Attempts;
 use crate::devices::states;
-use crate::http::enrol;
+use crate::sessions::{self, Gate};
 use crate::AppState;
+use crate::{accounts, audit, devices, enrolments};
 
 /// Device page routes.
 pub fn router() -> Router<Arc<AppState>> {
@@ -128,39 +123,26 @@ async fn account(
         Ok(v) => v,
         Err(r) => return Ok(r),
     };
-    let email: String = sqlx::query("SELECT email FROM accounts WHERE id = $1")
-        .bind(account.to_string())
-        .fetch_one(&state.db)
-        .await?
-        .try_get("email")?;
-    let rows = sqlx::query(
-        "SELECT id, name, model, state, assurance, created_at, last_used_at, failures FROM devices \
-         WHERE account_id = $1 AND state IN ('active', 'enrolling') ORDER BY created_at",
-    )
-    .bind(account.to_string())
-    .fetch_all(&state.db)
-    .await?;
+    let email = accounts::email(&state, &account).await?;
     let mut devices = Vec::new();
-    for r in &rows {
-        let attempts = Attempts::new(r.try_get("failures")?, &state.config.policy);
-        let dev_state: String = r.try_get("state")?;
-        let (label, class) = if attempts.locked() {
+    for d in devices::summaries(&state, &account, &[states::ACTIVE, states::ENROLLING]).await? {
+        let (label, class) = if d.attempts.locked() {
             ("Locked: use \"Forgot PIN\" in the app".to_owned(), "locked")
-        } else if dev_state == states::ENROLLING {
+        } else if d.state == states::ENROLLING {
             ("Enrolling…".to_owned(), "")
         } else {
             ("Active".to_owned(), "")
         };
         devices.push(DeviceView {
-            id: r.try_get("id")?,
-            name: r.try_get("name")?,
-            model: r.try_get::<Option<String>, _>("model")?.unwrap_or_default(),
-            added: format_time(r.try_get("created_at")?),
-            last_used: r
-                .try_get::<Option<i64>, _>("last_used_at")?
+            id: d.id,
+            name: d.name,
+            model: d.model.unwrap_or_default(),
+            added: format_time(d.created_at),
+            last_used: d
+                .last_used_at
                 .map(format_time)
                 .unwrap_or_else(|| "never".into()),
-            assurance: match r.try_get::<Option<String>, _>("assurance")?.as_deref() {
+            assurance: match d.assurance.as_deref() {
                 Some("software") => "software (encrypted on the device)".into(),
                 Some("hardware") => "hardware key".into(),
                 Some("secure_element") => "secure element".into(),
@@ -170,38 +152,26 @@ async fn account(
             state_class: class,
         });
     }
-    let notice =
-        match &query.removed {
-            Some(id) => sqlx::query(
-                "SELECT name FROM devices WHERE id = $1 AND account_id = $2 AND state = $3",
-            )
-            .bind(id)
-            .bind(account.to_string())
-            .bind(states::REMOVED)
-            .fetch_optional(&state.db)
+    let notice = match &query.removed {
+        Some(id) => devices::summary(&state, &account, id)
             .await?
-            .map(|r| r.try_get::<String, _>("name"))
-            .transpose()?
-            .map(|name| format!("\"{name}\" was removed. Every address of the account was told.")),
-            None => None,
-        };
-    let events = sqlx::query(
-        "SELECT event, detail, at FROM audit WHERE account_id = $1 ORDER BY at DESC LIMIT 20",
-    )
-    .bind(account.to_string())
-    .fetch_all(&state.db)
-    .await?
-    .iter()
-    .map(|r| -> Result<EventView, sqlx::Error> {
-        Ok(EventView {
-            at: format_time(r.try_get("at")?),
-            what: describe_event(
-                &r.try_get::<String, _>("event")?,
-                &r.try_get::<String, _>("detail")?,
-            ),
+            .filter(|d| d.state == states::REMOVED)
+            .map(|d| {
+                format!(
+                    "\"{}\" was removed. Every address of the account was told.",
+                    d.name
+                )
+            }),
+        None => None,
+    };
+    let events = audit::recent(&state, &account, 20)
+        .await?
+        .into_iter()
+        .map(|e| EventView {
+            at: format_time(e.at),
+            what: describe_event(&e.event, &e.detail),
         })
-    })
-    .collect::<Result<Vec<_>, _>>()?;
+        .collect();
     Ok(render(&AccountPage {
         service: &state.config.policy.service_name,
         csrf: &session.csrf,
@@ -234,10 +204,10 @@ async fn add_page(
         Ok(v) => v,
         Err(r) => return Ok(r),
     };
-    let first_device = match confirm::gate(&state, &session, &account, "/devices/add").await? {
+    let first_device = match sessions::gate(&state, &session, &account).await? {
         Gate::FirstDevice => true,
         Gate::Confirmed => false,
-        Gate::NeedsConfirmation(redirect) => return Ok(redirect),
+        Gate::NeedsConfirmation => return Ok(super::confirm_first("/devices/add")),
     };
     let policy = &state.config.policy;
     Ok(render(&AddPage {
@@ -275,10 +245,10 @@ async fn add(
     if !session.csrf_ok(&form.csrf) {
         return Err(csrf_refused());
     }
-    let first_device = match confirm::gate(&state, &session, &account, "/devices/add").await? {
+    let first_device = match sessions::gate(&state, &session, &account).await? {
         Gate::FirstDevice => true,
         Gate::Confirmed => false,
-        Gate::NeedsConfirmation(redirect) => return Ok(redirect),
+        Gate::NeedsConfirmation => return Ok(super::confirm_first("/devices/add")),
     };
     let policy = &state.config.policy;
     let pin_on_web = policy.pin_source == PinSource::Web;
@@ -302,11 +272,8 @@ async fn add(
             false,
         );
     }
-    let device = DeviceId::random(&mut OsRng);
-    let oprf_key = OprfKey::generate(&mut OsRng);
-    let device_text = device.to_string();
-    let pin_check = if pin_on_web {
-        let pin = Pin::new(form.pin.as_str());
+    let pin = Pin::new(form.pin.as_str());
+    if pin_on_web {
         if let Err(refusal) = (PinPolicy {
             digits: policy.pin_digits,
         })
@@ -327,63 +294,16 @@ async fn add(
                 true,
             );
         }
-        // The PIN is evaluated once under the new device's key; only the check is kept (P1).
-        let output = oprf::evaluate(&oprf_key, &pin).map_err(|_| {
-            PageError::new(
-                StatusCode::BAD_REQUEST,
-                "Invalid PIN",
-                "Choose another PIN.",
-            )
-        })?;
-        let check = oprf::pin_check(&output, &account, &device);
-        // EXPOSE: the check is sealed under the master key until the device presents its own.
-        Some(
-            state
-                .keys
-                .seal("pin-check", &device_text, check.expose_secret()),
-        )
-    } else {
-        None
-    };
-    let code = EnrolmentCode::generate(&mut OsRng);
-    let email: String = sqlx::query("SELECT email FROM accounts WHERE id = $1")
-        .bind(account.to_string())
-        .fetch_one(&state.db)
-        .await?
-        .try_get("email")?;
-    let link = EnrolmentLink::new(
-        &state.public_url,
-        code.clone(),
-        state.keys.challenge_public(),
-        policy.pin_source,
-        policy.pin_digits,
-        enrol::account_label(&policy.service_name, &email),
+    }
+    let device = enrolments::create(
+        &state,
+        &account,
+        &name,
+        pin_on_web.then_some(&pin),
+        first_device,
     )
-    .map_err(|e| crate::error::ServerError::internal("enrolment link", e))?;
-    let now = state.clock.now_i64();
-    // EXPOSE: the code is stored only as its hash; the link (with the code) is sealed for
-    // the owner's QR page and deleted once the device enrols.
-    let code_hash = crate::codes::code_hash(code.expose_secret());
-    sqlx::query(
-        "INSERT INTO devices (id, account_id, name, state, pin_source, oprf_key, created_at, code_hash, \
-         code_expires_at, pin_check, enrol_link, bootstrap) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(&device_text)
-    .bind(account.to_string())
-    .bind(&name)
-    .bind(states::PENDING)
-    .bind(policy.pin_source.as_str())
-    // EXPOSE: the OPRF key is stored only sealed under the master key.
-    .bind(state.keys.seal("oprf", &device_text, oprf_key.expose_secret()))
-    .bind(now)
-    .bind(code_hash)
-    .bind(now + i64::try_from(policy.enrol_ttl).unwrap_or(600))
-    .bind(pin_check)
-    .bind(state.keys.seal("enrol-link", &device_text, link.render().as_bytes()))
-    .bind(i64::from(first_device))
-    .execute(&state.db)
     .await?;
+    let device_text = device.to_string();
     Ok(Redirect::to(&format!("/devices/add/{device_text}")).into_response())
 }
 
@@ -436,16 +356,17 @@ async fn qr_page(
         Ok(v) => v,
         Err(r) => return Ok(r),
     };
-    let row = sqlx::query(
-        "SELECT name, state, pin_source, code_expires_at, enrol_link FROM devices WHERE id = $1 AND account_id = $2",
-    )
-    .bind(&id)
-    .bind(account.to_string())
-    .fetch_optional(&state.db)
-    .await?
-    .ok_or_else(|| PageError::new(StatusCode::NOT_FOUND, "No such device", "This device does not exist."))?;
-    let dev_state: String = row.try_get("state")?;
-    let expires_at: i64 = row.try_get("code_expires_at")?;
+    let device = devices::summary(&state, &account, &id)
+        .await?
+        .ok_or_else(|| {
+            PageError::new(
+                StatusCode::NOT_FOUND,
+                "No such device",
+                "This device does not exist.",
+            )
+        })?;
+    let dev_state = device.state.as_str();
+    let expires_at = device.code_expires_at;
     if dev_state != states::PENDING || state.clock.now_i64() >= expires_at {
         let text = if dev_state == states::ACTIVE || dev_state == states::ENROLLING {
             "This code was already used: the device is enrolled."
@@ -459,8 +380,8 @@ async fn qr_page(
             ("/account", "My devices"),
         ));
     }
-    let sealed: Option<String> = row.try_get("enrol_link")?;
-    let link = sealed
+    let link = device
+        .sealed_link
         .and_then(|s| state.keys.open("enrol-link", &id, &s))
         .and_then(|b| String::from_utf8(b.to_vec()).ok())
         .ok_or_else(|| {
@@ -470,16 +391,16 @@ async fn qr_page(
                 "Add the device again.",
             )
         })?;
-    let name: String = row.try_get("name")?;
+    let name = device.name.as_str();
     let page = QrPage {
         service: &state.config.policy.service_name,
         csrf: &session.csrf,
         id: &id,
-        name: &name,
+        name,
         svg: qr_svg(&link)?,
         link: &link,
         expires_at,
-        pin_on_web: row.try_get::<String, _>("pin_source")? == "web",
+        pin_on_web: device.pin_source == "web",
     };
     Ok(render(&page))
 }
@@ -501,23 +422,16 @@ async fn enrol_events(
             }
             let key = crate::events::enrolment_key(&id);
             let current = || async {
-                let row = sqlx::query(
-                    "SELECT state, code_expires_at FROM devices WHERE id = $1 AND account_id = $2",
-                )
-                .bind(&id)
-                .bind(account.to_string())
-                .fetch_optional(&state.db)
-                .await
-                .ok()?;
-                let Some(row) = row else {
+                let device = devices::summary(&state, &account, &id).await.ok()?;
+                let Some(device) = device else {
                     return Some((
                         true,
                         false,
                         "This enrolment no longer exists. Add the device again.",
                     ));
                 };
-                let dev_state: String = row.try_get("state").ok()?;
-                let expires: i64 = row.try_get("code_expires_at").ok()?;
+                let dev_state = device.state;
+                let expires = device.code_expires_at;
                 Some(match dev_state.as_str() {
                     "active" => (
                         true,
@@ -583,10 +497,8 @@ async fn remove(
     }
     // P7: removing from the web needs a recent approval on a device or a mailed code (a
     // brand-new account has no enrolled device to remove, only unfinished enrolments).
-    if let Gate::NeedsConfirmation(redirect) =
-        confirm::gate(&state, &session, &account, "/account").await?
-    {
-        return Ok(redirect);
+    if let Gate::NeedsConfirmation = sessions::gate(&state, &session, &account).await? {
+        return Ok(super::confirm_first("/account"));
     }
     crate::devices::remove_device(&state, &account, &id, "removed on the web page").await?;
     Ok(Redirect::to(&format!("/account?removed={id}")).into_response())
@@ -614,23 +526,13 @@ async fn remove_page(
         Ok(v) => v,
         Err(r) => return Ok(r),
     };
-    let rows = sqlx::query(
-        "SELECT id, name, state, failures FROM devices WHERE account_id = $1 \
-         AND state IN ('active', 'enrolling', 'pending')",
+    let listed = devices::summaries(
+        &state,
+        &account,
+        &[states::ACTIVE, states::ENROLLING, states::PENDING],
     )
-    .bind(account.to_string())
-    .fetch_all(&state.db)
     .await?;
-    let usable = |r: &sqlx::any::AnyRow| {
-        r.try_get::<String, _>("state")
-            .is_ok_and(|s| s == states::ACTIVE)
-            && r.try_get::<i64, _>("failures")
-                .is_ok_and(|f| !Attempts::new(f, &state.config.policy).locked())
-    };
-    let Some(device) = rows
-        .iter()
-        .find(|r| r.try_get::<String, _>("id").is_ok_and(|d| d == id))
-    else {
+    let Some(device) = listed.iter().find(|d| d.id == id) else {
         return Ok(super::message(
             &state,
             "No such device",
@@ -638,12 +540,11 @@ async fn remove_page(
             ("/account", "My devices"),
         ));
     };
-    let name: String = device.try_get("name")?;
     Ok(render(&RemovePage {
         service: &state.config.policy.service_name,
         csrf: &session.csrf,
         id: &id,
-        name: &name,
-        last_usable: usable(device) && rows.iter().filter(|r| usable(r)).count() == 1,
+        name: &device.name,
+        last_usable: device.usable() && listed.iter().filter(|d| d.usable()).count() == 1,
     }))
 }

@@ -18,6 +18,9 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::error::ServerError;
+use latchkey_protocol::types::AccountId;
+
+use crate::sessions::{send_code, stages, Session, CODE_TTL};
 use crate::AppState;
 
 /// Page routes (`dev` adds `/dev/outbox`).
@@ -63,12 +66,6 @@ impl From<ServerError> for PageError {
             "Something went wrong",
             e.message().to_owned(),
         )
-    }
-}
-
-impl From<sqlx::Error> for PageError {
-    fn from(e: sqlx::Error) -> Self {
-        ServerError::from(e).into()
     }
 }
 
@@ -235,4 +232,90 @@ pub fn format_time(secs: i64) -> String {
 pub fn clock_time(secs: i64) -> String {
     let day = secs.rem_euclid(86_400);
     format!("{:02}:{:02}:{:02} UTC", day / 3600, day / 60 % 60, day % 60)
+}
+
+/// What to tell a person whose code could not be sent.
+fn send_failed(e: &ServerError) -> String {
+    match e.retry_after() {
+        Some(wait) => format!(
+            "Too many codes were sent to this account in the last hour. Use the newest code you \
+             received, or try again in {} minutes.",
+            wait.div_ceil(60)
+        ),
+        None => "The code could not be sent. Try again in a moment.".into(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "code.html")]
+pub(crate) struct CodePage<'a> {
+    service: &'a str,
+    title: &'a str,
+    intro: String,
+    csrf: &'a str,
+    action: &'a str,
+    resend: &'a str,
+    next: &'a str,
+    sent: bool,
+    error: Option<String>,
+}
+
+/// Starts the mailed-code sign-in for a password-checked account with no usable device: a
+/// new session in the `code` stage, the code mailed. Returns the page to show.
+pub(crate) async fn start_code_login(
+    state: &AppState,
+    account: &AccountId,
+    reason: &str,
+) -> Result<Response, PageError> {
+    let (session, cookie) = session::create(state, Some(account), stages::CODE, None).await?;
+    let page = match send_code(state, &session, account, "sign in without your device").await {
+        Ok(sent_to) => code_login_page(state, &session, reason, &sent_to, None),
+        Err(e) => code_login_page(state, &session, reason, &[], Some(send_failed(&e))),
+    };
+    Ok(with_cookie(page, Some(cookie)))
+}
+
+pub(crate) fn code_login_page(
+    state: &AppState,
+    session: &Session,
+    reason: &str,
+    sent_to: &[String],
+    error: Option<String>,
+) -> Response {
+    let intro = if sent_to.is_empty() {
+        format!(
+            "{reason} Sign in with a one-time code sent to the e-mail addresses of your account."
+        )
+    } else {
+        format!(
+            "{reason} We e-mailed a one-time code to {}. Type it here to sign in. It is valid for {} minutes.",
+            sent_to.join(", "),
+            CODE_TTL / 60
+        )
+    };
+    let status = if error.is_some() {
+        StatusCode::TOO_MANY_REQUESTS
+    } else {
+        StatusCode::OK
+    };
+    (
+        status,
+        render(&CodePage {
+            service: &state.config.policy.service_name,
+            title: "Sign in with a code sent by e-mail",
+            intro,
+            csrf: &session.csrf,
+            action: "/login/code",
+            resend: "/login/code/resend",
+            next: "",
+            sent: !sent_to.is_empty(),
+            error,
+        }),
+    )
+        .into_response()
+}
+
+/// Sends a session that must confirm (P7) to the confirmation page, then back to `next`.
+pub(crate) fn confirm_first(next: &str) -> Response {
+    Redirect::to(&format!("/confirm?next={next}")).into_response()
 }
