@@ -16,7 +16,7 @@ use futures_util::stream::{self, Stream};
 use latchkey_protocol::pin::PinPolicy;
 use latchkey_protocol::secret::Pin;
 use latchkey_protocol::types::AccountId;
-use latchkey_protocol::wire::PinSource;
+use latchkey_protocol::wire::{ErrorCode, PinSource};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
@@ -302,7 +302,13 @@ async fn add(
         pin_on_web.then_some(&pin),
         first_device,
     )
-    .await?;
+    .await
+    .map_err(|e| match e.code() {
+        ErrorCode::BadRequest => {
+            PageError::new(StatusCode::BAD_REQUEST, "Invalid PIN", "Choose another PIN.")
+        }
+        _ => e.into(),
+    })?;
     let device_text = device.to_string();
     Ok(Redirect::to(&format!("/devices/add/{device_text}")).into_response())
 }

@@ -61,10 +61,12 @@ impl PageError {
 
 impl From<ServerError> for PageError {
     fn from(e: ServerError) -> Self {
+        // The body's sentence: a refusal as it is, anything else the one generic sentence (a
+        // mail, key or storage failure's detail went to the log, never to a page).
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Something went wrong",
-            e.message().to_owned(),
+            e.body().message,
         )
     }
 }

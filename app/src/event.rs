@@ -1,0 +1,201 @@
+//! What comes in (the person's actions, the platform's events) and what goes out to the shell
+//! (effects only the platform can perform).
+
+/// A field the person types into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Field {
+    /// The PIN (enrolment, approval, removal) or the current PIN (change).
+    Pin,
+    /// The PIN again (enrolment with a PIN chosen in the app).
+    PinAgain,
+    /// A new PIN (change, forgotten PIN).
+    NewPin,
+    /// The new PIN again.
+    NewPinAgain,
+    /// The number shown on the login page.
+    Code,
+    /// The code mailed for a forgotten PIN.
+    MailedCode,
+    /// The account password (forgotten PIN).
+    Password,
+    /// An enrolment link typed or pasted.
+    Link,
+}
+
+/// What a button does (a [`crate::Button`] carries one; the shell sends it back as
+/// [`Event::Press`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Back to the previous screen (or cancel the current flow).
+    Back,
+    /// "Initialise": scan a code to add an account.
+    AddAccount,
+    /// Open an account.
+    OpenAccount {
+        /// The account's id.
+        account: String,
+    },
+    /// Open a waiting sign-in request.
+    OpenRequest {
+        /// The request's id.
+        challenge: String,
+    },
+    /// Check every account for requests now.
+    CheckNow,
+    /// Open the settings.
+    OpenSettings,
+    /// Change the PIN of an account.
+    ChangePin {
+        /// The account's id.
+        account: String,
+    },
+    /// "Forgot PIN" for an account.
+    ForgotPin {
+        /// The account's id.
+        account: String,
+    },
+    /// Remove an account from this device.
+    RemoveAccount {
+        /// The account's id.
+        account: String,
+    },
+    /// Submit the current form (enrol, change, send the code, set the PIN, remove).
+    Submit,
+    /// Use the link typed in the link field.
+    UseLink,
+    /// Ask the shell for an image of a code (desktops): [`Effect::PickImage`].
+    OpenImage,
+    /// Approve the open request.
+    Approve,
+    /// Deny the open request.
+    Deny,
+    /// "This wasn't me" on the open request.
+    NotMe,
+    /// Leave a finished screen.
+    Done,
+    /// Choose a language (`None`: the device's).
+    SetLanguage {
+        /// A catalogue's tag (`en`, `fr`, `de`).
+        tag: Option<String>,
+    },
+}
+
+/// Everything the app is told.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The app started (or the shell attached): load accounts, settle, start polling.
+    Started,
+    /// A button was pressed.
+    Press(Action),
+    /// A digit was typed into a digits field.
+    Digit {
+        /// The field.
+        field: Field,
+        /// 0 to 9.
+        digit: u8,
+    },
+    /// The last digit was erased.
+    Erase {
+        /// The field.
+        field: Field,
+    },
+    /// A text field's whole content (passwords, links). Zeroized once used.
+    Input {
+        /// The field.
+        field: Field,
+        /// Its text.
+        text: String,
+    },
+    /// An image of a QR code was opened (desktops): its PNG or JPEG bytes.
+    ImageOpened {
+        /// The file's bytes.
+        bytes: Vec<u8>,
+    },
+    /// A push arrived carrying only a request id (P4); the account, when the push says.
+    PushReceived {
+        /// The account's id on this device, if known.
+        account: Option<String>,
+        /// The request's id.
+        challenge: String,
+    },
+    /// The person tapped a notification (open the request) or one of its actions.
+    NotificationPressed {
+        /// The request's id.
+        challenge: String,
+        /// `Some(Deny)` for the notification's Deny action; `None` opens the request.
+        action: Option<NotificationAction>,
+    },
+    /// The app came to the foreground.
+    Foregrounded,
+    /// The app went to the background; `stop_polling` when the platform limits background
+    /// work (requests then arrive by push).
+    Backgrounded {
+        /// Stop the long-polls until foregrounded.
+        stop_polling: bool,
+    },
+    /// The device was locked or unlocked (notifications show no details while locked).
+    DeviceLocked {
+        /// Locked now.
+        locked: bool,
+    },
+    /// A second passed (shells that drive time themselves; the app has its own timer too).
+    Tick,
+}
+
+/// A notification's action button.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotificationAction {
+    /// Deny without opening the app.
+    Deny,
+}
+
+/// A vibration pattern.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Haptic {
+    /// Something worked (approved, added).
+    Success,
+    /// Something failed (wrong PIN, refused).
+    Failure,
+    /// Attention: a request arrived.
+    Attention,
+}
+
+/// What only the shell can do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Show (or replace) a system notification for a request, with Approve (opens the app at
+    /// the request) and Deny actions.
+    Notify {
+        /// The request's id (the notification's id; a later effect cancels it).
+        challenge: String,
+        /// The title.
+        title: String,
+        /// The body (no details while the device is locked).
+        body: String,
+        /// The Approve action's label.
+        approve: String,
+        /// The Deny action's label.
+        deny: String,
+    },
+    /// Remove a request's notification.
+    CancelNotification {
+        /// The request's id.
+        challenge: String,
+    },
+    /// Start the camera and send frames to `App::scan_frame`.
+    OpenCamera,
+    /// Stop the camera.
+    CloseCamera,
+    /// Vibrate.
+    Vibrate {
+        /// The pattern.
+        pattern: Haptic,
+    },
+    /// Open a URL in the browser.
+    OpenUrl {
+        /// The URL (https).
+        url: String,
+    },
+    /// Ask for an image file (desktops); answer with [`Event::ImageOpened`].
+    PickImage,
+}

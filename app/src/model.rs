@@ -1,0 +1,1464 @@
+//! The app's state and its one transition function: `update(input) -> work and effects`. It is
+//! synchronous and does no I/O; the driver ([`crate::App`]) runs the [`Work`] it asks for on
+//! the core and feeds the results back as [`Input::Done`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use latchkey_core::protocol::link::{self, EnrolmentLink, LinkError, LinkPolicy};
+use latchkey_core::protocol::pin::PinPolicy;
+use latchkey_core::protocol::secret::{OneTimeCode, Password, Pin};
+use latchkey_core::protocol::types::{Assurance, ChallengeId};
+use latchkey_core::protocol::wire::{AnswerOutcome, ErrorCode, PinSource};
+use latchkey_core::vault::{RecordId, RecordState};
+use latchkey_core::{Account, ChallengeView, Error, ErrorKind, ResetTicket, ScanResult, Settled};
+use zeroize::Zeroizing;
+
+use crate::event::{Action, Effect, Event, Field, Haptic, NotificationAction};
+use crate::view::Tone;
+use crate::words::{Text, Words};
+
+/// Digits of a mailed reset code.
+pub(crate) const MAILED_CODE_DIGITS: u8 = 8;
+/// Frames without a code before "hold steady" replaces "point the camera".
+const STEADY_AFTER_FRAMES: u32 = 15;
+/// The longest password or link kept.
+const MAX_TEXT: usize = 4096;
+
+/// Work the driver runs on the core; its result comes back as [`Done`].
+pub(crate) enum Work {
+    /// List the accounts.
+    LoadAccounts,
+    /// Finish or roll back interrupted PIN changes, resets and enrolments.
+    Settle,
+    /// Keep one long-poll per account in this set (and none for the others).
+    Poll(Vec<RecordId>),
+    /// Ask every account once, now.
+    CheckNow(Vec<RecordId>),
+    /// Fetch and verify a request (of `account`, or of whichever account has it).
+    Fetch {
+        /// The accounts to ask, in order, until one has it.
+        accounts: Vec<RecordId>,
+        /// The request.
+        challenge: ChallengeId,
+    },
+    /// Enrol with a scanned link.
+    Enrol {
+        /// The link.
+        link: Box<EnrolmentLink>,
+        /// The PIN.
+        pin: Pin,
+        /// The PIN again (app-chosen PINs).
+        again: Option<Pin>,
+    },
+    /// Retry the PIN of an enrolment refused for a wrong PIN.
+    FinishEnrolment {
+        /// The enrolling account.
+        account: RecordId,
+        /// The PIN.
+        pin: Pin,
+    },
+    /// Approve a request.
+    Approve {
+        /// The verified request.
+        view: Box<ChallengeView>,
+        /// The number typed.
+        code: String,
+        /// The PIN.
+        pin: Pin,
+    },
+    /// Deny a request (`not_me`: report it).
+    Deny {
+        /// The verified request.
+        view: Box<ChallengeView>,
+        /// "This wasn't me".
+        not_me: bool,
+    },
+    /// Change a PIN.
+    ChangePin {
+        /// The account.
+        account: RecordId,
+        /// The current PIN.
+        old: Pin,
+        /// The new PIN.
+        new: Pin,
+    },
+    /// "Forgot PIN", step 1.
+    ForgotStart {
+        /// The account.
+        account: RecordId,
+        /// The account password.
+        password: Password,
+    },
+    /// "Forgot PIN", step 2.
+    ForgotFinish {
+        /// The account.
+        account: RecordId,
+        /// From step 1.
+        ticket: ResetTicket,
+        /// The mailed code.
+        code: OneTimeCode,
+        /// The new PIN.
+        new: Pin,
+    },
+    /// Remove an account (with its PIN).
+    Remove {
+        /// The account.
+        account: RecordId,
+        /// The PIN.
+        pin: Pin,
+    },
+    /// Read a QR code from an image file.
+    ScanImage(Vec<u8>),
+}
+
+/// What [`Work`] produced.
+pub(crate) enum Done {
+    /// [`Work::LoadAccounts`].
+    Accounts(Result<Vec<Account>, Error>),
+    /// [`Work::Settle`].
+    Settled(Result<Vec<(RecordId, Settled)>, Error>),
+    /// A long-poll (or "check now") answered: the requests waiting for `account`.
+    Pending {
+        /// The account.
+        account: RecordId,
+        /// Its waiting requests.
+        challenges: Vec<ChallengeId>,
+    },
+    /// A long-poll failed (it retries by itself).
+    PollFailed {
+        /// The account.
+        account: RecordId,
+    },
+    /// "Check now" finished.
+    CheckedNow,
+    /// [`Work::Fetch`].
+    Fetched {
+        /// The request.
+        challenge: ChallengeId,
+        /// Its verified view.
+        result: Result<ChallengeView, Error>,
+    },
+    /// [`Work::Enrol`] or [`Work::FinishEnrolment`]; `retry` is the enrolling account to
+    /// retry the PIN with after a wrong one.
+    Enrolled {
+        /// The account.
+        result: Result<Account, Error>,
+        /// The enrolling account, after a wrong PIN.
+        retry: Option<RecordId>,
+    },
+    /// [`Work::Approve`] or [`Work::Deny`].
+    Answered {
+        /// The request.
+        challenge: String,
+        /// What the server said.
+        result: Result<AnswerOutcome, Error>,
+    },
+    /// [`Work::ChangePin`].
+    PinChanged(Result<(), Error>),
+    /// [`Work::ForgotStart`].
+    ResetStarted(Result<ResetTicket, Error>),
+    /// [`Work::ForgotFinish`].
+    ResetFinished(Result<(), Error>),
+    /// [`Work::Remove`].
+    Removed {
+        /// The account.
+        account: RecordId,
+        /// The result.
+        result: Result<(), Error>,
+    },
+}
+
+/// Everything `update` takes.
+// Inputs are moved once, straight into `update`: boxing the large one buys nothing.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Input {
+    /// From the shell.
+    Event(Event),
+    /// A scanned frame or image.
+    Scanned(Result<ScanResult, Error>),
+    /// From the driver.
+    Done(Done),
+}
+
+/// What `update` asks for.
+pub(crate) enum Out {
+    /// Run on the core.
+    Work(Work),
+    /// Perform on the platform.
+    Effect(Effect),
+}
+
+/// Typed digits, wiped when dropped.
+#[derive(Default)]
+pub(crate) struct Digits(Zeroizing<String>);
+
+impl Digits {
+    fn push(&mut self, digit: u8, max: u8) {
+        if digit <= 9 && self.0.len() < usize::from(max) {
+            self.0.push(char::from(b'0' + digit));
+        }
+    }
+    fn pop(&mut self) {
+        self.0.pop();
+    }
+    pub(crate) fn len(&self) -> u8 {
+        u8::try_from(self.0.len()).unwrap_or(u8::MAX)
+    }
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// The digits as a PIN, and the field emptied.
+    fn take_pin(&mut self) -> Pin {
+        let pin = Pin::new(self.0.as_str());
+        self.0 = Zeroizing::default();
+        pin
+    }
+    fn clear(&mut self) {
+        self.0 = Zeroizing::default();
+    }
+}
+
+/// A sign-in request the app knows of.
+pub(crate) struct Request {
+    /// The account it is for.
+    pub account: RecordId,
+    /// Its verified view, once fetched.
+    pub view: Option<ChallengeView>,
+    /// When it expires, on the app's clock (seconds).
+    pub deadline: u64,
+    /// The number typed.
+    pub code: Digits,
+    /// The PIN typed.
+    pub pin: Digits,
+    /// How it ended (approved, denied, expired, …); no more answers then.
+    pub outcome: Option<(Text, Tone)>,
+    /// A notification is showing for it.
+    pub notified: bool,
+    /// When it was first heard of (newest first in lists).
+    pub seen: u64,
+}
+
+/// Scanning.
+#[derive(Default)]
+pub(crate) struct Scan {
+    pub guidance: Option<(Text, Tone)>,
+    pub frames_without_code: u32,
+    pub link: Zeroizing<String>,
+}
+
+/// Adding a scanned account.
+pub(crate) struct Enrol {
+    pub link: Box<EnrolmentLink>,
+    pub pin: Digits,
+    pub again: Digits,
+    pub feedback: Option<Text>,
+    /// The enrolling account, after a wrong PIN (retried with `finish_enrolment`).
+    pub retry: Option<RecordId>,
+    pub done: bool,
+}
+
+/// Changing a PIN.
+pub(crate) struct Change {
+    pub account: RecordId,
+    pub old: Digits,
+    pub new: Digits,
+    pub again: Digits,
+    pub feedback: Option<Text>,
+    pub done: bool,
+}
+
+/// "Forgot PIN".
+pub(crate) struct Forgot {
+    pub account: RecordId,
+    pub password: Zeroizing<String>,
+    pub ticket: Option<ResetTicket>,
+    pub code: Digits,
+    pub new: Digits,
+    pub again: Digits,
+    pub feedback: Option<Text>,
+    pub done: bool,
+}
+
+/// Removing an account.
+pub(crate) struct Remove {
+    pub account: RecordId,
+    pub pin: Digits,
+}
+
+/// Where the person is.
+pub(crate) enum Route {
+    Accounts,
+    Account(RecordId),
+    Scan(Scan),
+    Enrol(Enrol),
+    Request(String),
+    ChangePin(Change),
+    Forgot(Forgot),
+    Remove(Remove),
+    Settings,
+}
+
+/// The app's state.
+pub(crate) struct Model {
+    pub words: Words,
+    /// The platform's preferred languages.
+    pub preferred: Vec<String>,
+    /// The language chosen in Settings (`None`: the device's).
+    pub language: Option<String>,
+    /// Minutes east of UTC, for times shown.
+    pub utc_offset_minutes: i32,
+    pub link_policy: LinkPolicy,
+    /// Whether "open an image" is offered.
+    pub images: bool,
+    pub accounts: Vec<Account>,
+    /// Accounts locked after wrong PINs (learnt from the server's answers).
+    pub locked: BTreeSet<RecordId>,
+    /// Accounts whose long-poll is failing.
+    pub offline: BTreeSet<RecordId>,
+    /// Known requests by id.
+    pub requests: BTreeMap<String, Request>,
+    pub route: Route,
+    pub notice: Option<(Text, Tone)>,
+    pub busy: Option<Text>,
+    pub foreground: bool,
+    pub polling_stopped: bool,
+    pub device_locked: bool,
+    pub checking: bool,
+    /// The app's clock (seconds, monotonic), set by the driver before each update.
+    pub now: u64,
+    /// Unix seconds, set by the driver before each update.
+    pub unix_now: u64,
+}
+
+impl Model {
+    pub(crate) fn new(
+        preferred: Vec<String>,
+        utc_offset_minutes: i32,
+        link_policy: LinkPolicy,
+        images: bool,
+    ) -> Self {
+        Self {
+            words: Words::negotiate(&preferred),
+            preferred,
+            language: None,
+            utc_offset_minutes,
+            link_policy,
+            images,
+            accounts: Vec::new(),
+            locked: BTreeSet::new(),
+            offline: BTreeSet::new(),
+            requests: BTreeMap::new(),
+            route: Route::Accounts,
+            notice: None,
+            busy: None,
+            foreground: true,
+            polling_stopped: false,
+            device_locked: false,
+            checking: false,
+            now: 0,
+            unix_now: 0,
+        }
+    }
+
+    pub(crate) fn account(&self, id: &RecordId) -> Option<&Account> {
+        self.accounts.iter().find(|a| &a.id == id)
+    }
+
+    fn active_accounts(&self) -> Vec<RecordId> {
+        self.accounts
+            .iter()
+            .filter(|a| a.state == RecordState::Active)
+            .map(|a| a.id.clone())
+            .collect()
+    }
+
+    fn poll_set(&self) -> Vec<RecordId> {
+        if self.polling_stopped {
+            Vec::new()
+        } else {
+            self.active_accounts()
+        }
+    }
+
+    /// A countdown is showing (the timer ticks only then).
+    pub(crate) fn counting_down(&self) -> bool {
+        self.requests
+            .values()
+            .any(|r| r.view.is_some() && r.outcome.is_none())
+    }
+
+    /// The camera is wanted.
+    pub(crate) fn scanning(&self) -> bool {
+        matches!(self.route, Route::Scan(_))
+    }
+
+    fn go(&mut self, route: Route) {
+        self.route = route;
+        self.notice = None;
+    }
+
+    /// The one transition.
+    pub(crate) fn update(&mut self, input: Input) -> Vec<Out> {
+        let mut out = Vec::new();
+        match input {
+            Input::Event(event) => self.event(event, &mut out),
+            Input::Scanned(result) => self.scanned(result, &mut out),
+            Input::Done(done) => self.done(done, &mut out),
+        }
+        self.expire(&mut out);
+        out
+    }
+
+    fn event(&mut self, event: Event, out: &mut Vec<Out>) {
+        match event {
+            Event::Started => {
+                out.push(Out::Work(Work::LoadAccounts));
+                out.push(Out::Work(Work::Settle));
+            }
+            Event::Press(action) => self.press(action, out),
+            Event::Digit { field, digit } => self.digit(field, Some(digit)),
+            Event::Erase { field } => self.digit(field, None),
+            Event::Input { field, mut text } => {
+                let kept: Zeroizing<String> =
+                    Zeroizing::new(text.chars().take(MAX_TEXT).collect());
+                zeroize::Zeroize::zeroize(&mut text);
+                match (&mut self.route, field) {
+                    (Route::Scan(scan), Field::Link) => scan.link = kept,
+                    (Route::Forgot(forgot), Field::Password) => forgot.password = kept,
+                    _ => {}
+                }
+            }
+            Event::ImageOpened { bytes } => {
+                if matches!(self.route, Route::Scan(_)) {
+                    out.push(Out::Work(Work::ScanImage(bytes)));
+                }
+            }
+            Event::PushReceived { account, challenge } => {
+                let account = account.and_then(|a| RecordId::parse(&a));
+                self.heard(account, &challenge, out);
+            }
+            Event::NotificationPressed { challenge, action } => match action {
+                None => {
+                    if self.requests.contains_key(&challenge) {
+                        self.go(Route::Request(challenge));
+                    } else {
+                        self.heard(None, &challenge, out);
+                    }
+                }
+                Some(NotificationAction::Deny) => self.answer(&challenge, Answer::Deny, out),
+            },
+            Event::Foregrounded => {
+                self.foreground = true;
+                if self.polling_stopped {
+                    self.polling_stopped = false;
+                }
+                out.push(Out::Work(Work::LoadAccounts));
+            }
+            Event::Backgrounded { stop_polling } => {
+                self.foreground = false;
+                if stop_polling {
+                    self.polling_stopped = true;
+                    out.push(Out::Work(Work::Poll(Vec::new())));
+                }
+            }
+            Event::DeviceLocked { locked } => self.device_locked = locked,
+            Event::Tick => {}
+        }
+    }
+
+    fn press(&mut self, action: Action, out: &mut Vec<Out>) {
+        if self.busy.is_some() && !matches!(action, Action::Back) {
+            return;
+        }
+        match action {
+            Action::Back => self.back(out),
+            Action::AddAccount => {
+                self.go(Route::Scan(Scan::default()));
+                out.push(Out::Effect(Effect::OpenCamera));
+            }
+            Action::OpenAccount { account } => {
+                if let Some(id) = RecordId::parse(&account).filter(|id| self.account(id).is_some())
+                {
+                    self.go(Route::Account(id));
+                }
+            }
+            Action::OpenRequest { challenge } => {
+                if self.requests.contains_key(&challenge) {
+                    self.go(Route::Request(challenge));
+                }
+            }
+            Action::CheckNow => {
+                self.checking = true;
+                out.push(Out::Work(Work::CheckNow(self.active_accounts())));
+            }
+            Action::OpenSettings => self.go(Route::Settings),
+            Action::ChangePin { account } => {
+                if let Some(account) = self.known(&account) {
+                    self.go(Route::ChangePin(Change {
+                        account,
+                        old: Digits::default(),
+                        new: Digits::default(),
+                        again: Digits::default(),
+                        feedback: None,
+                        done: false,
+                    }));
+                }
+            }
+            Action::ForgotPin { account } => {
+                if let Some(account) = self.known(&account) {
+                    self.go(Route::Forgot(Forgot {
+                        account,
+                        password: Zeroizing::default(),
+                        ticket: None,
+                        code: Digits::default(),
+                        new: Digits::default(),
+                        again: Digits::default(),
+                        feedback: None,
+                        done: false,
+                    }));
+                }
+            }
+            Action::RemoveAccount { account } => {
+                if let Some(account) = self.known(&account) {
+                    self.go(Route::Remove(Remove {
+                        account,
+                        pin: Digits::default(),
+                    }));
+                }
+            }
+            Action::Submit => self.submit(out),
+            Action::UseLink => {
+                if let Route::Scan(scan) = &mut self.route {
+                    let text = scan.link.trim().to_owned();
+                    let result = link::parse_with(&text, &self.link_policy);
+                    self.scanned_link(result, out);
+                }
+            }
+            Action::OpenImage => out.push(Out::Effect(Effect::PickImage)),
+            Action::Approve => {
+                if let Route::Request(id) = &self.route {
+                    let id = id.clone();
+                    self.answer(&id, Answer::Approve, out);
+                }
+            }
+            Action::Deny | Action::NotMe => {
+                if let Route::Request(id) = &self.route {
+                    let id = id.clone();
+                    let how = if action == Action::NotMe {
+                        Answer::NotMe
+                    } else {
+                        Answer::Deny
+                    };
+                    self.answer(&id, how, out);
+                }
+            }
+            Action::Done => {
+                let next = match &self.route {
+                    Route::Request(id) => {
+                        let account = self.requests.get(id).map(|r| r.account.clone());
+                        self.requests.remove(id);
+                        match account {
+                            Some(a) if self.account(&a).is_some() => Route::Account(a),
+                            _ => Route::Accounts,
+                        }
+                    }
+                    Route::ChangePin(c) => Route::Account(c.account.clone()),
+                    Route::Forgot(f) => Route::Account(f.account.clone()),
+                    _ => Route::Accounts,
+                };
+                self.go(next);
+            }
+            Action::SetLanguage { tag } => {
+                self.language = tag;
+                self.words = match &self.language {
+                    Some(tag) => Words::negotiate(std::slice::from_ref(tag)),
+                    None => Words::negotiate(&self.preferred),
+                };
+            }
+        }
+    }
+
+    fn known(&self, account: &str) -> Option<RecordId> {
+        RecordId::parse(account).filter(|id| self.account(id).is_some())
+    }
+
+    fn back(&mut self, out: &mut Vec<Out>) {
+        if self.busy.is_some() {
+            // Work in flight finishes on its own; its result lands wherever the person is.
+            return;
+        }
+        let next = match &self.route {
+            Route::Accounts => return,
+            Route::Scan(_) => {
+                out.push(Out::Effect(Effect::CloseCamera));
+                Route::Accounts
+            }
+            Route::Account(_) | Route::Settings | Route::Enrol(_) => Route::Accounts,
+            Route::Request(id) => match self.requests.get(id) {
+                Some(r) if self.account(&r.account).is_some() => Route::Account(r.account.clone()),
+                _ => Route::Accounts,
+            },
+            Route::ChangePin(Change { account, .. })
+            | Route::Forgot(Forgot { account, .. })
+            | Route::Remove(Remove { account, .. }) => Route::Account(account.clone()),
+        };
+        if let Route::Request(id) = &self.route {
+            if let Some(r) = self.requests.get_mut(id) {
+                r.pin.clear();
+            }
+            // A finished request leaves the lists.
+            if self.requests.get(id).is_some_and(|r| r.outcome.is_some()) {
+                self.requests.remove(id);
+            }
+        }
+        self.go(next);
+    }
+
+    /// The PIN length of the account the current screen is about, and the request's code
+    /// length.
+    fn lengths(&self) -> (u8, u8) {
+        let account = match &self.route {
+            Route::Request(id) => self.requests.get(id).map(|r| r.account.clone()),
+            Route::ChangePin(c) => Some(c.account.clone()),
+            Route::Forgot(f) => Some(f.account.clone()),
+            Route::Remove(r) => Some(r.account.clone()),
+            _ => None,
+        };
+        let pin = account
+            .and_then(|a| self.account(&a).map(|a| a.pin_digits))
+            .unwrap_or(4);
+        let code = match &self.route {
+            Route::Request(id) => self
+                .requests
+                .get(id)
+                .and_then(|r| r.view.as_ref())
+                .map_or(0, |v| v.challenge.code_digits),
+            _ => 0,
+        };
+        (pin, code)
+    }
+
+    fn digit(&mut self, field: Field, digit: Option<u8>) {
+        if self.busy.is_some() {
+            return;
+        }
+        let (n, code_n) = self.lengths();
+        let target: Option<(&mut Digits, u8)> = match &mut self.route {
+            Route::Enrol(e) => {
+                let n = e.link.pin_digits;
+                match field {
+                    Field::Pin => Some((&mut e.pin, n)),
+                    Field::PinAgain => Some((&mut e.again, n)),
+                    _ => None,
+                }
+            }
+            Route::Request(id) => match self.requests.get_mut(id.as_str()) {
+                Some(r) if r.outcome.is_none() => match field {
+                    Field::Code => Some((&mut r.code, code_n)),
+                    Field::Pin => Some((&mut r.pin, n)),
+                    _ => None,
+                },
+                _ => None,
+            },
+            Route::ChangePin(c) => match field {
+                Field::Pin => Some((&mut c.old, n)),
+                Field::NewPin => Some((&mut c.new, n)),
+                Field::NewPinAgain => Some((&mut c.again, n)),
+                _ => None,
+            },
+            Route::Forgot(f) => match field {
+                Field::MailedCode => Some((&mut f.code, MAILED_CODE_DIGITS)),
+                Field::NewPin => Some((&mut f.new, n)),
+                Field::NewPinAgain => Some((&mut f.again, n)),
+                _ => None,
+            },
+            Route::Remove(r) => (field == Field::Pin).then_some((&mut r.pin, n)),
+            _ => None,
+        };
+        if let Some((digits, max)) = target {
+            match digit {
+                Some(d) => digits.push(d, max),
+                None => digits.pop(),
+            }
+        }
+        self.live_feedback();
+    }
+
+    /// Feedback while typing a new PIN: too easy, or the two differ.
+    fn live_feedback(&mut self) {
+        let policy = PinPolicy {
+            digits: self.lengths().0,
+        };
+        let (policy, new, again, feedback): (PinPolicy, &Digits, &Digits, &mut Option<Text>) =
+            match &mut self.route {
+                Route::Enrol(e) => {
+                    if e.link.pin_source != PinSource::App {
+                        return;
+                    }
+                    let policy = PinPolicy {
+                        digits: e.link.pin_digits,
+                    };
+                    (policy, &e.pin, &e.again, &mut e.feedback)
+                }
+                Route::ChangePin(c) => (policy, &c.new, &c.again, &mut c.feedback),
+                Route::Forgot(f) => (policy, &f.new, &f.again, &mut f.feedback),
+                _ => return,
+            };
+        *feedback = new_pin_feedback(policy, new, again);
+    }
+
+    fn submit(&mut self, out: &mut Vec<Out>) {
+        let words_policy = |m: &Self, a: &RecordId| PinPolicy {
+            digits: m.account(a).map_or(4, |a| a.pin_digits),
+        };
+        match &mut self.route {
+            Route::Enrol(e) => {
+                if e.done {
+                    return;
+                }
+                let policy = PinPolicy {
+                    digits: e.link.pin_digits,
+                };
+                if e.pin.len() != policy.digits {
+                    e.feedback = Some(Text::of("pin-length").num("digits", policy.digits));
+                    return;
+                }
+                let chosen = e.link.pin_source == PinSource::App;
+                if chosen {
+                    if let Some(problem) = new_pin_feedback(policy, &e.pin, &e.again) {
+                        e.feedback = Some(problem);
+                        return;
+                    }
+                }
+                let pin = e.pin.take_pin();
+                let again = e.again.take_pin();
+                e.feedback = None;
+                let work = match &e.retry {
+                    Some(account) => Work::FinishEnrolment {
+                        account: account.clone(),
+                        pin,
+                    },
+                    None => Work::Enrol {
+                        link: e.link.clone(),
+                        pin,
+                        again: chosen.then_some(again),
+                    },
+                };
+                self.busy = Some(Text::of("enrol-busy"));
+                self.notice = None;
+                out.push(Out::Work(work));
+            }
+            Route::ChangePin(c) => {
+                if c.done {
+                    return;
+                }
+                let account = c.account.clone();
+                let policy = words_policy(self, &account);
+                let Route::ChangePin(c) = &mut self.route else {
+                    return;
+                };
+                if c.old.len() != policy.digits {
+                    c.feedback = Some(Text::of("pin-length").num("digits", policy.digits));
+                    return;
+                }
+                if let Some(problem) = new_pin_feedback(policy, &c.new, &c.again) {
+                    c.feedback = Some(problem);
+                    return;
+                }
+                let work = Work::ChangePin {
+                    account,
+                    old: c.old.take_pin(),
+                    new: c.new.take_pin(),
+                };
+                c.again.clear();
+                self.busy = Some(Text::of("change-busy"));
+                self.notice = None;
+                out.push(Out::Work(work));
+            }
+            Route::Forgot(f) => {
+                if f.done {
+                    return;
+                }
+                match f.ticket.clone() {
+                    None => {
+                        if f.password.is_empty() {
+                            return;
+                        }
+                        let password = Password::new(f.password.as_str());
+                        f.password = Zeroizing::default();
+                        let account = f.account.clone();
+                        self.busy = Some(Text::of("forgot-busy-send"));
+                        self.notice = None;
+                        out.push(Out::Work(Work::ForgotStart { account, password }));
+                    }
+                    Some(ticket) => {
+                        let account = f.account.clone();
+                        let policy = words_policy(self, &account);
+                        let Route::Forgot(f) = &mut self.route else {
+                            return;
+                        };
+                        if f.code.len() != MAILED_CODE_DIGITS {
+                            return;
+                        }
+                        if let Some(problem) = new_pin_feedback(policy, &f.new, &f.again) {
+                            f.feedback = Some(problem);
+                            return;
+                        }
+                        let code = OneTimeCode::new(f.code.as_str());
+                        f.code.clear();
+                        let new = f.new.take_pin();
+                        f.again.clear();
+                        self.busy = Some(Text::of("forgot-busy-set"));
+                        self.notice = None;
+                        out.push(Out::Work(Work::ForgotFinish {
+                            account,
+                            ticket,
+                            code,
+                            new,
+                        }));
+                    }
+                }
+            }
+            Route::Remove(r) => {
+                let account = r.account.clone();
+                let digits = words_policy(self, &account).digits;
+                let Route::Remove(r) = &mut self.route else {
+                    return;
+                };
+                if r.pin.len() != digits {
+                    return;
+                }
+                let pin = r.pin.take_pin();
+                self.busy = Some(Text::of("remove-busy"));
+                self.notice = None;
+                out.push(Out::Work(Work::Remove { account, pin }));
+            }
+            _ => {}
+        }
+    }
+
+    /// A request id heard of by push or poll: fetched once, whatever way it came first.
+    fn heard(&mut self, account: Option<RecordId>, challenge: &str, out: &mut Vec<Out>) {
+        if self.requests.contains_key(challenge) {
+            return;
+        }
+        let Some(id) = ChallengeId::parse(challenge) else {
+            return;
+        };
+        let accounts = match account {
+            Some(a) if self.account(&a).is_some() => vec![a],
+            _ => self.active_accounts(),
+        };
+        let Some(first) = accounts.first().cloned() else {
+            return;
+        };
+        self.requests.insert(
+            challenge.to_owned(),
+            Request {
+                account: first,
+                view: None,
+                deadline: self.now + 120,
+                code: Digits::default(),
+                pin: Digits::default(),
+                outcome: None,
+                notified: false,
+                seen: self.now,
+            },
+        );
+        out.push(Out::Work(Work::Fetch {
+            accounts,
+            challenge: id,
+        }));
+    }
+
+    fn answer(&mut self, id: &str, how: Answer, out: &mut Vec<Out>) {
+        let pin_digits = self
+            .requests
+            .get(id)
+            .and_then(|r| self.account(&r.account))
+            .map_or(4, |a| a.pin_digits);
+        let Some(r) = self.requests.get_mut(id) else {
+            return;
+        };
+        if r.outcome.is_some() {
+            return;
+        }
+        let Some(view) = r.view.clone() else {
+            return;
+        };
+        let work = match how {
+            Answer::Approve => {
+                if r.code.len() != view.challenge.code_digits || r.pin.len() != pin_digits {
+                    return;
+                }
+                let code = r.code.as_str().to_owned();
+                Work::Approve {
+                    view: Box::new(view),
+                    code,
+                    pin: r.pin.take_pin(),
+                }
+            }
+            Answer::Deny | Answer::NotMe => Work::Deny {
+                view: Box::new(view),
+                not_me: how == Answer::NotMe,
+            },
+        };
+        self.busy = Some(Text::of("request-busy"));
+        self.notice = None;
+        out.push(Out::Work(work));
+    }
+
+    fn scanned(&mut self, result: Result<ScanResult, Error>, out: &mut Vec<Out>) {
+        let Route::Scan(scan) = &mut self.route else {
+            return;
+        };
+        match result {
+            Ok(ScanResult::NoCode) => {
+                scan.frames_without_code = scan.frames_without_code.saturating_add(1);
+                if scan.frames_without_code >= STEADY_AFTER_FRAMES
+                    && !matches!(&scan.guidance, Some((_, Tone::Warning)))
+                {
+                    scan.guidance = Some((Text::of("scan-steady"), Tone::Info));
+                }
+            }
+            Ok(ScanResult::Link(link)) => self.scanned_link(Ok(*link), out),
+            Ok(ScanResult::NotLatchkey(e)) => self.scanned_link(Err(e), out),
+            Err(e) => {
+                scan.guidance = Some((error_text(&e), Tone::Warning));
+            }
+        }
+    }
+
+    fn scanned_link(&mut self, result: Result<EnrolmentLink, LinkError>, out: &mut Vec<Out>) {
+        match result {
+            Ok(link) => {
+                out.push(Out::Effect(Effect::CloseCamera));
+                out.push(Out::Effect(Effect::Vibrate {
+                    pattern: Haptic::Success,
+                }));
+                self.go(Route::Enrol(Enrol {
+                    link: Box::new(link),
+                    pin: Digits::default(),
+                    again: Digits::default(),
+                    feedback: None,
+                    retry: None,
+                    done: false,
+                }));
+            }
+            Err(e) => {
+                if let Route::Scan(scan) = &mut self.route {
+                    scan.guidance = Some((
+                        Text::of("scan-not-latchkey").text("reason", link_reason(&e)),
+                        Tone::Warning,
+                    ));
+                    scan.frames_without_code = 0;
+                }
+            }
+        }
+    }
+
+    fn done(&mut self, done: Done, out: &mut Vec<Out>) {
+        match done {
+            Done::Accounts(Ok(accounts)) => {
+                self.accounts = accounts;
+                let known: BTreeSet<RecordId> =
+                    self.accounts.iter().map(|a| a.id.clone()).collect();
+                self.requests.retain(|_, r| known.contains(&r.account));
+                self.locked.retain(|a| known.contains(a));
+                out.push(Out::Work(Work::Poll(self.poll_set())));
+            }
+            Done::Accounts(Err(e)) => self.notice = Some((error_text(&e), Tone::Error)),
+            Done::Settled(Ok(report)) => {
+                for (id, settled) in report {
+                    let label = self
+                        .account(&id)
+                        .map_or_else(|| id.as_str().to_owned(), |a| split_label(&a.label).1);
+                    let (message, tone) = match settled {
+                        Settled::Nothing => continue,
+                        Settled::Promoted => ("settle-promoted", Tone::Success),
+                        Settled::Discarded => ("settle-discarded", Tone::Info),
+                        Settled::Activated => ("settle-activated", Tone::Success),
+                        Settled::Pending => ("settle-pending", Tone::Warning),
+                    };
+                    if settled == Settled::Promoted {
+                        self.locked.remove(&id);
+                    }
+                    self.notice = Some((Text::of(message).with("account", label), tone));
+                }
+                out.push(Out::Work(Work::LoadAccounts));
+            }
+            Done::Settled(Err(e)) => self.notice = Some((error_text(&e), Tone::Warning)),
+            Done::Pending {
+                account,
+                challenges,
+            } => {
+                self.offline.remove(&account);
+                let live: BTreeSet<String> = challenges.iter().map(ToString::to_string).collect();
+                // Requests that left the server's list were answered elsewhere or cancelled.
+                let gone: Vec<String> = self
+                    .requests
+                    .iter()
+                    .filter(|(id, r)| {
+                        r.account == account
+                            && r.view.is_some()
+                            && r.outcome.is_none()
+                            && !live.contains(*id)
+                    })
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                for id in gone {
+                    self.ended_elsewhere(&id, out);
+                }
+                for challenge in challenges {
+                    self.heard(Some(account.clone()), &challenge.to_string(), out);
+                }
+            }
+            Done::PollFailed { account } => {
+                self.offline.insert(account);
+            }
+            Done::CheckedNow => self.checking = false,
+            Done::Fetched { challenge, result } => self.fetched(&challenge.to_string(), result, out),
+            Done::Enrolled { result, retry } => {
+                self.busy = None;
+                out.push(Out::Work(Work::LoadAccounts));
+                let Route::Enrol(e) = &mut self.route else {
+                    return;
+                };
+                match result {
+                    Ok(account) => {
+                        e.done = true;
+                        let (service, _) = split_label(&account.label);
+                        self.notice = Some((
+                            Text::of("enrol-done").with("service", service),
+                            Tone::Success,
+                        ));
+                        out.push(Out::Effect(Effect::Vibrate {
+                            pattern: Haptic::Success,
+                        }));
+                    }
+                    Err(err) => {
+                        if retry.is_some() {
+                            e.retry = retry;
+                        }
+                        if is_code_gone(&err) {
+                            self.go(Route::Scan(Scan {
+                                guidance: Some((Text::of("scan-expired"), Tone::Warning)),
+                                ..Scan::default()
+                            }));
+                            out.push(Out::Effect(Effect::OpenCamera));
+                        } else {
+                            self.notice = Some((error_text(&err), Tone::Error));
+                        }
+                        out.push(Out::Effect(Effect::Vibrate {
+                            pattern: Haptic::Failure,
+                        }));
+                    }
+                }
+            }
+            Done::Answered { challenge, result } => self.answered(&challenge, result, out),
+            Done::PinChanged(result) => {
+                self.busy = None;
+                let Route::ChangePin(c) = &mut self.route else {
+                    return;
+                };
+                let account = c.account.clone();
+                match result {
+                    Ok(()) => {
+                        c.done = true;
+                        self.locked.remove(&account);
+                        self.notice = Some((Text::of("change-done"), Tone::Success));
+                        out.push(Out::Effect(Effect::Vibrate {
+                            pattern: Haptic::Success,
+                        }));
+                    }
+                    Err(e) => self.failed(&account, &e, out),
+                }
+            }
+            Done::ResetStarted(result) => {
+                self.busy = None;
+                let Route::Forgot(f) = &mut self.route else {
+                    return;
+                };
+                let account = f.account.clone();
+                match result {
+                    Ok(ticket) => {
+                        let minutes = ticket.expires_at.saturating_sub(self.unix_now).div_ceil(60);
+                        self.notice = Some((
+                            Text::of("forgot-sent")
+                                .with("addresses", ticket.sent_to.join(", "))
+                                .num("minutes", i64::try_from(minutes).unwrap_or(15)),
+                            Tone::Info,
+                        ));
+                        f.ticket = Some(ticket);
+                    }
+                    Err(e) => self.failed(&account, &e, out),
+                }
+            }
+            Done::ResetFinished(result) => {
+                self.busy = None;
+                let Route::Forgot(f) = &mut self.route else {
+                    return;
+                };
+                let account = f.account.clone();
+                match result {
+                    Ok(()) => {
+                        f.done = true;
+                        self.locked.remove(&account);
+                        self.notice = Some((Text::of("forgot-done"), Tone::Success));
+                        out.push(Out::Effect(Effect::Vibrate {
+                            pattern: Haptic::Success,
+                        }));
+                    }
+                    Err(e) => self.failed(&account, &e, out),
+                }
+            }
+            Done::Removed { account, result } => {
+                self.busy = None;
+                match result {
+                    Ok(()) => {
+                        let label = self
+                            .account(&account)
+                            .map_or_else(String::new, |a| split_label(&a.label).1);
+                        let ended: Vec<String> = self
+                            .requests
+                            .iter()
+                            .filter(|(_, r)| r.account == account)
+                            .map(|(id, _)| id.clone())
+                            .collect();
+                        for id in ended {
+                            self.requests.remove(&id);
+                            out.push(Out::Effect(Effect::CancelNotification { challenge: id }));
+                        }
+                        self.accounts.retain(|a| a.id != account);
+                        self.go(Route::Accounts);
+                        self.notice =
+                            Some((Text::of("remove-done").with("account", label), Tone::Success));
+                        out.push(Out::Work(Work::LoadAccounts));
+                    }
+                    Err(e) => self.failed(&account, &e, out),
+                }
+            }
+        }
+    }
+
+    /// A PIN flow failed: the message, the lock, the vibration.
+    fn failed(&mut self, account: &RecordId, e: &Error, out: &mut Vec<Out>) {
+        if e.kind() == ErrorKind::Locked {
+            self.locked.insert(account.clone());
+        }
+        if let Error::WrongPin {
+            attempts_left: Some(0),
+        } = e
+        {
+            self.locked.insert(account.clone());
+        }
+        self.notice = Some((error_text(e), Tone::Error));
+        out.push(Out::Effect(Effect::Vibrate {
+            pattern: Haptic::Failure,
+        }));
+    }
+
+    fn fetched(&mut self, id: &str, result: Result<ChallengeView, Error>, out: &mut Vec<Out>) {
+        match result {
+            Ok(view) => {
+                let Some(r) = self.requests.get_mut(id) else {
+                    return;
+                };
+                r.deadline = self.now + view.seconds_left();
+                r.account = view.account.clone();
+                r.view = Some(view);
+                let calm = self.busy.is_none()
+                    && matches!(self.route, Route::Accounts | Route::Account(_));
+                if self.foreground && calm {
+                    // EU Login's habit: the app opens on its own at the request.
+                    self.go(Route::Request(id.to_owned()));
+                    out.push(Out::Effect(Effect::Vibrate {
+                        pattern: Haptic::Attention,
+                    }));
+                } else if !matches!(&self.route, Route::Request(open) if open == id) {
+                    self.notify(id, out);
+                }
+            }
+            Err(e) => {
+                // Gone (answered, cancelled, expired) or unreadable: forget it; a poll that
+                // still lists it fetches it again.
+                let open = matches!(&self.route, Route::Request(open) if open == id);
+                if open {
+                    if let Some(r) = self.requests.get_mut(id) {
+                        r.outcome = Some(outcome_of_error(&e));
+                    }
+                } else {
+                    self.requests.remove(id);
+                }
+            }
+        }
+    }
+
+    fn notify(&mut self, id: &str, out: &mut Vec<Out>) {
+        let Some(r) = self.requests.get_mut(id) else {
+            return;
+        };
+        let Some(view) = &r.view else { return };
+        let words = &self.words;
+        let body = if self.device_locked {
+            words.say("notify-body-private")
+        } else {
+            words.get(
+                &Text::of("notify-body")
+                    .with("service", view.challenge.service.clone())
+                    .with("browser", view.challenge.browser.clone()),
+            )
+        };
+        r.notified = true;
+        out.push(Out::Effect(Effect::Notify {
+            challenge: id.to_owned(),
+            title: words.say("notify-title"),
+            body,
+            approve: words.say("notify-approve"),
+            deny: words.say("notify-deny"),
+        }));
+    }
+
+    fn ended_elsewhere(&mut self, id: &str, out: &mut Vec<Out>) {
+        let open = matches!(&self.route, Route::Request(open) if open == id);
+        if let Some(r) = self.requests.get_mut(id) {
+            if r.notified {
+                out.push(Out::Effect(Effect::CancelNotification {
+                    challenge: id.to_owned(),
+                }));
+                r.notified = false;
+            }
+            if open && self.busy.is_none() {
+                r.pin.clear();
+                r.outcome = Some((Text::of("outcome-answered"), Tone::Info));
+                return;
+            }
+        }
+        if !open {
+            self.requests.remove(id);
+        }
+    }
+
+    fn answered(&mut self, id: &str, result: Result<AnswerOutcome, Error>, out: &mut Vec<Out>) {
+        self.busy = None;
+        let Some(r) = self.requests.get_mut(id) else {
+            return;
+        };
+        let account = r.account.clone();
+        r.pin.clear();
+        if r.notified {
+            out.push(Out::Effect(Effect::CancelNotification {
+                challenge: id.to_owned(),
+            }));
+            r.notified = false;
+        }
+        match result {
+            Ok(outcome) => {
+                r.outcome = Some(match outcome {
+                    AnswerOutcome::Approved => (Text::of("outcome-approved"), Tone::Success),
+                    AnswerOutcome::Denied => (Text::of("outcome-denied"), Tone::Info),
+                    AnswerOutcome::Reported => (Text::of("outcome-reported"), Tone::Warning),
+                });
+                if outcome == AnswerOutcome::Approved {
+                    // A proven PIN unlocked the counter (P2).
+                    self.locked.remove(&account);
+                }
+                out.push(Out::Effect(Effect::Vibrate {
+                    pattern: Haptic::Success,
+                }));
+            }
+            Err(e) => {
+                match e.kind() {
+                    ErrorKind::Expired | ErrorKind::AlreadyAnswered | ErrorKind::CodeMismatch => {
+                        r.outcome = Some(outcome_of_error(&e));
+                    }
+                    _ => {}
+                }
+                if r.outcome.is_none() {
+                    self.failed(&account, &e, out);
+                } else {
+                    out.push(Out::Effect(Effect::Vibrate {
+                        pattern: Haptic::Failure,
+                    }));
+                }
+            }
+        }
+    }
+
+    /// Requests whose time ran out (on the app's clock, from the server's time left) end.
+    fn expire(&mut self, out: &mut Vec<Out>) {
+        let now = self.now;
+        let busy_with: Option<String> = match (&self.busy, &self.route) {
+            (Some(_), Route::Request(id)) => Some(id.clone()),
+            _ => None,
+        };
+        for (id, r) in &mut self.requests {
+            if r.view.is_some()
+                && r.outcome.is_none()
+                && now >= r.deadline
+                && busy_with.as_deref() != Some(id.as_str())
+            {
+                r.outcome = Some((Text::of("outcome-expired"), Tone::Info));
+                r.pin.clear();
+                if r.notified {
+                    r.notified = false;
+                    out.push(Out::Effect(Effect::CancelNotification {
+                        challenge: id.clone(),
+                    }));
+                }
+            }
+        }
+        // Ended requests nobody is looking at leave the lists.
+        let open = match &self.route {
+            Route::Request(id) => Some(id.clone()),
+            _ => None,
+        };
+        self.requests
+            .retain(|id, r| r.outcome.is_none() || open.as_deref() == Some(id.as_str()));
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    Approve,
+    Deny,
+    NotMe,
+}
+
+/// What is wrong with a new PIN and its repetition, once both are typed.
+fn new_pin_feedback(policy: PinPolicy, new: &Digits, again: &Digits) -> Option<Text> {
+    if new.len() < policy.digits {
+        return None;
+    }
+    if policy.check(&Pin::new(new.as_str())).is_err() {
+        return Some(Text::of("pin-weak"));
+    }
+    if again.len() == policy.digits && new.as_str() != again.as_str() {
+        return Some(Text::of("pins-differ"));
+    }
+    if again.len() < policy.digits {
+        return None;
+    }
+    None
+}
+
+/// "Example Mail — ana@example.org" → ("Example Mail", "ana@example.org").
+pub(crate) fn split_label(label: &str) -> (String, String) {
+    match label.split_once(" — ") {
+        Some((service, account)) => (service.trim().to_owned(), account.trim().to_owned()),
+        None => (label.to_owned(), label.to_owned()),
+    }
+}
+
+/// The host of an API base URL.
+pub(crate) fn host_of(url: &str) -> String {
+    let rest = url.strip_prefix("https://").unwrap_or(url);
+    rest.split(['/', '?', '#']).next().unwrap_or(rest).to_owned()
+}
+
+pub(crate) fn assurance_text(assurance: Assurance) -> Text {
+    Text::of(match assurance {
+        Assurance::Software => "account-assurance-software",
+        Assurance::Hardware => "account-assurance-hardware",
+        Assurance::SecureElement => "account-assurance-secure-element",
+        _ => "account-assurance-software",
+    })
+}
+
+fn is_code_gone(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Server {
+            code: ErrorCode::EnrolmentCodeInvalid,
+            ..
+        }
+    )
+}
+
+fn outcome_of_error(e: &Error) -> (Text, Tone) {
+    match e.kind() {
+        ErrorKind::Expired => (Text::of("outcome-expired"), Tone::Info),
+        ErrorKind::CodeMismatch => (Text::of("outcome-mismatch"), Tone::Warning),
+        ErrorKind::AlreadyAnswered | ErrorKind::NotFound => {
+            (Text::of("outcome-answered"), Tone::Info)
+        }
+        _ => (error_text(e), Tone::Error),
+    }
+}
+
+/// The person's sentence for a core error: never the core's English text (which names CLI
+/// commands), always a catalogue message.
+pub(crate) fn error_text(e: &Error) -> Text {
+    match e {
+        Error::WrongPin {
+            attempts_left: Some(left),
+        } => return Text::of("wrong-pin").num("left", *left),
+        Error::WrongPin {
+            attempts_left: None,
+        } => return Text::of("wrong-pin-plain"),
+        Error::PinPolicy(refusal) => {
+            use latchkey_core::protocol::pin::PinRefusal;
+            return match refusal {
+                PinRefusal::WrongLength { expected } => {
+                    Text::of("pin-length").num("digits", *expected)
+                }
+                PinRefusal::NotDigits => Text::of("pin-digits-only"),
+                _ => Text::of("pin-weak"),
+            };
+        }
+        Error::AlreadyStaged => return Text::of("error-busy"),
+        Error::NotLatchkeyQr(link) => {
+            return Text::of("scan-not-latchkey").text("reason", link_reason(link))
+        }
+        Error::Server { code, .. } => {
+            let id = match code {
+                ErrorCode::BadCredentials => Some("bad-credentials"),
+                ErrorCode::RateLimited => Some("rate-limited"),
+                ErrorCode::EnrolmentCodeInvalid => Some("scan-expired"),
+                ErrorCode::Unauthorized => Some("error-not-found"),
+                _ => None,
+            };
+            if let Some(id) = id {
+                return Text::of(id);
+            }
+        }
+        _ => {}
+    }
+    Text::of(match e.kind() {
+        ErrorKind::Locked => "locked",
+        ErrorKind::Expired => "operation-expired",
+        ErrorKind::AlreadyAnswered => "outcome-answered",
+        ErrorKind::CodeMismatch => "outcome-mismatch",
+        ErrorKind::PinPolicy => "pin-weak",
+        ErrorKind::WrongPin => "wrong-pin-plain",
+        ErrorKind::NotLatchkeyQr => "reason-damaged",
+        ErrorKind::ServerUntrusted => "error-untrusted",
+        ErrorKind::Network => "error-network",
+        ErrorKind::ScreenLockMissing => "error-screen-lock",
+        ErrorKind::Storage => "error-storage",
+        ErrorKind::Corrupt => "error-corrupt",
+        ErrorKind::KeyStore => "error-keystore",
+        ErrorKind::Signer => "error-signer",
+        ErrorKind::NotFound => "error-not-found",
+        ErrorKind::Rejected => "error-rejected",
+        _ => "error-invalid",
+    })
+}
+
+/// Why a scanned code is not a usable Latchkey code, in the person's language.
+fn link_reason(e: &LinkError) -> Text {
+    match e {
+        LinkError::OtpAuth => Text::of("reason-otpauth"),
+        LinkError::PrivacyIdeaPush => Text::of("reason-privacyidea"),
+        LinkError::WiFi => Text::of("reason-wifi"),
+        LinkError::VCard => Text::of("reason-vcard"),
+        LinkError::PlainText => Text::of("reason-text"),
+        LinkError::OtherUrl => Text::of("reason-other-url"),
+        LinkError::NotHttps | LinkError::UserInfo | LinkError::TlsOff { .. } => {
+            Text::of("reason-unsafe")
+        }
+        LinkError::HostNotAllowed { host } => Text::of("reason-host").with("host", host.clone()),
+        LinkError::UnsupportedVersion { .. } => Text::of("reason-update"),
+        _ => Text::of("reason-damaged"),
+    }
+}

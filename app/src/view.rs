@@ -1,0 +1,316 @@
+//! What a shell draws: one [`View`] per state, every text already in the person's language,
+//! every control's label, state and accessible name decided here. Shells render these and send
+//! back the [`crate::Action`] a pressed button carries; they decide nothing.
+
+use crate::event::{Action, Field};
+
+/// The whole screen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct View {
+    /// The language the texts are in (`en`, `fr`, `de`).
+    pub language: String,
+    /// The screen's title.
+    pub title: String,
+    /// The screen.
+    pub screen: Screen,
+    /// A message above the screen (a result, an error, a warning).
+    pub notice: Option<Notice>,
+    /// Work in progress: what is being done (show a spinner; the controls are disabled).
+    pub busy: Option<String>,
+    /// "Back", when there is somewhere to go back to.
+    pub back: Option<Button>,
+}
+
+/// A message and how it should look.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    /// The sentence.
+    pub text: String,
+    /// Its tone.
+    pub tone: Tone,
+}
+
+/// How a notice looks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tone {
+    /// Neutral information.
+    Info,
+    /// Something worked.
+    Success,
+    /// Something needs attention.
+    Warning,
+    /// Something failed.
+    Error,
+}
+
+/// A button: its label, its accessible name, whether it can be pressed, and what it sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Button {
+    /// The label.
+    pub label: String,
+    /// The accessible name (screen readers).
+    pub a11y: String,
+    /// Whether it can be pressed now.
+    pub enabled: bool,
+    /// What pressing it sends ([`crate::Event::Press`]).
+    pub action: Action,
+}
+
+/// A field of digits typed on a keypad (PINs, the number on the login page, a mailed code).
+/// The digits live in the app; the shell shows `filled` dots, or `shown` when not secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DigitsField {
+    /// Which field ([`crate::Event::Digit`] and [`crate::Event::Erase`] name it).
+    pub field: Field,
+    /// The label.
+    pub label: String,
+    /// How many digits it takes.
+    pub length: u8,
+    /// How many are typed.
+    pub filled: u8,
+    /// The digits typed, when they are not secret (the login page's number).
+    pub shown: Option<String>,
+    /// The accessible description ("PIN: 2 of 4 digits typed").
+    pub a11y: String,
+    /// Whether it takes input now.
+    pub enabled: bool,
+}
+
+/// A text field (a password, a pasted link), set whole with [`crate::Event::Input`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TextField {
+    /// Which field.
+    pub field: Field,
+    /// The label.
+    pub label: String,
+    /// Hide what is typed.
+    pub secret: bool,
+    /// Whether it takes input now.
+    pub enabled: bool,
+}
+
+/// The screens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Screen {
+    /// Home: the accounts.
+    Accounts(AccountsScreen),
+    /// One account: its details, waiting requests and what can be done with it.
+    Account(AccountScreen),
+    /// Scanning a QR code ("Initialise").
+    Scan(ScanScreen),
+    /// Adding the scanned account: who asks, the PIN.
+    Enrol(EnrolScreen),
+    /// A sign-in to approve ("Authenticate").
+    Request(RequestScreen),
+    /// Changing the PIN.
+    ChangePin(ChangePinScreen),
+    /// "Forgot PIN": the password, then the mailed code and a new PIN.
+    ForgotPin(ForgotPinScreen),
+    /// Removing the account from this device.
+    Remove(RemoveScreen),
+    /// Settings: language, about, version.
+    Settings(SettingsScreen),
+}
+
+/// An account as listed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountRow {
+    /// The account's id on this device.
+    pub id: String,
+    /// The service ("Example Mail").
+    pub service: String,
+    /// The account at the service (an address).
+    pub account: String,
+    /// The server's host name.
+    pub host: String,
+    /// How the device key is kept.
+    pub assurance: String,
+    /// Ready, locked or unfinished.
+    pub status: String,
+    /// Locked after wrong PINs (show it prominently).
+    pub locked: bool,
+    /// Sign-in requests waiting.
+    pub pending: u32,
+    /// "2 sign-in requests waiting", when there are.
+    pub pending_text: Option<String>,
+    /// Opens the account.
+    pub open: Button,
+}
+
+/// Home.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountsScreen {
+    /// The accounts.
+    pub accounts: Vec<AccountRow>,
+    /// What to do when there is none.
+    pub empty: Option<String>,
+    /// "Initialise (add an account)".
+    pub add: Button,
+    /// "Check for sign-in requests now".
+    pub check_now: Button,
+    /// "Settings".
+    pub settings: Button,
+}
+
+/// A waiting request, as listed on its account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestRow {
+    /// "Sign-in from Firefox on Linux at 14:02".
+    pub text: String,
+    /// Opens it.
+    pub open: Button,
+}
+
+/// One account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountScreen {
+    /// The account.
+    pub account: AccountRow,
+    /// Its waiting requests, newest first.
+    pub requests: Vec<RequestRow>,
+    /// "No sign-in request is waiting.", when none.
+    pub none: Option<String>,
+    /// "Change PIN".
+    pub change_pin: Button,
+    /// "Forgot PIN".
+    pub forgot_pin: Button,
+    /// "Remove this account".
+    pub remove: Button,
+}
+
+/// Scanning.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScanScreen {
+    /// What to do now, from the last frame ("hold steady", "this is not a Latchkey code: …").
+    pub guidance: String,
+    /// The tone of the guidance (a wrong code is a warning).
+    pub tone: Tone,
+    /// The camera view's accessible name.
+    pub camera_a11y: String,
+    /// The link field (desktops; phones without a camera).
+    pub link: TextField,
+    /// "Use this link".
+    pub use_link: Button,
+    /// "Open an image of the code", on builds that read image files.
+    pub open_image: Option<Button>,
+}
+
+/// Adding an account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnrolScreen {
+    /// Who asks: service, account, host.
+    pub who: String,
+    /// "Type the PIN you set on the page." or "Choose a 4-digit PIN…".
+    pub instruction: String,
+    /// The PIN.
+    pub pin: DigitsField,
+    /// The PIN again, when the app chooses it.
+    pub pin_again: Option<DigitsField>,
+    /// Live feedback on the PIN (too easy, different).
+    pub feedback: Option<String>,
+    /// "Add the account".
+    pub submit: Button,
+    /// After success: "Done".
+    pub done: Option<Button>,
+}
+
+/// A sign-in request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestScreen {
+    /// The account it is for.
+    pub account: String,
+    /// "Sign-in to Example Mail from Firefox on Linux".
+    pub who: String,
+    /// "IP address 203.0.113.7".
+    pub ip: String,
+    /// "Near Lyon", when known.
+    pub place: Option<String>,
+    /// "Requested at 14:02:11".
+    pub time: String,
+    /// "87 seconds left".
+    pub countdown: String,
+    /// Seconds left (0: expired).
+    pub seconds_left: u32,
+    /// The number shown on the login page.
+    pub code: DigitsField,
+    /// The PIN.
+    pub pin: DigitsField,
+    /// "Approve".
+    pub approve: Button,
+    /// "Deny".
+    pub deny: Button,
+    /// "This wasn't me".
+    pub not_me: Button,
+    /// After an answer (or expiry): "Done".
+    pub done: Option<Button>,
+    /// When the account is locked: "Forgot PIN".
+    pub forgot_pin: Option<Button>,
+}
+
+/// Changing the PIN.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangePinScreen {
+    /// The account.
+    pub account: String,
+    /// The current PIN.
+    pub old: DigitsField,
+    /// The new PIN.
+    pub new: DigitsField,
+    /// The new PIN again.
+    pub again: DigitsField,
+    /// Live feedback on the new PIN.
+    pub feedback: Option<String>,
+    /// "Change PIN".
+    pub submit: Button,
+    /// After success: "Done".
+    pub done: Option<Button>,
+}
+
+/// "Forgot PIN".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForgotPinScreen {
+    /// The account.
+    pub account: String,
+    /// What to do now.
+    pub intro: String,
+    /// Step 1: the password.
+    pub password: Option<TextField>,
+    /// Step 2: the mailed code.
+    pub code: Option<DigitsField>,
+    /// Step 2: the new PIN.
+    pub new: Option<DigitsField>,
+    /// Step 2: the new PIN again.
+    pub again: Option<DigitsField>,
+    /// Live feedback on the new PIN.
+    pub feedback: Option<String>,
+    /// "Send the code" or "Set the new PIN".
+    pub submit: Button,
+    /// After success: "Done".
+    pub done: Option<Button>,
+}
+
+/// Removing the account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoveScreen {
+    /// The account.
+    pub account: String,
+    /// What happens, and the way out for a forgotten PIN.
+    pub intro: String,
+    /// The PIN.
+    pub pin: DigitsField,
+    /// "Remove".
+    pub submit: Button,
+}
+
+/// Settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SettingsScreen {
+    /// "Language".
+    pub language_label: String,
+    /// The choices: the device's language, then each catalogue by its own name.
+    pub languages: Vec<Button>,
+    /// About Latchkey.
+    pub about: String,
+    /// "Version 0.1.0".
+    pub version: String,
+}

@@ -1,0 +1,170 @@
+//! The app's words: Project Fluent catalogues (`app/locales/{en,fr,de}/app.ftl`), compiled in,
+//! one chosen from the platform's preferred languages. Every text a shell shows comes from
+//! here; a test checks that every locale has every message with the same variables.
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use fluent_bundle::concurrent::FluentBundle;
+use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
+use fluent_langneg::{negotiate_languages, NegotiationStrategy};
+use unic_langid::LanguageIdentifier;
+
+/// The catalogues, by language tag, English first (the fallback).
+pub const CATALOGUES: [(&str, &str); 3] = [
+    ("en", include_str!("../locales/en/app.ftl")),
+    ("fr", include_str!("../locales/fr/app.ftl")),
+    ("de", include_str!("../locales/de/app.ftl")),
+];
+
+/// The languages the app speaks, as BCP 47 tags, English first.
+pub fn languages() -> Vec<&'static str> {
+    CATALOGUES.iter().map(|(tag, _)| *tag).collect()
+}
+
+struct Catalogue {
+    tag: &'static str,
+    bundle: FluentBundle<FluentResource>,
+}
+
+static CATALOGUE_SET: LazyLock<Vec<Catalogue>> = LazyLock::new(|| {
+    CATALOGUES
+        .iter()
+        .filter_map(|(tag, source)| {
+            let lang: LanguageIdentifier = tag.parse().ok()?;
+            // A catalogue that does not parse is left out (English stands in); the catalogue
+            // tests make that impossible in a build that passed them.
+            let resource = FluentResource::try_new((*source).to_owned()).ok()?;
+            let mut bundle = FluentBundle::new_concurrent(vec![lang]);
+            // No Unicode isolation marks around placeables: the shells' text views show them.
+            bundle.set_use_isolating(false);
+            bundle.add_resource(resource).ok()?;
+            Some(Catalogue { tag, bundle })
+        })
+        .collect()
+});
+
+/// A message and its arguments, rendered when a view is built (so a language change
+/// re-renders everything).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Text {
+    /// The message id.
+    pub id: &'static str,
+    /// Named arguments: text, or a number (numbers choose plural forms).
+    pub args: Vec<(&'static str, Arg)>,
+}
+
+/// One argument of a [`Text`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Arg {
+    /// Shown as is.
+    Str(String),
+    /// A count (plural selection).
+    Num(i64),
+    /// Another message, rendered in the same language first.
+    Text(Box<Text>),
+}
+
+impl Text {
+    /// A message without arguments.
+    pub fn of(id: &'static str) -> Self {
+        Self {
+            id,
+            args: Vec::new(),
+        }
+    }
+
+    /// Adds a text argument.
+    #[must_use]
+    pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.args.push((name, Arg::Str(value.into())));
+        self
+    }
+
+    /// Adds a number argument.
+    #[must_use]
+    pub fn num(mut self, name: &'static str, value: impl Into<i64>) -> Self {
+        self.args.push((name, Arg::Num(value.into())));
+        self
+    }
+
+    /// Adds another message as an argument.
+    #[must_use]
+    pub fn text(mut self, name: &'static str, value: Text) -> Self {
+        self.args.push((name, Arg::Text(Box::new(value))));
+        self
+    }
+}
+
+/// The words in one language.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Words {
+    index: usize,
+}
+
+impl Words {
+    /// The best language for `preferred` (most preferred first, BCP 47 tags such as
+    /// `fr-CA`), English when none matches.
+    pub fn negotiate(preferred: &[String]) -> Self {
+        let requested: Vec<LanguageIdentifier> =
+            preferred.iter().filter_map(|t| t.parse().ok()).collect();
+        let available: Vec<LanguageIdentifier> = CATALOGUE_SET
+            .iter()
+            .filter_map(|c| c.tag.parse().ok())
+            .collect();
+        let english: Option<LanguageIdentifier> = "en".parse().ok();
+        let chosen = negotiate_languages(
+            &requested,
+            &available,
+            english.as_ref(),
+            NegotiationStrategy::Lookup,
+        );
+        let index = chosen
+            .first()
+            .and_then(|lang| {
+                CATALOGUE_SET
+                    .iter()
+                    .position(|c| c.tag.parse::<LanguageIdentifier>().ok().as_ref() == Some(*lang))
+            })
+            .unwrap_or(0);
+        Self { index }
+    }
+
+    /// The language's tag (`en`, `fr`, `de`).
+    pub fn tag(&self) -> &'static str {
+        CATALOGUE_SET.get(self.index).map_or("en", |c| c.tag)
+    }
+
+    /// Renders `text`; a message missing here falls back to English, then to its id.
+    pub fn get(&self, text: &Text) -> String {
+        let mut args = FluentArgs::new();
+        for (name, value) in &text.args {
+            let value: FluentValue<'_> = match value {
+                Arg::Str(s) => FluentValue::String(Cow::Owned(s.clone())),
+                Arg::Num(n) => FluentValue::from(*n),
+                Arg::Text(inner) => FluentValue::String(Cow::Owned(self.get(inner))),
+            };
+            args.set(*name, value);
+        }
+        for catalogue in [CATALOGUE_SET.get(self.index), CATALOGUE_SET.first()]
+            .into_iter()
+            .flatten()
+        {
+            let bundle = &catalogue.bundle;
+            if let Some(pattern) = bundle.get_message(text.id).and_then(|m| m.value()) {
+                let mut errors = Vec::new();
+                let out = bundle.format_pattern(pattern, Some(&args), &mut errors);
+                if !errors.is_empty() {
+                    tracing::warn!(id = text.id, ?errors, "message formatting");
+                }
+                return out.into_owned();
+            }
+        }
+        text.id.to_owned()
+    }
+
+    /// Renders message `id` without arguments.
+    pub fn say(&self, id: &'static str) -> String {
+        self.get(&Text::of(id))
+    }
+}
