@@ -419,8 +419,7 @@ impl Model {
             Event::Digit { field, digit } => self.digit(field, Some(digit)),
             Event::Erase { field } => self.digit(field, None),
             Event::Input { field, mut text } => {
-                let kept: Zeroizing<String> =
-                    Zeroizing::new(text.chars().take(MAX_TEXT).collect());
+                let kept: Zeroizing<String> = Zeroizing::new(text.chars().take(MAX_TEXT).collect());
                 zeroize::Zeroize::zeroize(&mut text);
                 match (&mut self.route, field) {
                     (Route::Scan(scan), Field::Link) => scan.link = kept,
@@ -1017,7 +1016,9 @@ impl Model {
                 self.offline.insert(account);
             }
             Done::CheckedNow => self.checking = false,
-            Done::Fetched { challenge, result } => self.fetched(&challenge.to_string(), result, out),
+            Done::Fetched { challenge, result } => {
+                self.fetched(&challenge.to_string(), result, out)
+            }
             Done::Enrolled { result, retry } => {
                 self.busy = None;
                 out.push(Out::Work(Work::LoadAccounts));
@@ -1131,8 +1132,10 @@ impl Model {
                         }
                         self.accounts.retain(|a| a.id != account);
                         self.go(Route::Accounts);
-                        self.notice =
-                            Some((Text::of("remove-done").with("account", label), Tone::Success));
+                        self.notice = Some((
+                            Text::of("remove-done").with("account", label),
+                            Tone::Success,
+                        ));
                         out.push(Out::Work(Work::LoadAccounts));
                     }
                     Err(e) => self.failed(&account, &e, out),
@@ -1353,7 +1356,10 @@ pub(crate) fn split_label(label: &str) -> (String, String) {
 /// The host of an API base URL.
 pub(crate) fn host_of(url: &str) -> String {
     let rest = url.strip_prefix("https://").unwrap_or(url);
-    rest.split(['/', '?', '#']).next().unwrap_or(rest).to_owned()
+    rest.split(['/', '?', '#'])
+        .next()
+        .unwrap_or(rest)
+        .to_owned()
 }
 
 pub(crate) fn assurance_text(assurance: Assurance) -> Text {

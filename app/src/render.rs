@@ -34,17 +34,19 @@ impl Model {
             Route::Accounts => (w.say("accounts-title"), self.accounts_screen(), None),
             Route::Account(id) => match self.account(id) {
                 Some(account) => (
-                    w.get(&Text::of("account-title").with("service", split_label(&account.label).0)),
+                    w.get(
+                        &Text::of("account-title").with("service", split_label(&account.label).0),
+                    ),
                     self.account_screen(account),
                     back(),
                 ),
                 None => (w.say("accounts-title"), self.accounts_screen(), None),
             },
             Route::Scan(scan) => {
-                let (guidance, tone) = scan
-                    .guidance
-                    .as_ref()
-                    .map_or_else(|| (w.say("scan-point"), Tone::Info), |(t, tone)| (w.get(t), *tone));
+                let (guidance, tone) = scan.guidance.as_ref().map_or_else(
+                    || (w.say("scan-point"), Tone::Info),
+                    |(t, tone)| (w.get(t), *tone),
+                );
                 (
                     w.say("scan-title"),
                     Screen::Scan(ScanScreen {
@@ -72,8 +74,8 @@ impl Model {
                 let (service, account) = split_label(&e.link.label);
                 let chosen = e.link.pin_source == PinSource::App;
                 let n = e.link.pin_digits;
-                let ready = e.pin.len() == n
-                    && (!chosen || (e.again.len() == n && e.feedback.is_none()));
+                let ready =
+                    e.pin.len() == n && (!chosen || (e.again.len() == n && e.feedback.is_none()));
                 (
                     w.say("enrol-title"),
                     Screen::Enrol(EnrolScreen {
@@ -88,9 +90,23 @@ impl Model {
                         } else {
                             w.say("enrol-pin-web")
                         },
-                        pin: digits_field(w, Field::Pin, "enrol-pin-label", &e.pin, n, enabled && !e.done),
+                        pin: digits_field(
+                            w,
+                            Field::Pin,
+                            "enrol-pin-label",
+                            &e.pin,
+                            n,
+                            enabled && !e.done,
+                        ),
                         pin_again: chosen.then(|| {
-                            digits_field(w, Field::PinAgain, "enrol-pin-again-label", &e.again, n, enabled && !e.done)
+                            digits_field(
+                                w,
+                                Field::PinAgain,
+                                "enrol-pin-again-label",
+                                &e.again,
+                                n,
+                                enabled && !e.done,
+                            )
                         }),
                         feedback: e.feedback.as_ref().map(|t| w.get(t)),
                         submit: Button {
@@ -119,7 +135,14 @@ impl Model {
                         account: self.account_name(&c.account),
                         old: digits_field(w, Field::Pin, "change-old", &c.old, n, live),
                         new: digits_field(w, Field::NewPin, "change-new", &c.new, n, live),
-                        again: digits_field(w, Field::NewPinAgain, "change-again", &c.again, n, live),
+                        again: digits_field(
+                            w,
+                            Field::NewPinAgain,
+                            "change-again",
+                            &c.again,
+                            n,
+                            live,
+                        ),
                         feedback: c.feedback.as_ref().map(|t| w.get(t)),
                         submit: Button {
                             enabled: live && ready,
@@ -157,18 +180,31 @@ impl Model {
                             enabled: live,
                         }),
                         code: step_two.then(|| {
-                            let mut field = digits_field(w, Field::MailedCode, "forgot-code", &f.code, MAILED_CODE_DIGITS, live);
+                            let mut field = digits_field(
+                                w,
+                                Field::MailedCode,
+                                "forgot-code",
+                                &f.code,
+                                MAILED_CODE_DIGITS,
+                                live,
+                            );
                             field.shown = Some(f.code.as_str().to_owned());
                             field
                         }),
-                        new: step_two.then(|| digits_field(w, Field::NewPin, "forgot-new", &f.new, n, live)),
-                        again: step_two
-                            .then(|| digits_field(w, Field::NewPinAgain, "forgot-again", &f.again, n, live)),
+                        new: step_two
+                            .then(|| digits_field(w, Field::NewPin, "forgot-new", &f.new, n, live)),
+                        again: step_two.then(|| {
+                            digits_field(w, Field::NewPinAgain, "forgot-again", &f.again, n, live)
+                        }),
                         feedback: f.feedback.as_ref().map(|t| w.get(t)),
                         submit: Button {
                             enabled: live && ready,
                             ..button(
-                                w.say(if step_two { "forgot-submit" } else { "forgot-send" }),
+                                w.say(if step_two {
+                                    "forgot-submit"
+                                } else {
+                                    "forgot-send"
+                                }),
                                 Action::Submit,
                             )
                         },
@@ -381,17 +417,27 @@ impl Model {
         };
         Screen::Account(AccountScreen {
             account: self.account_row(account),
-            none: requests
-                .is_empty()
-                .then(|| w.say("account-requests-none")),
+            none: requests.is_empty().then(|| w.say("account-requests-none")),
             requests,
             change_pin: button(
                 "account-change-pin",
-                Action::ChangePin { account: id.clone() },
+                Action::ChangePin {
+                    account: id.clone(),
+                },
                 active && !self.locked.contains(&account.id),
             ),
-            forgot_pin: button("account-forgot-pin", Action::ForgotPin { account: id.clone() }, active),
-            remove: button("account-remove", Action::RemoveAccount { account: id }, true),
+            forgot_pin: button(
+                "account-forgot-pin",
+                Action::ForgotPin {
+                    account: id.clone(),
+                },
+                active,
+            ),
+            remove: button(
+                "account-remove",
+                Action::RemoveAccount { account: id },
+                true,
+            ),
         })
     }
 
@@ -423,7 +469,14 @@ impl Model {
         let locked = self.locked.contains(&r.account);
         let seconds_left = u32::try_from(r.deadline.saturating_sub(self.now)).unwrap_or(u32::MAX);
         let live = enabled && open;
-        let mut code = digits_field(w, Field::Code, "request-code-label", &r.code, c.code_digits, live);
+        let mut code = digits_field(
+            w,
+            Field::Code,
+            "request-code-label",
+            &r.code,
+            c.code_digits,
+            live,
+        );
         code.shown = Some(r.code.as_str().to_owned());
         let button = |label: String, action: Action, on: bool| Button {
             a11y: label.clone(),
@@ -448,7 +501,14 @@ impl Model {
             countdown: w.get(&Text::of("request-countdown").num("seconds", seconds_left)),
             seconds_left: if open { seconds_left } else { 0 },
             code,
-            pin: digits_field(w, Field::Pin, "request-pin-label", &r.pin, n, live && !locked),
+            pin: digits_field(
+                w,
+                Field::Pin,
+                "request-pin-label",
+                &r.pin,
+                n,
+                live && !locked,
+            ),
             approve: button(
                 w.say("request-approve"),
                 Action::Approve,

@@ -3,7 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use fluent_syntax::ast::{CallArguments, Entry, Expression, InlineExpression, Pattern, PatternElement};
+use fluent_syntax::ast::{
+    CallArguments, Entry, Expression, InlineExpression, Pattern, PatternElement,
+};
 use latchkey_app::words::{Text, Words, CATALOGUES};
 
 fn vars_pattern<'s>(p: &Pattern<&'s str>, out: &mut BTreeSet<&'s str>) {
@@ -80,13 +82,26 @@ fn every_locale_has_every_message_with_the_same_variables() {
     let (english_tag, english_source) = CATALOGUES[0];
     assert_eq!(english_tag, "en");
     let english = messages(english_tag, english_source);
-    assert!(english.len() > 100, "the catalogue has {} messages", english.len());
+    assert!(
+        english.len() > 100,
+        "the catalogue has {} messages",
+        english.len()
+    );
     for (tag, source) in &CATALOGUES[1..] {
         let other = messages(tag, source);
-        let missing: Vec<_> = english.keys().filter(|id| !other.contains_key(*id)).collect();
+        let missing: Vec<_> = english
+            .keys()
+            .filter(|id| !other.contains_key(*id))
+            .collect();
         assert!(missing.is_empty(), "{tag} lacks {missing:?}");
-        let extra: Vec<_> = other.keys().filter(|id| !english.contains_key(*id)).collect();
-        assert!(extra.is_empty(), "{tag} has messages English lacks: {extra:?}");
+        let extra: Vec<_> = other
+            .keys()
+            .filter(|id| !english.contains_key(*id))
+            .collect();
+        assert!(
+            extra.is_empty(),
+            "{tag} has messages English lacks: {extra:?}"
+        );
         for (id, vars) in &english {
             assert_eq!(&other[id], vars, "{tag}: {id} has different placeholders");
         }
@@ -119,7 +134,10 @@ fn every_id_the_code_names_is_in_the_catalogue() {
     assert!(named.len() > 60, "found only {} ids", named.len());
     // Cargo feature names are quoted too.
     named.remove("image-files");
-    let missing: Vec<_> = named.iter().filter(|id| !english.contains_key(id.as_str())).collect();
+    let missing: Vec<_> = named
+        .iter()
+        .filter(|id| !english.contains_key(id.as_str()))
+        .collect();
     assert!(missing.is_empty(), "ids not in the catalogue: {missing:?}");
 }
 

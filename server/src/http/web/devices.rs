@@ -304,9 +304,11 @@ async fn add(
     )
     .await
     .map_err(|e| match e.code() {
-        ErrorCode::BadRequest => {
-            PageError::new(StatusCode::BAD_REQUEST, "Invalid PIN", "Choose another PIN.")
-        }
+        ErrorCode::BadRequest => PageError::new(
+            StatusCode::BAD_REQUEST,
+            "Invalid PIN",
+            "Choose another PIN.",
+        ),
         _ => e.into(),
     })?;
     let device_text = device.to_string();

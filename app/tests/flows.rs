@@ -1,0 +1,790 @@
+//! Every flow of the app as a sequence of events → views, against the real server on loopback
+//! HTTPS (SQLite and PostgreSQL), through the real core. The shell here is a recorder: it
+//! draws nothing and decides nothing.
+#![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use latchkey_app::{
+    Action, App, Clock, Effect, Event, Field, Listener, Options, RequestScreen, Screen, Tone, View,
+};
+use latchkey_core::Latchkey;
+use latchkey_e2e::server::{self, on_both_backends, Backend, Browser, TestServer};
+use latchkey_e2e::{Phone, PASSWORD};
+
+on_both_backends! {
+    enrol_from_a_scanned_frame => enrol_from_frame;
+    approve_with_number_and_pin => approve;
+    wrong_pins_lock_and_say_what_to_do => wrong_pins_lock;
+    deny_and_this_was_not_me => deny_and_report;
+    the_countdown_reaches_zero => countdown;
+    a_request_by_push_and_by_poll_shows_once => push_and_poll;
+    change_pin => change_pin;
+    forgot_pin_with_the_mailed_code => forgot_pin;
+    two_accounts => two_accounts;
+    remove_an_account => remove;
+    a_restart_in_the_middle_of_a_pin_change_settles_it => restart_mid_change;
+}
+
+/// The shell: records every view and effect.
+#[derive(Default)]
+struct Recorder {
+    views: Mutex<Vec<View>>,
+    effects: Mutex<Vec<Effect>>,
+}
+
+impl Listener for Recorder {
+    fn view_changed(&self, view: View) {
+        self.views.lock().unwrap().push(view);
+    }
+    fn perform(&self, effect: Effect) {
+        self.effects.lock().unwrap().push(effect);
+    }
+}
+
+/// A clock the test moves (countdowns); the wall clock is the real one.
+#[derive(Default)]
+struct TestClock(AtomicU64);
+
+impl Clock for TestClock {
+    fn now(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+    fn unix_now(&self) -> u64 {
+        server::now()
+    }
+}
+
+struct Shell {
+    app: App,
+    recorder: Arc<Recorder>,
+    clock: Arc<TestClock>,
+}
+
+impl Shell {
+    fn open(core: Latchkey) -> Self {
+        let recorder = Arc::new(Recorder::default());
+        let clock = Arc::new(TestClock::default());
+        let app = App::new(
+            Arc::new(core),
+            recorder.clone(),
+            tokio::runtime::Handle::current(),
+            Options {
+                languages: vec!["en-GB".into()],
+                clock: Some(clock.clone()),
+                poll_wait_seconds: 2,
+                poll_pause: Duration::from_millis(200),
+                ..Options::default()
+            },
+        );
+        app.send(Event::Started);
+        Self {
+            app,
+            recorder,
+            clock,
+        }
+    }
+
+    fn view(&self) -> View {
+        self.app.view()
+    }
+
+    async fn send(&self, event: Event) -> View {
+        self.app.send(event);
+        self.app.idle().await;
+        self.view()
+    }
+
+    async fn press(&self, action: Action) -> View {
+        self.send(Event::Press(action)).await
+    }
+
+    async fn type_digits(&self, field: Field, digits: &str) {
+        for d in digits.bytes() {
+            self.app.send(Event::Digit {
+                field,
+                digit: d - b'0',
+            });
+        }
+        self.app.idle().await;
+    }
+
+    /// Waits (long-polls run in the background) until the view satisfies `what`.
+    async fn wait_for(&self, what: &str, test: impl Fn(&View) -> bool) -> View {
+        for _ in 0..500 {
+            self.app.idle().await;
+            let view = self.view();
+            if test(&view) {
+                return view;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!(
+            "timed out waiting for {what}; the view is {:#?}",
+            self.view()
+        );
+    }
+
+    fn effects(&self) -> Vec<Effect> {
+        self.recorder.effects.lock().unwrap().clone()
+    }
+
+    fn advance(&self, seconds: u64) {
+        self.clock.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+}
+
+fn request(view: &View) -> &RequestScreen {
+    match &view.screen {
+        Screen::Request(r) => r,
+        other => panic!("not a request screen: {other:#?}"),
+    }
+}
+
+fn notice(view: &View) -> String {
+    view.notice
+        .as_ref()
+        .map(|n| n.text.clone())
+        .unwrap_or_default()
+}
+
+fn is_request(view: &View) -> bool {
+    matches!(&view.screen, Screen::Request(r) if r.seconds_left > 0 || view.notice.is_some())
+}
+
+/// Registers `email`, adds a device on the web page with `pin`, and enrols the app by scanning
+/// the page's QR code: the browser and the account's id.
+async fn enrolled(server: &TestServer, shell: &Shell, email: &str, pin: &str) -> (Browser, String) {
+    let browser = Browser::register(server, email, PASSWORD).await;
+    let (html, _) = browser.add_device("Phone", pin).await;
+    let view = shell.press(Action::AddAccount).await;
+    assert!(matches!(view.screen, Screen::Scan(_)), "{view:#?}");
+    let (w, h, luma) = server::rasterise(server::page_svg(&html));
+    shell.app.scan_frame(&luma, w as u32, h as u32, w as u32);
+    shell.app.idle().await;
+    shell.type_digits(Field::Pin, pin).await;
+    let view = shell.press(Action::Submit).await;
+    assert!(
+        notice(&view).contains("This device is ready"),
+        "enrolled: {view:#?}"
+    );
+    let view = shell.press(Action::Done).await;
+    let Screen::Accounts(home) = &view.screen else {
+        panic!("home after enrolment: {view:#?}")
+    };
+    let row = home
+        .accounts
+        .iter()
+        .find(|a| a.account == email)
+        .expect("the new account is listed");
+    (browser, row.id.clone())
+}
+
+async fn enrol_from_frame(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let phone = Phone::new(&server);
+    let shell = Shell::open(phone.open());
+    let view = shell
+        .wait_for("home", |v| matches!(v.screen, Screen::Accounts(_)))
+        .await;
+    let Screen::Accounts(home) = &view.screen else {
+        unreachable!()
+    };
+    assert!(home
+        .empty
+        .as_deref()
+        .unwrap_or("")
+        .contains("Add a mobile device"));
+    assert_eq!(home.add.label, "Initialise (add an account)");
+
+    let browser = Browser::register(&server, "ana@example.org", PASSWORD).await;
+    let (html, _) = browser.add_device("Phone", "4831").await;
+    let view = shell.press(Action::AddAccount).await;
+    assert!(
+        shell.effects().contains(&Effect::OpenCamera),
+        "the camera opens"
+    );
+    let Screen::Scan(scan) = &view.screen else {
+        panic!("{view:#?}")
+    };
+    assert!(
+        scan.guidance.contains("Point the camera"),
+        "{}",
+        scan.guidance
+    );
+
+    // A frame with another kind of code: the reason, and the camera stays open.
+    let (w, h, luma) = latchkey_e2e::qr_luma("WIFI:S:home;T:WPA;P:secret;;");
+    shell.app.scan_frame(&luma, w as u32, h as u32, w as u32);
+    let Screen::Scan(scan) = &shell.view().screen else {
+        panic!()
+    };
+    assert_eq!(
+        scan.guidance,
+        "This is not a Latchkey code: it is a Wi-Fi network code."
+    );
+    assert_eq!(scan.tone, Tone::Warning);
+
+    // The page's code: who asks, and the PIN set on the page.
+    let (w, h, luma) = server::rasterise(server::page_svg(&html));
+    shell.app.scan_frame(&luma, w as u32, h as u32, w as u32);
+    let view = shell.view();
+    assert!(shell.effects().contains(&Effect::CloseCamera));
+    let Screen::Enrol(enrol) = &view.screen else {
+        panic!("{view:#?}")
+    };
+    assert!(enrol.who.contains("ana@example.org"), "{}", enrol.who);
+    assert!(enrol.who.contains("localhost"), "{}", enrol.who);
+    assert_eq!(enrol.instruction, "Type the PIN you set on the page.");
+    assert!(
+        enrol.pin_again.is_none(),
+        "a PIN set on the page is typed once"
+    );
+    assert!(!enrol.submit.enabled, "nothing typed yet");
+
+    // A PIN the policy refuses never reaches the server.
+    shell.type_digits(Field::Pin, "1111").await;
+    assert_eq!(shell.view().screen_pin_filled(), 4);
+    let view = shell.press(Action::Submit).await;
+    assert!(notice(&view).contains("too easy to guess"), "{view:#?}");
+    // A wrong PIN: the attempts left, and the retry works.
+    shell.type_digits(Field::Pin, "7394").await;
+    let view = shell.press(Action::Submit).await;
+    assert!(notice(&view).starts_with("Wrong PIN."), "{view:#?}");
+    assert!(notice(&view).contains("attempts left"), "{}", notice(&view));
+    shell.type_digits(Field::Pin, "4831").await;
+    let view = shell.press(Action::Submit).await;
+    assert_eq!(
+        notice(&view),
+        "This device is ready. Latchkey demo will ask you here to approve each sign-in."
+    );
+    assert!(shell.effects().contains(&Effect::Vibrate {
+        pattern: latchkey_app::Haptic::Success
+    }));
+    let view = shell.press(Action::Done).await;
+    let Screen::Accounts(home) = &view.screen else {
+        panic!("{view:#?}")
+    };
+    assert_eq!(home.accounts.len(), 1);
+    let row = &home.accounts[0];
+    assert_eq!(row.account, "ana@example.org");
+    assert_eq!(row.status, "Ready to approve sign-ins");
+    assert_eq!(row.assurance, "Key kept in software, encrypted");
+    assert!(
+        row.open.a11y.contains("ana@example.org"),
+        "{}",
+        row.open.a11y
+    );
+    let (_, page) = browser.get("/account").await;
+    assert!(
+        page.contains("Active"),
+        "the web page lists the device as active"
+    );
+    server.stop().await;
+}
+
+/// Signs in on the web page and waits until the app opens the request on its own.
+async fn sign_in(server: &TestServer, shell: &Shell, email: &str) -> (Browser, String, View) {
+    let (browser, _, code) = Browser::sign_in(server, email, PASSWORD).await;
+    let view = shell.wait_for("the request", is_request).await;
+    (browser, code, view)
+}
+
+async fn approve(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let phone = Phone::new(&server);
+    let shell = Shell::open(phone.open());
+    let (_, _) = enrolled(&server, &shell, "ana@example.org", "4831").await;
+    let (browser, code, view) = sign_in(&server, &shell, "ana@example.org").await;
+    assert_eq!(view.title, "Authenticate");
+    let r = request(&view);
+    assert!(
+        r.who.starts_with("Sign-in to Latchkey demo from"),
+        "{}",
+        r.who
+    );
+    assert_eq!(r.ip, "IP address 127.0.0.1");
+    assert!(r.time.starts_with("Requested at "), "{}", r.time);
+    assert!(r.seconds_left > 100, "{}", r.seconds_left);
+    assert!(!r.approve.enabled, "number and PIN first");
+    assert_eq!(r.code.length, 2);
+    shell.type_digits(Field::Code, &code).await;
+    assert_eq!(
+        request(&shell.view()).code.shown.as_deref(),
+        Some(code.as_str())
+    );
+    shell.type_digits(Field::Pin, "4831").await;
+    let r = shell.view();
+    assert!(request(&r).approve.enabled);
+    assert_eq!(request(&r).pin.a11y, "Your PIN: 4 of 4 digits typed");
+    assert_eq!(request(&r).pin.shown, None, "the PIN is never shown");
+    let view = shell.press(Action::Approve).await;
+    assert_eq!(
+        notice(&view),
+        "Approved. The sign-in continues on the other screen."
+    );
+    assert!(request(&view).done.is_some());
+    assert!(!request(&view).deny.enabled, "answered once");
+    let r = browser.get_raw("/login/approve").await;
+    assert_eq!(
+        r.headers()["location"],
+        "/account",
+        "the browser is signed in"
+    );
+    let view = shell.press(Action::Done).await;
+    assert!(matches!(view.screen, Screen::Account(_)), "{view:#?}");
+    server.stop().await;
+}
+
+async fn wrong_pins_lock(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let phone = Phone::new(&server);
+    let shell = Shell::open(phone.open());
+    enrolled(&server, &shell, "ana@example.org", "4831").await;
+    let (_, code, _) = sign_in(&server, &shell, "ana@example.org").await;
+    shell.type_digits(Field::Code, &code).await;
+    for left in [4, 3, 2, 1] {
+        shell.type_digits(Field::Pin, "0000").await;
+        let view = shell.press(Action::Approve).await;
+        let expected = if left == 1 {
+            "Wrong PIN. 1 attempt left before this account is locked on this device.".to_owned()
+        } else {
+            format!("Wrong PIN. {left} attempts left before this account is locked on this device.")
+        };
+        assert_eq!(notice(&view), expected);
+        assert_eq!(view.notice.as_ref().unwrap().tone, Tone::Error);
+        assert_eq!(request(&view).pin.filled, 0, "the PIN field is emptied");
+    }
+    shell.type_digits(Field::Pin, "0000").await;
+    let view = shell.press(Action::Approve).await;
+    assert!(notice(&view).contains("now locked"), "{}", notice(&view));
+    let r = request(&view);
+    assert!(
+        !r.pin.enabled && !r.approve.enabled,
+        "a locked account cannot approve"
+    );
+    assert!(r.deny.enabled, "but it can still deny");
+    let forgot = r.forgot_pin.as_ref().expect("the way out is offered");
+    assert_eq!(forgot.label, "Forgot PIN");
+    let view = shell.press(Action::Back).await;
+    let Screen::Account(account) = &view.screen else {
+        panic!("{view:#?}")
+    };
+    assert!(account.account.locked);
+    assert_eq!(
+        account.account.status,
+        "Locked after wrong PINs: use \"Forgot PIN\""
+    );
+    assert!(
+        !account.change_pin.enabled,
+        "a locked PIN cannot be changed, only reset"
+    );
+    server.stop().await;
+}
+
+async fn deny_and_report(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let phone = Phone::new(&server);
+    let shell = Shell::open(phone.open());
+    enrolled(&server, &shell, "ana@example.org", "4831").await;
+    let (browser, _, _) = sign_in(&server, &shell, "ana@example.org").await;
+    let view = shell.press(Action::Deny).await;
+    assert_eq!(notice(&view), "Denied. Nobody was signed in.");
+    let (_, page) = browser.get("/login/approve").await;
+    assert!(page.contains("denied"), "the login page says so");
+    shell.press(Action::Done).await;
+    let (_, _, _) = sign_in(&server, &shell, "ana@example.org").await;
+    let view = shell.press(Action::NotMe).await;
+    assert!(notice(&view).starts_with("Reported."), "{}", notice(&view));
+    assert_eq!(view.notice.as_ref().unwrap().tone, Tone::Warning);
+    assert!(
+        server.outbox().iter().any(|m| m.contains("was reported")),
+        "every address is told"
+    );
+    server.stop().await;
+}
+
+async fn countdown(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let phone = Phone::new(&server);
+    let shell = Shell::open(phone.open());
+    enrolled(&server, &shell, "ana@example.org", "4831").await;
+    let (_, _, view) = sign_in(&server, &shell, "ana@example.org").await;
+    let start = request(&view).seconds_left;
+    assert!(start > 100 && start <= 120, "{start}");
+    shell.advance(30);
+    let view = shell.send(Event::Tick).await;
+    assert_eq!(request(&view).seconds_left, start - 30);
+    assert_eq!(
+        request(&view).countdown,
+        format!("{} seconds left", start - 30)
+    );
+    shell.advance(u64::from(start) - 31);
+    let view = shell.send(Event::Tick).await;
+    assert_eq!(request(&view).countdown, "1 second left");
+    shell.advance(1);
+    let view = shell.send(Event::Tick).await;
+    assert_eq!(request(&view).seconds_left, 0);
+    assert_eq!(
+        notice(&view),
+        "This request expired. Start the sign-in again on the login page."
+    );
+    assert!(!request(&view).approve.enabled && !request(&view).deny.enabled);
+    server.stop().await;
+}
+
+async fn push_and_poll(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let phone = Phone::new(&server);
+    let shell = Shell::open(phone.open());
+    let (_, account) = enrolled(&server, &shell, "ana@example.org", "4831").await;
+    // Away from home (in Settings), so a request is notified rather than opened.
+    shell.press(Action::OpenSettings).await;
+    let (_, _, _code) = Browser::sign_in(&server, "ana@example.org", PASSWORD).await;
+    let challenge = {
+        use sqlx::Row as _;
+        sqlx::query(
+            "SELECT c.id FROM challenges c JOIN logins l ON l.id = c.login_id \
+             ORDER BY l.created_ms DESC LIMIT 1",
+        )
+        .fetch_one(&server.state.db)
+        .await
+        .map(|r| r.try_get::<String, _>("id").unwrap())
+        .unwrap_or_default()
+    };
+    // The push and the long-poll race; the request is fetched and notified once.
+    shell
+        .send(Event::PushReceived {
+            account: Some(account.clone()),
+            challenge: challenge.clone(),
+        })
+        .await;
+    shell
+        .send(Event::PushReceived {
+            account: None,
+            challenge: challenge.clone(),
+        })
+        .await;
+    tokio::time::sleep(Duration::from_millis(600)).await; // a few polls
+    shell.app.idle().await;
+    let notified: Vec<_> = shell
+        .effects()
+        .into_iter()
+        .filter(|e| matches!(e, Effect::Notify { .. }))
+        .collect();
+    assert_eq!(notified.len(), 1, "one notification: {notified:#?}");
+    let Effect::Notify {
+        challenge: id,
+        title,
+        body,
+        approve,
+        deny,
+    } = &notified[0]
+    else {
+        unreachable!()
+    };
+    assert_eq!(id, &challenge);
+    assert_eq!(title, "Sign-in request");
+    assert!(
+        body.starts_with("Latchkey demo: approve the sign-in from"),
+        "{body}"
+    );
+    assert_eq!((approve.as_str(), deny.as_str()), ("Approve", "Deny"));
+    let view = shell.press(Action::Back).await;
+    let Screen::Accounts(home) = &view.screen else {
+        panic!("{view:#?}")
+    };
+    assert_eq!(home.accounts[0].pending, 1, "listed once");
+    assert_eq!(
+        home.accounts[0].pending_text.as_deref(),
+        Some("1 sign-in request waiting")
+    );
+    // Deny from the notification, without opening the app.
+    shell
+        .send(Event::NotificationPressed {
+            challenge: challenge.clone(),
+            action: Some(latchkey_app::NotificationAction::Deny),
+        })
+        .await;
+    assert!(shell
+        .effects()
+        .contains(&Effect::CancelNotification { challenge }));
+    let view = shell
+        .wait_for(
+            "no waiting request",
+            |v| matches!(&v.screen, Screen::Accounts(h) if h.accounts[0].pending == 0),
+        )
+        .await;
+    assert!(matches!(view.screen, Screen::Accounts(_)));
+    server.stop().await;
+}
+
+async fn change_pin(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let phone = Phone::new(&server);
+    let shell = Shell::open(phone.open());
+    let (_, account) = enrolled(&server, &shell, "ana@example.org", "4831").await;
+    shell
+        .press(Action::OpenAccount {
+            account: account.clone(),
+        })
+        .await;
+    let view = shell
+        .press(Action::ChangePin {
+            account: account.clone(),
+        })
+        .await;
+    assert_eq!(view.title, "Change PIN");
+    shell.type_digits(Field::Pin, "4831").await;
+    shell.type_digits(Field::NewPin, "1234").await;
+    let Screen::ChangePin(c) = &shell.view().screen else {
+        panic!()
+    };
+    assert!(
+        c.feedback.as_deref().unwrap_or("").contains("too easy"),
+        "live blocklist feedback: {c:#?}"
+    );
+    for _ in 0..4 {
+        shell
+            .send(Event::Erase {
+                field: Field::NewPin,
+            })
+            .await;
+    }
+    shell.type_digits(Field::NewPin, "5038").await;
+    shell.type_digits(Field::NewPinAgain, "5039").await;
+    let Screen::ChangePin(c) = &shell.view().screen else {
+        panic!()
+    };
+    assert_eq!(
+        c.feedback.as_deref(),
+        Some("The two PINs are different. Type the same PIN twice.")
+    );
+    assert!(!c.submit.enabled);
+    shell
+        .send(Event::Erase {
+            field: Field::NewPinAgain,
+        })
+        .await;
+    shell.type_digits(Field::NewPinAgain, "8").await;
+    let view = shell.press(Action::Submit).await;
+    assert_eq!(
+        notice(&view),
+        "Your PIN was changed. Use the new one from now on."
+    );
+    shell.press(Action::Done).await;
+    let (_, code, _) = sign_in(&server, &shell, "ana@example.org").await;
+    shell.type_digits(Field::Code, &code).await;
+    shell.type_digits(Field::Pin, "5038").await;
+    let view = shell.press(Action::Approve).await;
+    assert!(
+        notice(&view).starts_with("Approved."),
+        "the new PIN works: {view:#?}"
+    );
+    server.stop().await;
+}
+
+async fn forgot_pin(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let phone = Phone::new(&server);
+    let shell = Shell::open(phone.open());
+    let (_, account) = enrolled(&server, &shell, "ana@example.org", "4831").await;
+    shell
+        .press(Action::OpenAccount {
+            account: account.clone(),
+        })
+        .await;
+    let view = shell
+        .press(Action::ForgotPin {
+            account: account.clone(),
+        })
+        .await;
+    let Screen::ForgotPin(f) = &view.screen else {
+        panic!("{view:#?}")
+    };
+    assert!(
+        f.intro.contains("password of your Latchkey demo account"),
+        "{}",
+        f.intro
+    );
+    assert!(f.password.as_ref().unwrap().secret);
+    assert!(f.code.is_none(), "the code comes after the password");
+    // A wrong password.
+    shell
+        .send(Event::Input {
+            field: Field::Password,
+            text: "wrong".into(),
+        })
+        .await;
+    let view = shell.press(Action::Submit).await;
+    assert_eq!(notice(&view), "The password or the code is wrong.");
+    shell
+        .send(Event::Input {
+            field: Field::Password,
+            text: PASSWORD.into(),
+        })
+        .await;
+    let view = shell.press(Action::Submit).await;
+    assert!(
+        notice(&view).starts_with("We e-mailed a code to a•••@example.org. It is valid for"),
+        "{}",
+        notice(&view)
+    );
+    let Screen::ForgotPin(f) = &view.screen else {
+        panic!()
+    };
+    assert!(f.password.is_none() && f.code.is_some());
+    let code = server::reset_code(&server);
+    shell.type_digits(Field::MailedCode, &code).await;
+    shell.type_digits(Field::NewPin, "7292").await;
+    shell.type_digits(Field::NewPinAgain, "7292").await;
+    let view = shell.press(Action::Submit).await;
+    assert_eq!(
+        notice(&view),
+        "Your new PIN is set, and this device can approve sign-ins again."
+    );
+    shell.press(Action::Done).await;
+    let (_, code, _) = sign_in(&server, &shell, "ana@example.org").await;
+    shell.type_digits(Field::Code, &code).await;
+    shell.type_digits(Field::Pin, "7292").await;
+    let view = shell.press(Action::Approve).await;
+    assert!(notice(&view).starts_with("Approved."), "{view:#?}");
+    server.stop().await;
+}
+
+async fn two_accounts(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let phone = Phone::new(&server);
+    let shell = Shell::open(phone.open());
+    enrolled(&server, &shell, "ana@example.org", "4831").await;
+    let (_, bob) = enrolled(&server, &shell, "bob@example.org", "5038").await;
+    let Screen::Accounts(home) = &shell.view().screen else {
+        panic!()
+    };
+    assert_eq!(home.accounts.len(), 2);
+    // Bob's request opens for Bob, with Bob's PIN.
+    let (_, code, view) = sign_in(&server, &shell, "bob@example.org").await;
+    assert_eq!(request(&view).account, "bob@example.org");
+    shell.type_digits(Field::Code, &code).await;
+    shell.type_digits(Field::Pin, "5038").await;
+    let view = shell.press(Action::Approve).await;
+    assert!(notice(&view).starts_with("Approved."), "{view:#?}");
+    let view = shell.press(Action::Done).await;
+    let Screen::Account(a) = &view.screen else {
+        panic!("{view:#?}")
+    };
+    assert_eq!(a.account.id, bob);
+    server.stop().await;
+}
+
+async fn remove(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let phone = Phone::new(&server);
+    let shell = Shell::open(phone.open());
+    let (browser, account) = enrolled(&server, &shell, "ana@example.org", "4831").await;
+    shell
+        .press(Action::OpenAccount {
+            account: account.clone(),
+        })
+        .await;
+    let view = shell
+        .press(Action::RemoveAccount {
+            account: account.clone(),
+        })
+        .await;
+    let Screen::Remove(r) = &view.screen else {
+        panic!("{view:#?}")
+    };
+    assert!(
+        r.intro.contains("web page"),
+        "the way out without the PIN: {}",
+        r.intro
+    );
+    assert!(!r.submit.enabled);
+    shell.type_digits(Field::Pin, "0000").await;
+    let view = shell.press(Action::Submit).await;
+    assert!(notice(&view).starts_with("Wrong PIN."), "{view:#?}");
+    shell.type_digits(Field::Pin, "4831").await;
+    let view = shell.press(Action::Submit).await;
+    assert_eq!(
+        notice(&view),
+        "ana@example.org was removed from this device."
+    );
+    let Screen::Accounts(home) = &view.screen else {
+        panic!("{view:#?}")
+    };
+    assert!(home.accounts.is_empty());
+    let (_, page) = browser.get("/account").await;
+    assert!(!page.contains("Active"), "the web page no longer lists it");
+    server.stop().await;
+}
+
+async fn restart_mid_change(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let phone = Phone::new(&server);
+    let account = {
+        let shell = Shell::open(phone.open());
+        let (_, account) = enrolled(&server, &shell, "ana@example.org", "4831").await;
+        account
+    };
+    // The app dies right after the server committed the change, before the device promoted
+    // the new key.
+    {
+        let core = phone.open_with(
+            Some(phone.ca.clone()),
+            Some(latchkey_core::FaultPlan::crash_after(5)),
+        );
+        let shell = Shell::open(core);
+        shell
+            .wait_for(
+                "home",
+                |v| matches!(&v.screen, Screen::Accounts(h) if !h.accounts.is_empty()),
+            )
+            .await;
+        shell
+            .press(Action::ChangePin {
+                account: account.clone(),
+            })
+            .await;
+        shell.type_digits(Field::Pin, "4831").await;
+        shell.type_digits(Field::NewPin, "5038").await;
+        shell.type_digits(Field::NewPinAgain, "5038").await;
+        let view = shell.press(Action::Submit).await;
+        assert!(
+            view.notice.is_some(),
+            "the interrupted change says something: {view:#?}"
+        );
+    }
+    // Restarted: settled on start, and the home screen says which PIN works.
+    let shell = Shell::open(phone.open());
+    let view = shell
+        .wait_for("the settle report", |v| v.notice.is_some())
+        .await;
+    assert!(matches!(view.screen, Screen::Accounts(_)), "{view:#?}");
+    assert_eq!(
+        notice(&view),
+        "The PIN change of ana@example.org was completed: use your new PIN."
+    );
+    let (_, code, _) = sign_in(&server, &shell, "ana@example.org").await;
+    shell.type_digits(Field::Code, &code).await;
+    shell.type_digits(Field::Pin, "5038").await;
+    let view = shell.press(Action::Approve).await;
+    assert!(notice(&view).starts_with("Approved."), "{view:#?}");
+    server.stop().await;
+}
+
+trait PinFilled {
+    fn screen_pin_filled(&self) -> u8;
+}
+
+impl PinFilled for View {
+    fn screen_pin_filled(&self) -> u8 {
+        match &self.screen {
+            Screen::Enrol(e) => e.pin.filled,
+            Screen::Request(r) => r.pin.filled,
+            _ => 0,
+        }
+    }
+}
