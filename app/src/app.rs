@@ -13,18 +13,18 @@ use tokio::runtime::Handle;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use crate::event::{Effect, Event};
+use crate::event::{AppEffect, AppEvent};
 use crate::model::{Done, Input, Model, Out, Work};
-use crate::view::View;
+use crate::view::AppView;
 
 /// What the shell provides: it draws views and performs effects. Called from the app's
 /// threads: hop to the UI thread. Never called while the app's state is locked, so it may call
 /// [`App::view`] or [`App::send`] back.
 pub trait Listener: Send + Sync {
     /// A new view to draw.
-    fn view_changed(&self, view: View);
+    fn view_changed(&self, view: AppView);
     /// Something only the platform can do.
-    fn perform(&self, effect: Effect);
+    fn perform(&self, effect: AppEffect);
 }
 
 /// The app's time: a monotonic clock for countdowns and the wall clock for times shown.
@@ -62,7 +62,7 @@ pub struct Options {
     /// The device's time zone, minutes east of UTC (for times shown).
     pub utc_offset_minutes: i32,
     /// The clock; `None`: the system's, with a one-second timer for countdowns. A test clock
-    /// runs no timer: the test sends [`Event::Tick`].
+    /// runs no timer: the test sends [`AppEvent::Tick`].
     pub clock: Option<Arc<dyn Clock>>,
     /// Seconds each long-poll waits (at most the protocol's limit).
     pub poll_wait_seconds: u16,
@@ -107,7 +107,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl App {
-    /// The app over `core`, running its work on `runtime`. Send [`Event::Started`] next.
+    /// The app over `core`, running its work on `runtime`. Send [`AppEvent::Started`] next.
     pub fn new(
         core: Arc<Latchkey>,
         listener: Arc<dyn Listener>,
@@ -145,7 +145,7 @@ impl App {
                     every.tick().await;
                     let Some(inner) = weak.upgrade() else { return };
                     if lock(&inner.model).counting_down() {
-                        inner.apply(Input::Event(Event::Tick));
+                        inner.apply(Input::AppEvent(AppEvent::Tick));
                     }
                 }
             });
@@ -155,15 +155,15 @@ impl App {
     }
 
     /// The current view (cheap; no I/O).
-    pub fn view(&self) -> View {
+    pub fn view(&self) -> AppView {
         let mut model = lock(&self.inner.model);
         model.now = self.inner.clock.now();
         model.view()
     }
 
     /// Tells the app something; the new view (and any effect) reaches the listener.
-    pub fn send(&self, event: Event) {
-        self.inner.apply(Input::Event(event));
+    pub fn send(&self, event: AppEvent) {
+        self.inner.apply(Input::AppEvent(event));
     }
 
     /// One camera frame while scanning: its luma (Y) plane, rows `stride` bytes apart. Decoded
@@ -223,7 +223,7 @@ impl Inner {
         for out in outs {
             match out {
                 Out::Work(work) => self.run(work),
-                Out::Effect(effect) => self.listener.perform(effect),
+                Out::AppEffect(effect) => self.listener.perform(effect),
             }
         }
         self.listener.view_changed(view);

@@ -3,7 +3,7 @@
 
 /// A field the person types into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Field {
+pub enum InputField {
     /// The PIN (enrolment, approval, removal) or the current PIN (change).
     Pin,
     /// The PIN again (enrolment with a PIN chosen in the app).
@@ -22,8 +22,8 @@ pub enum Field {
     Link,
 }
 
-/// What a button does (a [`crate::Button`] carries one; the shell sends it back as
-/// [`Event::Press`]).
+/// What a button does (a [`crate::ButtonView`] carries one; the shell sends it back as
+/// [`AppEvent::Press`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     /// Back to the previous screen (or cancel the current flow).
@@ -63,7 +63,7 @@ pub enum Action {
     Submit,
     /// Use the link typed in the link field.
     UseLink,
-    /// Ask the shell for an image of a code (desktops): [`Effect::PickImage`].
+    /// Ask the shell for an image of a code (desktops): [`AppEffect::PickImage`].
     OpenImage,
     /// Approve the open request.
     Approve,
@@ -82,7 +82,7 @@ pub enum Action {
 
 /// Everything the app is told.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Event {
+pub enum AppEvent {
     /// The app started (or the shell attached): load accounts, settle, start polling.
     Started,
     /// A button was pressed.
@@ -90,19 +90,19 @@ pub enum Event {
     /// A digit was typed into a digits field.
     Digit {
         /// The field.
-        field: Field,
+        field: InputField,
         /// 0 to 9.
         digit: u8,
     },
     /// The last digit was erased.
     Erase {
         /// The field.
-        field: Field,
+        field: InputField,
     },
     /// A text field's whole content (passwords, links). Zeroized once used.
     Input {
         /// The field.
-        field: Field,
+        field: InputField,
         /// Its text.
         text: String,
     },
@@ -162,7 +162,7 @@ pub enum Haptic {
 
 /// What only the shell can do.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Effect {
+pub enum AppEffect {
     /// Show (or replace) a system notification for a request, with Approve (opens the app at
     /// the request) and Deny actions.
     Notify {
@@ -196,6 +196,6 @@ pub enum Effect {
         /// The URL (https).
         url: String,
     },
-    /// Ask for an image file (desktops); answer with [`Event::ImageOpened`].
+    /// Ask for an image file (desktops); answer with [`AppEvent::ImageOpened`].
     PickImage,
 }

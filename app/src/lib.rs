@@ -1,10 +1,10 @@
 //! The Latchkey app, written once for every shell (DESIGN.md "Shells are thin").
 //!
 //! The shape is Crux's (docs/adr/0006): a model that turns events into a new view and
-//! effects. [`App`] takes [`Event`]s (the person's actions, the platform's events), runs every
+//! effects. [`App`] takes [`AppEvent`]s (the person's actions, the platform's events), runs every
 //! network call, timer, retry and long-poll itself on the core, and tells the shell's
-//! [`Listener`] each new [`View`] (every text localised through [`words`], every control
-//! decided) and each [`Effect`] only the platform can perform (notifications, the camera,
+//! [`Listener`] each new [`AppView`] (every text localised through [`words`], every control
+//! decided) and each [`AppEffect`] only the platform can perform (notifications, the camera,
 //! vibration). Shells draw and perform; they decide nothing.
 #![forbid(unsafe_code)]
 
@@ -16,9 +16,9 @@ mod view;
 pub mod words;
 
 pub use app::{App, Clock, Listener, Options, SystemClock};
-pub use event::{Action, Effect, Event, Field, Haptic, NotificationAction};
+pub use event::{Action, AppEffect, AppEvent, Haptic, InputField, NotificationAction};
 pub use view::{
-    AccountRow, AccountScreen, AccountsScreen, Button, ChangePinScreen, DigitsField, EnrolScreen,
-    ForgotPinScreen, Notice, RemoveScreen, RequestRow, RequestScreen, ScanScreen, Screen,
-    SettingsScreen, TextField, Tone, View,
+    AccountRow, AccountScreen, AccountsScreen, AppView, ButtonView, ChangePinScreen, DigitsInput,
+    EnrolScreen, ForgotPinScreen, Notice, RemoveScreen, RequestRow, RequestScreen, ScanScreen,
+    Screen, SettingsScreen, TextInput, Tone,
 };

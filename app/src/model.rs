@@ -13,7 +13,7 @@ use latchkey_core::vault::{RecordId, RecordState};
 use latchkey_core::{Account, ChallengeView, Error, ErrorKind, ResetTicket, ScanResult, Settled};
 use zeroize::Zeroizing;
 
-use crate::event::{Action, Effect, Event, Field, Haptic, NotificationAction};
+use crate::event::{Action, AppEffect, AppEvent, Haptic, InputField, NotificationAction};
 use crate::view::Tone;
 use crate::words::{Text, Words};
 
@@ -173,7 +173,7 @@ pub(crate) enum Done {
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Input {
     /// From the shell.
-    Event(Event),
+    AppEvent(AppEvent),
     /// A scanned frame or image.
     Scanned(Result<ScanResult, Error>),
     /// From the driver.
@@ -185,7 +185,7 @@ pub(crate) enum Out {
     /// Run on the core.
     Work(Work),
     /// Perform on the platform.
-    Effect(Effect),
+    AppEffect(AppEffect),
 }
 
 /// Typed digits, wiped when dropped.
@@ -401,7 +401,7 @@ impl Model {
     pub(crate) fn update(&mut self, input: Input) -> Vec<Out> {
         let mut out = Vec::new();
         match input {
-            Input::Event(event) => self.event(event, &mut out),
+            Input::AppEvent(event) => self.event(event, &mut out),
             Input::Scanned(result) => self.scanned(result, &mut out),
             Input::Done(done) => self.done(done, &mut out),
         }
@@ -409,34 +409,34 @@ impl Model {
         out
     }
 
-    fn event(&mut self, event: Event, out: &mut Vec<Out>) {
+    fn event(&mut self, event: AppEvent, out: &mut Vec<Out>) {
         match event {
-            Event::Started => {
+            AppEvent::Started => {
                 out.push(Out::Work(Work::LoadAccounts));
                 out.push(Out::Work(Work::Settle));
             }
-            Event::Press(action) => self.press(action, out),
-            Event::Digit { field, digit } => self.digit(field, Some(digit)),
-            Event::Erase { field } => self.digit(field, None),
-            Event::Input { field, mut text } => {
+            AppEvent::Press(action) => self.press(action, out),
+            AppEvent::Digit { field, digit } => self.digit(field, Some(digit)),
+            AppEvent::Erase { field } => self.digit(field, None),
+            AppEvent::Input { field, mut text } => {
                 let kept: Zeroizing<String> = Zeroizing::new(text.chars().take(MAX_TEXT).collect());
                 zeroize::Zeroize::zeroize(&mut text);
                 match (&mut self.route, field) {
-                    (Route::Scan(scan), Field::Link) => scan.link = kept,
-                    (Route::Forgot(forgot), Field::Password) => forgot.password = kept,
+                    (Route::Scan(scan), InputField::Link) => scan.link = kept,
+                    (Route::Forgot(forgot), InputField::Password) => forgot.password = kept,
                     _ => {}
                 }
             }
-            Event::ImageOpened { bytes } => {
+            AppEvent::ImageOpened { bytes } => {
                 if matches!(self.route, Route::Scan(_)) {
                     out.push(Out::Work(Work::ScanImage(bytes)));
                 }
             }
-            Event::PushReceived { account, challenge } => {
+            AppEvent::PushReceived { account, challenge } => {
                 let account = account.and_then(|a| RecordId::parse(&a));
                 self.heard(account, &challenge, out);
             }
-            Event::NotificationPressed { challenge, action } => match action {
+            AppEvent::NotificationPressed { challenge, action } => match action {
                 None => {
                     if self.requests.contains_key(&challenge) {
                         self.go(Route::Request(challenge));
@@ -446,22 +446,22 @@ impl Model {
                 }
                 Some(NotificationAction::Deny) => self.answer(&challenge, Answer::Deny, out),
             },
-            Event::Foregrounded => {
+            AppEvent::Foregrounded => {
                 self.foreground = true;
                 if self.polling_stopped {
                     self.polling_stopped = false;
                 }
                 out.push(Out::Work(Work::LoadAccounts));
             }
-            Event::Backgrounded { stop_polling } => {
+            AppEvent::Backgrounded { stop_polling } => {
                 self.foreground = false;
                 if stop_polling {
                     self.polling_stopped = true;
                     out.push(Out::Work(Work::Poll(Vec::new())));
                 }
             }
-            Event::DeviceLocked { locked } => self.device_locked = locked,
-            Event::Tick => {}
+            AppEvent::DeviceLocked { locked } => self.device_locked = locked,
+            AppEvent::Tick => {}
         }
     }
 
@@ -473,7 +473,7 @@ impl Model {
             Action::Back => self.back(out),
             Action::AddAccount => {
                 self.go(Route::Scan(Scan::default()));
-                out.push(Out::Effect(Effect::OpenCamera));
+                out.push(Out::AppEffect(AppEffect::OpenCamera));
             }
             Action::OpenAccount { account } => {
                 if let Some(id) = RecordId::parse(&account).filter(|id| self.account(id).is_some())
@@ -533,7 +533,7 @@ impl Model {
                     self.scanned_link(result, out);
                 }
             }
-            Action::OpenImage => out.push(Out::Effect(Effect::PickImage)),
+            Action::OpenImage => out.push(Out::AppEffect(AppEffect::PickImage)),
             Action::Approve => {
                 if let Route::Request(id) = &self.route {
                     let id = id.clone();
@@ -589,7 +589,7 @@ impl Model {
         let next = match &self.route {
             Route::Accounts => return,
             Route::Scan(_) => {
-                out.push(Out::Effect(Effect::CloseCamera));
+                out.push(Out::AppEffect(AppEffect::CloseCamera));
                 Route::Accounts
             }
             Route::Account(_) | Route::Settings | Route::Enrol(_) => Route::Accounts,
@@ -637,7 +637,7 @@ impl Model {
         (pin, code)
     }
 
-    fn digit(&mut self, field: Field, digit: Option<u8>) {
+    fn digit(&mut self, field: InputField, digit: Option<u8>) {
         if self.busy.is_some() {
             return;
         }
@@ -646,32 +646,32 @@ impl Model {
             Route::Enrol(e) => {
                 let n = e.link.pin_digits;
                 match field {
-                    Field::Pin => Some((&mut e.pin, n)),
-                    Field::PinAgain => Some((&mut e.again, n)),
+                    InputField::Pin => Some((&mut e.pin, n)),
+                    InputField::PinAgain => Some((&mut e.again, n)),
                     _ => None,
                 }
             }
             Route::Request(id) => match self.requests.get_mut(id.as_str()) {
                 Some(r) if r.outcome.is_none() => match field {
-                    Field::Code => Some((&mut r.code, code_n)),
-                    Field::Pin => Some((&mut r.pin, n)),
+                    InputField::Code => Some((&mut r.code, code_n)),
+                    InputField::Pin => Some((&mut r.pin, n)),
                     _ => None,
                 },
                 _ => None,
             },
             Route::ChangePin(c) => match field {
-                Field::Pin => Some((&mut c.old, n)),
-                Field::NewPin => Some((&mut c.new, n)),
-                Field::NewPinAgain => Some((&mut c.again, n)),
+                InputField::Pin => Some((&mut c.old, n)),
+                InputField::NewPin => Some((&mut c.new, n)),
+                InputField::NewPinAgain => Some((&mut c.again, n)),
                 _ => None,
             },
             Route::Forgot(f) => match field {
-                Field::MailedCode => Some((&mut f.code, MAILED_CODE_DIGITS)),
-                Field::NewPin => Some((&mut f.new, n)),
-                Field::NewPinAgain => Some((&mut f.again, n)),
+                InputField::MailedCode => Some((&mut f.code, MAILED_CODE_DIGITS)),
+                InputField::NewPin => Some((&mut f.new, n)),
+                InputField::NewPinAgain => Some((&mut f.again, n)),
                 _ => None,
             },
-            Route::Remove(r) => (field == Field::Pin).then_some((&mut r.pin, n)),
+            Route::Remove(r) => (field == InputField::Pin).then_some((&mut r.pin, n)),
             _ => None,
         };
         if let Some((digits, max)) = target {
@@ -931,8 +931,8 @@ impl Model {
     fn scanned_link(&mut self, result: Result<EnrolmentLink, LinkError>, out: &mut Vec<Out>) {
         match result {
             Ok(link) => {
-                out.push(Out::Effect(Effect::CloseCamera));
-                out.push(Out::Effect(Effect::Vibrate {
+                out.push(Out::AppEffect(AppEffect::CloseCamera));
+                out.push(Out::AppEffect(AppEffect::Vibrate {
                     pattern: Haptic::Success,
                 }));
                 self.go(Route::Enrol(Enrol {
@@ -1033,7 +1033,7 @@ impl Model {
                             Text::of("enrol-done").with("service", service),
                             Tone::Success,
                         ));
-                        out.push(Out::Effect(Effect::Vibrate {
+                        out.push(Out::AppEffect(AppEffect::Vibrate {
                             pattern: Haptic::Success,
                         }));
                     }
@@ -1046,11 +1046,11 @@ impl Model {
                                 guidance: Some((Text::of("scan-expired"), Tone::Warning)),
                                 ..Scan::default()
                             }));
-                            out.push(Out::Effect(Effect::OpenCamera));
+                            out.push(Out::AppEffect(AppEffect::OpenCamera));
                         } else {
                             self.notice = Some((error_text(&err), Tone::Error));
                         }
-                        out.push(Out::Effect(Effect::Vibrate {
+                        out.push(Out::AppEffect(AppEffect::Vibrate {
                             pattern: Haptic::Failure,
                         }));
                     }
@@ -1068,7 +1068,7 @@ impl Model {
                         c.done = true;
                         self.locked.remove(&account);
                         self.notice = Some((Text::of("change-done"), Tone::Success));
-                        out.push(Out::Effect(Effect::Vibrate {
+                        out.push(Out::AppEffect(AppEffect::Vibrate {
                             pattern: Haptic::Success,
                         }));
                     }
@@ -1106,7 +1106,7 @@ impl Model {
                         f.done = true;
                         self.locked.remove(&account);
                         self.notice = Some((Text::of("forgot-done"), Tone::Success));
-                        out.push(Out::Effect(Effect::Vibrate {
+                        out.push(Out::AppEffect(AppEffect::Vibrate {
                             pattern: Haptic::Success,
                         }));
                     }
@@ -1128,7 +1128,9 @@ impl Model {
                             .collect();
                         for id in ended {
                             self.requests.remove(&id);
-                            out.push(Out::Effect(Effect::CancelNotification { challenge: id }));
+                            out.push(Out::AppEffect(AppEffect::CancelNotification {
+                                challenge: id,
+                            }));
                         }
                         self.accounts.retain(|a| a.id != account);
                         self.go(Route::Accounts);
@@ -1156,7 +1158,7 @@ impl Model {
             self.locked.insert(account.clone());
         }
         self.notice = Some((error_text(e), Tone::Error));
-        out.push(Out::Effect(Effect::Vibrate {
+        out.push(Out::AppEffect(AppEffect::Vibrate {
             pattern: Haptic::Failure,
         }));
     }
@@ -1175,7 +1177,7 @@ impl Model {
                 if self.foreground && calm {
                     // EU Login's habit: the app opens on its own at the request.
                     self.go(Route::Request(id.to_owned()));
-                    out.push(Out::Effect(Effect::Vibrate {
+                    out.push(Out::AppEffect(AppEffect::Vibrate {
                         pattern: Haptic::Attention,
                     }));
                 } else if !matches!(&self.route, Route::Request(open) if open == id) {
@@ -1213,7 +1215,7 @@ impl Model {
             )
         };
         r.notified = true;
-        out.push(Out::Effect(Effect::Notify {
+        out.push(Out::AppEffect(AppEffect::Notify {
             challenge: id.to_owned(),
             title: words.say("notify-title"),
             body,
@@ -1226,7 +1228,7 @@ impl Model {
         let open = matches!(&self.route, Route::Request(open) if open == id);
         if let Some(r) = self.requests.get_mut(id) {
             if r.notified {
-                out.push(Out::Effect(Effect::CancelNotification {
+                out.push(Out::AppEffect(AppEffect::CancelNotification {
                     challenge: id.to_owned(),
                 }));
                 r.notified = false;
@@ -1250,7 +1252,7 @@ impl Model {
         let account = r.account.clone();
         r.pin.clear();
         if r.notified {
-            out.push(Out::Effect(Effect::CancelNotification {
+            out.push(Out::AppEffect(AppEffect::CancelNotification {
                 challenge: id.to_owned(),
             }));
             r.notified = false;
@@ -1266,7 +1268,7 @@ impl Model {
                     // A proven PIN unlocked the counter (P2).
                     self.locked.remove(&account);
                 }
-                out.push(Out::Effect(Effect::Vibrate {
+                out.push(Out::AppEffect(AppEffect::Vibrate {
                     pattern: Haptic::Success,
                 }));
             }
@@ -1280,7 +1282,7 @@ impl Model {
                 if r.outcome.is_none() {
                     self.failed(&account, &e, out);
                 } else {
-                    out.push(Out::Effect(Effect::Vibrate {
+                    out.push(Out::AppEffect(AppEffect::Vibrate {
                         pattern: Haptic::Failure,
                     }));
                 }
@@ -1305,7 +1307,7 @@ impl Model {
                 r.pin.clear();
                 if r.notified {
                     r.notified = false;
-                    out.push(Out::Effect(Effect::CancelNotification {
+                    out.push(Out::AppEffect(AppEffect::CancelNotification {
                         challenge: id.clone(),
                     }));
                 }

@@ -4,14 +4,14 @@ use latchkey_core::protocol::wire::PinSource;
 use latchkey_core::vault::{RecordId, RecordState};
 use latchkey_core::Account;
 
-use crate::event::{Action, Field};
+use crate::event::{Action, InputField};
 use crate::model::{
     assurance_text, host_of, split_label, Digits, Model, Request, Route, MAILED_CODE_DIGITS,
 };
 use crate::view::{
-    AccountRow, AccountScreen, AccountsScreen, Button, ChangePinScreen, DigitsField, EnrolScreen,
-    ForgotPinScreen, Notice, RemoveScreen, RequestRow, RequestScreen, ScanScreen, Screen,
-    SettingsScreen, TextField, Tone, View,
+    AccountRow, AccountScreen, AccountsScreen, AppView, ButtonView, ChangePinScreen, DigitsInput,
+    EnrolScreen, ForgotPinScreen, Notice, RemoveScreen, RequestRow, RequestScreen, ScanScreen,
+    Screen, SettingsScreen, TextInput, Tone,
 };
 use crate::words::{Text, Words, CATALOGUES};
 
@@ -20,10 +20,10 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 impl Model {
     /// The current view.
-    pub(crate) fn view(&self) -> View {
+    pub(crate) fn view(&self) -> AppView {
         let w = &self.words;
         let enabled = self.busy.is_none();
-        let button = |label: String, action: Action| Button {
+        let button = |label: String, action: Action| ButtonView {
             a11y: label.clone(),
             label,
             enabled,
@@ -53,13 +53,13 @@ impl Model {
                         guidance,
                         tone,
                         camera_a11y: w.say("scan-camera-a11y"),
-                        link: TextField {
-                            field: Field::Link,
+                        link: TextInput {
+                            field: InputField::Link,
                             label: w.say("scan-paste-label"),
                             secret: false,
                             enabled,
                         },
-                        use_link: Button {
+                        use_link: ButtonView {
                             enabled: enabled && !scan.link.trim().is_empty(),
                             ..button(w.say("scan-paste-use"), Action::UseLink)
                         },
@@ -92,7 +92,7 @@ impl Model {
                         },
                         pin: digits_field(
                             w,
-                            Field::Pin,
+                            InputField::Pin,
                             "enrol-pin-label",
                             &e.pin,
                             n,
@@ -101,7 +101,7 @@ impl Model {
                         pin_again: chosen.then(|| {
                             digits_field(
                                 w,
-                                Field::PinAgain,
+                                InputField::PinAgain,
                                 "enrol-pin-again-label",
                                 &e.again,
                                 n,
@@ -109,7 +109,7 @@ impl Model {
                             )
                         }),
                         feedback: e.feedback.as_ref().map(|t| w.get(t)),
-                        submit: Button {
+                        submit: ButtonView {
                             enabled: enabled && ready && !e.done,
                             ..button(w.say("enrol-submit"), Action::Submit)
                         },
@@ -133,18 +133,18 @@ impl Model {
                     w.say("change-title"),
                     Screen::ChangePin(ChangePinScreen {
                         account: self.account_name(&c.account),
-                        old: digits_field(w, Field::Pin, "change-old", &c.old, n, live),
-                        new: digits_field(w, Field::NewPin, "change-new", &c.new, n, live),
+                        old: digits_field(w, InputField::Pin, "change-old", &c.old, n, live),
+                        new: digits_field(w, InputField::NewPin, "change-new", &c.new, n, live),
                         again: digits_field(
                             w,
-                            Field::NewPinAgain,
+                            InputField::NewPinAgain,
                             "change-again",
                             &c.again,
                             n,
                             live,
                         ),
                         feedback: c.feedback.as_ref().map(|t| w.get(t)),
-                        submit: Button {
+                        submit: ButtonView {
                             enabled: live && ready,
                             ..button(w.say("change-submit"), Action::Submit)
                         },
@@ -173,8 +173,8 @@ impl Model {
                     Screen::ForgotPin(ForgotPinScreen {
                         account: self.account_name(&f.account),
                         intro: w.get(&Text::of("forgot-intro").with("service", service)),
-                        password: (!step_two).then(|| TextField {
-                            field: Field::Password,
+                        password: (!step_two).then(|| TextInput {
+                            field: InputField::Password,
                             label: w.say("forgot-password"),
                             secret: true,
                             enabled: live,
@@ -182,7 +182,7 @@ impl Model {
                         code: step_two.then(|| {
                             let mut field = digits_field(
                                 w,
-                                Field::MailedCode,
+                                InputField::MailedCode,
                                 "forgot-code",
                                 &f.code,
                                 MAILED_CODE_DIGITS,
@@ -191,13 +191,21 @@ impl Model {
                             field.shown = Some(f.code.as_str().to_owned());
                             field
                         }),
-                        new: step_two
-                            .then(|| digits_field(w, Field::NewPin, "forgot-new", &f.new, n, live)),
+                        new: step_two.then(|| {
+                            digits_field(w, InputField::NewPin, "forgot-new", &f.new, n, live)
+                        }),
                         again: step_two.then(|| {
-                            digits_field(w, Field::NewPinAgain, "forgot-again", &f.again, n, live)
+                            digits_field(
+                                w,
+                                InputField::NewPinAgain,
+                                "forgot-again",
+                                &f.again,
+                                n,
+                                live,
+                            )
                         }),
                         feedback: f.feedback.as_ref().map(|t| w.get(t)),
-                        submit: Button {
+                        submit: ButtonView {
                             enabled: live && ready,
                             ..button(
                                 w.say(if step_two {
@@ -221,8 +229,15 @@ impl Model {
                     Screen::Remove(RemoveScreen {
                         intro: w.get(&Text::of("remove-intro").with("account", name.clone())),
                         account: name,
-                        pin: digits_field(w, Field::Pin, "enrol-pin-label", &r.pin, n, enabled),
-                        submit: Button {
+                        pin: digits_field(
+                            w,
+                            InputField::Pin,
+                            "enrol-pin-label",
+                            &r.pin,
+                            n,
+                            enabled,
+                        ),
+                        submit: ButtonView {
                             enabled: enabled && r.pin.len() == n,
                             ..button(w.say("remove-submit"), Action::Submit)
                         },
@@ -257,7 +272,7 @@ impl Model {
                 )
             }
         };
-        View {
+        AppView {
             language: w.tag().to_owned(),
             title,
             screen,
@@ -325,7 +340,7 @@ impl Model {
             locked,
             pending,
             pending_text,
-            open: Button {
+            open: ButtonView {
                 label: service,
                 a11y,
                 enabled: self.busy.is_none(),
@@ -355,19 +370,19 @@ impl Model {
         Screen::Accounts(AccountsScreen {
             empty: accounts.is_empty().then(|| w.say("accounts-empty")),
             accounts,
-            add: Button {
+            add: ButtonView {
                 label: w.say("accounts-add"),
                 a11y: w.say("accounts-add"),
                 enabled,
                 action: Action::AddAccount,
             },
-            check_now: Button {
+            check_now: ButtonView {
                 a11y: check_label.clone(),
                 label: check_label,
                 enabled: enabled && !self.checking && !self.accounts.is_empty(),
                 action: Action::CheckNow,
             },
-            settings: Button {
+            settings: ButtonView {
                 label: w.say("accounts-settings"),
                 a11y: w.say("accounts-settings"),
                 enabled,
@@ -396,7 +411,7 @@ impl Model {
                         .with("time", self.clock_time(view.challenge.created_at)),
                 );
                 Some(RequestRow {
-                    open: Button {
+                    open: ButtonView {
                         label: text.clone(),
                         a11y: text.clone(),
                         enabled,
@@ -409,7 +424,7 @@ impl Model {
             })
             .collect();
         let active = account.state == RecordState::Active;
-        let button = |id_: &'static str, action: Action, on: bool| Button {
+        let button = |id_: &'static str, action: Action, on: bool| ButtonView {
             label: w.say(id_),
             a11y: w.say(id_),
             enabled: enabled && on,
@@ -454,8 +469,8 @@ impl Model {
                 time: String::new(),
                 countdown: String::new(),
                 seconds_left: 0,
-                code: digits_field(w, Field::Code, "request-code-label", &r.code, 0, false),
-                pin: digits_field(w, Field::Pin, "request-pin-label", &r.pin, 0, false),
+                code: digits_field(w, InputField::Code, "request-code-label", &r.code, 0, false),
+                pin: digits_field(w, InputField::Pin, "request-pin-label", &r.pin, 0, false),
                 approve: disabled(w.say("request-approve"), Action::Approve),
                 deny: disabled(w.say("request-deny"), Action::Deny),
                 not_me: disabled(w.say("request-not-me"), Action::NotMe),
@@ -471,14 +486,14 @@ impl Model {
         let live = enabled && open;
         let mut code = digits_field(
             w,
-            Field::Code,
+            InputField::Code,
             "request-code-label",
             &r.code,
             c.code_digits,
             live,
         );
         code.shown = Some(r.code.as_str().to_owned());
-        let button = |label: String, action: Action, on: bool| Button {
+        let button = |label: String, action: Action, on: bool| ButtonView {
             a11y: label.clone(),
             label,
             enabled: on,
@@ -503,7 +518,7 @@ impl Model {
             code,
             pin: digits_field(
                 w,
-                Field::Pin,
+                InputField::Pin,
                 "request-pin-label",
                 &r.pin,
                 n,
@@ -550,8 +565,8 @@ pub(crate) fn request_notice(model: &Model) -> Option<Notice> {
     })
 }
 
-fn disabled(label: String, action: Action) -> Button {
-    Button {
+fn disabled(label: String, action: Action) -> ButtonView {
+    ButtonView {
         a11y: label.clone(),
         label,
         enabled: false,
@@ -561,14 +576,14 @@ fn disabled(label: String, action: Action) -> Button {
 
 fn digits_field(
     w: &Words,
-    field: Field,
+    field: InputField,
     label: &'static str,
     digits: &Digits,
     length: u8,
     enabled: bool,
-) -> DigitsField {
+) -> DigitsInput {
     let label = w.say(label);
-    DigitsField {
+    DigitsInput {
         field,
         a11y: w.get(
             &Text::of("pin-field-a11y")

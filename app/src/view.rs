@@ -1,12 +1,12 @@
-//! What a shell draws: one [`View`] per state, every text already in the person's language,
+//! What a shell draws: one [`AppView`] per state, every text already in the person's language,
 //! every control's label, state and accessible name decided here. Shells render these and send
 //! back the [`crate::Action`] a pressed button carries; they decide nothing.
 
-use crate::event::{Action, Field};
+use crate::event::{Action, InputField};
 
 /// The whole screen.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct View {
+pub struct AppView {
     /// The language the texts are in (`en`, `fr`, `de`).
     pub language: String,
     /// The screen's title.
@@ -18,7 +18,7 @@ pub struct View {
     /// Work in progress: what is being done (show a spinner; the controls are disabled).
     pub busy: Option<String>,
     /// "Back", when there is somewhere to go back to.
-    pub back: Option<Button>,
+    pub back: Option<ButtonView>,
 }
 
 /// A message and how it should look.
@@ -45,23 +45,23 @@ pub enum Tone {
 
 /// A button: its label, its accessible name, whether it can be pressed, and what it sends.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Button {
+pub struct ButtonView {
     /// The label.
     pub label: String,
     /// The accessible name (screen readers).
     pub a11y: String,
     /// Whether it can be pressed now.
     pub enabled: bool,
-    /// What pressing it sends ([`crate::Event::Press`]).
+    /// What pressing it sends ([`crate::AppEvent::Press`]).
     pub action: Action,
 }
 
 /// A field of digits typed on a keypad (PINs, the number on the login page, a mailed code).
 /// The digits live in the app; the shell shows `filled` dots, or `shown` when not secret.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DigitsField {
-    /// Which field ([`crate::Event::Digit`] and [`crate::Event::Erase`] name it).
-    pub field: Field,
+pub struct DigitsInput {
+    /// Which field ([`crate::AppEvent::Digit`] and [`crate::AppEvent::Erase`] name it).
+    pub field: InputField,
     /// The label.
     pub label: String,
     /// How many digits it takes.
@@ -76,11 +76,11 @@ pub struct DigitsField {
     pub enabled: bool,
 }
 
-/// A text field (a password, a pasted link), set whole with [`crate::Event::Input`].
+/// A text field (a password, a pasted link), set whole with [`crate::AppEvent::Input`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TextField {
+pub struct TextInput {
     /// Which field.
-    pub field: Field,
+    pub field: InputField,
     /// The label.
     pub label: String,
     /// Hide what is typed.
@@ -134,7 +134,7 @@ pub struct AccountRow {
     /// "2 sign-in requests waiting", when there are.
     pub pending_text: Option<String>,
     /// Opens the account.
-    pub open: Button,
+    pub open: ButtonView,
 }
 
 /// Home.
@@ -145,11 +145,11 @@ pub struct AccountsScreen {
     /// What to do when there is none.
     pub empty: Option<String>,
     /// "Initialise (add an account)".
-    pub add: Button,
+    pub add: ButtonView,
     /// "Check for sign-in requests now".
-    pub check_now: Button,
+    pub check_now: ButtonView,
     /// "Settings".
-    pub settings: Button,
+    pub settings: ButtonView,
 }
 
 /// A waiting request, as listed on its account.
@@ -158,7 +158,7 @@ pub struct RequestRow {
     /// "Sign-in from Firefox on Linux at 14:02".
     pub text: String,
     /// Opens it.
-    pub open: Button,
+    pub open: ButtonView,
 }
 
 /// One account.
@@ -171,11 +171,11 @@ pub struct AccountScreen {
     /// "No sign-in request is waiting.", when none.
     pub none: Option<String>,
     /// "Change PIN".
-    pub change_pin: Button,
+    pub change_pin: ButtonView,
     /// "Forgot PIN".
-    pub forgot_pin: Button,
+    pub forgot_pin: ButtonView,
     /// "Remove this account".
-    pub remove: Button,
+    pub remove: ButtonView,
 }
 
 /// Scanning.
@@ -188,11 +188,11 @@ pub struct ScanScreen {
     /// The camera view's accessible name.
     pub camera_a11y: String,
     /// The link field (desktops; phones without a camera).
-    pub link: TextField,
+    pub link: TextInput,
     /// "Use this link".
-    pub use_link: Button,
+    pub use_link: ButtonView,
     /// "Open an image of the code", on builds that read image files.
-    pub open_image: Option<Button>,
+    pub open_image: Option<ButtonView>,
 }
 
 /// Adding an account.
@@ -203,15 +203,15 @@ pub struct EnrolScreen {
     /// "Type the PIN you set on the page." or "Choose a 4-digit PIN…".
     pub instruction: String,
     /// The PIN.
-    pub pin: DigitsField,
+    pub pin: DigitsInput,
     /// The PIN again, when the app chooses it.
-    pub pin_again: Option<DigitsField>,
+    pub pin_again: Option<DigitsInput>,
     /// Live feedback on the PIN (too easy, different).
     pub feedback: Option<String>,
     /// "Add the account".
-    pub submit: Button,
+    pub submit: ButtonView,
     /// After success: "Done".
-    pub done: Option<Button>,
+    pub done: Option<ButtonView>,
 }
 
 /// A sign-in request.
@@ -232,19 +232,19 @@ pub struct RequestScreen {
     /// Seconds left (0: expired).
     pub seconds_left: u32,
     /// The number shown on the login page.
-    pub code: DigitsField,
+    pub code: DigitsInput,
     /// The PIN.
-    pub pin: DigitsField,
+    pub pin: DigitsInput,
     /// "Approve".
-    pub approve: Button,
+    pub approve: ButtonView,
     /// "Deny".
-    pub deny: Button,
+    pub deny: ButtonView,
     /// "This wasn't me".
-    pub not_me: Button,
+    pub not_me: ButtonView,
     /// After an answer (or expiry): "Done".
-    pub done: Option<Button>,
+    pub done: Option<ButtonView>,
     /// When the account is locked: "Forgot PIN".
-    pub forgot_pin: Option<Button>,
+    pub forgot_pin: Option<ButtonView>,
 }
 
 /// Changing the PIN.
@@ -253,17 +253,17 @@ pub struct ChangePinScreen {
     /// The account.
     pub account: String,
     /// The current PIN.
-    pub old: DigitsField,
+    pub old: DigitsInput,
     /// The new PIN.
-    pub new: DigitsField,
+    pub new: DigitsInput,
     /// The new PIN again.
-    pub again: DigitsField,
+    pub again: DigitsInput,
     /// Live feedback on the new PIN.
     pub feedback: Option<String>,
     /// "Change PIN".
-    pub submit: Button,
+    pub submit: ButtonView,
     /// After success: "Done".
-    pub done: Option<Button>,
+    pub done: Option<ButtonView>,
 }
 
 /// "Forgot PIN".
@@ -274,19 +274,19 @@ pub struct ForgotPinScreen {
     /// What to do now.
     pub intro: String,
     /// Step 1: the password.
-    pub password: Option<TextField>,
+    pub password: Option<TextInput>,
     /// Step 2: the mailed code.
-    pub code: Option<DigitsField>,
+    pub code: Option<DigitsInput>,
     /// Step 2: the new PIN.
-    pub new: Option<DigitsField>,
+    pub new: Option<DigitsInput>,
     /// Step 2: the new PIN again.
-    pub again: Option<DigitsField>,
+    pub again: Option<DigitsInput>,
     /// Live feedback on the new PIN.
     pub feedback: Option<String>,
     /// "Send the code" or "Set the new PIN".
-    pub submit: Button,
+    pub submit: ButtonView,
     /// After success: "Done".
-    pub done: Option<Button>,
+    pub done: Option<ButtonView>,
 }
 
 /// Removing the account.
@@ -297,9 +297,9 @@ pub struct RemoveScreen {
     /// What happens, and the way out for a forgotten PIN.
     pub intro: String,
     /// The PIN.
-    pub pin: DigitsField,
+    pub pin: DigitsInput,
     /// "Remove".
-    pub submit: Button,
+    pub submit: ButtonView,
 }
 
 /// Settings.
@@ -308,7 +308,7 @@ pub struct SettingsScreen {
     /// "Language".
     pub language_label: String,
     /// The choices: the device's language, then each catalogue by its own name.
-    pub languages: Vec<Button>,
+    pub languages: Vec<ButtonView>,
     /// About Latchkey.
     pub about: String,
     /// "Version 0.1.0".

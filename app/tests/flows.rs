@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use latchkey_app::{
-    Action, App, Clock, Effect, Event, Field, Listener, Options, RequestScreen, Screen, Tone, View,
+    Action, App, AppEffect, AppEvent, AppView, Clock, InputField, Listener, Options, RequestScreen,
+    Screen, Tone,
 };
 use latchkey_core::Latchkey;
 use latchkey_e2e::server::{self, on_both_backends, Backend, Browser, TestServer};
@@ -31,15 +32,15 @@ on_both_backends! {
 /// The shell: records every view and effect.
 #[derive(Default)]
 struct Recorder {
-    views: Mutex<Vec<View>>,
-    effects: Mutex<Vec<Effect>>,
+    views: Mutex<Vec<AppView>>,
+    effects: Mutex<Vec<AppEffect>>,
 }
 
 impl Listener for Recorder {
-    fn view_changed(&self, view: View) {
+    fn view_changed(&self, view: AppView) {
         self.views.lock().unwrap().push(view);
     }
-    fn perform(&self, effect: Effect) {
+    fn perform(&self, effect: AppEffect) {
         self.effects.lock().unwrap().push(effect);
     }
 }
@@ -79,7 +80,7 @@ impl Shell {
                 ..Options::default()
             },
         );
-        app.send(Event::Started);
+        app.send(AppEvent::Started);
         Self {
             app,
             recorder,
@@ -87,23 +88,23 @@ impl Shell {
         }
     }
 
-    fn view(&self) -> View {
+    fn view(&self) -> AppView {
         self.app.view()
     }
 
-    async fn send(&self, event: Event) -> View {
+    async fn send(&self, event: AppEvent) -> AppView {
         self.app.send(event);
         self.app.idle().await;
         self.view()
     }
 
-    async fn press(&self, action: Action) -> View {
-        self.send(Event::Press(action)).await
+    async fn press(&self, action: Action) -> AppView {
+        self.send(AppEvent::Press(action)).await
     }
 
-    async fn type_digits(&self, field: Field, digits: &str) {
+    async fn type_digits(&self, field: InputField, digits: &str) {
         for d in digits.bytes() {
-            self.app.send(Event::Digit {
+            self.app.send(AppEvent::Digit {
                 field,
                 digit: d - b'0',
             });
@@ -112,7 +113,7 @@ impl Shell {
     }
 
     /// Waits (long-polls run in the background) until the view satisfies `what`.
-    async fn wait_for(&self, what: &str, test: impl Fn(&View) -> bool) -> View {
+    async fn wait_for(&self, what: &str, test: impl Fn(&AppView) -> bool) -> AppView {
         for _ in 0..500 {
             self.app.idle().await;
             let view = self.view();
@@ -127,7 +128,7 @@ impl Shell {
         );
     }
 
-    fn effects(&self) -> Vec<Effect> {
+    fn effects(&self) -> Vec<AppEffect> {
         self.recorder.effects.lock().unwrap().clone()
     }
 
@@ -136,21 +137,21 @@ impl Shell {
     }
 }
 
-fn request(view: &View) -> &RequestScreen {
+fn request(view: &AppView) -> &RequestScreen {
     match &view.screen {
         Screen::Request(r) => r,
         other => panic!("not a request screen: {other:#?}"),
     }
 }
 
-fn notice(view: &View) -> String {
+fn notice(view: &AppView) -> String {
     view.notice
         .as_ref()
         .map(|n| n.text.clone())
         .unwrap_or_default()
 }
 
-fn is_request(view: &View) -> bool {
+fn is_request(view: &AppView) -> bool {
     matches!(&view.screen, Screen::Request(r) if r.seconds_left > 0 || view.notice.is_some())
 }
 
@@ -164,7 +165,7 @@ async fn enrolled(server: &TestServer, shell: &Shell, email: &str, pin: &str) ->
     let (w, h, luma) = server::rasterise(server::page_svg(&html));
     shell.app.scan_frame(&luma, w as u32, h as u32, w as u32);
     shell.app.idle().await;
-    shell.type_digits(Field::Pin, pin).await;
+    shell.type_digits(InputField::Pin, pin).await;
     let view = shell.press(Action::Submit).await;
     assert!(
         notice(&view).contains("This device is ready"),
@@ -203,7 +204,7 @@ async fn enrol_from_frame(backend: Backend) {
     let (html, _) = browser.add_device("Phone", "4831").await;
     let view = shell.press(Action::AddAccount).await;
     assert!(
-        shell.effects().contains(&Effect::OpenCamera),
+        shell.effects().contains(&AppEffect::OpenCamera),
         "the camera opens"
     );
     let Screen::Scan(scan) = &view.screen else {
@@ -231,7 +232,7 @@ async fn enrol_from_frame(backend: Backend) {
     let (w, h, luma) = server::rasterise(server::page_svg(&html));
     shell.app.scan_frame(&luma, w as u32, h as u32, w as u32);
     let view = shell.view();
-    assert!(shell.effects().contains(&Effect::CloseCamera));
+    assert!(shell.effects().contains(&AppEffect::CloseCamera));
     let Screen::Enrol(enrol) = &view.screen else {
         panic!("{view:#?}")
     };
@@ -245,22 +246,22 @@ async fn enrol_from_frame(backend: Backend) {
     assert!(!enrol.submit.enabled, "nothing typed yet");
 
     // A PIN the policy refuses never reaches the server.
-    shell.type_digits(Field::Pin, "1111").await;
+    shell.type_digits(InputField::Pin, "1111").await;
     assert_eq!(shell.view().screen_pin_filled(), 4);
     let view = shell.press(Action::Submit).await;
     assert!(notice(&view).contains("too easy to guess"), "{view:#?}");
     // A wrong PIN: the attempts left, and the retry works.
-    shell.type_digits(Field::Pin, "7394").await;
+    shell.type_digits(InputField::Pin, "7394").await;
     let view = shell.press(Action::Submit).await;
     assert!(notice(&view).starts_with("Wrong PIN."), "{view:#?}");
     assert!(notice(&view).contains("attempts left"), "{}", notice(&view));
-    shell.type_digits(Field::Pin, "4831").await;
+    shell.type_digits(InputField::Pin, "4831").await;
     let view = shell.press(Action::Submit).await;
     assert_eq!(
         notice(&view),
         "This device is ready. Latchkey demo will ask you here to approve each sign-in."
     );
-    assert!(shell.effects().contains(&Effect::Vibrate {
+    assert!(shell.effects().contains(&AppEffect::Vibrate {
         pattern: latchkey_app::Haptic::Success
     }));
     let view = shell.press(Action::Done).await;
@@ -286,7 +287,7 @@ async fn enrol_from_frame(backend: Backend) {
 }
 
 /// Signs in on the web page and waits until the app opens the request on its own.
-async fn sign_in(server: &TestServer, shell: &Shell, email: &str) -> (Browser, String, View) {
+async fn sign_in(server: &TestServer, shell: &Shell, email: &str) -> (Browser, String, AppView) {
     let (browser, _, code) = Browser::sign_in(server, email, PASSWORD).await;
     let view = shell.wait_for("the request", is_request).await;
     (browser, code, view)
@@ -310,12 +311,12 @@ async fn approve(backend: Backend) {
     assert!(r.seconds_left > 100, "{}", r.seconds_left);
     assert!(!r.approve.enabled, "number and PIN first");
     assert_eq!(r.code.length, 2);
-    shell.type_digits(Field::Code, &code).await;
+    shell.type_digits(InputField::Code, &code).await;
     assert_eq!(
         request(&shell.view()).code.shown.as_deref(),
         Some(code.as_str())
     );
-    shell.type_digits(Field::Pin, "4831").await;
+    shell.type_digits(InputField::Pin, "4831").await;
     let r = shell.view();
     assert!(request(&r).approve.enabled);
     assert_eq!(request(&r).pin.a11y, "Your PIN: 4 of 4 digits typed");
@@ -344,9 +345,9 @@ async fn wrong_pins_lock(backend: Backend) {
     let shell = Shell::open(phone.open());
     enrolled(&server, &shell, "ana@example.org", "4831").await;
     let (_, code, _) = sign_in(&server, &shell, "ana@example.org").await;
-    shell.type_digits(Field::Code, &code).await;
+    shell.type_digits(InputField::Code, &code).await;
     for left in [4, 3, 2, 1] {
-        shell.type_digits(Field::Pin, "0000").await;
+        shell.type_digits(InputField::Pin, "0000").await;
         let view = shell.press(Action::Approve).await;
         let expected = if left == 1 {
             "Wrong PIN. 1 attempt left before this account is locked on this device.".to_owned()
@@ -357,7 +358,7 @@ async fn wrong_pins_lock(backend: Backend) {
         assert_eq!(view.notice.as_ref().unwrap().tone, Tone::Error);
         assert_eq!(request(&view).pin.filled, 0, "the PIN field is emptied");
     }
-    shell.type_digits(Field::Pin, "0000").await;
+    shell.type_digits(InputField::Pin, "0000").await;
     let view = shell.press(Action::Approve).await;
     assert!(notice(&view).contains("now locked"), "{}", notice(&view));
     let r = request(&view);
@@ -415,17 +416,17 @@ async fn countdown(backend: Backend) {
     let start = request(&view).seconds_left;
     assert!(start > 100 && start <= 120, "{start}");
     shell.advance(30);
-    let view = shell.send(Event::Tick).await;
+    let view = shell.send(AppEvent::Tick).await;
     assert_eq!(request(&view).seconds_left, start - 30);
     assert_eq!(
         request(&view).countdown,
         format!("{} seconds left", start - 30)
     );
     shell.advance(u64::from(start) - 31);
-    let view = shell.send(Event::Tick).await;
+    let view = shell.send(AppEvent::Tick).await;
     assert_eq!(request(&view).countdown, "1 second left");
     shell.advance(1);
-    let view = shell.send(Event::Tick).await;
+    let view = shell.send(AppEvent::Tick).await;
     assert_eq!(request(&view).seconds_left, 0);
     assert_eq!(
         notice(&view),
@@ -456,13 +457,13 @@ async fn push_and_poll(backend: Backend) {
     };
     // The push and the long-poll race; the request is fetched and notified once.
     shell
-        .send(Event::PushReceived {
+        .send(AppEvent::PushReceived {
             account: Some(account.clone()),
             challenge: challenge.clone(),
         })
         .await;
     shell
-        .send(Event::PushReceived {
+        .send(AppEvent::PushReceived {
             account: None,
             challenge: challenge.clone(),
         })
@@ -472,10 +473,10 @@ async fn push_and_poll(backend: Backend) {
     let notified: Vec<_> = shell
         .effects()
         .into_iter()
-        .filter(|e| matches!(e, Effect::Notify { .. }))
+        .filter(|e| matches!(e, AppEffect::Notify { .. }))
         .collect();
     assert_eq!(notified.len(), 1, "one notification: {notified:#?}");
-    let Effect::Notify {
+    let AppEffect::Notify {
         challenge: id,
         title,
         body,
@@ -503,14 +504,14 @@ async fn push_and_poll(backend: Backend) {
     );
     // Deny from the notification, without opening the app.
     shell
-        .send(Event::NotificationPressed {
+        .send(AppEvent::NotificationPressed {
             challenge: challenge.clone(),
             action: Some(latchkey_app::NotificationAction::Deny),
         })
         .await;
     assert!(shell
         .effects()
-        .contains(&Effect::CancelNotification { challenge }));
+        .contains(&AppEffect::CancelNotification { challenge }));
     let view = shell
         .wait_for(
             "no waiting request",
@@ -537,8 +538,8 @@ async fn change_pin(backend: Backend) {
         })
         .await;
     assert_eq!(view.title, "Change PIN");
-    shell.type_digits(Field::Pin, "4831").await;
-    shell.type_digits(Field::NewPin, "1234").await;
+    shell.type_digits(InputField::Pin, "4831").await;
+    shell.type_digits(InputField::NewPin, "1234").await;
     let Screen::ChangePin(c) = &shell.view().screen else {
         panic!()
     };
@@ -548,13 +549,13 @@ async fn change_pin(backend: Backend) {
     );
     for _ in 0..4 {
         shell
-            .send(Event::Erase {
-                field: Field::NewPin,
+            .send(AppEvent::Erase {
+                field: InputField::NewPin,
             })
             .await;
     }
-    shell.type_digits(Field::NewPin, "5038").await;
-    shell.type_digits(Field::NewPinAgain, "5039").await;
+    shell.type_digits(InputField::NewPin, "5038").await;
+    shell.type_digits(InputField::NewPinAgain, "5039").await;
     let Screen::ChangePin(c) = &shell.view().screen else {
         panic!()
     };
@@ -564,11 +565,11 @@ async fn change_pin(backend: Backend) {
     );
     assert!(!c.submit.enabled);
     shell
-        .send(Event::Erase {
-            field: Field::NewPinAgain,
+        .send(AppEvent::Erase {
+            field: InputField::NewPinAgain,
         })
         .await;
-    shell.type_digits(Field::NewPinAgain, "8").await;
+    shell.type_digits(InputField::NewPinAgain, "8").await;
     let view = shell.press(Action::Submit).await;
     assert_eq!(
         notice(&view),
@@ -576,8 +577,8 @@ async fn change_pin(backend: Backend) {
     );
     shell.press(Action::Done).await;
     let (_, code, _) = sign_in(&server, &shell, "ana@example.org").await;
-    shell.type_digits(Field::Code, &code).await;
-    shell.type_digits(Field::Pin, "5038").await;
+    shell.type_digits(InputField::Code, &code).await;
+    shell.type_digits(InputField::Pin, "5038").await;
     let view = shell.press(Action::Approve).await;
     assert!(
         notice(&view).starts_with("Approved."),
@@ -613,16 +614,16 @@ async fn forgot_pin(backend: Backend) {
     assert!(f.code.is_none(), "the code comes after the password");
     // A wrong password.
     shell
-        .send(Event::Input {
-            field: Field::Password,
+        .send(AppEvent::Input {
+            field: InputField::Password,
             text: "wrong".into(),
         })
         .await;
     let view = shell.press(Action::Submit).await;
     assert_eq!(notice(&view), "The password or the code is wrong.");
     shell
-        .send(Event::Input {
-            field: Field::Password,
+        .send(AppEvent::Input {
+            field: InputField::Password,
             text: PASSWORD.into(),
         })
         .await;
@@ -637,9 +638,9 @@ async fn forgot_pin(backend: Backend) {
     };
     assert!(f.password.is_none() && f.code.is_some());
     let code = server::reset_code(&server);
-    shell.type_digits(Field::MailedCode, &code).await;
-    shell.type_digits(Field::NewPin, "7292").await;
-    shell.type_digits(Field::NewPinAgain, "7292").await;
+    shell.type_digits(InputField::MailedCode, &code).await;
+    shell.type_digits(InputField::NewPin, "7292").await;
+    shell.type_digits(InputField::NewPinAgain, "7292").await;
     let view = shell.press(Action::Submit).await;
     assert_eq!(
         notice(&view),
@@ -647,8 +648,8 @@ async fn forgot_pin(backend: Backend) {
     );
     shell.press(Action::Done).await;
     let (_, code, _) = sign_in(&server, &shell, "ana@example.org").await;
-    shell.type_digits(Field::Code, &code).await;
-    shell.type_digits(Field::Pin, "7292").await;
+    shell.type_digits(InputField::Code, &code).await;
+    shell.type_digits(InputField::Pin, "7292").await;
     let view = shell.press(Action::Approve).await;
     assert!(notice(&view).starts_with("Approved."), "{view:#?}");
     server.stop().await;
@@ -667,8 +668,8 @@ async fn two_accounts(backend: Backend) {
     // Bob's request opens for Bob, with Bob's PIN.
     let (_, code, view) = sign_in(&server, &shell, "bob@example.org").await;
     assert_eq!(request(&view).account, "bob@example.org");
-    shell.type_digits(Field::Code, &code).await;
-    shell.type_digits(Field::Pin, "5038").await;
+    shell.type_digits(InputField::Code, &code).await;
+    shell.type_digits(InputField::Pin, "5038").await;
     let view = shell.press(Action::Approve).await;
     assert!(notice(&view).starts_with("Approved."), "{view:#?}");
     let view = shell.press(Action::Done).await;
@@ -703,10 +704,10 @@ async fn remove(backend: Backend) {
         r.intro
     );
     assert!(!r.submit.enabled);
-    shell.type_digits(Field::Pin, "0000").await;
+    shell.type_digits(InputField::Pin, "0000").await;
     let view = shell.press(Action::Submit).await;
     assert!(notice(&view).starts_with("Wrong PIN."), "{view:#?}");
-    shell.type_digits(Field::Pin, "4831").await;
+    shell.type_digits(InputField::Pin, "4831").await;
     let view = shell.press(Action::Submit).await;
     assert_eq!(
         notice(&view),
@@ -748,9 +749,9 @@ async fn restart_mid_change(backend: Backend) {
                 account: account.clone(),
             })
             .await;
-        shell.type_digits(Field::Pin, "4831").await;
-        shell.type_digits(Field::NewPin, "5038").await;
-        shell.type_digits(Field::NewPinAgain, "5038").await;
+        shell.type_digits(InputField::Pin, "4831").await;
+        shell.type_digits(InputField::NewPin, "5038").await;
+        shell.type_digits(InputField::NewPinAgain, "5038").await;
         let view = shell.press(Action::Submit).await;
         assert!(
             view.notice.is_some(),
@@ -768,8 +769,8 @@ async fn restart_mid_change(backend: Backend) {
         "The PIN change of ana@example.org was completed: use your new PIN."
     );
     let (_, code, _) = sign_in(&server, &shell, "ana@example.org").await;
-    shell.type_digits(Field::Code, &code).await;
-    shell.type_digits(Field::Pin, "5038").await;
+    shell.type_digits(InputField::Code, &code).await;
+    shell.type_digits(InputField::Pin, "5038").await;
     let view = shell.press(Action::Approve).await;
     assert!(notice(&view).starts_with("Approved."), "{view:#?}");
     server.stop().await;
@@ -779,7 +780,7 @@ trait PinFilled {
     fn screen_pin_filled(&self) -> u8;
 }
 
-impl PinFilled for View {
+impl PinFilled for AppView {
     fn screen_pin_filled(&self) -> u8 {
         match &self.screen {
             Screen::Enrol(e) => e.pin.filled,

@@ -12,6 +12,27 @@ pub(crate) fn pin(mut text: String) -> Pin {
     pin
 }
 
+/// Opens the core over the shell's keystore, signer and platform.
+pub(crate) fn open_core(
+    config: Config,
+    keystore: Arc<dyn KeyStore>,
+    signer: Option<Arc<dyn DeviceSigner>>,
+    platform: Arc<dyn Platform>,
+) -> Result<latchkey_core::Latchkey, LatchkeyError> {
+    let mut options = latchkey_core::Options::new(
+        PathBuf::from(config.data_dir),
+        Arc::new(ForeignKeyStore(keystore)),
+        Arc::new(ForeignPlatform(platform)),
+    );
+    options.signer =
+        signer.map(|s| Arc::new(ForeignSigner(s)) as Arc<dyn core_signer::DeviceSigner>);
+    options.extra_ca_pem = config.extra_ca_pem.map(String::into_bytes);
+    options.link_policy = LinkPolicy {
+        allowed_hosts: config.allowed_hosts,
+    };
+    Ok(latchkey_core::Latchkey::open(options)?)
+}
+
 /// The library handle: owns the data directory and runs every flow. Open one per app.
 #[derive(uniffi::Object)]
 pub struct Latchkey {
@@ -29,19 +50,8 @@ impl Latchkey {
         signer: Option<Arc<dyn DeviceSigner>>,
         platform: Arc<dyn Platform>,
     ) -> Result<Arc<Self>, LatchkeyError> {
-        let mut options = latchkey_core::Options::new(
-            PathBuf::from(config.data_dir),
-            Arc::new(ForeignKeyStore(keystore)),
-            Arc::new(ForeignPlatform(platform)),
-        );
-        options.signer =
-            signer.map(|s| Arc::new(ForeignSigner(s)) as Arc<dyn core_signer::DeviceSigner>);
-        options.extra_ca_pem = config.extra_ca_pem.map(String::into_bytes);
-        options.link_policy = LinkPolicy {
-            allowed_hosts: config.allowed_hosts,
-        };
         Ok(Arc::new(Self {
-            inner: latchkey_core::Latchkey::open(options)?,
+            inner: open_core(config, keystore, signer, platform)?,
         }))
     }
 

@@ -26,6 +26,8 @@ use zeroize::Zeroize as _;
 
 uniffi::setup_scaffolding!("latchkey");
 
+mod app;
+mod app_types;
 mod error;
 mod foreign;
 mod handle;
@@ -33,6 +35,7 @@ mod records;
 
 pub use error::{LatchkeyError, ShellError};
 pub use foreign::{Assurance, DeviceSigner, KeyStore, Platform};
+pub use app::{AppListener, LatchkeyApp};
 pub use handle::Latchkey;
 pub use records::*;
 

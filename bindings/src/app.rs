@@ -1,0 +1,103 @@
+//! [`LatchkeyApp`]: the app model (`latchkey-app`) as one object. A shell sends events, draws
+//! the views its [`AppListener`] is given and performs the effects; the app runs every network
+//! call, timer and long-poll itself, on its own thread.
+
+use std::sync::Arc;
+
+use latchkey_app::{AppEffect, AppEvent, AppView};
+
+use super::*;
+
+/// What a shell implements to hear from the app. Called on the app's thread: hop to the UI
+/// thread. Never called while the app holds its state, so it may call back.
+#[uniffi::export(with_foreign)]
+pub trait AppListener: Send + Sync {
+    /// A new view to draw.
+    fn view_changed(&self, view: AppView);
+    /// Something only the platform can do (notifications, the camera, vibration, a URL).
+    fn perform(&self, effect: AppEffect);
+}
+
+struct ForeignListener(Arc<dyn AppListener>);
+
+impl latchkey_app::Listener for ForeignListener {
+    fn view_changed(&self, view: AppView) {
+        self.0.view_changed(view);
+    }
+    fn perform(&self, effect: AppEffect) {
+        self.0.perform(effect);
+    }
+}
+
+/// The app: open one per process.
+#[derive(uniffi::Object)]
+pub struct LatchkeyApp {
+    app: latchkey_app::App,
+    /// Ends the app's runtime thread when the app is dropped.
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl LatchkeyApp {
+    /// Opens the data directory (as [`Latchkey::new`]) and starts the app on its own thread.
+    /// `languages`: the platform's preferred languages, most preferred first;
+    /// `utc_offset_minutes`: the device's time zone. Send `AppEvent.Started` next.
+    #[uniffi::constructor]
+    pub fn new(
+        config: Config,
+        keystore: Arc<dyn KeyStore>,
+        signer: Option<Arc<dyn DeviceSigner>>,
+        platform: Arc<dyn Platform>,
+        languages: Vec<String>,
+        utc_offset_minutes: i32,
+        listener: Arc<dyn AppListener>,
+    ) -> Result<Arc<Self>, LatchkeyError> {
+        let core = Arc::new(handle::open_core(config, keystore, signer, platform)?);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| LatchkeyError::from(Error::InvalidInput(format!("no runtime: {e}"))))?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("latchkey-app".into())
+            .spawn(move || {
+                runtime.block_on(async {
+                    let _ = stopped.await;
+                });
+            })
+            .map_err(|e| LatchkeyError::from(Error::InvalidInput(format!("no thread: {e}"))))?;
+        let app = latchkey_app::App::new(
+            core,
+            Arc::new(ForeignListener(listener)),
+            handle,
+            latchkey_app::Options {
+                languages,
+                utc_offset_minutes,
+                ..latchkey_app::Options::default()
+            },
+        );
+        Ok(Arc::new(Self { app, _stop: stop }))
+    }
+
+    /// The current view.
+    pub fn view(&self) -> AppView {
+        self.app.view()
+    }
+
+    /// Tells the app something (the person's action, a platform event).
+    pub fn send(&self, event: AppEvent) {
+        self.app.send(event);
+    }
+
+    /// One camera frame while scanning: the luma (Y) plane, `width` × `height`, rows
+    /// `row_stride` bytes apart. Decoded on the calling (camera) thread.
+    pub fn scan_frame(&self, luma: Vec<u8>, width: u32, height: u32, row_stride: u32) {
+        self.app.scan_frame(&luma, width, height, row_stride);
+    }
+
+    /// Waits until no work is in flight (long-polls do not count).
+    pub async fn idle(&self) {
+        self.app.idle().await;
+    }
+}
