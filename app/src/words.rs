@@ -8,6 +8,9 @@ use std::sync::LazyLock;
 use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 use fluent_langneg::{negotiate_languages, NegotiationStrategy};
+use latchkey_core::protocol::link::LinkError;
+use latchkey_core::protocol::wire::ErrorCode;
+use latchkey_core::{Error, ErrorKind};
 use unic_langid::LanguageIdentifier;
 
 /// The catalogues, by language tag, English first (the fallback).
@@ -166,5 +169,82 @@ impl Words {
     /// Renders message `id` without arguments.
     pub fn say(&self, id: &'static str) -> String {
         self.get(&Text::of(id))
+    }
+}
+
+/// The person's sentence for a core error: never the core's English text (which names CLI
+/// commands), always a catalogue message.
+pub fn error_text(e: &Error) -> Text {
+    match e {
+        Error::WrongPin {
+            attempts_left: Some(left),
+        } => return Text::of("wrong-pin").num("left", *left),
+        Error::WrongPin {
+            attempts_left: None,
+        } => return Text::of("wrong-pin-plain"),
+        Error::PinPolicy(refusal) => {
+            use latchkey_core::protocol::pin::PinRefusal;
+            return match refusal {
+                PinRefusal::WrongLength { expected } => {
+                    Text::of("pin-length").num("digits", *expected)
+                }
+                PinRefusal::NotDigits => Text::of("pin-digits-only"),
+                _ => Text::of("pin-weak"),
+            };
+        }
+        Error::AlreadyStaged => return Text::of("error-busy"),
+        Error::NotLatchkeyQr(link) => {
+            return Text::of("scan-not-latchkey").text("reason", link_reason(link))
+        }
+        Error::Server { code, .. } => {
+            let id = match code {
+                ErrorCode::BadCredentials => Some("bad-credentials"),
+                ErrorCode::RateLimited => Some("rate-limited"),
+                ErrorCode::EnrolmentCodeInvalid => Some("scan-expired"),
+                ErrorCode::Unauthorized => Some("error-not-found"),
+                _ => None,
+            };
+            if let Some(id) = id {
+                return Text::of(id);
+            }
+        }
+        _ => {}
+    }
+    Text::of(match e.kind() {
+        ErrorKind::Locked => "locked",
+        ErrorKind::Expired => "operation-expired",
+        ErrorKind::AlreadyAnswered => "outcome-answered",
+        ErrorKind::CodeMismatch => "outcome-mismatch",
+        ErrorKind::PinPolicy => "pin-weak",
+        ErrorKind::WrongPin => "wrong-pin-plain",
+        ErrorKind::NotLatchkeyQr => "reason-damaged",
+        ErrorKind::ServerUntrusted => "error-untrusted",
+        ErrorKind::Network => "error-network",
+        ErrorKind::ScreenLockMissing => "error-screen-lock",
+        ErrorKind::Storage => "error-storage",
+        ErrorKind::Corrupt => "error-corrupt",
+        ErrorKind::KeyStore => "error-keystore",
+        ErrorKind::Signer => "error-signer",
+        ErrorKind::NotFound => "error-not-found",
+        ErrorKind::Rejected => "error-rejected",
+        _ => "error-invalid",
+    })
+}
+
+/// Why a scanned code is not a usable Latchkey code, in the person's language.
+pub fn link_reason(e: &LinkError) -> Text {
+    match e {
+        LinkError::OtpAuth => Text::of("reason-otpauth"),
+        LinkError::PrivacyIdeaPush => Text::of("reason-privacyidea"),
+        LinkError::WiFi => Text::of("reason-wifi"),
+        LinkError::VCard => Text::of("reason-vcard"),
+        LinkError::PlainText => Text::of("reason-text"),
+        LinkError::OtherUrl => Text::of("reason-other-url"),
+        LinkError::NotHttps | LinkError::UserInfo | LinkError::TlsOff { .. } => {
+            Text::of("reason-unsafe")
+        }
+        LinkError::HostNotAllowed { host } => Text::of("reason-host").with("host", host.clone()),
+        LinkError::UnsupportedVersion { .. } => Text::of("reason-update"),
+        _ => Text::of("reason-damaged"),
     }
 }

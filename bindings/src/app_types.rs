@@ -3,7 +3,10 @@
 //! Generated from `app/src/{view,event}.rs` by `bindings/app_types.py`; do not edit.
 
 use latchkey_app::{
-    AccountRow, AccountScreen, AccountsScreen, Action, AppEffect, AppEvent, AppView, ButtonView, ChangePinScreen, DigitsInput, EnrolScreen, ForgotPinScreen, Haptic, InputField, Notice, NotificationAction, RemoveScreen, RequestRow, RequestScreen, ScanScreen, Screen, SettingsScreen, TextInput, Tone,
+    AccountRow, AccountScreen, AccountsScreen, Action, AppEffect, AppEvent, AppView, ButtonView,
+    ChangePinScreen, DigitsInput, EnrolScreen, ForgotPinScreen, Haptic, InputField, Notice,
+    NotificationAction, RemoveScreen, RequestRow, RequestScreen, ScanScreen, Screen,
+    SettingsScreen, TextInput, Tone,
 };
 
 /// The whole screen.

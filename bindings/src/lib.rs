@@ -33,9 +33,9 @@ mod foreign;
 mod handle;
 mod records;
 
+pub use app::{AppListener, LatchkeyApp};
 pub use error::{LatchkeyError, ShellError};
 pub use foreign::{Assurance, DeviceSigner, KeyStore, Platform};
-pub use app::{AppListener, LatchkeyApp};
 pub use handle::Latchkey;
 pub use records::*;
 

@@ -17,6 +17,9 @@ use latchkey_protocol::link;
 use latchkey_protocol::secret::{OneTimeCode, Password, Pin};
 use latchkey_protocol::types::ChallengeId;
 
+mod words;
+use words::{fail, say, text, Text};
+
 /// Latchkey: approve sign-ins with a PIN, from the command line.
 #[derive(Parser)]
 #[command(version, about)]
@@ -128,17 +131,13 @@ async fn main() -> ExitCode {
         #[cfg(feature = "demo")]
         Command::Demo => demo::run().await,
         #[cfg(not(feature = "demo"))]
-        Command::Demo => Err(
-            "this latchkey was built without the demo (it links no server); run \
-             `cargo run --release -p latchkey-cli --features demo -- demo`"
-                .into(),
-        ),
+        Command::Demo => Err(say("cli-demo-missing")),
         _ => run(cli).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("error: {message}");
+            eprintln!("{}", text(Text::of("cli-error").with("message", message)));
             ExitCode::FAILURE
         }
     }
@@ -162,7 +161,7 @@ impl Prompter {
             return Ok(line.trim_end_matches(['\n', '\r']).to_owned());
         }
         rpassword::prompt_password(prompt)
-            .map_err(|e| format!("cannot read from the terminal ({e}); use --stdin"))
+            .map_err(|e| text(Text::of("cli-no-terminal").with("reason", e.to_string())))
     }
 
     fn line(&self, prompt: &str) -> Result<String, String> {
@@ -177,12 +176,15 @@ impl Prompter {
 }
 
 fn keystore() -> Result<Arc<dyn KeyStore>, String> {
-    let store = KeyringKeyStore::linux_keyutils("latchkey").map_err(|e| e.to_string())?;
+    let hint = |e: &dyn std::fmt::Display| {
+        text(Text::of("cli-hint-keystore").with("reason", e.to_string()))
+    };
+    let store = KeyringKeyStore::linux_keyutils("latchkey").map_err(|e| hint(&e))?;
     // Probe: an unreachable keystore is reported now, with the fix, never worked around.
     let id = KeyId::random(&mut rand_core::OsRng);
     store
         .put(&id, &WrappingKey::generate(&mut rand_core::OsRng))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| hint(&e))?;
     let _ = store.delete(&id);
     Ok(Arc::new(store))
 }
@@ -195,10 +197,7 @@ fn open(cli: &Cli) -> Result<Latchkey, String> {
             .join(".local/share/latchkey")
     });
     let extra_ca_pem = match &cli.ca {
-        Some(path) => Some(
-            std::fs::read(path)
-                .map_err(|e| format!("cannot read the CA file {}: {e}", path.display()))?,
-        ),
+        Some(path) => Some(std::fs::read(path).map_err(|e| cannot_read(path, &e))?),
         None => None,
     };
     let platform = Arc::new(StaticPlatform {
@@ -207,7 +206,7 @@ fn open(cli: &Cli) -> Result<Latchkey, String> {
     });
     let mut options = Options::new(data_dir, keystore()?, platform);
     options.extra_ca_pem = extra_ca_pem;
-    Latchkey::open(options).map_err(|e| e.to_string())
+    Latchkey::open(options).map_err(fail)
 }
 
 fn pick(accounts: &[Account], wanted: Option<&str>) -> Result<RecordId, String> {
@@ -216,13 +215,11 @@ fn pick(accounts: &[Account], wanted: Option<&str>) -> Result<RecordId, String> 
             .iter()
             .find(|a| a.id.as_str() == text || a.label == text)
             .map(|a| a.id.clone())
-            .ok_or_else(|| format!("no account {text}; run `latchkey accounts`")),
+            .ok_or_else(|| words::text(Text::of("cli-no-such-account").with("account", text))),
         None => match accounts {
             [one] => Ok(one.id.clone()),
-            [] => Err("no account yet; enrol first with `latchkey enrol --qr FILE`".into()),
-            _ => {
-                Err("several accounts: choose one with --account (see `latchkey accounts`)".into())
-            }
+            [] => Err(say("cli-no-account")),
+            _ => Err(say("cli-several-accounts")),
         },
     }
 }
@@ -233,42 +230,57 @@ fn clock_time(secs: u64) -> String {
     format!("{:02}:{:02}:{:02} UTC", day / 3600, day / 60 % 60, day % 60)
 }
 
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// "1:52" for 112 seconds.
 fn minutes(secs: u64) -> String {
     format!("{}:{:02}", secs / 60, secs % 60)
 }
 
+/// "  label      value", the labels in one column whatever the language.
+fn field(label: &str, value: &str) {
+    println!("  {label:<14} {value}");
+}
+
 fn show(view: &latchkey_core::ChallengeView) {
     let c = &view.challenge;
-    println!("Sign-in request for {}", c.service);
-    println!("  browser    {}", c.browser);
     println!(
-        "  requested  {} (the login page shows the same browser and time)",
-        clock_time(c.created_at)
+        "{}",
+        text(Text::of("cli-request-title").with("service", c.service.clone()))
     );
-    println!(
-        "  IP         {}{}",
-        c.ip,
-        c.location
-            .as_deref()
-            .map(|l| format!(" ({l})"))
-            .unwrap_or_default()
+    field(&say("cli-label-browser"), &c.browser);
+    field(
+        &say("cli-label-requested"),
+        &format!("{} {}", clock_time(c.created_at), say("cli-requested-note")),
     );
-    println!("  time left  {}", minutes(view.seconds_left()));
+    let place = c
+        .location
+        .as_deref()
+        .map(|l| format!(" ({l})"))
+        .unwrap_or_default();
+    field(&say("cli-label-ip"), &format!("{}{place}", c.ip));
+    field(&say("cli-label-left"), &minutes(view.seconds_left()));
+}
+
+fn cannot_read(path: &std::path::Path, e: &std::io::Error) -> String {
+    text(
+        Text::of("cli-cannot-read")
+            .with("path", path.display().to_string())
+            .with("reason", e.to_string()),
+    )
 }
 
 /// What became of a denied request, in words.
-fn denied(outcome: latchkey_protocol::wire::AnswerOutcome) -> &'static str {
+fn denied(outcome: latchkey_protocol::wire::AnswerOutcome) -> String {
     use latchkey_protocol::wire::AnswerOutcome;
-    match outcome {
-        AnswerOutcome::Reported => {
-            "Denied and reported as \"this wasn't me\". Sign-in requests are paused for a while; \
-             change your account password if you did not try to sign in."
-        }
-        AnswerOutcome::Denied | AnswerOutcome::Approved => {
-            "Denied. The login page says the sign-in was refused."
-        }
-    }
+    say(match outcome {
+        AnswerOutcome::Reported => "cli-reported",
+        AnswerOutcome::Denied | AnswerOutcome::Approved => "cli-denied",
+    })
 }
 
 /// The request to answer: the one with `wanted` id, or the only live one.
@@ -278,19 +290,15 @@ async fn choose(
     wanted: Option<&str>,
 ) -> Result<latchkey_core::ChallengeView, String> {
     if let Some(text) = wanted {
-        let id = ChallengeId::parse(text)
-            .ok_or("that is not a sign-in request id; see `latchkey requests`")?;
-        return core
-            .challenge(account, &id)
-            .await
-            .map_err(|e| e.to_string());
+        let id = ChallengeId::parse(text).ok_or_else(|| say("cli-not-a-request-id"))?;
+        return core.challenge(account, &id).await.map_err(fail);
     }
-    let mut live = core.requests(account).await.map_err(|e| e.to_string())?;
+    let mut live = core.requests(account).await.map_err(fail)?;
     match live.len() {
-        0 => Err("no sign-in request is waiting; start the sign-in in the browser, or use `latchkey wait`".into()),
+        0 => Err(say("cli-no-request")),
         1 => Ok(live.remove(0)),
-        n => Err(format!(
-            "{n} sign-in requests are waiting; choose one by id (see `latchkey requests`)"
+        n => Err(words::text(
+            Text::of("cli-several-requests").num("count", i64::try_from(n).unwrap_or(i64::MAX)),
         )),
     }
 }
@@ -301,66 +309,72 @@ async fn approve(
     view: &latchkey_core::ChallengeView,
 ) -> Result<(), String> {
     show(view);
-    let code = prompt.line(&format!(
-        "Type the {}-digit number shown on the login page: ",
-        view.challenge.code_digits
+    let code = prompt.line(&words::prompt(
+        Text::of("cli-prompt-code").num("digits", view.challenge.code_digits),
     ))?;
-    let pin = Pin::new(prompt.secret("PIN: ")?);
-    core.approve(view, &code, &pin)
-        .await
-        .map_err(|e| e.to_string())?;
-    println!("Approved. You are signed in on the web page.");
+    let pin = Pin::new(prompt.secret(&words::prompt(Text::of("cli-prompt-pin")))?);
+    core.approve(view, &code, &pin).await.map_err(fail)?;
+    println!("{}", say("cli-approved"));
     Ok(())
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
     let prompt = Prompter { stdin: cli.stdin };
     let core = open(&cli)?;
-    for (id, settled) in core.settle().await.map_err(|e| e.to_string())? {
-        if settled != latchkey_core::Settled::Nothing && settled != latchkey_core::Settled::Pending
-        {
-            println!(
-                "Finished an interrupted operation on {}: {settled:?}",
-                id.as_str()
-            );
+    let accounts = core.accounts().map_err(fail)?;
+    for (id, settled) in core.settle().await.map_err(fail)? {
+        let label = accounts
+            .iter()
+            .find(|a| a.id == id)
+            .map_or_else(|| id.as_str().to_owned(), |a| a.label.clone());
+        if let Some(message) = words::settled(settled, &label) {
+            println!("{message}");
         }
     }
-    let accounts = core.accounts().map_err(|e| e.to_string())?;
+    let accounts = core.accounts().map_err(fail)?;
     match &cli.command {
-        Command::Enrol { qr, link: text } => {
-            let parsed = match (qr, text) {
+        Command::Enrol {
+            qr,
+            link: link_text,
+        } => {
+            let parsed = match (qr, link_text) {
                 (Some(path), _) => {
-                    let bytes = std::fs::read(path)
-                        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                    match latchkey_core::scan_image(&bytes, core.link_policy()).map_err(|e| e.to_string())? {
+                    let bytes = std::fs::read(path).map_err(|e| cannot_read(path, &e))?;
+                    match latchkey_core::scan_image(&bytes, core.link_policy()).map_err(fail)? {
                         ScanResult::Link(link) => *link,
-                        ScanResult::NotLatchkey(reason) => return Err(reason.to_string()),
-                        ScanResult::NoCode => return Err("no QR code found in the image; take a sharper screenshot of the \"Add a device\" page".into()),
+                        ScanResult::NotLatchkey(reason) => {
+                            return Err(fail(latchkey_core::Error::NotLatchkeyQr(reason)))
+                        }
+                        ScanResult::NoCode => return Err(say("cli-no-code-in-image")),
                     }
                 }
-                (None, Some(text)) => {
-                    link::parse_with(text, core.link_policy()).map_err(|e| e.to_string())?
-                }
-                (None, None) => return Err("give --qr FILE or --link URL".into()),
+                (None, Some(link_text)) => link::parse_with(link_text, core.link_policy())
+                    .map_err(|e| fail(latchkey_core::Error::NotLatchkeyQr(e)))?,
+                (None, None) => return Err(say("cli-give-qr-or-link")),
             };
             println!(
-                "Adding this computer to {} at {}",
-                parsed.label,
-                parsed.origin()
+                "{}",
+                text(
+                    Text::of("cli-adding")
+                        .with("account", parsed.label.clone())
+                        .with("host", parsed.origin())
+                )
             );
-            let pin = Pin::new(prompt.secret(&format!(
-                "PIN ({} digits){}: ",
-                parsed.pin_digits,
-                if parsed.pin_source == latchkey_protocol::wire::PinSource::Web {
-                    ", the one you set on the web page"
-                } else {
-                    ""
-                }
-            ))?);
+            let on_web = parsed.pin_source == latchkey_protocol::wire::PinSource::Web;
+            let pin = Pin::new(
+                prompt.secret(&words::prompt(
+                    Text::of(if on_web {
+                        "cli-prompt-pin-web"
+                    } else {
+                        "cli-prompt-pin-digits"
+                    })
+                    .num("digits", parsed.pin_digits),
+                ))?,
+            );
             let confirm = match parsed.pin_source {
-                latchkey_protocol::wire::PinSource::App => {
-                    Some(Pin::new(prompt.secret("PIN again: ")?))
-                }
+                latchkey_protocol::wire::PinSource::App => Some(Pin::new(
+                    prompt.secret(&words::prompt(Text::of("cli-prompt-pin-again")))?,
+                )),
                 latchkey_protocol::wire::PinSource::Web => None,
             };
             let mut result = core.enrol(&parsed, &pin, confirm.as_ref()).await;
@@ -370,45 +384,48 @@ async fn run(cli: Cli) -> Result<(), String> {
                 if *attempts_left == Some(0) {
                     break;
                 }
-                eprintln!(
-                    "{}",
-                    result
-                        .as_ref()
-                        .err()
-                        .map(ToString::to_string)
-                        .unwrap_or_default()
-                );
+                if let Err(e) = &result {
+                    eprintln!("{}", words::error(e));
+                }
                 let pending = core
                     .accounts()
-                    .map_err(|e| e.to_string())?
+                    .map_err(fail)?
                     .into_iter()
                     .find(|a| {
                         a.state == latchkey_core::vault::RecordState::Enrolling
                             && a.label == parsed.label
                     })
-                    .ok_or("the interrupted enrolment was not found; scan a new code")?;
-                let again = Pin::new(prompt.secret("PIN (the one you set on the web page): ")?);
+                    .ok_or_else(|| say("cli-enrolment-lost"))?;
+                let again = Pin::new(prompt.secret(&words::prompt(
+                    Text::of("cli-prompt-pin-web").num("digits", parsed.pin_digits),
+                ))?);
                 result = core.finish_enrolment(&pending.id, &again).await;
             }
-            let account = result.map_err(|e| e.to_string())?;
+            let account = result.map_err(fail)?;
             println!(
-                "Success: this computer now approves sign-ins for {} (account {}).",
-                account.label,
-                account.id.as_str()
+                "{}",
+                text(
+                    Text::of("cli-enrolled")
+                        .with("account", account.label.clone())
+                        .with("id", account.id.as_str())
+                )
             );
         }
         Command::Accounts => {
             if accounts.is_empty() {
-                println!("No account yet. Enrol with `latchkey enrol --qr FILE`.");
+                println!("{}", say("cli-no-account"));
             }
             for a in &accounts {
-                println!(
-                    "{}  {}  {:?}{}",
-                    a.id.as_str(),
-                    a.label,
-                    a.state,
-                    if a.unsettled { " (unsettled)" } else { "" }
-                );
+                let state = say(match a.state {
+                    latchkey_core::vault::RecordState::Enrolling => "cli-state-enrolling",
+                    _ => "cli-state-active",
+                });
+                let unsettled = if a.unsettled {
+                    format!(" {}", say("cli-unsettled"))
+                } else {
+                    String::new()
+                };
+                println!("{}  {}  {state}{unsettled}", a.id.as_str(), a.label);
             }
         }
         Command::Wait {
@@ -418,17 +435,13 @@ async fn run(cli: Cli) -> Result<(), String> {
             timeout,
         } => {
             let id = pick(&accounts, account.as_deref())?;
-            println!("Waiting up to {timeout} s for a sign-in request…");
-            let Some(view) = core
-                .wait_for_challenge(&id, *timeout)
-                .await
-                .map_err(|e| e.to_string())?
-            else {
-                return Err("no sign-in request arrived".into());
+            println!("{}", text(Text::of("cli-waiting").num("seconds", *timeout)));
+            let Some(view) = core.wait_for_challenge(&id, *timeout).await.map_err(fail)? else {
+                return Err(say("cli-none-arrived"));
             };
             if *deny {
                 show(&view);
-                let outcome = core.deny(&view, *not_me).await.map_err(|e| e.to_string())?;
+                let outcome = core.deny(&view, *not_me).await.map_err(fail)?;
                 println!("{}", denied(outcome));
             } else {
                 approve(&core, &prompt, &view).await?;
@@ -436,23 +449,27 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Requests { account } => {
             let id = pick(&accounts, account.as_deref())?;
-            let live = core.requests(&id).await.map_err(|e| e.to_string())?;
+            let live = core.requests(&id).await.map_err(fail)?;
             if live.is_empty() {
-                println!("No sign-in request is waiting.");
+                println!("{}", say("cli-no-request"));
             }
             for view in &live {
                 let c = &view.challenge;
+                let place = c
+                    .location
+                    .as_deref()
+                    .map(|l| format!(" ({l})"))
+                    .unwrap_or_default();
                 println!(
-                    "{}  {}  from {}{}  requested {}  {} left",
-                    c.id,
-                    c.browser,
-                    c.ip,
-                    c.location
-                        .as_deref()
-                        .map(|l| format!(" ({l})"))
-                        .unwrap_or_default(),
-                    clock_time(c.created_at),
-                    minutes(view.seconds_left())
+                    "{}",
+                    text(
+                        Text::of("cli-request-line")
+                            .with("id", c.id.to_string())
+                            .with("browser", c.browser.clone())
+                            .with("ip", format!("{}{place}", c.ip))
+                            .with("time", clock_time(c.created_at))
+                            .with("left", minutes(view.seconds_left()))
+                    )
                 );
             }
         }
@@ -464,7 +481,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             let view = choose(&core, &id, challenge.as_deref()).await?;
             if let Command::Deny { not_me, .. } = &cli.command {
                 show(&view);
-                let outcome = core.deny(&view, *not_me).await.map_err(|e| e.to_string())?;
+                let outcome = core.deny(&view, *not_me).await.map_err(fail)?;
                 println!("{}", denied(outcome));
             } else {
                 approve(&core, &prompt, &view).await?;
@@ -474,48 +491,55 @@ async fn run(cli: Cli) -> Result<(), String> {
             action: PinAction::Change { account },
         } => {
             let id = pick(&accounts, account.as_deref())?;
-            let old = Pin::new(prompt.secret("Current PIN: ")?);
-            let new = Pin::new(prompt.secret("New PIN: ")?);
-            let again = Pin::new(prompt.secret("New PIN again: ")?);
+            let old = Pin::new(prompt.secret(&words::prompt(Text::of("cli-prompt-old-pin")))?);
+            let new = Pin::new(prompt.secret(&words::prompt(Text::of("cli-prompt-new-pin")))?);
+            let again =
+                Pin::new(prompt.secret(&words::prompt(Text::of("cli-prompt-new-pin-again")))?);
             if !new.ct_eq(&again) {
-                return Err("the two new PINs are different".into());
+                return Err(say("cli-pins-differ"));
             }
-            core.change_pin(&id, &old, &new)
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("PIN changed.");
+            core.change_pin(&id, &old, &new).await.map_err(fail)?;
+            println!("{}", say("change-done"));
         }
         Command::Pin {
             action: PinAction::Forgot { account },
         } => {
             let id = pick(&accounts, account.as_deref())?;
             // The new PIN first, twice: a typo then costs nothing (resets are limited per hour).
-            let new = Pin::new(prompt.secret("New PIN: ")?);
-            let again = Pin::new(prompt.secret("New PIN again: ")?);
+            let new = Pin::new(prompt.secret(&words::prompt(Text::of("cli-prompt-new-pin")))?);
+            let again =
+                Pin::new(prompt.secret(&words::prompt(Text::of("cli-prompt-new-pin-again")))?);
             if !new.ct_eq(&again) {
-                return Err("the two new PINs are different; nothing was changed or sent".into());
+                return Err(say("cli-pins-differ"));
             }
-            let password = Password::new(prompt.secret("Account password: ")?);
-            let ticket = core
-                .forgot_pin_start(&id, &password)
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("A code was sent to {}.", ticket.sent_to.join(", "));
-            let code = OneTimeCode::new(prompt.secret("Code from the e-mail: ")?);
+            let password =
+                Password::new(prompt.secret(&words::prompt(Text::of("cli-prompt-password")))?);
+            let ticket = core.forgot_pin_start(&id, &password).await.map_err(fail)?;
+            let minutes_left = ticket.expires_at.saturating_sub(unix_now()).div_ceil(60);
+            println!(
+                "{}",
+                text(
+                    Text::of("forgot-sent")
+                        .with("addresses", ticket.sent_to.join(", "))
+                        .num("minutes", i64::try_from(minutes_left).unwrap_or(15))
+                )
+            );
+            let code = OneTimeCode::new(prompt.secret(&words::prompt(Text::of("forgot-code")))?);
             core.forgot_pin_finish(&id, &ticket, &code, &new)
                 .await
-                .map_err(|e| e.to_string())?;
-            println!("New PIN set. The device is unlocked.");
+                .map_err(fail)?;
+            println!("{}", say("forgot-done"));
         }
         Command::Remove { account } => {
             let id = pick(&accounts, account.as_deref())?;
-            eprintln!(
-                "Removing this computer from the account needs your PIN. Forgot it? Use \
-                 `latchkey pin forgot`, or remove the device on the account's web page."
-            );
-            let pin = Pin::new(prompt.secret("PIN: ")?);
-            core.remove(&id, &pin).await.map_err(|e| e.to_string())?;
-            println!("Removed this computer from the account.");
+            eprintln!("{}", say("cli-remove-intro"));
+            let pin = Pin::new(prompt.secret(&words::prompt(Text::of("cli-prompt-pin")))?);
+            let label = accounts
+                .iter()
+                .find(|a| a.id == id)
+                .map_or_else(String::new, |a| a.label.clone());
+            core.remove(&id, &pin).await.map_err(fail)?;
+            println!("{}", text(Text::of("remove-done").with("account", label)));
         }
         Command::Demo => unreachable!("handled in main"),
     }

@@ -21,6 +21,9 @@ fn latchkey(
         .arg(ca)
         .arg("--stdin")
         .args(args)
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", "C.UTF-8")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -66,7 +69,7 @@ async fn cli_enrol_wait_approve_and_change_pin() {
     assert!(ok, "enrol failed: {err}");
     assert!(out.contains("Success"), "{out}");
     assert!(
-        err.contains("wrong PIN; 4 attempts left"),
+        err.contains("Wrong PIN. 4 attempts left"),
         "the retry was offered: {err}"
     );
     let (ok, out, _) = latchkey(data.path(), &ca, &["accounts"], "");
@@ -131,7 +134,8 @@ async fn cli_enrol_wait_approve_and_change_pin() {
         "{out}"
     );
     assert!(
-        out.contains("time left  1:") || out.contains("time left  2:00"),
+        out.lines().any(|l| l.trim_start().starts_with("time left")
+            && (l.contains(" 1:") || l.contains(" 2:00"))),
         "{out}"
     );
     assert!(out.contains("requested  ") && out.contains(" UTC"), "{out}");
@@ -148,9 +152,9 @@ async fn cli_enrol_wait_approve_and_change_pin() {
     let _ = older;
 
     let (ok, out, err) = latchkey(data.path(), &ca, &["pin", "change"], "4831\n5038\n5038\n");
-    assert!(ok && out.contains("PIN changed"), "{out}{err}");
+    assert!(ok && out.contains("Your PIN was changed"), "{out}{err}");
     let (ok, _, err) = latchkey(data.path(), &ca, &["pin", "change"], "4831\n7292\n7292\n");
-    assert!(!ok && err.contains("wrong PIN"), "{err}");
+    assert!(!ok && err.contains("Wrong PIN"), "{err}");
     let (ok, _, err) = latchkey(
         data.path(),
         &ca,
@@ -164,7 +168,7 @@ async fn cli_enrol_wait_approve_and_change_pin() {
     assert!(!ok && err.contains("another authenticator app"), "{err}");
     // Removal needs the PIN (P7); the prompt says what to do without it.
     let (ok, _, err) = latchkey(data.path(), &ca, &["remove"], "4831\n");
-    assert!(!ok && err.contains("wrong PIN"), "{err}");
+    assert!(!ok && err.contains("Wrong PIN"), "{err}");
     assert!(
         err.contains("latchkey pin forgot") && err.contains("web page"),
         "{err}"
@@ -224,16 +228,46 @@ async fn cli_enrol_wait_approve_and_change_pin() {
         "a typo costs no reset (nothing mailed)"
     );
     assert!(
-        !ok && err.contains("the two new PINs are different"),
+        !ok && err.contains("The two new PINs are different"),
         "{err}"
     );
     assert!(err.contains("New PIN again"), "asked twice: {err}");
     let (ok, _, err) = latchkey(data.path(), &ca, &["remove"], "6917\n");
-    assert!(!ok && err.contains("wrong PIN"), "nothing changed: {err}");
+    assert!(!ok && err.contains("Wrong PIN"), "nothing changed: {err}");
     let (ok, out, err) = forgot("6917");
-    assert!(ok && out.contains("New PIN set"), "{out}{err}");
+    assert!(ok && out.contains("Your new PIN is set"), "{out}{err}");
 
     let (ok, out, err) = latchkey(data.path(), &ca, &["remove"], "6917\n");
-    assert!(ok && out.contains("Removed"), "{out}{err}");
+    assert!(
+        ok && out.contains("was removed from this device"),
+        "{out}{err}"
+    );
     server.stop().await;
+}
+
+/// The CLI takes its words from the app's catalogue, in the locale's language.
+#[test]
+fn cli_speaks_the_locale_language() {
+    let data = tempfile::tempdir().expect("tempdir");
+    for (lang, expected) in [
+        ("fr_FR.UTF-8", ["Aucun compte", "trousseau"]),
+        ("de_DE.UTF-8", ["Noch kein Konto", "Schlüsselbund"]),
+        ("C.UTF-8", ["No account yet", "keyring"]),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+            .arg("--data-dir")
+            .arg(data.path())
+            .arg("accounts")
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env("LANG", lang)
+            .output()
+            .expect("run latchkey");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(expected.iter().any(|e| text.contains(e)), "{lang}: {text}");
+    }
 }
