@@ -29,6 +29,27 @@ impl latchkey_app::Listener for ForeignListener {
     }
 }
 
+/// Opens the core over the shell's keystore, signer and platform.
+pub(crate) fn open_core(
+    config: Config,
+    keystore: Arc<dyn KeyStore>,
+    signer: Option<Arc<dyn DeviceSigner>>,
+    platform: Arc<dyn Platform>,
+) -> Result<latchkey_core::Latchkey, LatchkeyError> {
+    let mut options = latchkey_core::Options::new(
+        PathBuf::from(config.data_dir),
+        Arc::new(ForeignKeyStore(keystore)),
+        Arc::new(ForeignPlatform(platform)),
+    );
+    options.signer =
+        signer.map(|s| Arc::new(ForeignSigner(s)) as Arc<dyn core_signer::DeviceSigner>);
+    options.extra_ca_pem = config.extra_ca_pem.map(String::into_bytes);
+    options.link_policy = LinkPolicy {
+        allowed_hosts: config.allowed_hosts,
+    };
+    Ok(latchkey_core::Latchkey::open(options)?)
+}
+
 /// The app: open one per process.
 #[derive(uniffi::Object)]
 pub struct LatchkeyApp {
@@ -39,7 +60,9 @@ pub struct LatchkeyApp {
 
 #[uniffi::export(async_runtime = "tokio")]
 impl LatchkeyApp {
-    /// Opens the data directory (as [`Latchkey::new`]) and starts the app on its own thread.
+    /// Opens the data directory and starts the app on its own thread. `signer` is the
+    /// platform's hardware signer; without one the library keeps device keys in software,
+    /// sealed under `keystore` keys.
     /// `languages`: the platform's preferred languages, most preferred first;
     /// `utc_offset_minutes`: the device's time zone. Send `AppEvent.Started` next.
     #[uniffi::constructor]
@@ -52,7 +75,7 @@ impl LatchkeyApp {
         utc_offset_minutes: i32,
         listener: Arc<dyn AppListener>,
     ) -> Result<Arc<Self>, LatchkeyError> {
-        let core = Arc::new(handle::open_core(config, keystore, signer, platform)?);
+        let core = Arc::new(open_core(config, keystore, signer, platform)?);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

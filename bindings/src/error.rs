@@ -147,12 +147,6 @@ impl From<Error> for LatchkeyError {
     }
 }
 
-pub(crate) fn invalid(what: &str) -> LatchkeyError {
-    LatchkeyError::Invalid {
-        reason: format!("{what} is not valid; pass the value the library returned"),
-    }
-}
-
 /// What a shell's [`KeyStore`] or [`DeviceSigner`] reports when it fails.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum ShellError {
