@@ -20,6 +20,23 @@ pub const CATALOGUES: [(&str, &str); 3] = [
     ("de", include_str!("../locales/de/app.ftl")),
 ];
 
+/// The CLI's own words (`cli` feature only: the mobile library does not carry them), in the
+/// same order as [`CATALOGUES`].
+#[cfg(feature = "cli")]
+pub const CLI_CATALOGUES: [(&str, &str); 3] = [
+    ("en", include_str!("../locales/en/cli.ftl")),
+    ("fr", include_str!("../locales/fr/cli.ftl")),
+    ("de", include_str!("../locales/de/cli.ftl")),
+];
+
+/// Every catalogue file a language's bundle is made of.
+fn sources(index: usize) -> Vec<&'static str> {
+    let mut out = vec![CATALOGUES[index].1];
+    #[cfg(feature = "cli")]
+    out.push(CLI_CATALOGUES[index].1);
+    out
+}
+
 /// The languages the app speaks, as BCP 47 tags, English first.
 pub fn languages() -> Vec<&'static str> {
     CATALOGUES.iter().map(|(tag, _)| *tag).collect()
@@ -33,15 +50,18 @@ struct Catalogue {
 static CATALOGUE_SET: LazyLock<Vec<Catalogue>> = LazyLock::new(|| {
     CATALOGUES
         .iter()
-        .filter_map(|(tag, source)| {
+        .enumerate()
+        .filter_map(|(index, (tag, _))| {
             let lang: LanguageIdentifier = tag.parse().ok()?;
-            // A catalogue that does not parse is left out (English stands in); the catalogue
-            // tests make that impossible in a build that passed them.
-            let resource = FluentResource::try_new((*source).to_owned()).ok()?;
             let mut bundle = FluentBundle::new_concurrent(vec![lang]);
             // No Unicode isolation marks around placeables: the shells' text views show them.
             bundle.set_use_isolating(false);
-            bundle.add_resource(resource).ok()?;
+            for source in sources(index) {
+                // A catalogue that does not parse is left out (English stands in); the
+                // catalogue tests make that impossible in a build that passed them.
+                let resource = FluentResource::try_new(source.to_owned()).ok()?;
+                bundle.add_resource(resource).ok()?;
+            }
             Some(Catalogue { tag, bundle })
         })
         .collect()

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use fluent_syntax::ast::{
     CallArguments, Entry, Expression, InlineExpression, Pattern, PatternElement,
 };
-use latchkey_app::words::{Text, Words, CATALOGUES};
+use latchkey_app::words::{Text, Words, CATALOGUES, CLI_CATALOGUES};
 
 fn vars_pattern<'s>(p: &Pattern<&'s str>, out: &mut BTreeSet<&'s str>) {
     for element in &p.elements {
@@ -112,11 +112,14 @@ fn every_locale_has_every_message_with_the_same_variables() {
 /// above): a typo would show the id itself to a person.
 #[test]
 fn every_id_the_code_names_is_in_the_catalogue() {
-    let english = messages("en", CATALOGUES[0].1);
+    let mut english = messages("en", CATALOGUES[0].1);
+    english.extend(messages("en", CLI_CATALOGUES[0].1));
     let sources = [
         include_str!("../src/model.rs"),
         include_str!("../src/render.rs"),
         include_str!("../src/app.rs"),
+        include_str!("../../cli/src/main.rs"),
+        include_str!("../../cli/src/words.rs"),
     ];
     let mut named = BTreeSet::new();
     for source in sources {

@@ -54,11 +54,13 @@ pub(crate) fn open_core(
 #[derive(uniffi::Object)]
 pub struct LatchkeyApp {
     app: latchkey_app::App,
+    /// The app's runtime (its thread runs it), for [`LatchkeyApp::idle`].
+    runtime: tokio::runtime::Handle,
     /// Ends the app's runtime thread when the app is dropped.
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
-#[uniffi::export(async_runtime = "tokio")]
+#[uniffi::export]
 impl LatchkeyApp {
     /// Opens the data directory and starts the app on its own thread. `signer` is the
     /// platform's hardware signer; without one the library keeps device keys in software,
@@ -93,14 +95,18 @@ impl LatchkeyApp {
         let app = latchkey_app::App::new(
             core,
             Arc::new(ForeignListener(listener)),
-            handle,
+            handle.clone(),
             latchkey_app::Options {
                 languages,
                 utc_offset_minutes,
                 ..latchkey_app::Options::default()
             },
         );
-        Ok(Arc::new(Self { app, _stop: stop }))
+        Ok(Arc::new(Self {
+            app,
+            runtime: handle,
+            _stop: stop,
+        }))
     }
 
     /// The current view.
@@ -119,8 +125,10 @@ impl LatchkeyApp {
         self.app.scan_frame(&luma, width, height, row_stride);
     }
 
-    /// Waits until no work is in flight (long-polls do not count).
-    pub async fn idle(&self) {
-        self.app.idle().await;
+    /// Blocks until no work is in flight (long-polls do not count): for tests, and for a shell
+    /// that must show a result before it sleeps. Never call it from the listener (it runs on
+    /// the app's thread, which this waits for).
+    pub fn idle(&self) {
+        self.runtime.block_on(self.app.idle());
     }
 }
