@@ -27,6 +27,7 @@ on_both_backends! {
     two_accounts => two_accounts;
     remove_an_account => remove;
     a_restart_in_the_middle_of_a_pin_change_settles_it => restart_mid_change;
+    backgrounded_without_polling_then_check_now => background_and_check_now;
 }
 
 /// The shell: records every view and effect.
@@ -773,6 +774,41 @@ async fn restart_mid_change(backend: Backend) {
     shell.type_digits(InputField::Pin, "5038").await;
     let view = shell.press(Action::Approve).await;
     assert!(notice(&view).starts_with("Approved."), "{view:#?}");
+    server.stop().await;
+}
+
+async fn background_and_check_now(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let phone = Phone::new(&server);
+    let shell = Shell::open(phone.open());
+    enrolled(&server, &shell, "ana@example.org", "4831").await;
+    // The platform limits background work: the long-poll stops, nothing arrives by polling.
+    shell
+        .send(AppEvent::Backgrounded { stop_polling: true })
+        .await;
+    let (_, _, _) = Browser::sign_in(&server, "ana@example.org", PASSWORD).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    shell.app.idle().await;
+    let Screen::Accounts(home) = &shell.view().screen else {
+        panic!()
+    };
+    assert_eq!(home.accounts[0].pending, 0, "no poll while backgrounded");
+    assert!(
+        !shell
+            .effects()
+            .iter()
+            .any(|e| matches!(e, AppEffect::Notify { .. })),
+        "nothing was notified"
+    );
+    // Foregrounded: "check now" finds it at once.
+    shell.send(AppEvent::Foregrounded).await;
+    let view = shell.press(Action::CheckNow).await;
+    let view = if is_request(&view) {
+        view
+    } else {
+        shell.wait_for("the request", is_request).await
+    };
+    assert!(request(&view).who.starts_with("Sign-in to"), "{view:#?}");
     server.stop().await;
 }
 

@@ -1,6 +1,5 @@
 //! The records a shell passes in: how to open the library.
 
-
 /// How to open the library.
 #[derive(Clone, Debug, uniffi::Record)]
 pub struct Config {
