@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::event::{AppEffect, AppEvent};
-use crate::model::{Done, Input, Model, Out, Work};
+use crate::model::{request_key, Done, Input, Model, Out, Work};
 use crate::view::AppView;
 
 /// What the shell provides: it draws views and performs effects. Called from the app's
@@ -213,12 +213,11 @@ impl Drop for App {
 
 impl Inner {
     fn apply(self: &Arc<Self>, input: Input) {
-        let (outs, view) = {
+        let outs = {
             let mut model = lock(&self.model);
             model.now = self.clock.now();
             model.unix_now = self.clock.unix_now();
-            let outs = model.update(input);
-            (outs, model.view())
+            model.update(input)
         };
         for out in outs {
             match out {
@@ -226,6 +225,9 @@ impl Inner {
                 Out::AppEffect(effect) => self.listener.perform(effect),
             }
         }
+        // Built after the work ran (which may have applied more): the view sent last is the
+        // newest, and its revision lets a shell drop one that overtook it from another thread.
+        let view = lock(&self.model).view();
         self.listener.view_changed(view);
     }
 
@@ -270,6 +272,7 @@ impl Inner {
             let task = self.runtime.spawn(async move {
                 let mut backoff = Duration::from_secs(2);
                 loop {
+                    let started = Instant::now();
                     let result = core.pending(&account, wait).await;
                     let Some(inner) = weak.upgrade() else { return };
                     match result {
@@ -283,6 +286,10 @@ impl Inner {
                             drop(inner);
                             if waiting {
                                 tokio::time::sleep(pause).await;
+                            } else if started.elapsed() < Duration::from_secs(1) {
+                                // A server (or proxy) that answers an empty list at once must
+                                // not make this a busy loop.
+                                tokio::time::sleep(Duration::from_secs(1)).await;
                             }
                         }
                         Err(e) => {
@@ -334,41 +341,28 @@ async fn perform(inner: &Arc<Inner>, work: Work) -> Done {
             }
             Done::CheckedNow
         }
-        Work::Fetch {
-            accounts,
-            challenge,
-        } => {
-            let mut last = Error::NotFound(challenge.to_string());
-            for account in &accounts {
-                match core.challenge(account, &challenge).await {
-                    Ok(view) => {
-                        return Done::Fetched {
-                            challenge,
-                            result: Ok(view),
-                        }
-                    }
-                    Err(e) if e.kind() == ErrorKind::NotFound && accounts.len() > 1 => last = e,
-                    Err(e) => {
-                        return Done::Fetched {
-                            challenge,
-                            result: Err(e),
-                        }
-                    }
-                }
-            }
+        Work::Fetch { account, challenge } => {
+            let result = core.challenge(&account, &challenge).await;
             Done::Fetched {
+                account,
                 challenge,
-                result: Err(last),
+                result,
             }
         }
         Work::Enrol { link, pin, again } => {
+            let ids = || -> Vec<RecordId> {
+                core.accounts()
+                    .map(|all| all.into_iter().map(|a| a.id).collect())
+                    .unwrap_or_default()
+            };
+            let before = ids();
             let result = core.enrol(&link, &pin, again.as_ref()).await;
-            // A wrong PIN keeps the enrolling account: find it to retry the PIN.
+            // A wrong PIN keeps the enrolling account this call made (the one that was not
+            // there before): the PIN is retried on it, never on an older one.
             let retry = match &result {
                 Err(e) if e.kind() == ErrorKind::WrongPin => core.accounts().ok().and_then(|all| {
                     all.into_iter()
-                        .rev()
-                        .find(|a| a.state == RecordState::Enrolling && a.server == link.api_base())
+                        .find(|a| a.state == RecordState::Enrolling && !before.contains(&a.id))
                         .map(|a| a.id)
                 }),
                 _ => None,
@@ -383,14 +377,14 @@ async fn perform(inner: &Arc<Inner>, work: Work) -> Done {
             }
         }
         Work::Approve { view, code, pin } => Done::Answered {
-            challenge: view.challenge.id.to_string(),
+            request: request_key(&view.account, &view.challenge.id.to_string()),
             result: core
                 .approve(&view, &code, &pin)
                 .await
                 .map(|()| latchkey_core::protocol::wire::AnswerOutcome::Approved),
         },
         Work::Deny { view, not_me } => Done::Answered {
-            challenge: view.challenge.id.to_string(),
+            request: request_key(&view.account, &view.challenge.id.to_string()),
             result: core.deny(&view, not_me).await,
         },
         Work::ChangePin { account, old, new } => {

@@ -37,8 +37,8 @@ pub enum Action {
     },
     /// Open a waiting sign-in request.
     OpenRequest {
-        /// The request's id.
-        challenge: String,
+        /// The request (the app's id for it: account and challenge).
+        request: String,
     },
     /// Check every account for requests now.
     CheckNow,
@@ -65,12 +65,21 @@ pub enum Action {
     UseLink,
     /// Ask the shell for an image of a code (desktops): [`AppEffect::PickImage`].
     OpenImage,
-    /// Approve the open request.
-    Approve,
-    /// Deny the open request.
-    Deny,
-    /// "This wasn't me" on the open request.
-    NotMe,
+    /// Approve this request (refused unless it is the one on screen).
+    Approve {
+        /// The request.
+        request: String,
+    },
+    /// Deny this request (refused unless it is the one on screen).
+    Deny {
+        /// The request.
+        request: String,
+    },
+    /// "This wasn't me" on this request (refused unless it is the one on screen).
+    NotMe {
+        /// The request.
+        request: String,
+    },
     /// Leave a finished screen.
     Done,
     /// Choose a language (`None`: the device's).
@@ -80,8 +89,8 @@ pub enum Action {
     },
 }
 
-/// Everything the app is told.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Everything the app is told. Its `Debug` hides typed digits and text (PINs, passwords).
+#[derive(Clone, PartialEq, Eq)]
 pub enum AppEvent {
     /// The app started (or the shell attached): load accounts, settle, start polling.
     Started,
@@ -120,8 +129,8 @@ pub enum AppEvent {
     },
     /// The person tapped a notification (open the request) or one of its actions.
     NotificationPressed {
-        /// The request's id.
-        challenge: String,
+        /// The request, as the notification named it.
+        request: String,
         /// `Some(Deny)` for the notification's Deny action; `None` opens the request.
         action: Option<NotificationAction>,
     },
@@ -166,12 +175,14 @@ pub enum AppEffect {
     /// Show (or replace) a system notification for a request, with Approve (opens the app at
     /// the request) and Deny actions.
     Notify {
-        /// The request's id (the notification's id; a later effect cancels it).
-        challenge: String,
+        /// The request (the notification's id; a later effect replaces or cancels it).
+        request: String,
         /// The title.
         title: String,
         /// The body (no details while the device is locked).
         body: String,
+        /// What the lock screen may show (Android `setPublicVersion`, iOS hidden previews).
+        public_body: String,
         /// The Approve action's label.
         approve: String,
         /// The Deny action's label.
@@ -179,8 +190,8 @@ pub enum AppEffect {
     },
     /// Remove a request's notification.
     CancelNotification {
-        /// The request's id.
-        challenge: String,
+        /// The request.
+        request: String,
     },
     /// Start the camera and send frames to `App::scan_frame`.
     OpenCamera,
@@ -198,4 +209,33 @@ pub enum AppEffect {
     },
     /// Ask for an image file (desktops); answer with [`AppEvent::ImageOpened`].
     PickImage,
+}
+
+impl std::fmt::Debug for AppEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Digit { field, .. } => write!(f, "Digit {{ field: {field:?}, digit: .. }}"),
+            Self::Input { field, .. } => write!(f, "Input {{ field: {field:?}, text: .. }}"),
+            Self::ImageOpened { bytes } => write!(f, "ImageOpened {{ {} bytes }}", bytes.len()),
+            Self::Started => f.write_str("Started"),
+            Self::Press(action) => write!(f, "Press({action:?})"),
+            Self::Erase { field } => write!(f, "Erase {{ field: {field:?} }}"),
+            Self::PushReceived { account, challenge } => {
+                write!(
+                    f,
+                    "PushReceived {{ account: {account:?}, challenge: {challenge:?} }}"
+                )
+            }
+            Self::NotificationPressed { request, action } => write!(
+                f,
+                "NotificationPressed {{ request: {request:?}, action: {action:?} }}"
+            ),
+            Self::Foregrounded => f.write_str("Foregrounded"),
+            Self::Backgrounded { stop_polling } => {
+                write!(f, "Backgrounded {{ stop_polling: {stop_polling} }}")
+            }
+            Self::DeviceLocked { locked } => write!(f, "DeviceLocked {{ locked: {locked} }}"),
+            Self::Tick => f.write_str("Tick"),
+        }
+    }
 }

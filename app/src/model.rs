@@ -2,7 +2,7 @@
 //! synchronous and does no I/O; the driver ([`crate::App`]) runs the [`Work`] it asks for on
 //! the core and feeds the results back as [`Input::Done`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use latchkey_core::protocol::link::{self, EnrolmentLink, LinkError, LinkPolicy};
 use latchkey_core::protocol::pin::PinPolicy;
@@ -34,10 +34,11 @@ pub(crate) enum Work {
     Poll(Vec<RecordId>),
     /// Ask every account once, now.
     CheckNow(Vec<RecordId>),
-    /// Fetch and verify a request (of `account`, or of whichever account has it).
+    /// Fetch and verify a request of `account` (only its own server is asked: ids never go to
+    /// another account's server).
     Fetch {
-        /// The accounts to ask, in order, until one has it.
-        accounts: Vec<RecordId>,
+        /// The account.
+        account: RecordId,
         /// The request.
         challenge: ChallengeId,
     },
@@ -133,6 +134,8 @@ pub(crate) enum Done {
     CheckedNow,
     /// [`Work::Fetch`].
     Fetched {
+        /// The account.
+        account: RecordId,
         /// The request.
         challenge: ChallengeId,
         /// Its verified view.
@@ -148,8 +151,8 @@ pub(crate) enum Done {
     },
     /// [`Work::Approve`] or [`Work::Deny`].
     Answered {
-        /// The request.
-        challenge: String,
+        /// The request's key.
+        request: String,
         /// What the server said.
         result: Result<AnswerOutcome, Error>,
     },
@@ -216,6 +219,18 @@ impl Digits {
     fn clear(&mut self) {
         self.0 = Zeroizing::default();
     }
+}
+
+/// The app's id for a request: its account and the server's challenge id (two accounts'
+/// servers cannot collide, and one cannot answer for the other).
+pub(crate) fn request_key(account: &RecordId, challenge: &str) -> String {
+    format!("{}/{challenge}", account.as_str())
+}
+
+/// A request key's account and challenge id.
+fn split_key(key: &str) -> Option<(RecordId, String)> {
+    let (account, challenge) = key.split_once('/')?;
+    Some((RecordId::parse(account)?, challenge.to_owned()))
 }
 
 /// A sign-in request the app knows of.
@@ -326,6 +341,16 @@ pub(crate) struct Model {
     pub checking: bool,
     /// The app's clock (seconds, monotonic), set by the driver before each update.
     pub now: u64,
+    /// Grows with every update (views carry it).
+    pub revision: u64,
+    /// The accounts were loaded once (pushes wait for it).
+    pub loaded: bool,
+    /// Events that wait for the work in flight (or the accounts) to finish.
+    pub deferred: VecDeque<AppEvent>,
+    /// Requests to deny as soon as they are fetched (a notification's Deny).
+    pub deny_when_fetched: BTreeSet<String>,
+    /// Requests whose signature did not verify (P4): never fetched again.
+    pub refused: BTreeSet<String>,
     /// Unix seconds, set by the driver before each update.
     pub unix_now: u64,
 }
@@ -353,10 +378,16 @@ impl Model {
             busy: None,
             foreground: true,
             polling_stopped: false,
-            device_locked: false,
+            // Until the shell says otherwise, notifications show no details.
+            device_locked: true,
             checking: false,
             now: 0,
             unix_now: 0,
+            revision: 0,
+            loaded: false,
+            deferred: VecDeque::new(),
+            deny_when_fetched: BTreeSet::new(),
+            refused: BTreeSet::new(),
         }
     }
 
@@ -393,17 +424,29 @@ impl Model {
     }
 
     fn go(&mut self, route: Route) {
+        // A PIN typed for one request never waits, ready, for when it is reopened.
+        for r in self.requests.values_mut() {
+            r.pin.clear();
+        }
         self.route = route;
         self.notice = None;
     }
 
     /// The one transition.
     pub(crate) fn update(&mut self, input: Input) -> Vec<Out> {
+        self.revision += 1;
         let mut out = Vec::new();
         match input {
             Input::AppEvent(event) => self.event(event, &mut out),
             Input::Scanned(result) => self.scanned(result, &mut out),
             Input::Done(done) => self.done(done, &mut out),
+        }
+        // Events that waited for the work in flight, one at a time.
+        while self.busy.is_none() && self.loaded {
+            let Some(event) = self.deferred.pop_front() else {
+                break;
+            };
+            self.event(event, &mut out);
         }
         self.expire(&mut out);
         out
@@ -419,7 +462,13 @@ impl Model {
             AppEvent::Digit { field, digit } => self.digit(field, Some(digit)),
             AppEvent::Erase { field } => self.digit(field, None),
             AppEvent::Input { field, mut text } => {
-                let kept: Zeroizing<String> = Zeroizing::new(text.chars().take(MAX_TEXT).collect());
+                let mut kept = Zeroizing::new(String::with_capacity(MAX_TEXT.min(text.len())));
+                for c in text.chars() {
+                    if kept.len() + c.len_utf8() > MAX_TEXT {
+                        break;
+                    }
+                    kept.push(c);
+                }
                 zeroize::Zeroize::zeroize(&mut text);
                 match (&mut self.route, field) {
                     (Route::Scan(scan), InputField::Link) => scan.link = kept,
@@ -433,19 +482,45 @@ impl Model {
                 }
             }
             AppEvent::PushReceived { account, challenge } => {
+                if !self.loaded {
+                    // A cold start by push: heard once the accounts are known.
+                    self.deferred
+                        .push_back(AppEvent::PushReceived { account, challenge });
+                    return;
+                }
                 let account = account.and_then(|a| RecordId::parse(&a));
                 self.heard(account, &challenge, out);
             }
-            AppEvent::NotificationPressed { challenge, action } => match action {
-                None => {
-                    if self.requests.contains_key(&challenge) {
-                        self.go(Route::Request(challenge));
-                    } else {
-                        self.heard(None, &challenge, out);
+            AppEvent::NotificationPressed { request, action } => {
+                if self.busy.is_some() || !self.loaded {
+                    // Never while work is in flight: its result belongs to the screen shown.
+                    self.deferred
+                        .push_back(AppEvent::NotificationPressed { request, action });
+                    return;
+                }
+                let known = self
+                    .requests
+                    .get(&request)
+                    .is_some_and(|r| r.view.is_some());
+                match action {
+                    None if known => self.go(Route::Request(request)),
+                    None => {
+                        if let Some((account, challenge)) = split_key(&request) {
+                            self.heard(Some(account), &challenge, out);
+                        }
+                    }
+                    Some(NotificationAction::Deny) if known => {
+                        self.answer(&request, Answer::Deny, out);
+                    }
+                    Some(NotificationAction::Deny) => {
+                        // Fetched first (the answer must name the verified request), then denied.
+                        if let Some((account, challenge)) = split_key(&request) {
+                            self.deny_when_fetched.insert(request.clone());
+                            self.heard(Some(account), &challenge, out);
+                        }
                     }
                 }
-                Some(NotificationAction::Deny) => self.answer(&challenge, Answer::Deny, out),
-            },
+            }
             AppEvent::Foregrounded => {
                 self.foreground = true;
                 if self.polling_stopped {
@@ -460,7 +535,21 @@ impl Model {
                     out.push(Out::Work(Work::Poll(Vec::new())));
                 }
             }
-            AppEvent::DeviceLocked { locked } => self.device_locked = locked,
+            AppEvent::DeviceLocked { locked } => {
+                self.device_locked = locked;
+                if locked {
+                    // Notifications already shown lose their details too.
+                    let shown: Vec<String> = self
+                        .requests
+                        .iter()
+                        .filter(|(_, r)| r.notified)
+                        .map(|(key, _)| key.clone())
+                        .collect();
+                    for key in shown {
+                        self.notify(&key, out);
+                    }
+                }
+            }
             AppEvent::Tick => {}
         }
     }
@@ -481,12 +570,15 @@ impl Model {
                     self.go(Route::Account(id));
                 }
             }
-            Action::OpenRequest { challenge } => {
-                if self.requests.contains_key(&challenge) {
-                    self.go(Route::Request(challenge));
+            Action::OpenRequest { request } => {
+                if self.requests.contains_key(&request) {
+                    self.go(Route::Request(request));
                 }
             }
             Action::CheckNow => {
+                if self.checking {
+                    return;
+                }
                 self.checking = true;
                 out.push(Out::Work(Work::CheckNow(self.active_accounts())));
             }
@@ -528,27 +620,26 @@ impl Model {
             Action::Submit => self.submit(out),
             Action::UseLink => {
                 if let Route::Scan(scan) = &mut self.route {
-                    let text = scan.link.trim().to_owned();
-                    let result = link::parse_with(&text, &self.link_policy);
+                    let result = link::parse_with(scan.link.trim(), &self.link_policy);
                     self.scanned_link(result, out);
                 }
             }
             Action::OpenImage => out.push(Out::AppEffect(AppEffect::PickImage)),
-            Action::Approve => {
-                if let Route::Request(id) = &self.route {
-                    let id = id.clone();
-                    self.answer(&id, Answer::Approve, out);
+            // An answer names its request and counts only for the one on screen: a press made
+            // while looking at one request never answers another.
+            Action::Approve { request } => {
+                if matches!(&self.route, Route::Request(open) if *open == request) {
+                    self.answer(&request, Answer::Approve, out);
                 }
             }
-            Action::Deny | Action::NotMe => {
-                if let Route::Request(id) = &self.route {
-                    let id = id.clone();
-                    let how = if action == Action::NotMe {
-                        Answer::NotMe
-                    } else {
-                        Answer::Deny
-                    };
-                    self.answer(&id, how, out);
+            Action::Deny { request } => {
+                if matches!(&self.route, Route::Request(open) if *open == request) {
+                    self.answer(&request, Answer::Deny, out);
+                }
+            }
+            Action::NotMe { request } => {
+                if matches!(&self.route, Route::Request(open) if *open == request) {
+                    self.answer(&request, Answer::NotMe, out);
                 }
             }
             Action::Done => {
@@ -836,27 +927,35 @@ impl Model {
         }
     }
 
-    /// A request id heard of by push or poll: fetched once, whatever way it came first.
+    /// A request id heard of by push or poll: fetched once, whatever way it came first, and
+    /// only from its own account's server. A push that does not say which account asks every
+    /// account's server for its own list instead (an id never goes to another server).
     fn heard(&mut self, account: Option<RecordId>, challenge: &str, out: &mut Vec<Out>) {
-        if self.requests.contains_key(challenge) {
-            return;
-        }
         let Some(id) = ChallengeId::parse(challenge) else {
             return;
         };
-        let accounts = match account {
-            Some(a) if self.account(&a).is_some() => vec![a],
-            _ => self.active_accounts(),
+        let active = self.active_accounts();
+        let account = match account {
+            Some(a) if active.contains(&a) => a,
+            _ if active.len() == 1 => active[0].clone(),
+            _ => {
+                if !self.checking && !active.is_empty() {
+                    self.checking = true;
+                    out.push(Out::Work(Work::CheckNow(active)));
+                }
+                return;
+            }
         };
-        let Some(first) = accounts.first().cloned() else {
+        let key = request_key(&account, challenge);
+        if self.requests.contains_key(&key) || self.refused.contains(&key) {
             return;
-        };
+        }
         self.requests.insert(
-            challenge.to_owned(),
+            key,
             Request {
-                account: first,
+                account: account.clone(),
                 view: None,
-                deadline: self.now + 120,
+                deadline: self.now.saturating_add(120),
                 code: Digits::default(),
                 pin: Digits::default(),
                 outcome: None,
@@ -865,7 +964,7 @@ impl Model {
             },
         );
         out.push(Out::Work(Work::Fetch {
-            accounts,
+            account,
             challenge: id,
         }));
     }
@@ -960,13 +1059,19 @@ impl Model {
         match done {
             Done::Accounts(Ok(accounts)) => {
                 self.accounts = accounts;
+                self.loaded = true;
                 let known: BTreeSet<RecordId> =
                     self.accounts.iter().map(|a| a.id.clone()).collect();
                 self.requests.retain(|_, r| known.contains(&r.account));
                 self.locked.retain(|a| known.contains(a));
+                self.offline.retain(|a| known.contains(a));
                 out.push(Out::Work(Work::Poll(self.poll_set())));
             }
-            Done::Accounts(Err(e)) => self.notice = Some((error_text(&e), Tone::Error)),
+            Done::Accounts(Err(e)) => {
+                // Pushes must not wait forever for a list that cannot be read.
+                self.loaded = true;
+                self.notice = Some((error_text(&e), Tone::Error));
+            }
             Done::Settled(Ok(report)) => {
                 for (id, settled) in report {
                     let label = self
@@ -992,7 +1097,10 @@ impl Model {
                 challenges,
             } => {
                 self.offline.remove(&account);
-                let live: BTreeSet<String> = challenges.iter().map(ToString::to_string).collect();
+                let live: BTreeSet<String> = challenges
+                    .iter()
+                    .map(|c| request_key(&account, &c.to_string()))
+                    .collect();
                 // Requests that left the server's list were answered elsewhere or cancelled.
                 let gone: Vec<String> = self
                     .requests
@@ -1016,9 +1124,11 @@ impl Model {
                 self.offline.insert(account);
             }
             Done::CheckedNow => self.checking = false,
-            Done::Fetched { challenge, result } => {
-                self.fetched(&challenge.to_string(), result, out)
-            }
+            Done::Fetched {
+                account,
+                challenge,
+                result,
+            } => self.fetched(&request_key(&account, &challenge.to_string()), result, out),
             Done::Enrolled { result, retry } => {
                 self.busy = None;
                 out.push(Out::Work(Work::LoadAccounts));
@@ -1056,7 +1166,7 @@ impl Model {
                     }
                 }
             }
-            Done::Answered { challenge, result } => self.answered(&challenge, result, out),
+            Done::Answered { request, result } => self.answered(&request, result, out),
             Done::PinChanged(result) => {
                 self.busy = None;
                 let Route::ChangePin(c) = &mut self.route else {
@@ -1129,7 +1239,7 @@ impl Model {
                         for id in ended {
                             self.requests.remove(&id);
                             out.push(Out::AppEffect(AppEffect::CancelNotification {
-                                challenge: id,
+                                request: id,
                             }));
                         }
                         self.accounts.retain(|a| a.id != account);
@@ -1169,13 +1279,23 @@ impl Model {
                 let Some(r) = self.requests.get_mut(id) else {
                     return;
                 };
-                r.deadline = self.now + view.seconds_left();
-                r.account = view.account.clone();
+                r.deadline = self.now.saturating_add(view.seconds_left());
                 r.view = Some(view);
+                if self.deny_when_fetched.remove(id) {
+                    // The notification's Deny, now that the request is verified.
+                    self.answer(id, Answer::Deny, out);
+                    return;
+                }
                 let calm = self.busy.is_none()
                     && matches!(self.route, Route::Accounts | Route::Account(_));
-                if self.foreground && calm {
-                    // EU Login's habit: the app opens on its own at the request.
+                // The only live request opens by itself (EU Login's habit); with several, the
+                // person chooses from the list, so a stranger's request cannot jump in front.
+                let live = self
+                    .requests
+                    .values()
+                    .filter(|r| r.view.is_some() && r.outcome.is_none())
+                    .count();
+                if self.foreground && calm && live == 1 {
                     self.go(Route::Request(id.to_owned()));
                     out.push(Out::AppEffect(AppEffect::Vibrate {
                         pattern: Haptic::Attention,
@@ -1185,6 +1305,15 @@ impl Model {
                 }
             }
             Err(e) => {
+                self.deny_when_fetched.remove(id);
+                if e.kind() == ErrorKind::ServerUntrusted {
+                    // P4: a request not signed by the pinned key is never shown, never fetched
+                    // again, and the person is warned.
+                    self.refused.insert(id.to_owned());
+                    self.requests.remove(id);
+                    self.notice = Some((error_text(&e), Tone::Error));
+                    return;
+                }
                 // Gone (answered, cancelled, expired) or unreadable: forget it; a poll that
                 // still lists it fetches it again.
                 let open = matches!(&self.route, Route::Request(open) if open == id);
@@ -1205,8 +1334,9 @@ impl Model {
         };
         let Some(view) = &r.view else { return };
         let words = &self.words;
+        let public_body = words.say("notify-body-private");
         let body = if self.device_locked {
-            words.say("notify-body-private")
+            public_body.clone()
         } else {
             words.get(
                 &Text::of("notify-body")
@@ -1216,9 +1346,10 @@ impl Model {
         };
         r.notified = true;
         out.push(Out::AppEffect(AppEffect::Notify {
-            challenge: id.to_owned(),
+            request: id.to_owned(),
             title: words.say("notify-title"),
             body,
+            public_body,
             approve: words.say("notify-approve"),
             deny: words.say("notify-deny"),
         }));
@@ -1229,7 +1360,7 @@ impl Model {
         if let Some(r) = self.requests.get_mut(id) {
             if r.notified {
                 out.push(Out::AppEffect(AppEffect::CancelNotification {
-                    challenge: id.to_owned(),
+                    request: id.to_owned(),
                 }));
                 r.notified = false;
             }
@@ -1253,7 +1384,7 @@ impl Model {
         r.pin.clear();
         if r.notified {
             out.push(Out::AppEffect(AppEffect::CancelNotification {
-                challenge: id.to_owned(),
+                request: id.to_owned(),
             }));
             r.notified = false;
         }
@@ -1308,7 +1439,7 @@ impl Model {
                 if r.notified {
                     r.notified = false;
                     out.push(Out::AppEffect(AppEffect::CancelNotification {
-                        challenge: id.clone(),
+                        request: id.clone(),
                     }));
                 }
             }

@@ -119,7 +119,7 @@ impl Model {
                 )
             }
             Route::Request(id) => match self.requests.get(id) {
-                Some(r) => (w.say("request-title"), self.request_screen(r), back()),
+                Some(r) => (w.say("request-title"), self.request_screen(id, r), back()),
                 None => (w.say("accounts-title"), self.accounts_screen(), None),
             },
             Route::ChangePin(c) => {
@@ -273,6 +273,7 @@ impl Model {
             }
         };
         AppView {
+            revision: self.revision,
             language: w.tag().to_owned(),
             title,
             screen,
@@ -416,7 +417,7 @@ impl Model {
                         a11y: text.clone(),
                         enabled,
                         action: Action::OpenRequest {
-                            challenge: challenge.clone(),
+                            request: challenge.clone(),
                         },
                     },
                     text,
@@ -456,7 +457,7 @@ impl Model {
         })
     }
 
-    fn request_screen(&self, r: &Request) -> Screen {
+    fn request_screen(&self, key: &str, r: &Request) -> Screen {
         let w = &self.words;
         let enabled = self.busy.is_none();
         let Some(view) = &r.view else {
@@ -471,9 +472,24 @@ impl Model {
                 seconds_left: 0,
                 code: digits_field(w, InputField::Code, "request-code-label", &r.code, 0, false),
                 pin: digits_field(w, InputField::Pin, "request-pin-label", &r.pin, 0, false),
-                approve: disabled(w.say("request-approve"), Action::Approve),
-                deny: disabled(w.say("request-deny"), Action::Deny),
-                not_me: disabled(w.say("request-not-me"), Action::NotMe),
+                approve: disabled(
+                    w.say("request-approve"),
+                    Action::Approve {
+                        request: key.to_owned(),
+                    },
+                ),
+                deny: disabled(
+                    w.say("request-deny"),
+                    Action::Deny {
+                        request: key.to_owned(),
+                    },
+                ),
+                not_me: disabled(
+                    w.say("request-not-me"),
+                    Action::NotMe {
+                        request: key.to_owned(),
+                    },
+                ),
                 done: None,
                 forgot_pin: None,
             });
@@ -526,11 +542,25 @@ impl Model {
             ),
             approve: button(
                 w.say("request-approve"),
-                Action::Approve,
+                Action::Approve {
+                    request: key.to_owned(),
+                },
                 live && !locked && r.code.len() == c.code_digits && r.pin.len() == n,
             ),
-            deny: button(w.say("request-deny"), Action::Deny, live),
-            not_me: button(w.say("request-not-me"), Action::NotMe, live),
+            deny: button(
+                w.say("request-deny"),
+                Action::Deny {
+                    request: key.to_owned(),
+                },
+                live,
+            ),
+            not_me: button(
+                w.say("request-not-me"),
+                Action::NotMe {
+                    request: key.to_owned(),
+                },
+                live,
+            ),
             done: outcome_done.then(|| button(w.say("done"), Action::Done, enabled)),
             forgot_pin: locked.then(|| {
                 button(
@@ -547,7 +577,7 @@ impl Model {
     /// Unix seconds as "HH:MM:SS" in the device's time zone.
     fn clock_time(&self, unix: u64) -> String {
         let offset = i64::from(self.utc_offset_minutes) * 60;
-        let local = i64::try_from(unix).unwrap_or(0) + offset;
+        let local = i64::try_from(unix).unwrap_or(0).saturating_add(offset);
         let day = local.rem_euclid(86_400);
         format!("{:02}:{:02}:{:02}", day / 3600, day % 3600 / 60, day % 60)
     }

@@ -7,6 +7,9 @@ use crate::event::{Action, InputField};
 /// The whole screen.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AppView {
+    /// Grows with every change: a shell that receives views from several threads draws only
+    /// a view newer than the one it shows.
+    pub revision: u64,
     /// The language the texts are in (`en`, `fr`, `de`).
     pub language: String,
     /// The screen's title.

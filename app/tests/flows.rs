@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use latchkey_app::{
-    Action, App, AppEffect, AppEvent, AppView, Clock, InputField, Listener, Options, RequestScreen,
-    Screen, Tone,
+    Action, App, AppEffect, AppEvent, AppView, ButtonView, Clock, InputField, Listener, Options,
+    RequestScreen, Screen, Tone,
 };
 use latchkey_core::Latchkey;
 use latchkey_e2e::server::{self, on_both_backends, Backend, Browser, TestServer};
@@ -28,6 +28,9 @@ on_both_backends! {
     remove_an_account => remove;
     a_restart_in_the_middle_of_a_pin_change_settles_it => restart_mid_change;
     backgrounded_without_polling_then_check_now => background_and_check_now;
+    enrol_with_a_pin_chosen_in_the_app => enrol_app_pin;
+    an_answer_only_counts_for_the_request_on_screen => answers_are_bound;
+    a_push_at_a_cold_start_is_not_lost => cold_start_push;
 }
 
 /// The shell: records every view and effect.
@@ -101,6 +104,13 @@ impl Shell {
 
     async fn press(&self, action: Action) -> AppView {
         self.send(AppEvent::Press(action)).await
+    }
+
+    /// Presses a button of the request on screen, as a shell does: the action it carries.
+    async fn answer(&self, button: impl Fn(&RequestScreen) -> &ButtonView) -> AppView {
+        let view = self.view();
+        let action = button(request(&view)).action.clone();
+        self.press(action).await
     }
 
     async fn type_digits(&self, field: InputField, digits: &str) {
@@ -322,7 +332,7 @@ async fn approve(backend: Backend) {
     assert!(request(&r).approve.enabled);
     assert_eq!(request(&r).pin.a11y, "Your PIN: 4 of 4 digits typed");
     assert_eq!(request(&r).pin.shown, None, "the PIN is never shown");
-    let view = shell.press(Action::Approve).await;
+    let view = shell.answer(|r| &r.approve).await;
     assert_eq!(
         notice(&view),
         "Approved. The sign-in continues on the other screen."
@@ -349,7 +359,7 @@ async fn wrong_pins_lock(backend: Backend) {
     shell.type_digits(InputField::Code, &code).await;
     for left in [4, 3, 2, 1] {
         shell.type_digits(InputField::Pin, "0000").await;
-        let view = shell.press(Action::Approve).await;
+        let view = shell.answer(|r| &r.approve).await;
         let expected = if left == 1 {
             "Wrong PIN. 1 attempt left before this account is locked on this device.".to_owned()
         } else {
@@ -360,7 +370,7 @@ async fn wrong_pins_lock(backend: Backend) {
         assert_eq!(request(&view).pin.filled, 0, "the PIN field is emptied");
     }
     shell.type_digits(InputField::Pin, "0000").await;
-    let view = shell.press(Action::Approve).await;
+    let view = shell.answer(|r| &r.approve).await;
     assert!(notice(&view).contains("now locked"), "{}", notice(&view));
     let r = request(&view);
     assert!(
@@ -392,13 +402,13 @@ async fn deny_and_report(backend: Backend) {
     let shell = Shell::open(phone.open());
     enrolled(&server, &shell, "ana@example.org", "4831").await;
     let (browser, _, _) = sign_in(&server, &shell, "ana@example.org").await;
-    let view = shell.press(Action::Deny).await;
+    let view = shell.answer(|r| &r.deny).await;
     assert_eq!(notice(&view), "Denied. Nobody was signed in.");
     let (_, page) = browser.get("/login/approve").await;
     assert!(page.contains("denied"), "the login page says so");
     shell.press(Action::Done).await;
     let (_, _, _) = sign_in(&server, &shell, "ana@example.org").await;
-    let view = shell.press(Action::NotMe).await;
+    let view = shell.answer(|r| &r.not_me).await;
     assert!(notice(&view).starts_with("Reported."), "{}", notice(&view));
     assert_eq!(view.notice.as_ref().unwrap().tone, Tone::Warning);
     assert!(
@@ -444,6 +454,8 @@ async fn push_and_poll(backend: Backend) {
     let (_, account) = enrolled(&server, &shell, "ana@example.org", "4831").await;
     // Away from home (in Settings), so a request is notified rather than opened.
     shell.press(Action::OpenSettings).await;
+    // The device is unlocked: notifications may carry details (not before the shell says so).
+    shell.send(AppEvent::DeviceLocked { locked: false }).await;
     let (_, _, _code) = Browser::sign_in(&server, "ana@example.org", PASSWORD).await;
     let challenge = {
         use sqlx::Row as _;
@@ -471,29 +483,42 @@ async fn push_and_poll(backend: Backend) {
         .await;
     tokio::time::sleep(Duration::from_millis(600)).await; // a few polls
     shell.app.idle().await;
-    let notified: Vec<_> = shell
-        .effects()
-        .into_iter()
-        .filter(|e| matches!(e, AppEffect::Notify { .. }))
-        .collect();
+    let notifications = || -> Vec<AppEffect> {
+        shell
+            .effects()
+            .into_iter()
+            .filter(|e| matches!(e, AppEffect::Notify { .. }))
+            .collect()
+    };
+    let notified = notifications();
     assert_eq!(notified.len(), 1, "one notification: {notified:#?}");
     let AppEffect::Notify {
-        challenge: id,
+        request: key,
         title,
         body,
+        public_body,
         approve,
         deny,
     } = &notified[0]
     else {
         unreachable!()
     };
-    assert_eq!(id, &challenge);
+    assert_eq!(key, &format!("{account}/{challenge}"));
     assert_eq!(title, "Sign-in request");
     assert!(
         body.starts_with("Latchkey demo: approve the sign-in from"),
         "{body}"
     );
+    assert_eq!(public_body, "A sign-in needs your approval.");
     assert_eq!((approve.as_str(), deny.as_str()), ("Approve", "Deny"));
+    // The device locks: the notification is replaced by one without details.
+    shell.send(AppEvent::DeviceLocked { locked: true }).await;
+    let again = notifications();
+    assert_eq!(again.len(), 2, "{again:#?}");
+    assert!(
+        matches!(&again[1], AppEffect::Notify { request, body, .. } if request == key && body == "A sign-in needs your approval."),
+        "{again:#?}"
+    );
     let view = shell.press(Action::Back).await;
     let Screen::Accounts(home) = &view.screen else {
         panic!("{view:#?}")
@@ -506,13 +531,13 @@ async fn push_and_poll(backend: Backend) {
     // Deny from the notification, without opening the app.
     shell
         .send(AppEvent::NotificationPressed {
-            challenge: challenge.clone(),
+            request: key.clone(),
             action: Some(latchkey_app::NotificationAction::Deny),
         })
         .await;
-    assert!(shell
-        .effects()
-        .contains(&AppEffect::CancelNotification { challenge }));
+    assert!(shell.effects().contains(&AppEffect::CancelNotification {
+        request: key.clone()
+    }));
     let view = shell
         .wait_for(
             "no waiting request",
@@ -580,7 +605,7 @@ async fn change_pin(backend: Backend) {
     let (_, code, _) = sign_in(&server, &shell, "ana@example.org").await;
     shell.type_digits(InputField::Code, &code).await;
     shell.type_digits(InputField::Pin, "5038").await;
-    let view = shell.press(Action::Approve).await;
+    let view = shell.answer(|r| &r.approve).await;
     assert!(
         notice(&view).starts_with("Approved."),
         "the new PIN works: {view:#?}"
@@ -651,7 +676,7 @@ async fn forgot_pin(backend: Backend) {
     let (_, code, _) = sign_in(&server, &shell, "ana@example.org").await;
     shell.type_digits(InputField::Code, &code).await;
     shell.type_digits(InputField::Pin, "7292").await;
-    let view = shell.press(Action::Approve).await;
+    let view = shell.answer(|r| &r.approve).await;
     assert!(notice(&view).starts_with("Approved."), "{view:#?}");
     server.stop().await;
 }
@@ -671,7 +696,7 @@ async fn two_accounts(backend: Backend) {
     assert_eq!(request(&view).account, "bob@example.org");
     shell.type_digits(InputField::Code, &code).await;
     shell.type_digits(InputField::Pin, "5038").await;
-    let view = shell.press(Action::Approve).await;
+    let view = shell.answer(|r| &r.approve).await;
     assert!(notice(&view).starts_with("Approved."), "{view:#?}");
     let view = shell.press(Action::Done).await;
     let Screen::Account(a) = &view.screen else {
@@ -772,7 +797,7 @@ async fn restart_mid_change(backend: Backend) {
     let (_, code, _) = sign_in(&server, &shell, "ana@example.org").await;
     shell.type_digits(InputField::Code, &code).await;
     shell.type_digits(InputField::Pin, "5038").await;
-    let view = shell.press(Action::Approve).await;
+    let view = shell.answer(|r| &r.approve).await;
     assert!(notice(&view).starts_with("Approved."), "{view:#?}");
     server.stop().await;
 }
@@ -809,6 +834,196 @@ async fn background_and_check_now(backend: Backend) {
         shell.wait_for("the request", is_request).await
     };
     assert!(request(&view).who.starts_with("Sign-in to"), "{view:#?}");
+    server.stop().await;
+}
+
+async fn enrol_app_pin(backend: Backend) {
+    let policy = server::Policy {
+        pin_source: latchkey_core::protocol::wire::PinSource::App,
+        ..server::Policy::default()
+    };
+    let server = TestServer::start_with(backend, policy).await;
+    let phone = Phone::new(&server);
+    let shell = Shell::open(phone.open());
+    let browser = Browser::register(&server, "ana@example.org", PASSWORD).await;
+    let (html, _) = browser.add_device("Phone", "").await;
+    shell.press(Action::AddAccount).await;
+    let (w, h, luma) = server::rasterise(server::page_svg(&html));
+    shell.app.scan_frame(&luma, w as u32, h as u32, w as u32);
+    let view = shell.view();
+    let Screen::Enrol(enrol) = &view.screen else {
+        panic!("{view:#?}")
+    };
+    assert_eq!(enrol.instruction, "Choose a 4-digit PIN for this account.");
+    assert_eq!(enrol.pin_again.as_ref().unwrap().label, "PIN again");
+    // Live blocklist feedback as soon as the PIN is complete.
+    shell.type_digits(InputField::Pin, "1234").await;
+    let Screen::Enrol(enrol) = &shell.view().screen else {
+        panic!()
+    };
+    assert!(
+        enrol
+            .feedback
+            .as_deref()
+            .unwrap_or("")
+            .contains("too easy to guess"),
+        "{enrol:#?}"
+    );
+    assert!(!enrol.submit.enabled);
+    for _ in 0..4 {
+        shell
+            .send(AppEvent::Erase {
+                field: InputField::Pin,
+            })
+            .await;
+    }
+    shell.type_digits(InputField::Pin, "4831").await;
+    shell.type_digits(InputField::PinAgain, "4830").await;
+    let Screen::Enrol(enrol) = &shell.view().screen else {
+        panic!()
+    };
+    assert_eq!(
+        enrol.feedback.as_deref(),
+        Some("The two PINs are different. Type the same PIN twice.")
+    );
+    assert!(!enrol.submit.enabled);
+    shell
+        .send(AppEvent::Erase {
+            field: InputField::PinAgain,
+        })
+        .await;
+    shell.type_digits(InputField::PinAgain, "1").await;
+    let Screen::Enrol(enrol) = &shell.view().screen else {
+        panic!()
+    };
+    assert_eq!(enrol.feedback, None);
+    assert!(enrol.submit.enabled);
+    let view = shell.press(Action::Submit).await;
+    assert!(
+        notice(&view).starts_with("This device is ready."),
+        "{view:#?}"
+    );
+    shell.press(Action::Done).await;
+    let (_, code, _) = sign_in(&server, &shell, "ana@example.org").await;
+    shell.type_digits(InputField::Code, &code).await;
+    shell.type_digits(InputField::Pin, "4831").await;
+    let view = shell.answer(|r| &r.approve).await;
+    assert!(notice(&view).starts_with("Approved."), "{view:#?}");
+    server.stop().await;
+}
+
+async fn answers_are_bound(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let phone = Phone::new(&server);
+    let shell = Shell::open(phone.open());
+    enrolled(&server, &shell, "ana@example.org", "4831").await;
+    enrolled(&server, &shell, "bob@example.org", "5038").await;
+    shell.send(AppEvent::DeviceLocked { locked: false }).await;
+    let (_, ana_code, view) = sign_in(&server, &shell, "ana@example.org").await;
+    let ana_deny = request(&view).deny.action.clone();
+    let ana_approve = request(&view).approve.action.clone();
+    // A second request arrives while the first is open: notified, never opened over it.
+    let (_, _, _) = Browser::sign_in(&server, "bob@example.org", PASSWORD).await;
+    let view = shell
+        .wait_for("bob's notification", |_| {
+            shell
+                .effects()
+                .iter()
+                .any(|e| matches!(e, AppEffect::Notify { body, .. } if body.contains("approve")))
+        })
+        .await;
+    assert_eq!(
+        request(&view).account,
+        "ana@example.org",
+        "still Ana's request"
+    );
+    // The person opens Bob's; a press that was meant for Ana's (sent late) does nothing.
+    let Some(AppEffect::Notify { request: bob, .. }) = shell
+        .effects()
+        .into_iter()
+        .find(|e| matches!(e, AppEffect::Notify { .. }))
+    else {
+        unreachable!()
+    };
+    shell
+        .send(AppEvent::NotificationPressed {
+            request: bob.clone(),
+            action: None,
+        })
+        .await;
+    assert_eq!(request(&shell.view()).account, "bob@example.org");
+    shell.type_digits(InputField::Code, &ana_code).await;
+    shell.type_digits(InputField::Pin, "4831").await;
+    let view = shell.press(ana_approve).await;
+    assert!(view.notice.is_none(), "nothing was sent: {view:#?}");
+    let view = shell.press(ana_deny).await;
+    assert!(view.notice.is_none(), "nothing was sent: {view:#?}");
+    assert!(request(&view).deny.enabled, "Bob's request is still open");
+    server.stop().await;
+}
+
+async fn cold_start_push(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let phone = Phone::new(&server);
+    let account = {
+        let shell = Shell::open(phone.open());
+        let (_, account) = enrolled(&server, &shell, "ana@example.org", "4831").await;
+        account
+    };
+    let (_, _, _) = Browser::sign_in(&server, "ana@example.org", PASSWORD).await;
+    let challenge = {
+        use sqlx::Row as _;
+        sqlx::query(
+            "SELECT c.id FROM challenges c JOIN logins l ON l.id = c.login_id \
+             ORDER BY l.created_ms DESC LIMIT 1",
+        )
+        .fetch_one(&server.state.db)
+        .await
+        .map(|r| r.try_get::<String, _>("id").unwrap())
+        .unwrap_or_default()
+    };
+    // The app is started by the push itself: the push comes before the accounts are read.
+    let recorder = Arc::new(Recorder::default());
+    let app = App::new(
+        Arc::new(phone.open()),
+        recorder.clone(),
+        tokio::runtime::Handle::current(),
+        Options {
+            clock: Some(Arc::new(TestClock::default())),
+            // No long-poll help: only the push can bring the request.
+            poll_wait_seconds: 25,
+            poll_pause: Duration::from_secs(60),
+            ..Options::default()
+        },
+    );
+    app.send(AppEvent::Started);
+    // In the background without polling: only the push can bring the request.
+    app.send(AppEvent::Backgrounded { stop_polling: true });
+    app.send(AppEvent::PushReceived {
+        account: Some(account.clone()),
+        challenge: challenge.clone(),
+    });
+    let key = format!("{account}/{challenge}");
+    let notified = || {
+        recorder
+            .effects
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, AppEffect::Notify { request, .. } if *request == key))
+    };
+    for _ in 0..200 {
+        app.idle().await;
+        if notified() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        notified(),
+        "the push was not lost: {:#?}",
+        recorder.effects.lock().unwrap()
+    );
     server.stop().await;
 }
 

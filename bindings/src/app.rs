@@ -129,6 +129,11 @@ impl LatchkeyApp {
     /// that must show a result before it sleeps. Never call it from the listener (it runs on
     /// the app's thread, which this waits for).
     pub fn idle(&self) {
+        // On the app's own thread (from the listener) there is nothing to wait for that could
+        // finish: return instead of deadlocking.
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return;
+        }
         self.runtime.block_on(self.app.idle());
     }
 }

@@ -12,6 +12,9 @@ use latchkey_app::{
 /// The whole screen.
 #[uniffi::remote(Record)]
 pub struct AppView {
+    /// Grows with every change: a shell that receives views from several threads draws only
+    /// a view newer than the one it shows.
+    pub revision: u64,
     /// The language the texts are in (`en`, `fr`, `de`).
     pub language: String,
     /// The screen's title.
@@ -356,8 +359,8 @@ pub enum Action {
     },
     /// Open a waiting sign-in request.
     OpenRequest {
-        /// The request's id.
-        challenge: String,
+        /// The request (the app's id for it: account and challenge).
+        request: String,
     },
     /// Check every account for requests now.
     CheckNow,
@@ -384,12 +387,21 @@ pub enum Action {
     UseLink,
     /// Ask the shell for an image of a code (desktops): `AppEffect::PickImage`.
     OpenImage,
-    /// Approve the open request.
-    Approve,
-    /// Deny the open request.
-    Deny,
-    /// "This wasn't me" on the open request.
-    NotMe,
+    /// Approve this request (refused unless it is the one on screen).
+    Approve {
+        /// The request.
+        request: String,
+    },
+    /// Deny this request (refused unless it is the one on screen).
+    Deny {
+        /// The request.
+        request: String,
+    },
+    /// "This wasn't me" on this request (refused unless it is the one on screen).
+    NotMe {
+        /// The request.
+        request: String,
+    },
     /// Leave a finished screen.
     Done,
     /// Choose a language (`None`: the device's).
@@ -399,7 +411,7 @@ pub enum Action {
     },
 }
 
-/// Everything the app is told.
+/// Everything the app is told. Its `Debug` hides typed digits and text (PINs, passwords).
 #[uniffi::remote(Enum)]
 pub enum AppEvent {
     /// The app started (or the shell attached): load accounts, settle, start polling.
@@ -439,8 +451,8 @@ pub enum AppEvent {
     },
     /// The person tapped a notification (open the request) or one of its actions.
     NotificationPressed {
-        /// The request's id.
-        challenge: String,
+        /// The request, as the notification named it.
+        request: String,
         /// `Some(Deny)` for the notification's Deny action; `None` opens the request.
         action: Option<NotificationAction>,
     },
@@ -485,12 +497,14 @@ pub enum AppEffect {
     /// Show (or replace) a system notification for a request, with Approve (opens the app at
     /// the request) and Deny actions.
     Notify {
-        /// The request's id (the notification's id; a later effect cancels it).
-        challenge: String,
+        /// The request (the notification's id; a later effect replaces or cancels it).
+        request: String,
         /// The title.
         title: String,
         /// The body (no details while the device is locked).
         body: String,
+        /// What the lock screen may show (Android `setPublicVersion`, iOS hidden previews).
+        public_body: String,
         /// The Approve action's label.
         approve: String,
         /// The Deny action's label.
@@ -498,8 +512,8 @@ pub enum AppEffect {
     },
     /// Remove a request's notification.
     CancelNotification {
-        /// The request's id.
-        challenge: String,
+        /// The request.
+        request: String,
     },
     /// Start the camera and send frames to `App::scan_frame`.
     OpenCamera,

@@ -96,7 +96,7 @@ class Phone(
     fun approve(code: String, pin: String): String {
         type(InputField.CODE, code)
         type(InputField.PIN, pin)
-        press(Action.Approve)
+        press(request().approve.action)
         return notice()
     }
 }
@@ -143,14 +143,14 @@ class AppTest {
         phone.type(InputField.CODE, code)
         for (left in listOf(4, 3, 2)) {
             phone.type(InputField.PIN, "5038")
-            phone.press(Action.Approve)
+            phone.press(phone.request().approve.action)
             assertEquals("Wrong PIN. $left attempts left before this account is locked on this device.", phone.notice())
             assertEquals(Tone.ERROR, phone.view().notice!!.tone)
             assertEquals(0.toUByte(), phone.request().pin.filled)
         }
         // The right PIN still works on the same request.
         phone.type(InputField.PIN, "4831")
-        phone.press(Action.Approve)
+        phone.press(phone.request().approve.action)
         assertTrue(phone.notice(), phone.notice().startsWith("Approved."))
     }
 
@@ -158,7 +158,7 @@ class AppTest {
         val phone = Phone()
         phone.enrolNew("kt-dave@example.org", "4831")
         val (browser, _) = phone.signIn("kt-dave@example.org")
-        phone.press(Action.NotMe)
+        phone.press(phone.request().notMe.action)
         assertTrue(phone.notice(), phone.notice().startsWith("Reported."))
         assertTrue(browser.approvalRedirect() != "/account")
         assertFalse("answered once", phone.request().deny.enabled)
@@ -234,7 +234,7 @@ class AppTest {
         assertEquals("The device key could not be used. Try again; if it keeps failing, remove the account and add it again.", said)
         phone.signer.failWith = null
         phone.type(InputField.PIN, "4831")
-        phone.press(Action.Approve)
+        phone.press(phone.request().approve.action)
         assertTrue(phone.notice(), phone.notice().startsWith("Approved."))
     }
 

@@ -128,7 +128,7 @@ def sign_in(server, shell, email):
 def approve(shell, code, pin):
     shell.type(lk.InputField.CODE, code)
     shell.type(lk.InputField.PIN, pin)
-    shell.press(lk.Action.APPROVE())
+    shell.press(shell.view().screen[0].approve.action)
     return shell.notice()
 
 
@@ -152,7 +152,7 @@ def test_story(server):
     _, code = sign_in(server, shell, email)
     said = approve(shell, code, "5038")
     assert said == "Wrong PIN. 4 attempts left before this account is locked on this device.", said
-    shell.press(lk.Action.DENY())
+    shell.press(shell.view().screen[0].deny.action)
     assert shell.notice() == "Denied. Nobody was signed in."
     shell.press(lk.Action.DONE())
 
@@ -180,7 +180,7 @@ def test_story(server):
     other = enrol(server, shell, "py-bob@example.org", "5820")
     _, code = sign_in(server, shell, "py-bob@example.org")
     assert shell.view().screen[0].account == "py-bob@example.org"
-    shell.press(lk.Action.NOT_ME())
+    shell.press(shell.view().screen[0].not_me.action)
     assert shell.notice().startswith("Reported."), shell.notice()
     shell.press(lk.Action.DONE())
 

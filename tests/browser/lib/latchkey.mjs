@@ -240,7 +240,7 @@ export class Device {
       timeout: 40_000,
       input: async (child) => {
         child.stdin.write(`${newPin}\n${newPin}\n${password}\n`);
-        await waitForOutput(child, /code was sent|sent to/i, 20_000);
+        await waitForOutput(child, /code was sent|sent to|e-mailed a code/i, 20_000);
         const code = await this.server.mailedCode('PIN reset code', /reset your PIN|PIN/i, { seen, timeout: 10_000 });
         child.stdin.end(`${code}\n`);
       },
