@@ -123,6 +123,13 @@ impl Shell {
         self.app.idle().await;
     }
 
+    async fn erase(&self, field: InputField, times: usize) {
+        for _ in 0..times {
+            self.app.send(AppEvent::Erase { field });
+        }
+        self.app.idle().await;
+    }
+
     /// Waits (long-polls run in the background) until the view satisfies `what`.
     async fn wait_for(&self, what: &str, test: impl Fn(&AppView) -> bool) -> AppView {
         for _ in 0..500 {
@@ -457,17 +464,7 @@ async fn push_and_poll(backend: Backend) {
     // The device is unlocked: notifications may carry details (not before the shell says so).
     shell.send(AppEvent::DeviceLocked { locked: false }).await;
     let (_, _, _code) = Browser::sign_in(&server, "ana@example.org", PASSWORD).await;
-    let challenge = {
-        use sqlx::Row as _;
-        sqlx::query(
-            "SELECT c.id FROM challenges c JOIN logins l ON l.id = c.login_id \
-             ORDER BY l.created_ms DESC LIMIT 1",
-        )
-        .fetch_one(&server.state.db)
-        .await
-        .map(|r| r.try_get::<String, _>("id").unwrap())
-        .unwrap_or_default()
-    };
+    let challenge = newest_challenge(&server).await;
     // The push and the long-poll race; the request is fetched and notified once.
     shell
         .send(AppEvent::PushReceived {
@@ -573,13 +570,7 @@ async fn change_pin(backend: Backend) {
         c.feedback.as_deref().unwrap_or("").contains("too easy"),
         "live blocklist feedback: {c:#?}"
     );
-    for _ in 0..4 {
-        shell
-            .send(AppEvent::Erase {
-                field: InputField::NewPin,
-            })
-            .await;
-    }
+    shell.erase(InputField::NewPin, 4).await;
     shell.type_digits(InputField::NewPin, "5038").await;
     shell.type_digits(InputField::NewPinAgain, "5039").await;
     let Screen::ChangePin(c) = &shell.view().screen else {
@@ -590,11 +581,7 @@ async fn change_pin(backend: Backend) {
         Some("The two PINs are different. Type the same PIN twice.")
     );
     assert!(!c.submit.enabled);
-    shell
-        .send(AppEvent::Erase {
-            field: InputField::NewPinAgain,
-        })
-        .await;
+    shell.erase(InputField::NewPinAgain, 1).await;
     shell.type_digits(InputField::NewPinAgain, "8").await;
     let view = shell.press(Action::Submit).await;
     assert_eq!(
@@ -870,13 +857,7 @@ async fn enrol_app_pin(backend: Backend) {
         "{enrol:#?}"
     );
     assert!(!enrol.submit.enabled);
-    for _ in 0..4 {
-        shell
-            .send(AppEvent::Erase {
-                field: InputField::Pin,
-            })
-            .await;
-    }
+    shell.erase(InputField::Pin, 4).await;
     shell.type_digits(InputField::Pin, "4831").await;
     shell.type_digits(InputField::PinAgain, "4830").await;
     let Screen::Enrol(enrol) = &shell.view().screen else {
@@ -887,11 +868,7 @@ async fn enrol_app_pin(backend: Backend) {
         Some("The two PINs are different. Type the same PIN twice.")
     );
     assert!(!enrol.submit.enabled);
-    shell
-        .send(AppEvent::Erase {
-            field: InputField::PinAgain,
-        })
-        .await;
+    shell.erase(InputField::PinAgain, 1).await;
     shell.type_digits(InputField::PinAgain, "1").await;
     let Screen::Enrol(enrol) = &shell.view().screen else {
         panic!()
@@ -971,17 +948,7 @@ async fn cold_start_push(backend: Backend) {
         account
     };
     let (_, _, _) = Browser::sign_in(&server, "ana@example.org", PASSWORD).await;
-    let challenge = {
-        use sqlx::Row as _;
-        sqlx::query(
-            "SELECT c.id FROM challenges c JOIN logins l ON l.id = c.login_id \
-             ORDER BY l.created_ms DESC LIMIT 1",
-        )
-        .fetch_one(&server.state.db)
-        .await
-        .map(|r| r.try_get::<String, _>("id").unwrap())
-        .unwrap_or_default()
-    };
+    let challenge = newest_challenge(&server).await;
     // The app is started by the push itself: the push comes before the accounts are read.
     let recorder = Arc::new(Recorder::default());
     let app = App::new(
@@ -1025,6 +992,19 @@ async fn cold_start_push(backend: Backend) {
         recorder.effects.lock().unwrap()
     );
     server.stop().await;
+}
+
+/// The id of the newest sign-in request (what a push would carry).
+async fn newest_challenge(server: &TestServer) -> String {
+    use sqlx::Row as _;
+    sqlx::query(
+        "SELECT c.id FROM challenges c JOIN logins l ON l.id = c.login_id \
+         ORDER BY l.created_ms DESC LIMIT 1",
+    )
+    .fetch_one(&server.state.db)
+    .await
+    .map(|r| r.try_get::<String, _>("id").unwrap())
+    .unwrap_or_default()
 }
 
 trait PinFilled {
