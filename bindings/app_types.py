@@ -30,3 +30,5 @@ use latchkey_app::{
 
 """ % ", ".join(sorted(names))
 (root / "bindings/src/app_types.rs").write_text(header + "\n\n".join(out) + "\n")
+import subprocess
+subprocess.run(["rustfmt", "--edition", "2021", str(root / "bindings/src/app_types.rs")], check=True)

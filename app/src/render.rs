@@ -625,6 +625,7 @@ fn digits_field(
         length,
         filled: digits.len(),
         shown: None,
+        erase: w.say("key-erase"),
         enabled,
     }
 }

@@ -75,6 +75,8 @@ pub struct DigitsInput {
     pub shown: Option<String>,
     /// The accessible description ("PIN: 2 of 4 digits typed").
     pub a11y: String,
+    /// The erase key's name ("Erase the last digit").
+    pub erase: String,
     /// Whether it takes input now.
     pub enabled: bool,
 }
@@ -93,6 +95,8 @@ pub struct TextInput {
 }
 
 /// The screens.
+// Moved once, to the shell; boxing the big screens would change the FFI shape for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Screen {
     /// Home: the accounts.

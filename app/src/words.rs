@@ -31,10 +31,10 @@ pub const CLI_CATALOGUES: [(&str, &str); 3] = [
 
 /// Every catalogue file a language's bundle is made of.
 fn sources(index: usize) -> Vec<&'static str> {
-    let mut out = vec![CATALOGUES[index].1];
     #[cfg(feature = "cli")]
-    out.push(CLI_CATALOGUES[index].1);
-    out
+    return vec![CATALOGUES[index].1, CLI_CATALOGUES[index].1];
+    #[cfg(not(feature = "cli"))]
+    vec![CATALOGUES[index].1]
 }
 
 /// The languages the app speaks, as BCP 47 tags, English first.

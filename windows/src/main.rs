@@ -1,0 +1,138 @@
+//! `latchkey-desktop`: the Latchkey app in a window (Linux now; Windows when its keystore and
+//! signer land). `--data-dir DIR` and `--ca FILE` as for the CLI (`LATCHKEY_HOME`,
+//! `LATCHKEY_CA`).
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use eframe::egui;
+use latchkey_app::{App, AppEffect, Options as AppOptions};
+use latchkey_core::{Latchkey, Options, StaticPlatform};
+use latchkey_desktop::{draw, Mailbox, Shell};
+
+struct Window {
+    shell: Shell,
+}
+
+impl eframe::App for Window {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        for effect in self.shell.take_effects() {
+            match effect {
+                // A request: bring the window forward (desktop notifications come next).
+                AppEffect::Notify { .. } => {
+                    ui.ctx()
+                        .send_viewport_cmd(egui::ViewportCommand::RequestUserAttention(
+                            egui::UserAttentionType::Informational,
+                        ));
+                    ui.ctx().send_viewport_cmd(egui::ViewportCommand::Focus);
+                }
+                AppEffect::OpenUrl { url } => ui.ctx().open_url(egui::OpenUrl::new_tab(url)),
+                // No camera, vibration or file picker here yet.
+                _ => {}
+            }
+        }
+        egui::CentralPanel::default().show(ui, |ui| draw(ui, &mut self.shell));
+    }
+}
+
+fn arg(name: &str, env: &str) -> Option<PathBuf> {
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == name {
+            return args.next().map(PathBuf::from);
+        }
+    }
+    std::env::var_os(env).map(PathBuf::from)
+}
+
+fn languages() -> Vec<String> {
+    ["LC_ALL", "LC_MESSAGES", "LANG"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            let base = v.split(['.', '@']).next().unwrap_or(&v).to_owned();
+            if base == "C" || base == "POSIX" {
+                "en".into()
+            } else {
+                base.replace('_', "-")
+            }
+        })
+        .collect()
+}
+
+#[cfg(target_os = "linux")]
+fn keystore() -> Result<Arc<dyn latchkey_core::keystore::KeyStore>, String> {
+    latchkey_core::keystore::KeyringKeyStore::linux_keyutils("latchkey")
+        .map(|k| Arc::new(k) as Arc<dyn latchkey_core::keystore::KeyStore>)
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn keystore() -> Result<Arc<dyn latchkey_core::keystore::KeyStore>, String> {
+    Err("this build has no keystore for this system yet".into())
+}
+
+fn main() -> ExitCode {
+    let data_dir = arg("--data-dir", "LATCHKEY_HOME").unwrap_or_else(|| {
+        std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default()
+            .join(".local/share/latchkey")
+    });
+    let run = || -> Result<(), String> {
+        let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+        let mut options = Options::new(
+            data_dir,
+            keystore()?,
+            Arc::new(StaticPlatform {
+                screen_lock: true,
+                model: "Desktop computer (latchkey-desktop)".into(),
+            }),
+        );
+        if let Some(ca) = arg("--ca", "LATCHKEY_CA") {
+            options.extra_ca_pem =
+                Some(std::fs::read(&ca).map_err(|e| format!("{}: {e}", ca.display()))?);
+        }
+        let core = Latchkey::open(options).map_err(|e| e.to_string())?;
+        let mailbox = Arc::new(Mailbox::default());
+        let app = App::new(
+            Arc::new(core),
+            mailbox.clone(),
+            runtime.handle().clone(),
+            AppOptions {
+                languages: languages(),
+                ..AppOptions::default()
+            },
+        );
+        let window = eframe::NativeOptions {
+            viewport: egui::ViewportBuilder::default()
+                .with_title("Latchkey")
+                .with_app_id("latchkey")
+                .with_inner_size([440.0, 640.0])
+                .with_min_inner_size([320.0, 420.0]),
+            ..Default::default()
+        };
+        eframe::run_native(
+            "Latchkey",
+            window,
+            Box::new(move |cc| {
+                cc.egui_ctx.set_theme(egui::ThemePreference::System);
+                mailbox.attach(cc.egui_ctx.clone());
+                Ok(Box::new(Window {
+                    shell: Shell::new(app, mailbox),
+                }))
+            }),
+        )
+        .map_err(|e| e.to_string())
+    };
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
