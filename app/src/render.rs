@@ -613,6 +613,7 @@ fn digits_field(
     enabled: bool,
 ) -> DigitsInput {
     let label = w.say(label);
+    let erase = w.get(&Text::of("key-erase").with("label", label.clone()));
     DigitsInput {
         field,
         a11y: w.get(
@@ -625,7 +626,7 @@ fn digits_field(
         length,
         filled: digits.len(),
         shown: None,
-        erase: w.say("key-erase"),
+        erase,
         enabled,
     }
 }

@@ -162,3 +162,112 @@ async fn every_screen_names_every_control() {
     assert!(h.unnamed_widgets().is_empty(), "{:?}", h.unnamed_widgets());
     server.stop().await;
 }
+
+/// Registers, adds a device on the web page, and enrols through the shell by pasted link.
+async fn enrol(h: &mut Harness<'static, Shell>, server: &TestServer, email: &str, pin: &str) {
+    let browser = Browser::register(server, email, PASSWORD).await;
+    let (_, link) = browser.add_device("Desktop", pin).await;
+    click(h, "Initialise (add an account)").await;
+    let field = "Enrolment link (starts with https://)";
+    h.get_by_role_and_label(Role::TextInput, field).focus();
+    h.run_ok();
+    h.get_by_role_and_label(Role::TextInput, field)
+        .type_text(&link);
+    h.run_ok();
+    click(h, "Use this link").await;
+    until(h, "the enrol screen", |h| shows(h, email)).await;
+    type_digits(h, "PIN:", pin).await;
+    click(h, "Add the account").await;
+    until(h, "success", |h| shows(h, "This device is ready.")).await;
+    click(h, "Done").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deny_report_change_forget_two_accounts_remove() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let phone = Phone::new(&server);
+    let mut h = open(&phone);
+    until(&mut h, "the home screen", |h| shows(h, "No account yet")).await;
+    enrol(&mut h, &server, "ana@example.org", "4831").await;
+
+    // Deny, then "this wasn't me".
+    let (_, _, _) = Browser::sign_in(&server, "ana@example.org", PASSWORD).await;
+    until(&mut h, "the request", |h| {
+        shows(h, "Sign-in to Latchkey demo from")
+    })
+    .await;
+    click(&mut h, "Deny").await;
+    until(&mut h, "denied", |h| {
+        shows(h, "Denied. Nobody was signed in.")
+    })
+    .await;
+    click(&mut h, "Done").await;
+    let (_, _, _) = Browser::sign_in(&server, "ana@example.org", PASSWORD).await;
+    until(&mut h, "the request", |h| {
+        shows(h, "Sign-in to Latchkey demo from")
+    })
+    .await;
+    click(&mut h, "This wasn't me").await;
+    until(&mut h, "reported", |h| shows(h, "Reported.")).await;
+    click(&mut h, "Done").await;
+
+    // Change the PIN (live feedback on an easy one), then reset it with the mailed code.
+    until(&mut h, "the account", |h| shows(h, "Change PIN")).await;
+    click(&mut h, "Change PIN").await;
+    type_digits(&mut h, "Your current PIN", "4831").await;
+    type_digits(&mut h, "Your new PIN:", "1234").await;
+    assert!(shows(&h, "too easy to guess"), "live blocklist feedback");
+    for _ in 0..4 {
+        click(&mut h, "Erase the last digit (Your new PIN)").await;
+    }
+    type_digits(&mut h, "Your new PIN:", "5038").await;
+    type_digits(&mut h, "Your new PIN again", "5038").await;
+    click(&mut h, "Change PIN").await;
+    until(&mut h, "changed", |h| shows(h, "Your PIN was changed.")).await;
+    click(&mut h, "Done").await;
+    click(&mut h, "Forgot PIN").await;
+    h.get_by_role_and_label(Role::PasswordInput, "Password")
+        .focus();
+    h.run_ok();
+    h.get_by_role_and_label(Role::PasswordInput, "Password")
+        .type_text(PASSWORD);
+    h.run_ok();
+    click(&mut h, "Send the code").await;
+    until(&mut h, "the code was sent", |h| {
+        shows(h, "We e-mailed a code to")
+    })
+    .await;
+    let code = latchkey_e2e::server::reset_code(&server);
+    type_digits(&mut h, "Code from the e-mail", &code).await;
+    type_digits(&mut h, "New PIN:", "7292").await;
+    type_digits(&mut h, "New PIN again", "7292").await;
+    click(&mut h, "Set the new PIN").await;
+    until(&mut h, "reset", |h| shows(h, "Your new PIN is set")).await;
+    click(&mut h, "Done").await;
+
+    // A second account; remove the first with its PIN.
+    click(&mut h, "Back").await;
+    enrol(&mut h, &server, "bob@example.org", "2963").await;
+    until(&mut h, "two accounts", |h| {
+        shows(h, "bob@example.org") && shows(h, "ana@example.org")
+    })
+    .await;
+    h.get_all_by_role(Role::Button)
+        .find(|b| {
+            b.accesskit_node()
+                .label()
+                .is_some_and(|l| l.contains("ana@example.org"))
+        })
+        .expect("Ana's account")
+        .click();
+    h.run_ok();
+    click(&mut h, "Remove this account").await;
+    type_digits(&mut h, "PIN:", "7292").await;
+    click(&mut h, "Remove").await;
+    until(&mut h, "removed", |h| {
+        shows(h, "ana@example.org was removed from this device.")
+    })
+    .await;
+    assert!(shows(&h, "bob@example.org"));
+    server.stop().await;
+}

@@ -5,7 +5,7 @@ app-name = Latchkey
 back = Zurück
 cancel = Abbrechen
 done = Fertig
-key-erase = Letzte Ziffer löschen
+key-erase = Letzte Ziffer löschen ({ $label })
 pin-field-a11y = { $label }: { $filled } von { $digits } Ziffern eingegeben
 busy-a11y = In Arbeit: { $what }
 

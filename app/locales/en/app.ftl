@@ -6,7 +6,7 @@ app-name = Latchkey
 back = Back
 cancel = Cancel
 done = Done
-key-erase = Erase the last digit
+key-erase = Erase the last digit ({ $label })
 pin-field-a11y = { $label }: { $filled } of { $digits } digits typed
 busy-a11y = Working: { $what }
 

@@ -5,7 +5,7 @@ app-name = Latchkey
 back = Retour
 cancel = Annuler
 done = Terminé
-key-erase = Effacer le dernier chiffre
+key-erase = Effacer le dernier chiffre ({ $label })
 pin-field-a11y = { $label } : { $filled } chiffres saisis sur { $digits }
 busy-a11y = En cours : { $what }
 
