@@ -798,8 +798,9 @@ impl Model {
     }
 
     fn submit(&mut self, out: &mut Vec<Out>) {
-        let words_policy = |m: &Self, a: &RecordId| PinPolicy {
-            digits: m.account(a).map_or(4, |a| a.pin_digits),
+        // The PIN length of the account the screen is about (enrolment reads its link's).
+        let policy = PinPolicy {
+            digits: self.lengths().0,
         };
         match &mut self.route {
             Route::Enrol(e) => {
@@ -843,10 +844,6 @@ impl Model {
                     return;
                 }
                 let account = c.account.clone();
-                let policy = words_policy(self, &account);
-                let Route::ChangePin(c) = &mut self.route else {
-                    return;
-                };
                 if c.old.len() != policy.digits {
                     c.feedback = Some(Text::of("pin-length").num("digits", policy.digits));
                     return;
@@ -883,10 +880,6 @@ impl Model {
                     }
                     Some(ticket) => {
                         let account = f.account.clone();
-                        let policy = words_policy(self, &account);
-                        let Route::Forgot(f) = &mut self.route else {
-                            return;
-                        };
                         if f.code.len() != MAILED_CODE_DIGITS {
                             return;
                         }
@@ -911,11 +904,7 @@ impl Model {
             }
             Route::Remove(r) => {
                 let account = r.account.clone();
-                let digits = words_policy(self, &account).digits;
-                let Route::Remove(r) = &mut self.route else {
-                    return;
-                };
-                if r.pin.len() != digits {
+                if r.pin.len() != policy.digits {
                     return;
                 }
                 let pin = r.pin.take_pin();
