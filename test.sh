@@ -19,6 +19,14 @@ command -v javac >/dev/null 2>&1 || apt_missing+=(openjdk-17-jdk-headless)
 [ -f /usr/share/java/jna.jar ] || apt_missing+=(libjna-java)
 [ -f /usr/share/java/junit4.jar ] || apt_missing+=(junit4)
 command -v npm >/dev/null 2>&1 || apt_missing+=(npm)
+# The desktop app: the Secret Service keystore on a private session bus (dbus-daemon,
+# dbus-send, gnome-keyring), a real window under Xvfb, and the Windows type-check (ring's
+# build script needs a MinGW C compiler).
+command -v dbus-daemon >/dev/null 2>&1 || apt_missing+=(dbus-daemon)
+command -v dbus-send >/dev/null 2>&1 || apt_missing+=(dbus-bin)
+command -v gnome-keyring-daemon >/dev/null 2>&1 || apt_missing+=(gnome-keyring)
+command -v Xvfb >/dev/null 2>&1 || apt_missing+=(xvfb)
+command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || apt_missing+=(gcc-mingw-w64-x86-64)
 if ! command -v python3 >/dev/null 2>&1; then
   apt_missing+=(python3 python3-venv)
 elif ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
@@ -53,6 +61,7 @@ as_pg "'$PG_BIN/pg_ctl' -D '$PG_DIR/data' -l '$PG_DIR/log' -w \
   -o \"-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off\" start" >/dev/null
 export LATCHKEY_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 export LATCHKEY_REQUIRE_POSTGRES=1
+export LATCHKEY_REQUIRE_SECRET_SERVICE=1
 
 # --- Rust -------------------------------------------------------------------------------------
 # One build from scratch: incremental state would only cost disk (GiBs) and time here.

@@ -10,7 +10,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use latchkey_core::keystore::{KeyId, KeyStore, KeyringKeyStore, WrappingKey};
+use latchkey_core::keystore::KeyStore;
+use latchkey_core::os_keystore::{self, StoreKind};
 use latchkey_core::vault::RecordId;
 use latchkey_core::{Account, Latchkey, Options, ScanResult, StaticPlatform};
 use latchkey_protocol::link;
@@ -30,6 +31,11 @@ struct Cli {
     /// Extra CA certificate (PEM) to trust, e.g. a development server's `dev-ca.pem`.
     #[arg(long, env = "LATCHKEY_CA", global = true)]
     ca: Option<PathBuf>,
+    /// Where the keys live: secret-service (default on Linux: GNOME Keyring, KWallet),
+    /// kernel-keyring (forgets at reboot) or windows-credentials. A data directory keeps the
+    /// store it was set up with.
+    #[arg(long, env = "LATCHKEY_KEYSTORE", global = true)]
+    keystore: Option<String>,
     /// Read PINs, codes and passwords from standard input, one per line (for scripts).
     #[arg(long, global = true)]
     stdin: bool,
@@ -175,18 +181,25 @@ impl Prompter {
     }
 }
 
-fn keystore() -> Result<Arc<dyn KeyStore>, String> {
-    let hint = |e: &dyn std::fmt::Display| {
-        text(Text::of("cli-hint-keystore").with("reason", e.to_string()))
+/// The data directory's OS keystore (the Secret Service unless it was set up with another);
+/// an unreachable one is reported with the fix, never worked around.
+fn keystore(cli: &Cli, data_dir: &std::path::Path) -> Result<Arc<dyn KeyStore>, String> {
+    let asked = match cli.keystore.as_deref() {
+        None => None,
+        Some(name) => Some(StoreKind::parse(name).ok_or_else(|| {
+            text(
+                Text::of("cli-unknown-keystore")
+                    .with("name", name)
+                    .with("choices", StoreKind::ALL.map(StoreKind::name).join(", ")),
+            )
+        })?),
     };
-    let store = KeyringKeyStore::linux_keyutils("latchkey").map_err(|e| hint(&e))?;
-    // Probe: an unreachable keystore is reported now, with the fix, never worked around.
-    let id = KeyId::random(&mut rand_core::OsRng);
-    store
-        .put(&id, &WrappingKey::generate(&mut rand_core::OsRng))
-        .map_err(|e| hint(&e))?;
-    let _ = store.delete(&id);
-    Ok(Arc::new(store))
+    let opened = os_keystore::open(data_dir, asked, "latchkey")
+        .map_err(|e| text(Text::of("cli-hint-keystore").with("reason", e.to_string())))?;
+    if !opened.kind.survives_reboot() {
+        eprintln!("{}", say("cli-keystore-forgets"));
+    }
+    Ok(opened.store)
 }
 
 fn open(cli: &Cli) -> Result<Latchkey, String> {
@@ -204,7 +217,8 @@ fn open(cli: &Cli) -> Result<Latchkey, String> {
         screen_lock: true,
         model: "Linux computer (latchkey CLI)".into(),
     });
-    let mut options = Options::new(data_dir, keystore()?, platform);
+    let store = keystore(cli, &data_dir)?;
+    let mut options = Options::new(data_dir, store, platform);
     options.extra_ca_pem = extra_ca_pem;
     Latchkey::open(options).map_err(fail)
 }

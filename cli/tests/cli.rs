@@ -8,38 +8,21 @@ use std::process::{Command, Stdio};
 
 use latchkey_e2e::*;
 
+mod support;
+
+/// The CLI with the kernel keyring (no Secret Service under test.sh), chosen as a person would.
 fn latchkey(
     data: &std::path::Path,
     ca: &std::path::Path,
     args: &[&str],
     stdin: &str,
 ) -> (bool, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--ca")
-        .arg(ca)
-        .arg("--stdin")
-        .args(args)
-        .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .env("LANG", "C.UTF-8")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run latchkey");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    let out = child.wait_with_output().expect("wait");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+    support::latchkey_env(
+        data,
+        ca,
+        args,
+        stdin,
+        &[("LATCHKEY_KEYSTORE", "kernel-keyring".into())],
     )
 }
 
@@ -187,6 +170,7 @@ async fn cli_enrol_wait_approve_and_change_pin() {
             .arg("--ca")
             .arg(&ca)
             .args(["--stdin", "pin", "forgot"])
+            .env("LATCHKEY_KEYSTORE", "kernel-keyring")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

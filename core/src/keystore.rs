@@ -194,6 +194,38 @@ impl KeyringKeyStore {
         Ok(Self::new(store, service))
     }
 
+    /// The freedesktop Secret Service (GNOME Keyring, KWallet) over zbus: keys survive a
+    /// reboot.
+    ///
+    /// # Errors
+    /// [`KeyStoreError::Unavailable`], with the fix, if no Secret Service answers on the
+    /// session bus.
+    #[cfg(all(target_os = "linux", feature = "secret-service"))]
+    pub fn secret_service(service: impl Into<String>) -> Result<Self, KeyStoreError> {
+        let store = zbus_secret_service_keyring_store::Store::new().map_err(|e| {
+            let detail = match e {
+                keyring_core::Error::PlatformFailure(p)
+                | keyring_core::Error::NoStorageAccess(p) => platform_detail(&*p),
+                _ => "no Secret Service on the session bus".into(),
+            };
+            KeyStoreError::Unavailable {
+                detail,
+                advice: SECRET_SERVICE_ADVICE.into(),
+            }
+        })?;
+        Ok(Self::new(store, service))
+    }
+
+    /// The Windows Credential Manager.
+    ///
+    /// # Errors
+    /// [`KeyStoreError::Unavailable`] if the store cannot be created.
+    #[cfg(all(windows, feature = "windows-store"))]
+    pub fn windows_credentials(service: impl Into<String>) -> Result<Self, KeyStoreError> {
+        let store = windows_native_keyring_store::Store::new().map_err(map_error)?;
+        Ok(Self::new(store, service))
+    }
+
     /// How long the underlying store keeps keys (a kernel keyring forgets them at reboot).
     pub fn persistence(&self) -> keyring_core::api::CredentialPersistence {
         self.store.persistence()
@@ -235,14 +267,21 @@ impl KeyStore for KeyringKeyStore {
     }
 }
 
+/// What to do when the Secret Service cannot be reached.
+#[cfg(all(target_os = "linux", feature = "secret-service"))]
+const SECRET_SERVICE_ADVICE: &str = "start and unlock a Secret Service (GNOME Keyring or \
+     KWallet; a desktop session starts one at login), or choose the kernel keyring \
+     (`--keystore kernel-keyring` or LATCHKEY_KEYSTORE=kernel-keyring), which forgets keys at reboot";
+
 /// Maps keyring errors without ever formatting their payloads (some carry secret bytes).
 fn map_error(error: keyring_core::Error) -> KeyStoreError {
     use keyring_core::Error as E;
     match error {
         E::NoStorageAccess(platform) => KeyStoreError::Unavailable {
             detail: platform_detail(&*platform),
-            advice: "unlock the keyring, or on Linux without a desktop session run the command \
-                     inside `keyctl session -` (package keyutils)"
+            advice: "unlock the keyring (logging in to the desktop unlocks GNOME Keyring and \
+                     KWallet); for the kernel keyring, run the command inside \
+                     `keyctl session -` (package keyutils)"
                 .into(),
         },
         E::NoDefaultStore => KeyStoreError::Unavailable {

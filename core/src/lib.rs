@@ -15,6 +15,7 @@
 pub mod error;
 pub mod keystore;
 pub mod latchkey;
+pub mod os_keystore;
 pub mod platform;
 pub mod qr;
 pub mod scan;

@@ -237,3 +237,137 @@ pub fn qr_luma(text: &str) -> (usize, usize, Vec<u8>) {
     }
     (size, size, luma)
 }
+
+/// A private D-Bus session bus with GNOME Keyring's Secret Service on it, unlocked from stdin,
+/// in a throwaway home directory: the Secret Service keystore tested for real.
+pub struct SecretServiceSession {
+    pub home: tempfile::TempDir,
+    pub bus_address: String,
+    bus: std::process::Child,
+    keyring: Option<std::process::Child>,
+}
+
+impl SecretServiceSession {
+    const PASSWORD: &'static str = "keyring password for the test";
+
+    /// Starts the bus and the keyring; `None` (after saying why) when `dbus-daemon` or
+    /// `gnome-keyring-daemon` is missing, which fails instead when
+    /// `LATCHKEY_REQUIRE_SECRET_SERVICE` is set (test.sh sets it).
+    pub fn start() -> Option<Self> {
+        use std::io::BufRead as _;
+        let missing = ["dbus-daemon", "gnome-keyring-daemon", "dbus-send"]
+            .into_iter()
+            .find(|tool| {
+                std::process::Command::new("sh")
+                    .args(["-c", &format!("command -v {tool}")])
+                    .output()
+                    .map(|o| !o.status.success())
+                    .unwrap_or(true)
+            });
+        if let Some(tool) = missing {
+            assert!(
+                std::env::var_os("LATCHKEY_REQUIRE_SECRET_SERVICE").is_none(),
+                "the Secret Service test needs {tool} (Debian: dbus-daemon, gnome-keyring)"
+            );
+            eprintln!("skipped: {tool} is not installed (Debian: dbus-daemon, gnome-keyring)");
+            return None;
+        }
+        let home = tempfile::tempdir().expect("home");
+        let mut bus = std::process::Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .env("HOME", home.path())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("dbus-daemon");
+        let mut bus_address = String::new();
+        std::io::BufReader::new(bus.stdout.take().expect("bus stdout"))
+            .read_line(&mut bus_address)
+            .expect("bus address");
+        let mut session = Self {
+            home,
+            bus_address: bus_address.trim().to_owned(),
+            bus,
+            keyring: None,
+        };
+        session.start_keyring();
+        Some(session)
+    }
+
+    /// The environment a program needs to find this bus and keyring.
+    pub fn env(&self) -> Vec<(&'static str, std::ffi::OsString)> {
+        vec![
+            ("DBUS_SESSION_BUS_ADDRESS", self.bus_address.clone().into()),
+            ("HOME", self.home.path().into()),
+            ("XDG_DATA_HOME", self.home.path().join("data").into()),
+            ("XDG_RUNTIME_DIR", self.home.path().join("run").into()),
+        ]
+    }
+
+    /// Starts `gnome-keyring-daemon` (secrets only), unlocking the login keyring with the
+    /// password on its stdin, and waits until it owns `org.freedesktop.secrets`.
+    pub fn start_keyring(&mut self) {
+        use std::io::Write as _;
+        let run = self.home.path().join("run");
+        std::fs::create_dir_all(&run).expect("runtime dir");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700))
+                .expect("runtime dir mode");
+        }
+        let mut child = std::process::Command::new("gnome-keyring-daemon")
+            .args([
+                "--unlock",
+                "--components=secrets",
+                "--foreground",
+                "--replace",
+            ])
+            .envs(self.env())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("gnome-keyring-daemon");
+        let mut stdin = child.stdin.take().expect("keyring stdin");
+        stdin
+            .write_all(Self::PASSWORD.as_bytes())
+            .expect("keyring password");
+        drop(stdin);
+        self.keyring = Some(child);
+        for _ in 0..100 {
+            let owned = std::process::Command::new("dbus-send")
+                .args([
+                    "--session",
+                    "--print-reply",
+                    "--dest=org.freedesktop.DBus",
+                    "/org/freedesktop/DBus",
+                    "org.freedesktop.DBus.NameHasOwner",
+                    "string:org.freedesktop.secrets",
+                ])
+                .envs(self.env())
+                .output()
+                .expect("dbus-send");
+            if String::from_utf8_lossy(&owned.stdout).contains("boolean true") {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("gnome-keyring-daemon did not take org.freedesktop.secrets within 5 s");
+    }
+
+    /// Stops the keyring daemon (its keyrings stay on disk).
+    pub fn stop_keyring(&mut self) {
+        if let Some(mut child) = self.keyring.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for SecretServiceSession {
+    fn drop(&mut self) {
+        self.stop_keyring();
+        let _ = self.bus.kill();
+        let _ = self.bus.wait();
+    }
+}

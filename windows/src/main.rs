@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use eframe::egui;
 use latchkey_app::{App, AppEffect, Options as AppOptions};
+use latchkey_core::os_keystore::{self, StoreKind};
 use latchkey_core::{Latchkey, Options, StaticPlatform};
 use latchkey_desktop::{draw, Mailbox, Shell};
 
@@ -63,16 +64,23 @@ fn languages() -> Vec<String> {
         .collect()
 }
 
-#[cfg(target_os = "linux")]
-fn keystore() -> Result<Arc<dyn latchkey_core::keystore::KeyStore>, String> {
-    latchkey_core::keystore::KeyringKeyStore::linux_keyutils("latchkey")
-        .map(|k| Arc::new(k) as Arc<dyn latchkey_core::keystore::KeyStore>)
-        .map_err(|e| e.to_string())
-}
-
-#[cfg(not(target_os = "linux"))]
-fn keystore() -> Result<Arc<dyn latchkey_core::keystore::KeyStore>, String> {
-    Err("this build has no keystore for this system yet".into())
+/// The data directory's OS keystore: the Secret Service on Linux, the Credential Manager on
+/// Windows, unless `--keystore`/`LATCHKEY_KEYSTORE` or the directory's record says otherwise.
+fn keystore(
+    data_dir: &std::path::Path,
+) -> Result<Arc<dyn latchkey_core::keystore::KeyStore>, String> {
+    let asked = match arg("--keystore", "LATCHKEY_KEYSTORE") {
+        None => None,
+        Some(name) => {
+            let name = name.to_string_lossy();
+            Some(StoreKind::parse(&name).ok_or_else(|| format!("no keystore named {name}"))?)
+        }
+    };
+    let opened = os_keystore::open(data_dir, asked, "latchkey").map_err(|e| e.to_string())?;
+    if !opened.kind.survives_reboot() {
+        eprintln!("note: the kernel keyring forgets these keys when the computer restarts");
+    }
+    Ok(opened.store)
 }
 
 fn main() -> ExitCode {
@@ -85,8 +93,8 @@ fn main() -> ExitCode {
     let run = || -> Result<(), String> {
         let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
         let mut options = Options::new(
-            data_dir,
-            keystore()?,
+            data_dir.clone(),
+            keystore(&data_dir)?,
             Arc::new(StaticPlatform {
                 screen_lock: true,
                 model: "Desktop computer (latchkey-desktop)".into(),

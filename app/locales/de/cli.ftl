@@ -2,7 +2,9 @@
 cli-error = Fehler: { $message }
 cli-demo-missing = dieses latchkey wurde ohne die Demo gebaut (es enthält keinen Server); führen Sie `cargo run --release -p latchkey-cli --features demo -- demo` aus
 cli-no-terminal = Das Terminal kann nicht gelesen werden ({ $reason }); verwenden Sie --stdin.
-cli-hint-keystore = Die CLI hält ihre Schlüssel im Kernel-Schlüsselbund: Starten Sie sie in einem Sitzungs-Schlüsselbund, zum Beispiel `keyctl session - latchkey …` ({ $reason }).
+cli-hint-keystore = Der Schlüsselbund ist nicht nutzbar: { $reason }.
+cli-keystore-forgets = Hinweis: Die Schlüssel liegen im Kernel-Schlüsselbund, der sie beim Neustart dieses Computers vergisst; hier hinzugefügte Konten müssen dann erneut hinzugefügt werden. Ein Secret Service (GNOME Keyring, KWallet) behält sie.
+cli-unknown-keystore = Kein Schlüsselbund namens „{ $name }“. Wählen Sie einen von: { $choices }.
 cli-hint-accounts = Siehe `latchkey accounts`.
 cli-hint-forgot = Wählen Sie mit `latchkey pin forgot` eine neue PIN.
 cli-cannot-read = { $path } kann nicht gelesen werden: { $reason }

@@ -2,7 +2,9 @@
 cli-error = error: { $message }
 cli-demo-missing = this latchkey was built without the demo (it links no server); run `cargo run --release -p latchkey-cli --features demo -- demo`
 cli-no-terminal = Cannot read from the terminal ({ $reason }); use --stdin.
-cli-hint-keystore = The CLI keeps its keys in the kernel keyring: run it inside a session keyring, for example `keyctl session - latchkey …` ({ $reason }).
+cli-hint-keystore = The keystore is not usable: { $reason }.
+cli-keystore-forgets = Note: the keys are in the kernel keyring, which forgets them when this computer restarts; accounts added here must then be added again. A Secret Service (GNOME Keyring, KWallet) keeps them.
+cli-unknown-keystore = No keystore named “{ $name }”. Choose one of: { $choices }.
 cli-hint-accounts = See `latchkey accounts`.
 cli-hint-forgot = Use `latchkey pin forgot` to choose a new PIN.
 cli-cannot-read = Cannot read { $path }: { $reason }

@@ -2,7 +2,9 @@
 cli-error = erreur : { $message }
 cli-demo-missing = ce latchkey a été compilé sans la démo (il n'inclut aucun serveur) ; lancez `cargo run --release -p latchkey-cli --features demo -- demo`
 cli-no-terminal = Impossible de lire le terminal ({ $reason }) ; utilisez --stdin.
-cli-hint-keystore = La CLI garde ses clés dans le trousseau du noyau : lancez-la dans un trousseau de session, par exemple `keyctl session - latchkey …` ({ $reason }).
+cli-hint-keystore = Le trousseau de clés n’est pas utilisable : { $reason }.
+cli-keystore-forgets = Remarque : les clés sont dans le trousseau du noyau, qui les oublie au redémarrage de cet ordinateur ; les comptes ajoutés ici devront alors être ajoutés de nouveau. Un Secret Service (GNOME Keyring, KWallet) les garde.
+cli-unknown-keystore = Aucun trousseau nommé « { $name } ». Choisissez parmi : { $choices }.
 cli-hint-accounts = Voir `latchkey accounts`.
 cli-hint-forgot = Utilisez `latchkey pin forgot` pour choisir un nouveau code PIN.
 cli-cannot-read = Impossible de lire { $path } : { $reason }

@@ -178,7 +178,8 @@ export class Device {
    * function (child) => Promise that talks to it. Resolves { code, stdout, stderr }.
    */
   run(args, { input = [], timeout = 30_000 } = {}) {
-    const full = ['--data-dir', this.dir, '--ca', this.server.caPath, '--stdin', ...args];
+    // No Secret Service here: the kernel keyring, chosen as a person would.
+    const full = ['--data-dir', this.dir, '--ca', this.server.caPath, '--keystore', 'kernel-keyring', '--stdin', ...args];
     const child = track(spawn(CLI_BIN, full, { stdio: ['pipe', 'pipe', 'pipe'] }));
     const result = { stdout: '', stderr: '', code: null, command: `latchkey ${args.join(' ')}` };
     child.stdout.on('data', (d) => { result.stdout += d; child.emit('output'); });

@@ -1,0 +1,277 @@
+//! Which OS keystore a desktop data directory keeps its wrapping keys in (the CLI and the
+//! desktop app share this choice; mobile shells pass their own keystore).
+//!
+//! - Linux: the Secret Service (GNOME Keyring, KWallet) over pure-Rust D-Bus; keys survive a
+//!   reboot. Where none runs, opening refuses with the fix; it never falls back on its own.
+//!   The kernel keyring (keyutils) is there when asked for, and says it forgets at reboot.
+//! - Windows: the Credential Manager.
+//!
+//! The data directory records the store it was set up with (file `keystore`), so a later run
+//! never looks for keys in a different store: asking for another one is refused, with why.
+//! Directories set up before this file existed used the kernel keyring, and keep it.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::keystore::{KeyId, KeyStore, KeyStoreError, KeyringKeyStore, WrappingKey};
+
+/// The marker file's name inside the data directory.
+const MARKER: &str = "keystore";
+
+/// An OS keystore a desktop build can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreKind {
+    /// The freedesktop Secret Service (GNOME Keyring, KWallet).
+    SecretService,
+    /// The Linux kernel keyring: forgets keys at reboot.
+    KernelKeyring,
+    /// The Windows Credential Manager.
+    WindowsCredentials,
+}
+
+impl StoreKind {
+    /// Every kind, in the order a person is shown them.
+    pub const ALL: [StoreKind; 3] = [
+        StoreKind::SecretService,
+        StoreKind::KernelKeyring,
+        StoreKind::WindowsCredentials,
+    ];
+
+    /// The name used on the command line, in `LATCHKEY_KEYSTORE` and in the marker file.
+    pub fn name(self) -> &'static str {
+        match self {
+            StoreKind::SecretService => "secret-service",
+            StoreKind::KernelKeyring => "kernel-keyring",
+            StoreKind::WindowsCredentials => "windows-credentials",
+        }
+    }
+
+    /// The kind with this name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name.trim())
+    }
+
+    /// Whether keys stay after the computer restarts.
+    pub fn survives_reboot(self) -> bool {
+        !matches!(self, StoreKind::KernelKeyring)
+    }
+
+    /// This system's default.
+    pub fn platform_default() -> Self {
+        if cfg!(windows) {
+            StoreKind::WindowsCredentials
+        } else {
+            StoreKind::SecretService
+        }
+    }
+}
+
+/// An opened OS keystore and which one it is.
+pub struct OsKeyStore {
+    /// The store.
+    pub store: Arc<dyn KeyStore>,
+    /// Which one.
+    pub kind: StoreKind,
+}
+
+/// Opens the keystore of the data directory `data_dir`: the one it recorded, else `asked`,
+/// else this system's default; checks that it works (a put and a delete of a throwaway key)
+/// and records it. Entries are named `service` / key id.
+///
+/// # Errors
+/// [`KeyStoreError::Unavailable`] with the fix when the store is not running or locked, when
+/// `asked` differs from the recorded store, or when this build lacks it;
+/// [`KeyStoreError::Failure`] when the marker cannot be read or written.
+pub fn open(
+    data_dir: &Path,
+    asked: Option<StoreKind>,
+    service: &str,
+) -> Result<OsKeyStore, KeyStoreError> {
+    let recorded = recorded(data_dir)?;
+    let kind = match (recorded, asked) {
+        (Some(r), Some(a)) if r != a => {
+            return Err(KeyStoreError::Unavailable {
+                detail: format!(
+                    "the keys of {} are in the {} store, not the {} store",
+                    data_dir.display(),
+                    r.name(),
+                    a.name()
+                ),
+                advice: format!(
+                    "leave out the keystore choice (or choose {}), or use another data directory",
+                    r.name()
+                ),
+            })
+        }
+        (Some(r), _) => r,
+        (None, Some(a)) => a,
+        (None, None) => StoreKind::platform_default(),
+    };
+    let store = connect(kind, service)?;
+    // Probe: an unreachable or locked store is reported now, with the fix, never later in
+    // the middle of an enrolment.
+    let probe = KeyId::random(&mut rand_core::OsRng);
+    store.put(&probe, &WrappingKey::generate(&mut rand_core::OsRng))?;
+    store.delete(&probe)?;
+    if recorded.is_none() {
+        crate::fsio::Fs::with_faults(None)
+            .create_dir(data_dir)
+            .and_then(|()| {
+                crate::fsio::Fs::with_faults(None).write_atomic(
+                    &data_dir.join(MARKER),
+                    format!("{}\n", kind.name()).as_bytes(),
+                )
+            })
+            .map_err(|e| KeyStoreError::Failure(format!("cannot record the keystore: {e}")))?;
+    }
+    Ok(OsKeyStore { store, kind })
+}
+
+/// The store a data directory recorded; directories with accounts and no record predate the
+/// record and used the kernel keyring.
+fn recorded(data_dir: &Path) -> Result<Option<StoreKind>, KeyStoreError> {
+    match std::fs::read_to_string(data_dir.join(MARKER)) {
+        Ok(text) => StoreKind::parse(&text).map(Some).ok_or_else(|| {
+            KeyStoreError::Failure(format!(
+                "{} names no known keystore",
+                data_dir.join(MARKER).display()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let has_accounts = std::fs::read_dir(data_dir.join("accounts"))
+                .map(|mut entries| entries.next().is_some())
+                .unwrap_or(false);
+            Ok(has_accounts.then_some(StoreKind::KernelKeyring))
+        }
+        Err(e) => Err(KeyStoreError::Failure(format!(
+            "cannot read {}: {e}",
+            data_dir.join(MARKER).display()
+        ))),
+    }
+}
+
+fn connect(kind: StoreKind, service: &str) -> Result<Arc<dyn KeyStore>, KeyStoreError> {
+    let missing = |what: &str| KeyStoreError::Unavailable {
+        detail: format!("this build has no {what} store"),
+        advice: format!(
+            "choose another keystore ({})",
+            StoreKind::ALL.map(StoreKind::name).join(", ")
+        ),
+    };
+    match kind {
+        StoreKind::SecretService => {
+            #[cfg(all(target_os = "linux", feature = "secret-service"))]
+            {
+                KeyringKeyStore::secret_service(service).map(|s| Arc::new(s) as Arc<dyn KeyStore>)
+            }
+            #[cfg(not(all(target_os = "linux", feature = "secret-service")))]
+            {
+                let _ = service;
+                Err(missing("Secret Service"))
+            }
+        }
+        StoreKind::KernelKeyring => {
+            #[cfg(all(target_os = "linux", feature = "keyutils"))]
+            {
+                KeyringKeyStore::linux_keyutils(service).map(|s| Arc::new(s) as Arc<dyn KeyStore>)
+            }
+            #[cfg(not(all(target_os = "linux", feature = "keyutils")))]
+            {
+                let _ = service;
+                Err(missing("kernel keyring"))
+            }
+        }
+        StoreKind::WindowsCredentials => {
+            #[cfg(all(windows, feature = "windows-store"))]
+            {
+                KeyringKeyStore::windows_credentials(service)
+                    .map(|s| Arc::new(s) as Arc<dyn KeyStore>)
+            }
+            #[cfg(not(all(windows, feature = "windows-store")))]
+            {
+                let _ = service;
+                Err(missing("Windows Credential Manager"))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for kind in StoreKind::ALL {
+            assert_eq!(StoreKind::parse(kind.name()), Some(kind));
+        }
+        assert_eq!(StoreKind::parse("file"), None);
+        assert!(!StoreKind::KernelKeyring.survives_reboot());
+        assert!(StoreKind::SecretService.survives_reboot());
+    }
+
+    /// A recorded store wins; asking for another is refused, with the recorded name.
+    #[test]
+    fn recorded_store_is_kept_and_another_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join(MARKER), "windows-credentials\n").expect("marker");
+        let err = open(dir.path(), Some(StoreKind::KernelKeyring), "latchkey-test")
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("windows-credentials"), "{err}");
+        // Not on this system: refused with the choices, never another store in its place.
+        #[cfg(not(windows))]
+        {
+            let err = open(dir.path(), None, "latchkey-test")
+                .err()
+                .expect("refused");
+            assert!(err.to_string().contains("kernel-keyring"), "{err}");
+        }
+    }
+
+    #[test]
+    fn unreadable_marker_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join(MARKER), "a-file\n").expect("marker");
+        assert!(matches!(
+            open(dir.path(), None, "latchkey-test"),
+            Err(KeyStoreError::Failure(_))
+        ));
+    }
+
+    /// Directories from before the record had their keys in the kernel keyring.
+    #[test]
+    fn directories_without_a_record_but_with_accounts_keep_the_kernel_keyring() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert_eq!(recorded(dir.path()).expect("read"), None);
+        std::fs::create_dir_all(dir.path().join("accounts/a")).expect("accounts");
+        assert_eq!(
+            recorded(dir.path()).expect("read"),
+            Some(StoreKind::KernelKeyring)
+        );
+    }
+
+    /// Under `keyctl session` the kernel keyring opens, is recorded, and is used next time
+    /// even when nothing is asked.
+    #[cfg(all(target_os = "linux", feature = "keyutils"))]
+    #[test]
+    fn kernel_keyring_is_recorded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        match open(dir.path(), Some(StoreKind::KernelKeyring), "latchkey-test") {
+            Ok(opened) => {
+                assert_eq!(opened.kind, StoreKind::KernelKeyring);
+                assert_eq!(
+                    recorded(dir.path()).expect("read"),
+                    Some(StoreKind::KernelKeyring)
+                );
+                let again = open(dir.path(), None, "latchkey-test").expect("reopen");
+                assert_eq!(again.kind, StoreKind::KernelKeyring);
+            }
+            Err(e) => assert!(
+                std::env::var_os("LATCHKEY_REQUIRE_KEYUTILS").is_none(),
+                "keyutils required but unavailable: {e}"
+            ),
+        }
+    }
+}
