@@ -82,6 +82,16 @@ cargo clippy -p latchkey-cli --bins -- -D warnings
 step "cargo clippy (all targets, all features, warnings are errors)"
 cargo clippy --workspace --exclude latchkey-uniffi-bindgen --all-targets --all-features -- -D warnings
 
+step "Windows: the desktop app and the CLI type-check for x86_64-pc-windows-gnu (clippy, warnings are errors)"
+if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-pc-windows-gnu \
+   && ! rustup target add x86_64-pc-windows-gnu; then
+  echo "Windows check skipped: rustup could not add the x86_64-pc-windows-gnu target"
+elif ! command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1; then
+  echo "Windows check skipped: no MinGW C compiler (x86_64-w64-mingw32-gcc, Debian gcc-mingw-w64-x86-64) for ring's build script"
+else
+  cargo clippy --target x86_64-pc-windows-gnu -p latchkey-desktop -p latchkey-cli -- -D warnings
+fi
+
 step "cargo test (inside a fresh kernel session keyring, so the real keyutils keystore is tested)"
 LATCHKEY_REQUIRE_KEYUTILS=1 keyctl session latchkey-tests \
   cargo test --workspace --exclude latchkey-uniffi-bindgen --all-features

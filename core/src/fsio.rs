@@ -228,22 +228,31 @@ pub(crate) fn open_lock_file(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
-/// Options that create files readable by this user only (0600 on Unix).
+/// Options that create files readable by this user only (0600 on Unix; on Windows the
+/// profile directory's access list already keeps them to the user).
 fn private_options() -> OpenOptions {
-    let mut options = OpenOptions::new();
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt as _;
+        let mut options = OpenOptions::new();
         options.mode(0o600);
+        options
     }
-    options
+    #[cfg(not(unix))]
+    {
+        OpenOptions::new()
+    }
 }
 
+/// Makes a rename in `path`'s directory durable (Unix: fsync the directory; Windows has no
+/// directory handle to sync and makes renames durable with the file system's journal).
 fn sync_dir(path: &Path) -> io::Result<()> {
     #[cfg(unix)]
     if let Some(dir) = path.parent() {
         File::open(dir)?.sync_all()?;
     }
+    #[cfg(not(unix))]
+    let _ = path;
     Ok(())
 }
 

@@ -100,6 +100,15 @@ fn main() -> ExitCode {
                 model: "Desktop computer (latchkey-desktop)".into(),
             }),
         );
+        #[cfg(windows)]
+        {
+            // Device keys in the TPM where there is one; otherwise the core's software signer,
+            // which the server is told is software.
+            match latchkey_desktop::tpm::TpmSigner::open() {
+                Ok(tpm) => options.signer = Some(Arc::new(tpm)),
+                Err(e) => eprintln!("note: no TPM ({e}); device keys are kept in software"),
+            }
+        }
         if let Some(ca) = arg("--ca", "LATCHKEY_CA") {
             options.extra_ca_pem =
                 Some(std::fs::read(&ca).map_err(|e| format!("{}: {e}", ca.display()))?);
