@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::event::{AppEffect, AppEvent};
-use crate::model::{request_key, Done, Input, Model, Out, Work};
+use crate::model::{request_key, Done, Input, Model, Out, Sources, Work};
 use crate::view::AppView;
 
 /// What the shell provides: it draws views and performs effects. Called from the app's
@@ -68,6 +68,12 @@ pub struct Options {
     pub poll_wait_seconds: u16,
     /// Pause between polls while requests are waiting (the server answers those at once).
     pub poll_pause: Duration,
+    /// The shell captures screens ([`AppEffect::CaptureScreens`]; desktops): "Scan my
+    /// screens" is offered.
+    pub screens: bool,
+    /// The shell reads clipboard images ([`AppEffect::ReadClipboardImage`]): "Paste an image
+    /// of the code" is offered.
+    pub clipboard_images: bool,
 }
 
 impl Default for Options {
@@ -78,6 +84,8 @@ impl Default for Options {
             clock: None,
             poll_wait_seconds: 25,
             poll_pause: Duration::from_secs(3),
+            screens: false,
+            clipboard_images: false,
         }
     }
 }
@@ -122,7 +130,11 @@ impl App {
             options.languages,
             options.utc_offset_minutes,
             core.link_policy().clone(),
-            cfg!(feature = "image-files"),
+            Sources {
+                files: cfg!(feature = "image-files"),
+                screens: options.screens,
+                clipboard: options.clipboard_images,
+            },
         );
         let inner = Arc::new(Inner {
             core,
@@ -402,6 +414,37 @@ async fn perform(inner: &Arc<Inner>, work: Work) -> Done {
         Work::Remove { account, pin } => {
             let result = core.remove(&account, &pin).await;
             Done::Removed { account, result }
+        }
+        Work::ScanImages { source, images } => {
+            let policy = core.link_policy().clone();
+            // Decoding a large screen takes a while: off the async workers.
+            let scanned = tokio::task::spawn_blocking(move || {
+                images
+                    .into_iter()
+                    .map(|mut image| {
+                        let result = latchkey_core::scan_frame(
+                            &image.luma,
+                            image.width as usize,
+                            image.height as usize,
+                            image.width as usize,
+                            &policy,
+                        );
+                        // Nothing captured is kept.
+                        zeroize::Zeroize::zeroize(&mut image.luma);
+                        (std::mem::take(&mut image.name), result)
+                    })
+                    .collect()
+            })
+            .await;
+            Done::ImagesScanned {
+                source,
+                results: scanned.unwrap_or_else(|_| {
+                    vec![(
+                        String::new(),
+                        Err(Error::InvalidInput("the image could not be scanned".into())),
+                    )]
+                }),
+            }
         }
         Work::Poll(_) | Work::ScanImage(_) => Done::CheckedNow,
     }

@@ -65,6 +65,11 @@ pub enum Action {
     UseLink,
     /// Ask the shell for an image of a code (desktops): [`AppEffect::PickImage`].
     OpenImage,
+    /// Look for the code on every screen (desktops): [`AppEffect::CaptureScreens`].
+    ScanScreens,
+    /// Look for the code in an image on the clipboard (desktops):
+    /// [`AppEffect::ReadClipboardImage`].
+    PasteImage,
     /// Approve this request (refused unless it is the one on screen).
     Approve {
         /// The request.
@@ -120,6 +125,18 @@ pub enum AppEvent {
         /// The file's bytes.
         bytes: Vec<u8>,
     },
+    /// Images to look for a code in: the answer to [`AppEffect::CaptureScreens`] (one per
+    /// screen, in the system's order) or [`AppEffect::ReadClipboardImage`] (none when the
+    /// clipboard holds no image). `failure`: why there are none, in the platform's words.
+    /// Nothing captured is kept: the images are dropped once scanned.
+    ImagesCaptured {
+        /// Where they came from.
+        source: ImageSource,
+        /// The images.
+        images: Vec<CapturedImage>,
+        /// Why the capture failed, if it did.
+        failure: Option<String>,
+    },
     /// A push arrived carrying only a request id (P4); the account, when the push says.
     PushReceived {
         /// The account's id on this device, if known.
@@ -149,6 +166,28 @@ pub enum AppEvent {
     },
     /// A second passed (shells that drive time themselves; the app has its own timer too).
     Tick,
+}
+
+/// Where captured images came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageSource {
+    /// Every screen.
+    Screens,
+    /// The clipboard.
+    Clipboard,
+}
+
+/// A captured image as a luma plane: one byte per pixel, `width` bytes per row.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CapturedImage {
+    /// What the system calls it (a screen's connector or model name, "clipboard").
+    pub name: String,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// The pixels.
+    pub luma: Vec<u8>,
 }
 
 /// A notification's action button.
@@ -209,6 +248,10 @@ pub enum AppEffect {
     },
     /// Ask for an image file (desktops); answer with [`AppEvent::ImageOpened`].
     PickImage,
+    /// Capture every screen (desktops); answer with [`AppEvent::ImagesCaptured`].
+    CaptureScreens,
+    /// Read the clipboard's image (desktops); answer with [`AppEvent::ImagesCaptured`].
+    ReadClipboardImage,
 }
 
 impl std::fmt::Debug for AppEvent {
@@ -217,6 +260,15 @@ impl std::fmt::Debug for AppEvent {
             Self::Digit { field, .. } => write!(f, "Digit {{ field: {field:?}, digit: .. }}"),
             Self::Input { field, .. } => write!(f, "Input {{ field: {field:?}, text: .. }}"),
             Self::ImageOpened { bytes } => write!(f, "ImageOpened {{ {} bytes }}", bytes.len()),
+            Self::ImagesCaptured {
+                source,
+                images,
+                failure,
+            } => write!(
+                f,
+                "ImagesCaptured {{ source: {source:?}, images: {}, failure: {failure:?} }}",
+                images.len()
+            ),
             Self::Started => f.write_str("Started"),
             Self::Press(action) => write!(f, "Press({action:?})"),
             Self::Erase { field } => write!(f, "Erase {{ field: {field:?} }}"),

@@ -16,7 +16,9 @@ mod view;
 pub mod words;
 
 pub use app::{App, Clock, Listener, Options, SystemClock};
-pub use event::{Action, AppEffect, AppEvent, Haptic, InputField, NotificationAction};
+pub use event::{
+    Action, AppEffect, AppEvent, CapturedImage, Haptic, ImageSource, InputField, NotificationAction,
+};
 pub use view::{
     AccountRow, AccountScreen, AccountsScreen, AppView, ButtonView, ChangePinScreen, DigitsInput,
     EnrolScreen, ForgotPinScreen, Notice, RemoveScreen, RequestRow, RequestScreen, ScanScreen,

@@ -13,7 +13,9 @@ use latchkey_core::vault::{RecordId, RecordState};
 use latchkey_core::{Account, ChallengeView, Error, ErrorKind, ResetTicket, ScanResult, Settled};
 use zeroize::Zeroizing;
 
-use crate::event::{Action, AppEffect, AppEvent, Haptic, InputField, NotificationAction};
+use crate::event::{
+    Action, AppEffect, AppEvent, CapturedImage, Haptic, ImageSource, InputField, NotificationAction,
+};
 use crate::view::Tone;
 use crate::words::{error_text, link_reason, Text, Words};
 
@@ -110,6 +112,13 @@ pub(crate) enum Work {
     },
     /// Read a QR code from an image file.
     ScanImage(Vec<u8>),
+    /// Look for a code in captured images (screens, the clipboard).
+    ScanImages {
+        /// Where they came from.
+        source: ImageSource,
+        /// The images (dropped once scanned).
+        images: Vec<CapturedImage>,
+    },
 }
 
 /// What [`Work`] produced.
@@ -162,6 +171,13 @@ pub(crate) enum Done {
     ResetStarted(Result<ResetTicket, Error>),
     /// [`Work::ForgotFinish`].
     ResetFinished(Result<(), Error>),
+    /// [`Work::ScanImages`]: each image's name and what it held, in order.
+    ImagesScanned {
+        /// Where they came from.
+        source: ImageSource,
+        /// Per image.
+        results: Vec<(String, Result<ScanResult, Error>)>,
+    },
     /// [`Work::Remove`].
     Removed {
         /// The account.
@@ -253,6 +269,18 @@ pub(crate) struct Request {
     pub seen: u64,
 }
 
+/// Where codes can come from besides the camera and a pasted link (what the build and the
+/// shell can do).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Sources {
+    /// Image files (PNG, JPEG).
+    pub files: bool,
+    /// Captures of every screen.
+    pub screens: bool,
+    /// Images on the clipboard.
+    pub clipboard: bool,
+}
+
 /// Scanning.
 #[derive(Default)]
 pub(crate) struct Scan {
@@ -323,8 +351,10 @@ pub(crate) struct Model {
     /// Minutes east of UTC, for times shown.
     pub utc_offset_minutes: i32,
     pub link_policy: LinkPolicy,
-    /// Whether "open an image" is offered.
-    pub images: bool,
+    /// Where codes can come from besides the camera and the link.
+    pub sources: Sources,
+    /// A capture asked of the shell and not answered yet.
+    pub capturing: Option<ImageSource>,
     pub accounts: Vec<Account>,
     /// Accounts locked after wrong PINs (learnt from the server's answers).
     pub locked: BTreeSet<RecordId>,
@@ -360,7 +390,7 @@ impl Model {
         preferred: Vec<String>,
         utc_offset_minutes: i32,
         link_policy: LinkPolicy,
-        images: bool,
+        sources: Sources,
     ) -> Self {
         Self {
             words: Words::negotiate(&preferred),
@@ -368,7 +398,8 @@ impl Model {
             language: None,
             utc_offset_minutes,
             link_policy,
-            images,
+            sources,
+            capturing: None,
             accounts: Vec::new(),
             locked: BTreeSet::new(),
             offline: BTreeSet::new(),
@@ -474,6 +505,35 @@ impl Model {
                     (Route::Scan(scan), InputField::Link) => scan.link = kept,
                     (Route::Forgot(forgot), InputField::Password) => forgot.password = kept,
                     _ => {}
+                }
+            }
+            AppEvent::ImagesCaptured {
+                source,
+                images,
+                failure,
+            } => {
+                if self.capturing != Some(source) {
+                    return;
+                }
+                self.capturing = None;
+                let Route::Scan(scan) = &mut self.route else {
+                    return;
+                };
+                match failure {
+                    Some(reason) if images.is_empty() => {
+                        let id = match source {
+                            ImageSource::Screens => "scan-capture-failed",
+                            ImageSource::Clipboard => "scan-clipboard-failed",
+                        };
+                        scan.guidance = Some((Text::of(id).with("reason", reason), Tone::Warning));
+                    }
+                    _ => {
+                        self.busy = Some(Text::of(match source {
+                            ImageSource::Screens => "scan-screens-busy",
+                            ImageSource::Clipboard => "scan-clipboard-busy",
+                        }));
+                        out.push(Out::Work(Work::ScanImages { source, images }));
+                    }
                 }
             }
             AppEvent::ImageOpened { bytes } => {
@@ -625,6 +685,31 @@ impl Model {
                 }
             }
             Action::OpenImage => out.push(Out::AppEffect(AppEffect::PickImage)),
+            Action::ScanScreens | Action::PasteImage => {
+                let (source, offered, effect, looking) = if action == Action::ScanScreens {
+                    let s = ImageSource::Screens;
+                    (
+                        s,
+                        self.sources.screens,
+                        AppEffect::CaptureScreens,
+                        "scan-screens-busy",
+                    )
+                } else {
+                    let s = ImageSource::Clipboard;
+                    (
+                        s,
+                        self.sources.clipboard,
+                        AppEffect::ReadClipboardImage,
+                        "scan-clipboard-busy",
+                    )
+                };
+                if let (Route::Scan(scan), true, None) = (&mut self.route, offered, self.capturing)
+                {
+                    scan.guidance = Some((Text::of(looking), Tone::Info));
+                    self.capturing = Some(source);
+                    out.push(Out::AppEffect(effect));
+                }
+            }
             // An answer names its request and counts only for the one on screen: a press made
             // while looking at one request never answers another.
             Action::Approve { request } => {
@@ -1016,6 +1101,59 @@ impl Model {
         }
     }
 
+    /// What captured images held: the first Latchkey code wins (and says which screen it
+    /// was on); else the first other code's reason; else why nothing was found.
+    fn images_scanned(
+        &mut self,
+        source: ImageSource,
+        results: Vec<(String, Result<ScanResult, Error>)>,
+        out: &mut Vec<Out>,
+    ) {
+        if !matches!(self.route, Route::Scan(_)) {
+            return;
+        }
+        let count = results.len();
+        let mut other = None;
+        let mut failed = None;
+        for (index, (name, result)) in results.into_iter().enumerate() {
+            match result {
+                Ok(ScanResult::Link(link)) => {
+                    self.scanned_link(Ok(*link), out);
+                    if source == ImageSource::Screens && count > 1 {
+                        self.notice = Some((
+                            Text::of("scan-found-on-screen")
+                                .num("number", i64::try_from(index + 1).unwrap_or(i64::MAX))
+                                .with("name", name),
+                            Tone::Info,
+                        ));
+                    }
+                    return;
+                }
+                Ok(ScanResult::NotLatchkey(e)) => {
+                    other.get_or_insert(e);
+                }
+                Ok(ScanResult::NoCode) => {}
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = other {
+            return self.scanned_link(Err(e), out);
+        }
+        let guidance = match (failed, source) {
+            (Some(e), _) => (error_text(&e), Tone::Warning),
+            (None, ImageSource::Screens) => (
+                Text::of("scan-screens-none").num("count", i64::try_from(count).unwrap_or(0)),
+                Tone::Warning,
+            ),
+            (None, ImageSource::Clipboard) => (Text::of("scan-clipboard-none"), Tone::Warning),
+        };
+        if let Route::Scan(scan) = &mut self.route {
+            scan.guidance = Some(guidance);
+        }
+    }
+
     fn scanned_link(&mut self, result: Result<EnrolmentLink, LinkError>, out: &mut Vec<Out>) {
         match result {
             Ok(link) => {
@@ -1211,6 +1349,10 @@ impl Model {
                     }
                     Err(e) => self.failed(&account, &e, out),
                 }
+            }
+            Done::ImagesScanned { source, results } => {
+                self.busy = None;
+                self.images_scanned(source, results, out);
             }
             Done::Removed { account, result } => {
                 self.busy = None;

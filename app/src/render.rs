@@ -64,8 +64,17 @@ impl Model {
                             ..button(w.say("scan-paste-use"), Action::UseLink)
                         },
                         open_image: self
-                            .images
+                            .sources
+                            .files
                             .then(|| button(w.say("scan-open-image"), Action::OpenImage)),
+                        scan_screens: self.sources.screens.then(|| ButtonView {
+                            enabled: enabled && self.capturing.is_none(),
+                            ..button(w.say("scan-screens"), Action::ScanScreens)
+                        }),
+                        paste_image: self.sources.clipboard.then(|| ButtonView {
+                            enabled: enabled && self.capturing.is_none(),
+                            ..button(w.say("scan-paste-image"), Action::PasteImage)
+                        }),
                     }),
                     back(),
                 )

@@ -200,6 +200,10 @@ pub struct ScanScreen {
     pub use_link: ButtonView,
     /// "Open an image of the code", on builds that read image files.
     pub open_image: Option<ButtonView>,
+    /// "Scan my screens", where the shell captures screens.
+    pub scan_screens: Option<ButtonView>,
+    /// "Paste an image of the code", where the shell reads clipboard images.
+    pub paste_image: Option<ButtonView>,
 }
 
 /// Adding an account.

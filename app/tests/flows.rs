@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use latchkey_app::{
-    Action, App, AppEffect, AppEvent, AppView, ButtonView, Clock, InputField, Listener, Options,
-    RequestScreen, Screen, Tone,
+    Action, App, AppEffect, AppEvent, AppView, ButtonView, CapturedImage, Clock, ImageSource,
+    InputField, Listener, Options, RequestScreen, Screen, Tone,
 };
 use latchkey_core::Latchkey;
 use latchkey_e2e::server::{self, on_both_backends, Backend, Browser, TestServer};
@@ -31,6 +31,140 @@ on_both_backends! {
     enrol_with_a_pin_chosen_in_the_app => enrol_app_pin;
     an_answer_only_counts_for_the_request_on_screen => answers_are_bound;
     a_push_at_a_cold_start_is_not_lost => cold_start_push;
+}
+
+/// Issue 17: "Scan my screens" and "Paste an image of the code" (desktops). The shell
+/// captures; the app says what it found, and on which screen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrol_from_a_screen_capture_or_the_clipboard() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let phone = Phone::new(&server);
+    let shell = Shell::open(phone.open());
+    shell
+        .wait_for("home", |v| matches!(v.screen, Screen::Accounts(_)))
+        .await;
+    let browser = Browser::register(&server, "scr@example.org", PASSWORD).await;
+    let (html, _) = browser.add_device("Desktop", "4831").await;
+    let view = shell.press(Action::AddAccount).await;
+    let Screen::Scan(scan) = &view.screen else {
+        panic!("{view:#?}")
+    };
+    let screens = scan.scan_screens.clone().expect("offered on desktops");
+    assert_eq!(screens.label, "Scan my screens");
+    assert!(screens.enabled);
+    assert_eq!(
+        scan.paste_image.as_ref().map(|b| b.label.as_str()),
+        Some("Paste an image of the code")
+    );
+    let blank = |name: &str| CapturedImage {
+        name: name.into(),
+        width: 1920,
+        height: 1080,
+        luma: vec![0x5a; 1920 * 1080],
+    };
+    let guidance = |view: &AppView| match &view.screen {
+        Screen::Scan(s) => (s.guidance.clone(), s.tone),
+        other => panic!("not the scan screen: {other:#?}"),
+    };
+
+    // An answer nobody asked for is ignored.
+    let view = shell
+        .send(AppEvent::ImagesCaptured {
+            source: ImageSource::Screens,
+            images: vec![blank("HDMI-1")],
+            failure: None,
+        })
+        .await;
+    assert!(guidance(&view).0.contains("Point the camera"), "{view:#?}");
+
+    // Two screens without the code: say so, and what to do.
+    let view = shell.press(Action::ScanScreens).await;
+    assert!(shell.effects().contains(&AppEffect::CaptureScreens));
+    assert_eq!(guidance(&view).0, "Looking for the code on your screens…");
+    let Screen::Scan(scan) = &view.screen else {
+        unreachable!()
+    };
+    assert!(
+        !scan.scan_screens.as_ref().expect("button").enabled,
+        "one capture at a time"
+    );
+    let view = shell
+        .send(AppEvent::ImagesCaptured {
+            source: ImageSource::Screens,
+            images: vec![blank("HDMI-1"), blank("DP-1")],
+            failure: None,
+        })
+        .await;
+    assert_eq!(
+        guidance(&view),
+        (
+            "No Latchkey code on any of your 2 screens. Open the account's \"Add a mobile \
+             device\" page so that its code is visible, then scan again."
+                .into(),
+            Tone::Warning
+        )
+    );
+
+    // A capture the system refused: its reason and the other ways.
+    shell.press(Action::ScanScreens).await;
+    let view = shell
+        .send(AppEvent::ImagesCaptured {
+            source: ImageSource::Screens,
+            images: vec![],
+            failure: Some("no display".into()),
+        })
+        .await;
+    assert_eq!(
+        guidance(&view).0,
+        "Could not capture the screen (no display). Open an image of the code or paste the \
+         link instead."
+    );
+
+    // An empty clipboard.
+    shell.press(Action::PasteImage).await;
+    assert!(shell.effects().contains(&AppEffect::ReadClipboardImage));
+    let view = shell
+        .send(AppEvent::ImagesCaptured {
+            source: ImageSource::Clipboard,
+            images: vec![],
+            failure: None,
+        })
+        .await;
+    assert!(
+        guidance(&view)
+            .0
+            .starts_with("The clipboard holds no image"),
+        "{view:#?}"
+    );
+
+    // The page's code on the second of two screens, a 2560×1440 one.
+    let (cw, ch, code) = server::rasterise(server::page_svg(&html));
+    let screen = latchkey_e2e::virtual_screen(2560, 1440, &code, cw, ch, 1500, 500);
+    shell.press(Action::ScanScreens).await;
+    let view = shell
+        .send(AppEvent::ImagesCaptured {
+            source: ImageSource::Screens,
+            images: vec![
+                blank("HDMI-1"),
+                CapturedImage {
+                    name: "DP-1".into(),
+                    width: 2560,
+                    height: 1440,
+                    luma: screen,
+                },
+            ],
+            failure: None,
+        })
+        .await;
+    let Screen::Enrol(enrol) = &view.screen else {
+        panic!("{view:#?}")
+    };
+    assert!(enrol.who.contains("scr@example.org"), "{}", enrol.who);
+    assert_eq!(notice(&view), "Code found on screen 2 (DP-1).");
+    shell.type_digits(InputField::Pin, "4831").await;
+    let view = shell.press(Action::Submit).await;
+    assert!(notice(&view).contains("This device is ready"), "{view:#?}");
+    server.stop().await;
 }
 
 /// The shell: records every view and effect.
@@ -81,6 +215,9 @@ impl Shell {
                 clock: Some(clock.clone()),
                 poll_wait_seconds: 2,
                 poll_pause: Duration::from_millis(200),
+                // As on a desktop: screens and the clipboard can be scanned.
+                screens: true,
+                clipboard_images: true,
                 ..Options::default()
             },
         );

@@ -4,9 +4,9 @@
 
 use latchkey_app::{
     AccountRow, AccountScreen, AccountsScreen, Action, AppEffect, AppEvent, AppView, ButtonView,
-    ChangePinScreen, DigitsInput, EnrolScreen, ForgotPinScreen, Haptic, InputField, Notice,
-    NotificationAction, RemoveScreen, RequestRow, RequestScreen, ScanScreen, Screen,
-    SettingsScreen, TextInput, Tone,
+    CapturedImage, ChangePinScreen, DigitsInput, EnrolScreen, ForgotPinScreen, Haptic, ImageSource,
+    InputField, Notice, NotificationAction, RemoveScreen, RequestRow, RequestScreen, ScanScreen,
+    Screen, SettingsScreen, TextInput, Tone,
 };
 
 /// The whole screen.
@@ -205,6 +205,10 @@ pub struct ScanScreen {
     pub use_link: ButtonView,
     /// "Open an image of the code", on builds that read image files.
     pub open_image: Option<ButtonView>,
+    /// "Scan my screens", where the shell captures screens.
+    pub scan_screens: Option<ButtonView>,
+    /// "Paste an image of the code", where the shell reads clipboard images.
+    pub paste_image: Option<ButtonView>,
 }
 
 /// Adding an account.
@@ -391,6 +395,11 @@ pub enum Action {
     UseLink,
     /// Ask the shell for an image of a code (desktops): `AppEffect::PickImage`.
     OpenImage,
+    /// Look for the code on every screen (desktops): `AppEffect::CaptureScreens`.
+    ScanScreens,
+    /// Look for the code in an image on the clipboard (desktops):
+    /// `AppEffect::ReadClipboardImage`.
+    PasteImage,
     /// Approve this request (refused unless it is the one on screen).
     Approve {
         /// The request.
@@ -446,6 +455,18 @@ pub enum AppEvent {
         /// The file's bytes.
         bytes: Vec<u8>,
     },
+    /// Images to look for a code in: the answer to `AppEffect::CaptureScreens` (one per
+    /// screen, in the system's order) or `AppEffect::ReadClipboardImage` (none when the
+    /// clipboard holds no image). `failure`: why there are none, in the platform's words.
+    /// Nothing captured is kept: the images are dropped once scanned.
+    ImagesCaptured {
+        /// Where they came from.
+        source: ImageSource,
+        /// The images.
+        images: Vec<CapturedImage>,
+        /// Why the capture failed, if it did.
+        failure: Option<String>,
+    },
     /// A push arrived carrying only a request id (P4); the account, when the push says.
     PushReceived {
         /// The account's id on this device, if known.
@@ -475,6 +496,28 @@ pub enum AppEvent {
     },
     /// A second passed (shells that drive time themselves; the app has its own timer too).
     Tick,
+}
+
+/// Where captured images came from.
+#[uniffi::remote(Enum)]
+pub enum ImageSource {
+    /// Every screen.
+    Screens,
+    /// The clipboard.
+    Clipboard,
+}
+
+/// A captured image as a luma plane: one byte per pixel, `width` bytes per row.
+#[uniffi::remote(Record)]
+pub struct CapturedImage {
+    /// What the system calls it (a screen's connector or model name, "clipboard").
+    pub name: String,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// The pixels.
+    pub luma: Vec<u8>,
 }
 
 /// A notification's action button.
@@ -535,4 +578,8 @@ pub enum AppEffect {
     },
     /// Ask for an image file (desktops); answer with `AppEvent::ImageOpened`.
     PickImage,
+    /// Capture every screen (desktops); answer with `AppEvent::ImagesCaptured`.
+    CaptureScreens,
+    /// Read the clipboard's image (desktops); answer with `AppEvent::ImagesCaptured`.
+    ReadClipboardImage,
 }

@@ -13,7 +13,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::keystore::{KeyId, KeyStore, KeyStoreError, KeyringKeyStore, WrappingKey};
+use crate::keystore::{KeyId, KeyStore, KeyStoreError, WrappingKey};
 
 /// The marker file's name inside the data directory.
 const MARKER: &str = "keystore";
@@ -163,7 +163,8 @@ fn connect(kind: StoreKind, service: &str) -> Result<Arc<dyn KeyStore>, KeyStore
         StoreKind::SecretService => {
             #[cfg(all(target_os = "linux", feature = "secret-service"))]
             {
-                KeyringKeyStore::secret_service(service).map(|s| Arc::new(s) as Arc<dyn KeyStore>)
+                crate::keystore::KeyringKeyStore::secret_service(service)
+                    .map(|s| Arc::new(s) as Arc<dyn KeyStore>)
             }
             #[cfg(not(all(target_os = "linux", feature = "secret-service")))]
             {
@@ -174,7 +175,8 @@ fn connect(kind: StoreKind, service: &str) -> Result<Arc<dyn KeyStore>, KeyStore
         StoreKind::KernelKeyring => {
             #[cfg(all(target_os = "linux", feature = "keyutils"))]
             {
-                KeyringKeyStore::linux_keyutils(service).map(|s| Arc::new(s) as Arc<dyn KeyStore>)
+                crate::keystore::KeyringKeyStore::linux_keyutils(service)
+                    .map(|s| Arc::new(s) as Arc<dyn KeyStore>)
             }
             #[cfg(not(all(target_os = "linux", feature = "keyutils")))]
             {
@@ -185,7 +187,7 @@ fn connect(kind: StoreKind, service: &str) -> Result<Arc<dyn KeyStore>, KeyStore
         StoreKind::WindowsCredentials => {
             #[cfg(all(windows, feature = "windows-store"))]
             {
-                KeyringKeyStore::windows_credentials(service)
+                crate::keystore::KeyringKeyStore::windows_credentials(service)
                     .map(|s| Arc::new(s) as Arc<dyn KeyStore>)
             }
             #[cfg(not(all(windows, feature = "windows-store")))]

@@ -371,3 +371,31 @@ impl Drop for SecretServiceSession {
         let _ = self.bus.wait();
     }
 }
+
+/// A virtual screen `width`×`height` (a grey desktop with a white browser window) with the
+/// luma image `code` (`cw`×`ch`) drawn at (`x`, `y`): what a screen capture of the "Add a
+/// device" page looks like.
+#[allow(clippy::too_many_arguments)]
+pub fn virtual_screen(
+    width: usize,
+    height: usize,
+    code: &[u8],
+    cw: usize,
+    ch: usize,
+    x: usize,
+    y: usize,
+) -> Vec<u8> {
+    let mut screen = vec![0x5a_u8; width * height];
+    // The browser window around the code, then the code itself.
+    let (wx, wy) = (x.saturating_sub(200), y.saturating_sub(150));
+    for row in wy..(y + ch + 150).min(height) {
+        for col in wx..(x + cw + 200).min(width) {
+            screen[row * width + col] = 0xff;
+        }
+    }
+    for row in 0..ch.min(height.saturating_sub(y)) {
+        let line = &code[row * cw..row * cw + cw.min(width.saturating_sub(x))];
+        screen[(y + row) * width + x..(y + row) * width + x + line.len()].copy_from_slice(line);
+    }
+    screen
+}

@@ -48,6 +48,18 @@ scan-paste = Link einfügen
 scan-paste-label = Anmeldelink (beginnt mit https://)
 scan-paste-use = Diesen Link verwenden
 scan-open-image = Bild des Codes öffnen
+scan-screens = Meine Bildschirme scannen
+scan-paste-image = Bild des Codes einfügen
+scan-screens-busy = Code wird auf Ihren Bildschirmen gesucht …
+scan-clipboard-busy = Code wird im kopierten Bild gesucht …
+scan-found-on-screen = Code auf Bildschirm { $number } ({ $name }) gefunden.
+scan-screens-none = Kein Latchkey-Code auf { $count ->
+    [one] Ihrem Bildschirm
+   *[other] einem Ihrer { $count } Bildschirme
+}. Öffnen Sie die Seite „Mobilgerät hinzufügen“ des Kontos, sodass ihr Code sichtbar ist, und scannen Sie erneut.
+scan-clipboard-none = Die Zwischenablage enthält kein Bild eines Latchkey-Codes. Kopieren Sie das Bild des Codes oder fügen Sie stattdessen den Link ein.
+scan-capture-failed = Der Bildschirm konnte nicht aufgenommen werden ({ $reason }). Öffnen Sie ein Bild des Codes oder fügen Sie stattdessen den Link ein.
+scan-clipboard-failed = Die Zwischenablage konnte nicht gelesen werden ({ $reason }). Fügen Sie stattdessen den Link ein.
 reason-otpauth = es ist ein Einmalpasswort-Code für eine andere Authenticator-App.
 reason-privacyidea = es ist ein privacyIDEA-Code; verwenden Sie dafür die privacyIDEA-App.
 reason-wifi = es ist der Code eines WLAN-Netzes.

@@ -49,6 +49,18 @@ scan-paste = Paste the link
 scan-paste-label = Enrolment link (starts with https://)
 scan-paste-use = Use this link
 scan-open-image = Open an image of the code
+scan-screens = Scan my screens
+scan-paste-image = Paste an image of the code
+scan-screens-busy = Looking for the code on your screens…
+scan-clipboard-busy = Looking for the code in the copied image…
+scan-found-on-screen = Code found on screen { $number } ({ $name }).
+scan-screens-none = No Latchkey code on { $count ->
+    [one] your screen
+   *[other] any of your { $count } screens
+}. Open the account's "Add a mobile device" page so that its code is visible, then scan again.
+scan-clipboard-none = The clipboard holds no image of a Latchkey code. Copy the code's image, or paste the link instead.
+scan-capture-failed = Could not capture the screen ({ $reason }). Open an image of the code or paste the link instead.
+scan-clipboard-failed = Could not read the clipboard ({ $reason }). Paste the link instead.
 reason-otpauth = it is a one-time-password code for another authenticator app.
 reason-privacyidea = it is a privacyIDEA code; use the privacyIDEA app for it.
 reason-wifi = it is a Wi-Fi network code.

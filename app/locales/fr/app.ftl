@@ -48,6 +48,18 @@ scan-paste = Coller le lien
 scan-paste-label = Lien d'enregistrement (commence par https://)
 scan-paste-use = Utiliser ce lien
 scan-open-image = Ouvrir une image du code
+scan-screens = Scanner mes écrans
+scan-paste-image = Coller une image du code
+scan-screens-busy = Recherche du code sur vos écrans…
+scan-clipboard-busy = Recherche du code dans l’image copiée…
+scan-found-on-screen = Code trouvé sur l’écran { $number } ({ $name }).
+scan-screens-none = Aucun code Latchkey sur { $count ->
+    [one] votre écran
+   *[other] aucun de vos { $count } écrans
+}. Ouvrez la page « Ajouter un appareil mobile » du compte pour que son code soit visible, puis scannez de nouveau.
+scan-clipboard-none = Le presse-papiers ne contient aucune image de code Latchkey. Copiez l’image du code, ou collez plutôt le lien.
+scan-capture-failed = Impossible de capturer l’écran ({ $reason }). Ouvrez une image du code ou collez plutôt le lien.
+scan-clipboard-failed = Impossible de lire le presse-papiers ({ $reason }). Collez plutôt le lien.
 reason-otpauth = c'est un code de mot de passe à usage unique pour une autre application d'authentification.
 reason-privacyidea = c'est un code privacyIDEA ; utilisez l'application privacyIDEA.
 reason-wifi = c'est le code d'un réseau Wi-Fi.
