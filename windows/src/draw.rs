@@ -11,6 +11,7 @@ use crate::Shell;
 
 /// Draws the current view and sends what the person did.
 pub fn draw(ui: &mut egui::Ui, shell: &mut Shell) {
+    shell.perform(ui.ctx());
     let view = shell.view();
     let mut events = Vec::new();
     egui::ScrollArea::vertical().show(ui, |ui| {
@@ -176,8 +177,11 @@ fn screen(ui: &mut egui::Ui, view: &AppView, form: &mut Form<'_>) {
             ui.label(RichText::new(&s.guidance).color(color));
             text(ui, &s.link, form);
             button(ui, &s.use_link, form.events);
-            if let Some(open) = &s.open_image {
-                button(ui, open, form.events);
+            for b in [&s.scan_screens, &s.paste_image, &s.open_image]
+                .into_iter()
+                .flatten()
+            {
+                button(ui, b, form.events);
             }
         }
         Screen::Enrol(s) => {

@@ -5,13 +5,15 @@
 #![deny(unsafe_code)] // allowed only in `tpm`, which calls NCrypt
 
 mod draw;
+pub mod platform;
 #[cfg(windows)]
 pub mod tpm;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
 use eframe::egui;
-use latchkey_app::{App, AppEffect, AppEvent, AppView, Listener};
+use latchkey_app::{App, AppEffect, AppEvent, AppView, ImageSource, Listener};
+use platform::{Desktop, Notification};
 
 pub use draw::draw;
 
@@ -46,7 +48,7 @@ impl Mailbox {
     }
 
     /// Effects received since the last call (the shell performs them).
-    pub fn take_effects(&self) -> Vec<AppEffect> {
+    fn take_effects(&self) -> Vec<AppEffect> {
         std::mem::take(&mut self.lock().effects)
     }
 }
@@ -73,28 +75,34 @@ impl Listener for Mailbox {
     }
 }
 
-/// The shell's state: the app, the newest view, and the text fields' contents while typed.
+/// The shell's state: the app, the desktop's effects, the newest view, and the text fields'
+/// contents while typed.
 pub struct Shell {
-    app: App,
+    app: Arc<App>,
     mailbox: Arc<Mailbox>,
+    desktop: Arc<dyn Desktop>,
     /// One frame of digits typed on the keyboard, forwarded then wiped.
     pub(crate) typed: zeroize::Zeroizing<String>,
     /// A password or link being typed (egui edits it in place); sent whole on each change.
     pub(crate) text: zeroize::Zeroizing<String>,
+    /// Whether the window had the focus at the last frame (the app is "foregrounded" then).
+    focused: Option<bool>,
 }
 
 impl Shell {
-    /// The shell over an app whose listener is `mailbox`.
-    pub fn new(app: App, mailbox: Arc<Mailbox>) -> Self {
+    /// The shell over an app whose listener is `mailbox`, performing effects on `desktop`.
+    pub fn new(app: App, mailbox: Arc<Mailbox>, desktop: Arc<dyn Desktop>) -> Self {
         app.send(AppEvent::Started);
         // The desktop is unlocked while the app runs; the OS hides notifications on its lock
         // screen itself.
         app.send(AppEvent::DeviceLocked { locked: false });
         Self {
-            app,
+            app: Arc::new(app),
             mailbox,
+            desktop,
             typed: zeroize::Zeroizing::default(),
             text: zeroize::Zeroizing::default(),
+            focused: None,
         }
     }
 
@@ -117,8 +125,93 @@ impl Shell {
         self.app.send(event);
     }
 
-    /// Effects to perform.
-    pub fn take_effects(&self) -> Vec<AppEffect> {
-        self.mailbox.take_effects()
+    /// Performs the effects the app asked for since the last frame. Slow ones (captures, the
+    /// file dialog) run on a worker thread and answer the app from there.
+    pub fn perform(&mut self, ctx: &egui::Context) {
+        // A window without the focus is "in the background": requests then raise a system
+        // notification instead of only opening in the window. Polling goes on.
+        let focused = ctx.input(|i| i.viewport().focused);
+        if focused.is_some() && focused != self.focused {
+            self.focused = focused;
+            self.app.send(if focused == Some(true) {
+                AppEvent::Foregrounded
+            } else {
+                AppEvent::Backgrounded {
+                    stop_polling: false,
+                }
+            });
+        }
+        for effect in self.mailbox.take_effects() {
+            match effect {
+                AppEffect::Notify {
+                    request,
+                    title,
+                    body,
+                    approve,
+                    deny,
+                    ..
+                } => {
+                    ctx.send_viewport_cmd(egui::ViewportCommand::RequestUserAttention(
+                        egui::UserAttentionType::Informational,
+                    ));
+                    let app = Arc::clone(&self.app);
+                    let answered = request.clone();
+                    self.desktop.notify(
+                        Notification {
+                            request,
+                            title,
+                            body,
+                            approve,
+                            deny,
+                        },
+                        Box::new(move |action| {
+                            app.send(AppEvent::NotificationPressed {
+                                request: answered,
+                                action,
+                            });
+                        }),
+                    );
+                }
+                AppEffect::CancelNotification { request } => self.desktop.withdraw(&request),
+                AppEffect::OpenUrl { url } => ctx.open_url(egui::OpenUrl::new_tab(url)),
+                AppEffect::PickImage => self.worker(|desktop, app| {
+                    match desktop.pick_image() {
+                        Ok(Some(bytes)) => app.send(AppEvent::ImageOpened { bytes }),
+                        Ok(None) => {}
+                        // The app reads the bytes and says what is wrong with them.
+                        Err(_) => app.send(AppEvent::ImageOpened { bytes: Vec::new() }),
+                    }
+                }),
+                AppEffect::CaptureScreens => self.worker(|desktop, app| {
+                    let (images, failure) = match desktop.capture_screens() {
+                        Ok(images) => (images, None),
+                        Err(e) => (Vec::new(), Some(e)),
+                    };
+                    app.send(AppEvent::ImagesCaptured {
+                        source: ImageSource::Screens,
+                        images,
+                        failure,
+                    });
+                }),
+                AppEffect::ReadClipboardImage => self.worker(|desktop, app| {
+                    let (images, failure) = match desktop.clipboard_image() {
+                        Ok(image) => (image.into_iter().collect(), None),
+                        Err(e) => (Vec::new(), Some(e)),
+                    };
+                    app.send(AppEvent::ImagesCaptured {
+                        source: ImageSource::Clipboard,
+                        images,
+                        failure,
+                    });
+                }),
+                // No camera (webcams come later) and no vibration on a desktop.
+                _ => {}
+            }
+        }
+    }
+
+    fn worker(&self, job: impl FnOnce(&dyn Desktop, &App) + Send + 'static) {
+        let (desktop, app) = (Arc::clone(&self.desktop), Arc::clone(&self.app));
+        std::thread::spawn(move || job(&*desktop, &app));
     }
 }

@@ -8,9 +8,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use eframe::egui;
-use latchkey_app::{App, AppEffect, Options as AppOptions};
+use latchkey_app::{App, Options as AppOptions};
 use latchkey_core::os_keystore::{self, StoreKind};
 use latchkey_core::{Latchkey, Options, StaticPlatform};
+use latchkey_desktop::platform::System;
 use latchkey_desktop::{draw, Mailbox, Shell};
 
 struct Window {
@@ -19,21 +20,6 @@ struct Window {
 
 impl eframe::App for Window {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        for effect in self.shell.take_effects() {
-            match effect {
-                // A request: bring the window forward (desktop notifications come next).
-                AppEffect::Notify { .. } => {
-                    ui.ctx()
-                        .send_viewport_cmd(egui::ViewportCommand::RequestUserAttention(
-                            egui::UserAttentionType::Informational,
-                        ));
-                    ui.ctx().send_viewport_cmd(egui::ViewportCommand::Focus);
-                }
-                AppEffect::OpenUrl { url } => ui.ctx().open_url(egui::OpenUrl::new_tab(url)),
-                // No camera, vibration or file picker here yet.
-                _ => {}
-            }
-        }
         egui::CentralPanel::default().show(ui, |ui| draw(ui, &mut self.shell));
     }
 }
@@ -121,6 +107,8 @@ fn main() -> ExitCode {
             runtime.handle().clone(),
             AppOptions {
                 languages: languages(),
+                screens: true,
+                clipboard_images: true,
                 ..AppOptions::default()
             },
         );
@@ -139,7 +127,7 @@ fn main() -> ExitCode {
                 cc.egui_ctx.set_theme(egui::ThemePreference::System);
                 mailbox.attach(cc.egui_ctx.clone());
                 Ok(Box::new(Window {
-                    shell: Shell::new(app, mailbox),
+                    shell: Shell::new(app, mailbox, Arc::new(System::default())),
                 }))
             }),
         )

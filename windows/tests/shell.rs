@@ -3,18 +3,68 @@
 //! harness fails the test otherwise), and the person's flows work by keyboard and clicks.
 #![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)]
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use eframe::egui;
 use eframe::egui::accesskit::Role;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use egui_kittest::Harness;
-use latchkey_app::{App, Options};
+use latchkey_app::{App, CapturedImage, NotificationAction, Options};
+use latchkey_desktop::platform::{Desktop, Notification, OnNotification};
 use latchkey_desktop::{draw, Mailbox, Shell};
-use latchkey_e2e::server::{Backend, Browser, TestServer};
+use latchkey_e2e::server::{self, Backend, Browser, TestServer};
 use latchkey_e2e::{Phone, PASSWORD};
 
+/// The desktop's effects, faked as strictly as the shell uses them: screens are virtual
+/// images, the clipboard is empty, notifications are recorded and can be "pressed".
+#[derive(Default)]
+struct FakeDesktop {
+    screens: Mutex<Vec<CapturedImage>>,
+    shown: Mutex<Vec<(Notification, Option<OnNotification>)>>,
+    withdrawn: Mutex<Vec<String>>,
+}
+
+impl Desktop for FakeDesktop {
+    fn capture_screens(&self) -> Result<Vec<CapturedImage>, String> {
+        Ok(self.screens.lock().unwrap().clone())
+    }
+    fn clipboard_image(&self) -> Result<Option<CapturedImage>, String> {
+        Ok(None)
+    }
+    fn pick_image(&self) -> Result<Option<Vec<u8>>, String> {
+        Ok(None)
+    }
+    fn notify(&self, notification: Notification, answer: OnNotification) {
+        self.shown
+            .lock()
+            .unwrap()
+            .push((notification, Some(answer)));
+    }
+    fn withdraw(&self, request: &str) {
+        self.withdrawn.lock().unwrap().push(request.to_owned());
+    }
+}
+
+impl FakeDesktop {
+    /// Presses the newest notification's `action` (`None`: opens it).
+    fn press_notification(&self, action: Option<NotificationAction>) {
+        let answer = self
+            .shown
+            .lock()
+            .unwrap()
+            .last_mut()
+            .and_then(|(_, a)| a.take())
+            .expect("a notification to press");
+        answer(action);
+    }
+}
+
 fn open(phone: &Phone) -> Harness<'static, Shell> {
+    open_with(phone, Arc::new(FakeDesktop::default()))
+}
+
+fn open_with(phone: &Phone, desktop: Arc<FakeDesktop>) -> Harness<'static, Shell> {
     let mailbox = Arc::new(Mailbox::default());
     let app = App::new(
         Arc::new(phone.open()),
@@ -24,12 +74,14 @@ fn open(phone: &Phone) -> Harness<'static, Shell> {
             languages: vec!["en".into()],
             poll_wait_seconds: 2,
             poll_pause: Duration::from_millis(200),
+            screens: true,
+            clipboard_images: true,
             ..Options::default()
         },
     );
     Harness::builder().with_size([480.0, 900.0]).build_ui_state(
         |ui, shell: &mut Shell| draw(ui, shell),
-        Shell::new(app, mailbox),
+        Shell::new(app, mailbox, desktop),
     )
 }
 
@@ -269,5 +321,119 @@ async fn deny_report_change_forget_two_accounts_remove() {
     })
     .await;
     assert!(shows(&h, "bob@example.org"));
+    server.stop().await;
+}
+
+/// Issue 17: add an account by scanning the screens (the page's code on the second of two
+/// virtual screens), a request raises a notification whose Deny denies, then wrong PINs lock
+/// the account and the way out is shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn screen_scan_notification_deny_and_wrong_pins_lock() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let phone = Phone::new(&server);
+    let desktop = Arc::new(FakeDesktop::default());
+    let mut h = open_with(&phone, desktop.clone());
+    until(&mut h, "the home screen", |h| shows(h, "No account yet")).await;
+
+    let browser = Browser::register(&server, "eve@example.org", PASSWORD).await;
+    let (html, _) = browser.add_device("Desktop", "4831").await;
+    let (cw, ch, code) = server::rasterise(server::page_svg(&html));
+    *desktop.screens.lock().unwrap() = vec![
+        CapturedImage {
+            name: "HDMI-1".into(),
+            width: 1920,
+            height: 1080,
+            luma: vec![0x5a; 1920 * 1080],
+        },
+        CapturedImage {
+            name: "DP-1".into(),
+            width: 2560,
+            height: 1440,
+            luma: latchkey_e2e::virtual_screen(2560, 1440, &code, cw, ch, 1700, 600),
+        },
+    ];
+    click(&mut h, "Initialise (add an account)").await;
+    click(&mut h, "Scan my screens").await;
+    until(&mut h, "the enrol screen", |h| shows(h, "eve@example.org")).await;
+    assert!(shows(&h, "Code found on screen 2 (DP-1)."), "which screen");
+    type_digits(&mut h, "PIN:", "4831").await;
+    click(&mut h, "Add the account").await;
+    until(&mut h, "success", |h| shows(h, "This device is ready.")).await;
+    click(&mut h, "Done").await;
+
+    // The window loses the focus; a request raises a notification with the app's words, and
+    // its Deny denies.
+    h.input_mut()
+        .viewports
+        .entry(egui::ViewportId::ROOT)
+        .or_default()
+        .focused = Some(false);
+    h.run_ok();
+    let (browser, _, _) = Browser::sign_in(&server, "eve@example.org", PASSWORD).await;
+    until(&mut h, "the notification", |_| {
+        !desktop.shown.lock().unwrap().is_empty()
+    })
+    .await;
+    {
+        let shown = desktop.shown.lock().unwrap();
+        let (n, _) = shown.last().unwrap();
+        assert_eq!(n.title, "Sign-in request");
+        assert!(n.body.contains("Latchkey demo"), "{n:?}");
+        assert_eq!((n.approve.as_str(), n.deny.as_str()), ("Approve", "Deny"));
+    }
+    let request = desktop
+        .shown
+        .lock()
+        .unwrap()
+        .last()
+        .unwrap()
+        .0
+        .request
+        .clone();
+    desktop.press_notification(Some(NotificationAction::Deny));
+    until(&mut h, "the notification withdrawn", |_| {
+        desktop.withdrawn.lock().unwrap().contains(&request)
+    })
+    .await;
+    until(&mut h, "no request waiting", |h| !shows(h, "waiting")).await;
+    let status = browser.get_raw("/login/approve").await;
+    assert_ne!(
+        status
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap()),
+        Some("/account"),
+        "denied: nobody signed in"
+    );
+    h.input_mut()
+        .viewports
+        .entry(egui::ViewportId::ROOT)
+        .or_default()
+        .focused = Some(true);
+    h.run_ok();
+
+    // Wrong PINs until the account locks; the guidance says what to do.
+    let (_, _, number) = Browser::sign_in(&server, "eve@example.org", PASSWORD).await;
+    until(&mut h, "the request", |h| {
+        shows(h, "Sign-in to Latchkey demo from")
+    })
+    .await;
+    type_digits(&mut h, "The number shown on the login page", &number).await;
+    for left in ["4 attempts", "3 attempts", "2 attempts", "1 attempt "] {
+        type_digits(&mut h, "Your PIN", "0000").await;
+        click(&mut h, "Approve").await;
+        until(&mut h, left, |h| shows(h, &format!("Wrong PIN. {left}"))).await;
+    }
+    type_digits(&mut h, "Your PIN", "0000").await;
+    click(&mut h, "Approve").await;
+    until(&mut h, "locked", |h| shows(h, "now locked")).await;
+    assert!(
+        h.get_by_role_and_label(Role::Button, "Approve")
+            .accesskit_node()
+            .is_disabled(),
+        "a locked account cannot approve"
+    );
+    click(&mut h, "Forgot PIN").await;
+    until(&mut h, "the reset", |h| shows(h, "Send the code")).await;
     server.stop().await;
 }

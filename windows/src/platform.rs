@@ -1,0 +1,276 @@
+//! What only the desktop can do, behind one trait: capture the screens, read the clipboard's
+//! image, ask for a file, show and withdraw notifications. [`System`] does it for real; the
+//! tests pass a fake that draws the QR code on a virtual screen. None of it decides anything:
+//! each answer goes back to the app as an event.
+
+use latchkey_app::{CapturedImage, NotificationAction};
+
+/// A notification to show: the app's words for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notification {
+    /// The request it is for (its id; a later one replaces it).
+    pub request: String,
+    /// The title.
+    pub title: String,
+    /// The body.
+    pub body: String,
+    /// The Approve action's label (opens the app at the request).
+    pub approve: String,
+    /// The Deny action's label.
+    pub deny: String,
+}
+
+/// What the person did with a notification: `None` opened it (or pressed Approve, which needs
+/// the PIN in the app), `Some(Deny)` denied.
+pub type OnNotification = Box<dyn FnOnce(Option<NotificationAction>) + Send>;
+
+/// The desktop's effects. Calls may block (a capture, a file dialog): the shell makes them
+/// from a worker thread.
+pub trait Desktop: Send + Sync + 'static {
+    /// Every screen, in the system's order, as luma planes.
+    ///
+    /// # Errors
+    /// Why the screens cannot be captured, in the system's words.
+    fn capture_screens(&self) -> Result<Vec<CapturedImage>, String>;
+
+    /// The clipboard's image; `Ok(None)` if it holds none.
+    ///
+    /// # Errors
+    /// Why the clipboard cannot be read.
+    fn clipboard_image(&self) -> Result<Option<CapturedImage>, String>;
+
+    /// Asks for an image file; its bytes, `Ok(None)` if the person cancelled.
+    ///
+    /// # Errors
+    /// Why the file cannot be read.
+    fn pick_image(&self) -> Result<Option<Vec<u8>>, String>;
+
+    /// Shows (or replaces) a notification; `answer` is called once if the person acts on it.
+    fn notify(&self, notification: Notification, answer: OnNotification);
+
+    /// Withdraws a request's notification.
+    fn withdraw(&self, request: &str);
+}
+
+/// An RGBA (or BGRA, `bgra`) image as luma, BT.601 weights in integers.
+pub fn luma(pixels: &[u8], width: usize, height: usize, bgra: bool) -> Vec<u8> {
+    let (r, b) = if bgra { (2, 0) } else { (0, 2) };
+    pixels
+        .chunks_exact(4)
+        .take(width * height)
+        .map(|p| {
+            let y = 299 * u32::from(p[r]) + 587 * u32::from(p[1]) + 114 * u32::from(p[b]);
+            u8::try_from(y / 1000).unwrap_or(u8::MAX)
+        })
+        .collect()
+}
+
+/// The real desktop.
+#[derive(Default)]
+pub struct System {
+    #[cfg(all(unix, not(target_os = "macos")))]
+    shown: std::sync::Mutex<std::collections::HashMap<String, u32>>,
+}
+
+impl Desktop for System {
+    fn capture_screens(&self) -> Result<Vec<CapturedImage>, String> {
+        capture::screens()
+    }
+
+    fn clipboard_image(&self) -> Result<Option<CapturedImage>, String> {
+        let mut clipboard = arboard::Clipboard::new().map_err(|e| e.to_string())?;
+        match clipboard.get_image() {
+            Ok(image) => Ok(Some(CapturedImage {
+                name: "clipboard".into(),
+                width: u32::try_from(image.width).map_err(|e| e.to_string())?,
+                height: u32::try_from(image.height).map_err(|e| e.to_string())?,
+                luma: luma(&image.bytes, image.width, image.height, false),
+            })),
+            Err(arboard::Error::ContentNotAvailable) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn pick_image(&self) -> Result<Option<Vec<u8>>, String> {
+        let Some(path) = rfd::FileDialog::new()
+            .add_filter("PNG, JPEG", &["png", "jpg", "jpeg"])
+            .pick_file()
+        else {
+            return Ok(None);
+        };
+        std::fs::read(&path)
+            .map(Some)
+            .map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    #[cfg(all(unix, not(target_os = "macos")))]
+    fn notify(&self, notification: Notification, answer: OnNotification) {
+        let replaces = self
+            .shown
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&notification.request)
+            .copied();
+        let mut n = notify_rust::Notification::new();
+        n.appname("Latchkey")
+            .summary(&notification.title)
+            .body(&notification.body)
+            .action("default", &notification.approve)
+            .action("approve", &notification.approve)
+            .action("deny", &notification.deny)
+            .urgency(notify_rust::Urgency::Critical)
+            .timeout(notify_rust::Timeout::Never);
+        if let Some(id) = replaces {
+            n.id(id);
+        }
+        let Ok(handle) = n.show() else {
+            // No notification server: the window still comes forward.
+            return;
+        };
+        self.shown
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(notification.request, handle.id());
+        std::thread::spawn(move || {
+            let mut answer = Some(answer);
+            handle.wait_for_action(|action| {
+                let pressed = match action {
+                    "deny" => Some(Some(NotificationAction::Deny)),
+                    "default" | "approve" => Some(None),
+                    _ => None, // closed or expired
+                };
+                if let (Some(pressed), Some(answer)) = (pressed, answer.take()) {
+                    answer(pressed);
+                }
+            });
+        });
+    }
+
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    fn notify(&self, notification: Notification, _answer: OnNotification) {
+        // Windows: a toast (the actions need the app's AUMID; see windows/README.md).
+        let _ = notify_rust::Notification::new()
+            .appname("Latchkey")
+            .summary(&notification.title)
+            .body(&notification.body)
+            .show();
+    }
+
+    #[cfg(all(unix, not(target_os = "macos")))]
+    fn withdraw(&self, request: &str) {
+        let id = self
+            .shown
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(request);
+        if let Some(id) = id {
+            let _ = notify_rust::Notification::new()
+                .id(id)
+                .show()
+                .map(|h| h.close());
+        }
+    }
+
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    fn withdraw(&self, _request: &str) {}
+}
+
+/// Screen capture on X11 (also XWayland): one image per RandR monitor, read from the root
+/// window with `GetImage`.
+#[cfg(all(unix, not(target_os = "macos")))]
+mod capture {
+    use latchkey_app::CapturedImage;
+    use x11rb::connection::Connection as _;
+    use x11rb::protocol::randr::ConnectionExt as _;
+    use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat};
+
+    pub(super) fn screens() -> Result<Vec<CapturedImage>, String> {
+        let (conn, screen) = x11rb::connect(None).map_err(|e| e.to_string())?;
+        let root = conn.setup().roots[screen].clone();
+        let monitors = conn
+            .randr_get_monitors(root.root, true)
+            .ok()
+            .and_then(|c| c.reply().ok())
+            .map(|r| r.monitors)
+            .unwrap_or_default();
+        let mut areas: Vec<(String, i16, i16, u16, u16)> = monitors
+            .iter()
+            .map(|m| {
+                let name = conn
+                    .get_atom_name(m.name)
+                    .ok()
+                    .and_then(|c| c.reply().ok())
+                    .map(|r| String::from_utf8_lossy(&r.name).into_owned())
+                    .unwrap_or_default();
+                (name, m.x, m.y, m.width, m.height)
+            })
+            .collect();
+        if areas.is_empty() {
+            areas.push((
+                "screen".into(),
+                0,
+                0,
+                root.width_in_pixels,
+                root.height_in_pixels,
+            ));
+        }
+        areas
+            .into_iter()
+            .map(|(name, x, y, width, height)| {
+                let image = conn
+                    .get_image(ImageFormat::Z_PIXMAP, root.root, x, y, width, height, !0)
+                    .map_err(|e| e.to_string())?
+                    .reply()
+                    .map_err(|e| e.to_string())?;
+                let (w, h) = (usize::from(width), usize::from(height));
+                if image.depth < 24 || image.data.len() < w * h * 4 {
+                    return Err(format!("unsupported screen depth {}", image.depth));
+                }
+                Ok(CapturedImage {
+                    name,
+                    width: u32::from(width),
+                    height: u32::from(height),
+                    luma: super::luma(&image.data, w, h, true),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Screen capture on Windows: every monitor through `xcap`.
+#[cfg(windows)]
+mod capture {
+    use latchkey_app::CapturedImage;
+
+    pub(super) fn screens() -> Result<Vec<CapturedImage>, String> {
+        xcap::Monitor::all()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|monitor| {
+                let name = monitor.name().unwrap_or_default();
+                let image = monitor.capture_image().map_err(|e| e.to_string())?;
+                let (w, h) = (image.width(), image.height());
+                Ok(CapturedImage {
+                    name,
+                    width: w,
+                    height: h,
+                    luma: super::luma(image.as_raw(), w as usize, h as usize, false),
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn luma_weights() {
+        let px = [
+            255, 255, 255, 255, 0, 0, 0, 255, 255, 0, 0, 255, 0, 0, 255, 0,
+        ];
+        assert_eq!(luma(&px, 4, 1, false), vec![255, 0, 76, 29]);
+        assert_eq!(luma(&px, 4, 1, true), vec![255, 0, 29, 76]);
+    }
+}
