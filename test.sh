@@ -26,6 +26,9 @@ command -v dbus-daemon >/dev/null 2>&1 || apt_missing+=(dbus-daemon)
 command -v dbus-send >/dev/null 2>&1 || apt_missing+=(dbus-bin)
 command -v gnome-keyring-daemon >/dev/null 2>&1 || apt_missing+=(gnome-keyring)
 command -v Xvfb >/dev/null 2>&1 || apt_missing+=(xvfb)
+# The window's OpenGL (Mesa's software renderer) and winit's keyboard under X11.
+/sbin/ldconfig -p | grep -q 'libEGL.so.1 ' || apt_missing+=(libegl1 libgl1-mesa-dri)
+/sbin/ldconfig -p | grep -q 'libxkbcommon-x11.so.0 ' || apt_missing+=(libxkbcommon-x11-0)
 command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || apt_missing+=(gcc-mingw-w64-x86-64)
 if ! command -v python3 >/dev/null 2>&1; then
   apt_missing+=(python3 python3-venv)
@@ -62,6 +65,7 @@ as_pg "'$PG_BIN/pg_ctl' -D '$PG_DIR/data' -l '$PG_DIR/log' -w \
 export LATCHKEY_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 export LATCHKEY_REQUIRE_POSTGRES=1
 export LATCHKEY_REQUIRE_SECRET_SERVICE=1
+export LATCHKEY_REQUIRE_XVFB=1
 
 # --- Rust -------------------------------------------------------------------------------------
 # One build from scratch: incremental state would only cost disk (GiBs) and time here.

@@ -44,7 +44,15 @@ impl Model {
             },
             Route::Scan(scan) => {
                 let (guidance, tone) = scan.guidance.as_ref().map_or_else(
-                    || (w.say("scan-point"), Tone::Info),
+                    || {
+                        // Desktops have no camera: the code is on a screen or in a file.
+                        let first = if self.sources.screens {
+                            "scan-point-desktop"
+                        } else {
+                            "scan-point"
+                        };
+                        (w.say(first), Tone::Info)
+                    },
                     |(t, tone)| (w.get(t), *tone),
                 );
                 (

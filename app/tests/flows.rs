@@ -39,7 +39,7 @@ on_both_backends! {
 async fn enrol_from_a_screen_capture_or_the_clipboard() {
     let server = TestServer::start(Backend::Sqlite).await;
     let phone = Phone::new(&server);
-    let shell = Shell::open(phone.open());
+    let shell = Shell::open_desktop(phone.open());
     shell
         .wait_for("home", |v| matches!(v.screen, Screen::Accounts(_)))
         .await;
@@ -75,7 +75,10 @@ async fn enrol_from_a_screen_capture_or_the_clipboard() {
             failure: None,
         })
         .await;
-    assert!(guidance(&view).0.contains("Point the camera"), "{view:#?}");
+    assert!(
+        guidance(&view).0.contains("choose \"Scan my screens\""),
+        "no camera on a desktop: {view:#?}"
+    );
 
     // Two screens without the code: say so, and what to do.
     let view = shell.press(Action::ScanScreens).await;
@@ -204,6 +207,15 @@ struct Shell {
 
 impl Shell {
     fn open(core: Latchkey) -> Self {
+        Self::open_as(core, false)
+    }
+
+    /// As a desktop: screens and the clipboard can be scanned, there is no camera.
+    fn open_desktop(core: Latchkey) -> Self {
+        Self::open_as(core, true)
+    }
+
+    fn open_as(core: Latchkey, desktop: bool) -> Self {
         let recorder = Arc::new(Recorder::default());
         let clock = Arc::new(TestClock::default());
         let app = App::new(
@@ -215,9 +227,8 @@ impl Shell {
                 clock: Some(clock.clone()),
                 poll_wait_seconds: 2,
                 poll_pause: Duration::from_millis(200),
-                // As on a desktop: screens and the clipboard can be scanned.
-                screens: true,
-                clipboard_images: true,
+                screens: desktop,
+                clipboard_images: desktop,
                 ..Options::default()
             },
         );
@@ -365,6 +376,10 @@ async fn enrol_from_frame(backend: Backend) {
     let Screen::Scan(scan) = &view.screen else {
         panic!("{view:#?}")
     };
+    assert!(
+        scan.scan_screens.is_none() && scan.paste_image.is_none(),
+        "a phone scans with its camera"
+    );
     assert!(
         scan.guidance.contains("Point the camera"),
         "{}",

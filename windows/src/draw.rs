@@ -12,15 +12,16 @@ use crate::Shell;
 /// Draws the current view and sends what the person did.
 pub fn draw(ui: &mut egui::Ui, shell: &mut Shell) {
     shell.perform(ui.ctx());
+    shell.placed.clear();
     let view = shell.view();
     let mut events = Vec::new();
     egui::ScrollArea::vertical().show(ui, |ui| {
         ui.spacing_mut().item_spacing.y = 8.0;
-        header(ui, &view, &mut events);
         let mut form = Form {
             shell: &mut *shell,
             events: &mut events,
         };
+        header(ui, &view, &mut form);
         screen(ui, &view, &mut form);
     });
     for event in events {
@@ -34,10 +35,10 @@ struct Form<'a> {
     events: &'a mut Vec<AppEvent>,
 }
 
-fn header(ui: &mut egui::Ui, view: &AppView, events: &mut Vec<AppEvent>) {
+fn header(ui: &mut egui::Ui, view: &AppView, form: &mut Form<'_>) {
     ui.horizontal(|ui| {
         if let Some(back) = &view.back {
-            button(ui, back, events);
+            button(ui, back, form);
         }
         ui.heading(&view.title);
     });
@@ -60,12 +61,13 @@ fn notice_label(ui: &mut egui::Ui, notice: &Notice) {
 }
 
 /// A button: its label, its accessible name, enabled or not; a press sends its action.
-fn button(ui: &mut egui::Ui, b: &ButtonView, events: &mut Vec<AppEvent>) {
+fn button(ui: &mut egui::Ui, b: &ButtonView, form: &mut Form<'_>) {
     let response = ui
         .add_enabled(b.enabled, egui::Button::new(&b.label))
         .accessible_name(&b.a11y);
+    form.shell.placed.push((b.a11y.clone(), response.rect));
     if response.clicked() {
-        events.push(AppEvent::Press(b.action.clone()));
+        form.events.push(AppEvent::Press(b.action.clone()));
     }
 }
 
@@ -90,6 +92,7 @@ fn digits(ui: &mut egui::Ui, field: &DigitsInput, form: &mut Form<'_>) {
                     .hint_text(shown),
             )
             .accessible_name(&field.a11y);
+        form.shell.placed.push((field.a11y.clone(), edit.rect));
         let typed: Vec<u8> = form
             .shell
             .typed
@@ -127,6 +130,7 @@ fn text(ui: &mut egui::Ui, field: &TextInput, form: &mut Form<'_>) {
             egui::TextEdit::singleline(&mut *form.shell.text).password(field.secret),
         )
         .labelled_by(label.id);
+    form.shell.placed.push((field.label.clone(), edit.rect));
     if edit.changed() {
         form.events.push(AppEvent::Input {
             field: field.field,
@@ -143,29 +147,29 @@ fn screen(ui: &mut egui::Ui, view: &AppView, form: &mut Form<'_>) {
     match &view.screen {
         Screen::Accounts(s) => {
             for row in &s.accounts {
-                account(ui, row, form.events);
+                account(ui, row, form);
             }
             if let Some(empty) = &s.empty {
                 line(ui, empty);
             }
             ui.horizontal_wrapped(|ui| {
-                button(ui, &s.add, form.events);
-                button(ui, &s.check_now, form.events);
-                button(ui, &s.settings, form.events);
+                button(ui, &s.add, form);
+                button(ui, &s.check_now, form);
+                button(ui, &s.settings, form);
             });
         }
         Screen::Account(s) => {
-            account(ui, &s.account, form.events);
+            account(ui, &s.account, form);
             for request in &s.requests {
-                button(ui, &request.open, form.events);
+                button(ui, &request.open, form);
             }
             if let Some(none) = &s.none {
                 line(ui, none);
             }
             ui.horizontal_wrapped(|ui| {
-                button(ui, &s.change_pin, form.events);
-                button(ui, &s.forgot_pin, form.events);
-                button(ui, &s.remove, form.events);
+                button(ui, &s.change_pin, form);
+                button(ui, &s.forgot_pin, form);
+                button(ui, &s.remove, form);
             });
         }
         Screen::Scan(s) => {
@@ -176,12 +180,12 @@ fn screen(ui: &mut egui::Ui, view: &AppView, form: &mut Form<'_>) {
             };
             ui.label(RichText::new(&s.guidance).color(color));
             text(ui, &s.link, form);
-            button(ui, &s.use_link, form.events);
+            button(ui, &s.use_link, form);
             for b in [&s.scan_screens, &s.paste_image, &s.open_image]
                 .into_iter()
                 .flatten()
             {
-                button(ui, b, form.events);
+                button(ui, b, form);
             }
         }
         Screen::Enrol(s) => {
@@ -194,9 +198,9 @@ fn screen(ui: &mut egui::Ui, view: &AppView, form: &mut Form<'_>) {
             if let Some(feedback) = &s.feedback {
                 line(ui, feedback);
             }
-            button(ui, &s.submit, form.events);
+            button(ui, &s.submit, form);
             if let Some(done) = &s.done {
-                button(ui, done, form.events);
+                button(ui, done, form);
             }
         }
         Screen::Request(s) => {
@@ -216,15 +220,15 @@ fn screen(ui: &mut egui::Ui, view: &AppView, form: &mut Form<'_>) {
             digits(ui, &s.code, form);
             digits(ui, &s.pin, form);
             ui.horizontal_wrapped(|ui| {
-                button(ui, &s.approve, form.events);
-                button(ui, &s.deny, form.events);
-                button(ui, &s.not_me, form.events);
+                button(ui, &s.approve, form);
+                button(ui, &s.deny, form);
+                button(ui, &s.not_me, form);
             });
             if let Some(forgot) = &s.forgot_pin {
-                button(ui, forgot, form.events);
+                button(ui, forgot, form);
             }
             if let Some(done) = &s.done {
-                button(ui, done, form.events);
+                button(ui, done, form);
             }
         }
         Screen::ChangePin(s) => {
@@ -235,9 +239,9 @@ fn screen(ui: &mut egui::Ui, view: &AppView, form: &mut Form<'_>) {
             if let Some(feedback) = &s.feedback {
                 line(ui, feedback);
             }
-            button(ui, &s.submit, form.events);
+            button(ui, &s.submit, form);
             if let Some(done) = &s.done {
-                button(ui, done, form.events);
+                button(ui, done, form);
             }
         }
         Screen::ForgotPin(s) => {
@@ -252,21 +256,21 @@ fn screen(ui: &mut egui::Ui, view: &AppView, form: &mut Form<'_>) {
             if let Some(feedback) = &s.feedback {
                 line(ui, feedback);
             }
-            button(ui, &s.submit, form.events);
+            button(ui, &s.submit, form);
             if let Some(done) = &s.done {
-                button(ui, done, form.events);
+                button(ui, done, form);
             }
         }
         Screen::Remove(s) => {
             line(ui, &s.intro);
             digits(ui, &s.pin, form);
-            button(ui, &s.submit, form.events);
+            button(ui, &s.submit, form);
         }
         Screen::Settings(s) => {
             line(ui, &s.language_label);
             ui.horizontal_wrapped(|ui| {
                 for language in &s.languages {
-                    button(ui, language, form.events);
+                    button(ui, language, form);
                 }
             });
             line(ui, &s.about);
@@ -280,9 +284,9 @@ fn screen(ui: &mut egui::Ui, view: &AppView, form: &mut Form<'_>) {
     }
 }
 
-fn account(ui: &mut egui::Ui, row: &AccountRow, events: &mut Vec<AppEvent>) {
+fn account(ui: &mut egui::Ui, row: &AccountRow, form: &mut Form<'_>) {
     ui.group(|ui| {
-        button(ui, &row.open, events);
+        button(ui, &row.open, form);
         line(ui, &row.account);
         line(ui, &row.host);
         let status = if row.locked {

@@ -85,6 +85,9 @@ pub struct Shell {
     pub(crate) typed: zeroize::Zeroizing<String>,
     /// A password or link being typed (egui edits it in place); sent whole on each change.
     pub(crate) text: zeroize::Zeroizing<String>,
+    /// Where each control was drawn in the last frame, by accessible name (for drivers that
+    /// point and click, like the Xvfb tour).
+    pub(crate) placed: Vec<(String, egui::Rect)>,
     /// Whether the window had the focus at the last frame (the app is "foregrounded" then).
     focused: Option<bool>,
 }
@@ -103,6 +106,7 @@ impl Shell {
             typed: zeroize::Zeroizing::default(),
             text: zeroize::Zeroizing::default(),
             focused: None,
+            placed: Vec::new(),
         }
     }
 
@@ -118,6 +122,16 @@ impl Shell {
             .view
             .clone()
             .unwrap_or_else(|| self.app.view())
+    }
+
+    /// Where the control named `name` (its accessible name, or the start of it) was drawn
+    /// in the last frame.
+    pub fn control(&self, name: &str) -> Option<egui::Rect> {
+        self.placed
+            .iter()
+            .find(|(n, _)| n == name)
+            .or_else(|| self.placed.iter().find(|(n, _)| n.starts_with(name)))
+            .map(|(_, rect)| *rect)
     }
 
     /// Sends an event to the app.

@@ -40,6 +40,7 @@ account-remove = Dieses Konto entfernen
 ## Scannen
 scan-title = Initialisieren
 scan-point = Richten Sie die Kamera auf den QR-Code der Seite „Mobilgerät hinzufügen".
+scan-point-desktop = Öffnen Sie die Seite „Mobilgerät hinzufügen“, sodass ihr QR-Code auf Ihrem Bildschirm ist, und wählen Sie dann „Meine Bildschirme scannen“. Oder fügen Sie den Link unter dem Code ein.
 scan-steady = Ruhig halten und näher herangehen, bis der ganze Code im Bild ist.
 scan-not-latchkey = Das ist kein Latchkey-Code: { $reason }
 scan-expired = Dieser Code ist abgelaufen oder wurde schon verwendet. Lassen Sie sich auf der Seite einen neuen geben.

@@ -41,6 +41,7 @@ account-remove = Remove this account
 ## Scan
 scan-title = Initialise
 scan-point = Point the camera at the QR code on the "Add a mobile device" page.
+scan-point-desktop = Open the "Add a mobile device" page so that its QR code is on your screen, then choose "Scan my screens". Or paste the link shown under the code.
 scan-steady = Hold steady, and move closer until the whole code is in the frame.
 scan-not-latchkey = This is not a Latchkey code: { $reason }
 scan-expired = This code expired or was already used. Ask the page for a new one.

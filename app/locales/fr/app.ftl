@@ -40,6 +40,7 @@ account-remove = Supprimer ce compte
 ## Scanner
 scan-title = Initialiser
 scan-point = Dirigez l'appareil photo vers le code QR de la page « Ajouter un appareil mobile ».
+scan-point-desktop = Ouvrez la page « Ajouter un appareil mobile » pour que son code QR soit à l’écran, puis choisissez « Scanner mes écrans ». Ou collez le lien affiché sous le code.
 scan-steady = Ne bougez plus, et approchez-vous jusqu'à ce que tout le code soit dans le cadre.
 scan-not-latchkey = Ce n'est pas un code Latchkey : { $reason }
 scan-expired = Ce code a expiré ou a déjà été utilisé. Demandez-en un nouveau sur la page.
