@@ -74,6 +74,9 @@ pub struct Options {
     /// The shell reads clipboard images ([`AppEffect::ReadClipboardImage`]): "Paste an image
     /// of the code" is offered.
     pub clipboard_images: bool,
+    /// The keystore forgets keys when the computer restarts (the Linux kernel keyring): the
+    /// home screen says so for as long as it is used.
+    pub keys_forgotten_at_reboot: bool,
 }
 
 impl Default for Options {
@@ -86,6 +89,7 @@ impl Default for Options {
             poll_pause: Duration::from_secs(3),
             screens: false,
             clipboard_images: false,
+            keys_forgotten_at_reboot: false,
         }
     }
 }
@@ -98,6 +102,9 @@ struct Inner {
     clock: Arc<dyn Clock>,
     polls: Mutex<HashMap<RecordId, JoinHandle<()>>>,
     ticker: Mutex<Option<JoinHandle<()>>>,
+    /// Wakes the ticker when a countdown starts (it sleeps otherwise: an idle app wakes for
+    /// nothing but its long-polls).
+    countdown: Arc<Notify>,
     in_flight: AtomicUsize,
     idle: Notify,
     poll_wait: u16,
@@ -134,6 +141,7 @@ impl App {
                 files: cfg!(feature = "image-files"),
                 screens: options.screens,
                 clipboard: options.clipboard_images,
+                keys_forgotten_at_reboot: options.keys_forgotten_at_reboot,
             },
         );
         let inner = Arc::new(Inner {
@@ -144,6 +152,7 @@ impl App {
             clock,
             polls: Mutex::new(HashMap::new()),
             ticker: Mutex::new(None),
+            countdown: Arc::new(Notify::new()),
             in_flight: AtomicUsize::new(0),
             idle: Notify::new(),
             poll_wait: options.poll_wait_seconds,
@@ -151,10 +160,18 @@ impl App {
         });
         if system {
             let weak = Arc::downgrade(&inner);
+            let countdown = Arc::clone(&inner.countdown);
             let ticker = inner.runtime.spawn(async move {
-                let mut every = tokio::time::interval(Duration::from_secs(1));
                 loop {
-                    every.tick().await;
+                    let counting = weak
+                        .upgrade()
+                        .is_some_and(|inner| lock(&inner.model).counting_down());
+                    if !counting {
+                        // Asleep until a request is waiting (or the app is gone).
+                        countdown.notified().await;
+                        continue;
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                     let Some(inner) = weak.upgrade() else { return };
                     if lock(&inner.model).counting_down() {
                         inner.apply(Input::AppEvent(AppEvent::Tick));
@@ -229,7 +246,11 @@ impl Inner {
             let mut model = lock(&self.model);
             model.now = self.clock.now();
             model.unix_now = self.clock.unix_now();
-            model.update(input)
+            let outs = model.update(input);
+            if model.counting_down() {
+                self.countdown.notify_one();
+            }
+            outs
         };
         for out in outs {
             match out {
@@ -430,7 +451,7 @@ async fn perform(inner: &Arc<Inner>, work: Work) -> Done {
                             &policy,
                         );
                         // Nothing captured is kept.
-                        zeroize::Zeroize::zeroize(&mut image.luma);
+                        image.wipe();
                         (std::mem::take(&mut image.name), result)
                     })
                     .collect()

@@ -177,7 +177,9 @@ pub enum ImageSource {
     Clipboard,
 }
 
-/// A captured image as a luma plane: one byte per pixel, `width` bytes per row.
+/// A captured image as a luma plane: one byte per pixel, `width` bytes per row. The app wipes
+/// its pixels once scanned or refused (a screen may show anything; UniFFI records cannot wipe
+/// on drop).
 #[derive(Clone, PartialEq, Eq)]
 pub struct CapturedImage {
     /// What the system calls it (a screen's connector or model name, "clipboard").
@@ -188,6 +190,23 @@ pub struct CapturedImage {
     pub height: u32,
     /// The pixels.
     pub luma: Vec<u8>,
+}
+
+impl CapturedImage {
+    /// Wipes the pixels.
+    pub(crate) fn wipe(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.luma);
+    }
+}
+
+impl std::fmt::Debug for CapturedImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "CapturedImage {{ {}: {}x{} }}",
+            self.name, self.width, self.height
+        )
+    }
 }
 
 /// A notification's action button.

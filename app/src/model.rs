@@ -279,6 +279,8 @@ pub(crate) struct Sources {
     pub screens: bool,
     /// Images on the clipboard.
     pub clipboard: bool,
+    /// The keystore forgets keys at reboot (say so on the home screen).
+    pub keys_forgotten_at_reboot: bool,
 }
 
 /// Scanning.
@@ -461,6 +463,8 @@ impl Model {
         }
         self.route = route;
         self.notice = None;
+        // A capture answered after its screen was left is dropped.
+        self.capturing = None;
     }
 
     /// The one transition.
@@ -509,16 +513,19 @@ impl Model {
             }
             AppEvent::ImagesCaptured {
                 source,
-                images,
+                mut images,
                 failure,
             } => {
+                let Route::Scan(scan) = &mut self.route else {
+                    images.iter_mut().for_each(CapturedImage::wipe);
+                    return;
+                };
                 if self.capturing != Some(source) {
+                    // Nobody asked (or the screen was left and entered again): dropped unseen.
+                    images.iter_mut().for_each(CapturedImage::wipe);
                     return;
                 }
                 self.capturing = None;
-                let Route::Scan(scan) = &mut self.route else {
-                    return;
-                };
                 match failure {
                     Some(reason) if images.is_empty() => {
                         let id = match source {

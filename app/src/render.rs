@@ -387,6 +387,10 @@ impl Model {
         });
         Screen::Accounts(AccountsScreen {
             empty: accounts.is_empty().then(|| w.say("accounts-empty")),
+            keystore_warning: self
+                .sources
+                .keys_forgotten_at_reboot
+                .then(|| w.say("accounts-keys-forgotten")),
             accounts,
             add: ButtonView {
                 label: w.say("accounts-add"),

@@ -151,6 +151,8 @@ pub struct AccountsScreen {
     pub accounts: Vec<AccountRow>,
     /// What to do when there is none.
     pub empty: Option<String>,
+    /// A lasting warning about where keys are kept (the kernel keyring forgets at reboot).
+    pub keystore_warning: Option<String>,
     /// "Initialise (add an account)".
     pub add: ButtonView,
     /// "Check for sign-in requests now".

@@ -40,9 +40,18 @@ async fn enrol_from_a_screen_capture_or_the_clipboard() {
     let server = TestServer::start(Backend::Sqlite).await;
     let phone = Phone::new(&server);
     let shell = Shell::open_desktop(phone.open());
-    shell
+    let view = shell
         .wait_for("home", |v| matches!(v.screen, Screen::Accounts(_)))
         .await;
+    let Screen::Accounts(home) = &view.screen else {
+        unreachable!()
+    };
+    assert!(
+        home.keystore_warning
+            .as_deref()
+            .is_some_and(|w| w.contains("forgets them when it restarts")),
+        "a keystore that forgets at reboot is said on the home screen: {home:#?}"
+    );
     let browser = Browser::register(&server, "scr@example.org", PASSWORD).await;
     let (html, _) = browser.add_device("Desktop", "4831").await;
     let view = shell.press(Action::AddAccount).await;
@@ -229,6 +238,8 @@ impl Shell {
                 poll_pause: Duration::from_millis(200),
                 screens: desktop,
                 clipboard_images: desktop,
+                // The desktop under test keeps its keys in the kernel keyring.
+                keys_forgotten_at_reboot: desktop,
                 ..Options::default()
             },
         );
@@ -365,6 +376,7 @@ async fn enrol_from_frame(backend: Backend) {
         .unwrap_or("")
         .contains("Add a mobile device"));
     assert_eq!(home.add.label, "Initialise (add an account)");
+    assert_eq!(home.keystore_warning, None);
 
     let browser = Browser::register(&server, "ana@example.org", PASSWORD).await;
     let (html, _) = browser.add_device("Phone", "4831").await;

@@ -156,6 +156,8 @@ pub struct AccountsScreen {
     pub accounts: Vec<AccountRow>,
     /// What to do when there is none.
     pub empty: Option<String>,
+    /// A lasting warning about where keys are kept (the kernel keyring forgets at reboot).
+    pub keystore_warning: Option<String>,
     /// "Initialise (add an account)".
     pub add: ButtonView,
     /// "Check for sign-in requests now".
@@ -507,7 +509,9 @@ pub enum ImageSource {
     Clipboard,
 }
 
-/// A captured image as a luma plane: one byte per pixel, `width` bytes per row.
+/// A captured image as a luma plane: one byte per pixel, `width` bytes per row. The app wipes
+/// its pixels once scanned or refused (a screen may show anything; UniFFI records cannot wipe
+/// on drop).
 #[uniffi::remote(Record)]
 pub struct CapturedImage {
     /// What the system calls it (a screen's connector or model name, "clipboard").

@@ -203,12 +203,10 @@ fn keystore(cli: &Cli, data_dir: &std::path::Path) -> Result<Arc<dyn KeyStore>, 
 }
 
 fn open(cli: &Cli) -> Result<Latchkey, String> {
-    let data_dir = cli.data_dir.clone().unwrap_or_else(|| {
-        std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_default()
-            .join(".local/share/latchkey")
-    });
+    let data_dir = match &cli.data_dir {
+        Some(dir) => dir.clone(),
+        None => os_keystore::default_data_dir().ok_or_else(|| say("cli-no-data-dir"))?,
+    };
     let extra_ca_pem = match &cli.ca {
         Some(path) => Some(std::fs::read(path).map_err(|e| cannot_read(path, &e))?),
         None => None,

@@ -173,6 +173,8 @@ impl KeyStore for MemoryKeyStore {
 pub struct KeyringKeyStore {
     store: Arc<keyring_core::CredentialStore>,
     service: String,
+    /// Modifiers for every entry (Windows: keys never roam with the profile).
+    modifiers: &'static [(&'static str, &'static str)],
 }
 
 impl KeyringKeyStore {
@@ -181,6 +183,7 @@ impl KeyringKeyStore {
         Self {
             store,
             service: service.into(),
+            modifiers: &[],
         }
     }
 
@@ -223,7 +226,12 @@ impl KeyringKeyStore {
     #[cfg(all(windows, feature = "windows-store"))]
     pub fn windows_credentials(service: impl Into<String>) -> Result<Self, KeyStoreError> {
         let store = windows_native_keyring_store::Store::new().map_err(map_error)?;
-        Ok(Self::new(store, service))
+        // The store's default is Enterprise persistence, which roams with the profile to other
+        // machines: the keys stay on this one.
+        Ok(Self {
+            modifiers: &[("persistence", "Local")],
+            ..Self::new(store, service)
+        })
     }
 
     /// How long the underlying store keeps keys (a kernel keyring forgets them at reboot).
@@ -232,8 +240,14 @@ impl KeyringKeyStore {
     }
 
     fn entry(&self, id: &KeyId) -> Result<keyring_core::Entry, KeyStoreError> {
+        let modifiers: std::collections::HashMap<&str, &str> =
+            self.modifiers.iter().copied().collect();
         self.store
-            .build(&self.service, id.as_str(), None)
+            .build(
+                &self.service,
+                id.as_str(),
+                (!modifiers.is_empty()).then_some(&modifiers),
+            )
             .map_err(map_error)
     }
 }

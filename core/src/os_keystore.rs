@@ -6,9 +6,10 @@
 //!   The kernel keyring (keyutils) is there when asked for, and says it forgets at reboot.
 //! - Windows: the Credential Manager.
 //!
-//! The data directory records the store it was set up with (file `keystore`), so a later run
-//! never looks for keys in a different store: asking for another one is refused, with why.
-//! Directories set up before this file existed used the kernel keyring, and keep it.
+//! The data directory records the store it was set up with (file `keystore`, created once and
+//! never replaced), so a later run never looks for keys in a different store: asking for
+//! another one is refused, with why. A directory that holds accounts but no record (set up
+//! before the record existed, with the kernel keyring) must be told its store once.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -89,6 +90,17 @@ pub fn open(
     service: &str,
 ) -> Result<OsKeyStore, KeyStoreError> {
     let recorded = recorded(data_dir)?;
+    if recorded.is_none() && asked.is_none() && has_accounts(data_dir)? {
+        return Err(KeyStoreError::Unavailable {
+            detail: format!(
+                "{} has accounts but no record of its keystore",
+                data_dir.display()
+            ),
+            advice: "choose its keystore once: earlier versions kept keys in the kernel keyring \
+                     (`--keystore kernel-keyring`)"
+                .into(),
+        });
+    }
     let kind = match (recorded, asked) {
         (Some(r), Some(a)) if r != a => {
             return Err(KeyStoreError::Unavailable {
@@ -115,21 +127,71 @@ pub fn open(
     store.put(&probe, &WrappingKey::generate(&mut rand_core::OsRng))?;
     store.delete(&probe)?;
     if recorded.is_none() {
-        crate::fsio::Fs::with_faults(None)
-            .create_dir(data_dir)
-            .and_then(|()| {
-                crate::fsio::Fs::with_faults(None).write_atomic(
-                    &data_dir.join(MARKER),
-                    format!("{}\n", kind.name()).as_bytes(),
-                )
-            })
-            .map_err(|e| KeyStoreError::Failure(format!("cannot record the keystore: {e}")))?;
+        record(data_dir, kind)?;
     }
     Ok(OsKeyStore { store, kind })
 }
 
-/// The store a data directory recorded; directories with accounts and no record predate the
-/// record and used the kernel keyring.
+/// Writes the record once: a complete temporary file hard-linked into place, which fails if
+/// another process recorded first (its choice then stands, and a different one is refused).
+fn record(data_dir: &Path, kind: StoreKind) -> Result<(), KeyStoreError> {
+    let fail =
+        |e: std::io::Error| KeyStoreError::Failure(format!("cannot record the keystore: {e}"));
+    let fs = crate::fsio::Fs::with_faults(None);
+    fs.create_dir(data_dir).map_err(fail)?;
+    let temp = data_dir.join(format!(".{MARKER}.{}.tmp", std::process::id()));
+    fs.write_atomic(&temp, format!("{}\n", kind.name()).as_bytes())
+        .map_err(fail)?;
+    let linked = std::fs::hard_link(&temp, data_dir.join(MARKER));
+    let _ = std::fs::remove_file(&temp);
+    match linked {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match recorded(data_dir)? {
+            Some(other) if other != kind => Err(KeyStoreError::Unavailable {
+                detail: format!(
+                    "another Latchkey program set up {} with the {} store meanwhile",
+                    data_dir.display(),
+                    other.name()
+                ),
+                advice: "start this program again".into(),
+            }),
+            _ => Ok(()),
+        },
+        Err(e) => Err(fail(e)),
+    }
+}
+
+/// Whether the data directory holds accounts (a missing directory holds none).
+fn has_accounts(data_dir: &Path) -> Result<bool, KeyStoreError> {
+    match std::fs::read_dir(data_dir.join("accounts")) {
+        Ok(mut entries) => Ok(entries.next().is_some()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(KeyStoreError::Failure(format!(
+            "cannot read {}: {e}",
+            data_dir.join("accounts").display()
+        ))),
+    }
+}
+
+/// Where the data lives by default: `$XDG_DATA_HOME/latchkey` or `~/.local/share/latchkey`
+/// (Unix), `%LOCALAPPDATA%\Latchkey` (Windows). `None` if the system names no such place
+/// (never a directory relative to wherever the program was started).
+pub fn default_data_dir() -> Option<std::path::PathBuf> {
+    let absolute = |var: &str| {
+        std::env::var_os(var)
+            .map(std::path::PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    if cfg!(windows) {
+        absolute("LOCALAPPDATA").map(|p| p.join("Latchkey"))
+    } else {
+        absolute("XDG_DATA_HOME")
+            .or_else(|| absolute("HOME").map(|h| h.join(".local/share")))
+            .map(|p| p.join("latchkey"))
+    }
+}
+
+/// The store a data directory recorded.
 fn recorded(data_dir: &Path) -> Result<Option<StoreKind>, KeyStoreError> {
     match std::fs::read_to_string(data_dir.join(MARKER)) {
         Ok(text) => StoreKind::parse(&text).map(Some).ok_or_else(|| {
@@ -138,12 +200,7 @@ fn recorded(data_dir: &Path) -> Result<Option<StoreKind>, KeyStoreError> {
                 data_dir.join(MARKER).display()
             ))
         }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let has_accounts = std::fs::read_dir(data_dir.join("accounts"))
-                .map(|mut entries| entries.next().is_some())
-                .unwrap_or(false);
-            Ok(has_accounts.then_some(StoreKind::KernelKeyring))
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(KeyStoreError::Failure(format!(
             "cannot read {}: {e}",
             data_dir.join(MARKER).display()
@@ -242,15 +299,48 @@ mod tests {
         ));
     }
 
-    /// Directories from before the record had their keys in the kernel keyring.
+    /// Accounts without a record (set up before it existed, or the record deleted): the store
+    /// is never guessed; the person names it once.
     #[test]
-    fn directories_without_a_record_but_with_accounts_keep_the_kernel_keyring() {
+    fn accounts_without_a_record_are_refused_until_the_store_is_named() {
         let dir = tempfile::tempdir().expect("tempdir");
-        assert_eq!(recorded(dir.path()).expect("read"), None);
         std::fs::create_dir_all(dir.path().join("accounts/a")).expect("accounts");
+        let err = open(dir.path(), None, "latchkey-test")
+            .err()
+            .expect("refused");
+        assert!(
+            err.to_string().contains("has accounts but no record"),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("--keystore kernel-keyring"),
+            "{err}"
+        );
+        assert!(!dir.path().join(MARKER).exists(), "nothing recorded");
+    }
+
+    /// The record is created once: a second, different record loses and is refused.
+    #[test]
+    fn the_first_record_stands() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        record(dir.path(), StoreKind::SecretService).expect("first");
+        record(dir.path(), StoreKind::SecretService).expect("same again");
+        assert!(matches!(
+            record(dir.path(), StoreKind::KernelKeyring),
+            Err(KeyStoreError::Unavailable { .. })
+        ));
         assert_eq!(
             recorded(dir.path()).expect("read"),
-            Some(StoreKind::KernelKeyring)
+            Some(StoreKind::SecretService)
+        );
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(
+            names,
+            vec![std::ffi::OsString::from(MARKER)],
+            "no temporary left"
         );
     }
 

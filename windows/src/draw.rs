@@ -152,6 +152,9 @@ fn screen(ui: &mut egui::Ui, view: &AppView, form: &mut Form<'_>) {
             if let Some(empty) = &s.empty {
                 line(ui, empty);
             }
+            if let Some(warning) = &s.keystore_warning {
+                ui.label(RichText::new(warning).color(Color32::from_rgb(0xb2, 0x6a, 0x00)));
+            }
             ui.horizontal_wrapped(|ui| {
                 button(ui, &s.add, form);
                 button(ui, &s.check_now, form);

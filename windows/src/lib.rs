@@ -55,18 +55,29 @@ impl Mailbox {
 
 impl Listener for Mailbox {
     fn view_changed(&self, view: AppView) {
-        {
+        let changed = {
             let mut latest = self.lock();
-            // Views can arrive from two threads: draw only a newer one.
-            if latest
-                .view
-                .as_ref()
-                .is_none_or(|v| v.revision <= view.revision)
-            {
-                latest.view = Some(view);
+            // Views can arrive from two threads: draw only a newer one. A view that differs
+            // only in its revision (a long-poll that found nothing) needs no repaint.
+            match &latest.view {
+                Some(v) if v.revision > view.revision => false,
+                Some(v) => {
+                    let same = AppView {
+                        revision: v.revision,
+                        ..view.clone()
+                    } == *v;
+                    latest.view = Some(view);
+                    !same
+                }
+                None => {
+                    latest.view = Some(view);
+                    true
+                }
             }
+        };
+        if changed {
+            self.wake();
         }
-        self.wake();
     }
 
     fn perform(&self, effect: AppEffect) {
@@ -160,11 +171,14 @@ impl Shell {
                 AppEffect::Notify {
                     request,
                     title,
-                    body,
+                    public_body,
                     approve,
                     deny,
                     ..
                 } => {
+                    // A desktop cannot tell whether its lock screen shows notifications: they
+                    // carry no details (the window shows them).
+                    let body = public_body;
                     ctx.send_viewport_cmd(egui::ViewportCommand::RequestUserAttention(
                         egui::UserAttentionType::Informational,
                     ));

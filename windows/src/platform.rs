@@ -80,12 +80,17 @@ impl Desktop for System {
     fn clipboard_image(&self) -> Result<Option<CapturedImage>, String> {
         let mut clipboard = arboard::Clipboard::new().map_err(|e| e.to_string())?;
         match clipboard.get_image() {
-            Ok(image) => Ok(Some(CapturedImage {
-                name: "clipboard".into(),
-                width: u32::try_from(image.width).map_err(|e| e.to_string())?,
-                height: u32::try_from(image.height).map_err(|e| e.to_string())?,
-                luma: luma(&image.bytes, image.width, image.height, false),
-            })),
+            Ok(image) => {
+                let mut rgba = image.bytes.into_owned();
+                let captured = CapturedImage {
+                    name: "clipboard".into(),
+                    width: u32::try_from(image.width).map_err(|e| e.to_string())?,
+                    height: u32::try_from(image.height).map_err(|e| e.to_string())?,
+                    luma: luma(&rgba, image.width, image.height, false),
+                };
+                zeroize::Zeroize::zeroize(&mut rgba);
+                Ok(Some(captured))
+            }
             Err(arboard::Error::ContentNotAvailable) => Ok(None),
             Err(e) => Err(e.to_string()),
         }
@@ -217,21 +222,21 @@ mod capture {
         areas
             .into_iter()
             .map(|(name, x, y, width, height)| {
-                let image = conn
+                let mut image = conn
                     .get_image(ImageFormat::Z_PIXMAP, root.root, x, y, width, height, !0)
                     .map_err(|e| e.to_string())?
                     .reply()
                     .map_err(|e| e.to_string())?;
                 let (w, h) = (usize::from(width), usize::from(height));
-                if image.depth < 24 || image.data.len() < w * h * 4 {
-                    return Err(format!("unsupported screen depth {}", image.depth));
-                }
-                Ok(CapturedImage {
-                    name,
-                    width: u32::from(width),
-                    height: u32::from(height),
-                    luma: super::luma(&image.data, w, h, true),
-                })
+                let captured =
+                    (image.depth >= 24 && image.data.len() >= w * h * 4).then(|| CapturedImage {
+                        name,
+                        width: u32::from(width),
+                        height: u32::from(height),
+                        luma: super::luma(&image.data, w, h, true),
+                    });
+                zeroize::Zeroize::zeroize(&mut image.data);
+                captured.ok_or_else(|| format!("unsupported screen depth {}", image.depth))
             })
             .collect()
     }
@@ -250,12 +255,15 @@ mod capture {
                 let name = monitor.name().unwrap_or_default();
                 let image = monitor.capture_image().map_err(|e| e.to_string())?;
                 let (w, h) = (image.width(), image.height());
-                Ok(CapturedImage {
+                let mut rgba = image.into_raw();
+                let captured = CapturedImage {
                     name,
                     width: w,
                     height: h,
-                    luma: super::luma(image.as_raw(), w as usize, h as usize, false),
-                })
+                    luma: super::luma(&rgba, w as usize, h as usize, false),
+                };
+                zeroize::Zeroize::zeroize(&mut rgba);
+                Ok(captured)
             })
             .collect()
     }

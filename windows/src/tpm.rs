@@ -147,10 +147,20 @@ impl DeviceSigner for TpmSigner {
         check("create key", status)?;
         let key = Handle(key);
         // SAFETY: a handle from NCryptCreatePersistedKey, finalised once.
-        check("finalise key", unsafe {
+        let finalised = check("finalise key", unsafe {
             NCryptFinalizeKey(key.0, NCRYPT_SILENT_FLAG)
-        })?;
-        Self::public_key(&key)
+        });
+        match finalised.and_then(|()| Self::public_key(&key)) {
+            Ok(public) => Ok(public),
+            Err(e) => {
+                // No key is left behind that no account knows.
+                // SAFETY: on success NCryptDeleteKey frees the handle itself.
+                if unsafe { NCryptDeleteKey(key.0, 0) } == 0 {
+                    std::mem::forget(key);
+                }
+                Err(e)
+            }
+        }
     }
 
     fn sign(&self, alias: &KeyAlias, message: &[u8]) -> Result<Signature, SignerError> {

@@ -12,6 +12,7 @@ busy-a11y = In Arbeit: { $what }
 ## Konten (Start)
 accounts-title = Meine Konten
 accounts-empty = Noch kein Konto. Öffnen Sie auf der Webseite Ihres Kontos „Mobilgerät hinzufügen", wählen Sie dann hier „Initialisieren" und scannen Sie den Code.
+accounts-keys-forgotten = Dieser Computer hält seine Schlüssel im Kernel-Schlüsselbund, der sie beim Neustart vergisst: Die hier hinzugefügten Konten müssen dann erneut hinzugefügt werden. Starten Sie GNOME Keyring oder KWallet, um sie zu behalten.
 accounts-add = Initialisieren (Konto hinzufügen)
 accounts-check-now = Jetzt nach Anmeldeanfragen suchen
 accounts-checking = Suche nach Anmeldeanfragen…

@@ -5,6 +5,7 @@ cli-no-terminal = Das Terminal kann nicht gelesen werden ({ $reason }); verwende
 cli-hint-keystore = Der Schlüsselbund ist nicht nutzbar: { $reason }.
 cli-keystore-forgets = Hinweis: Die Schlüssel liegen im Kernel-Schlüsselbund, der sie beim Neustart dieses Computers vergisst; hier hinzugefügte Konten müssen dann erneut hinzugefügt werden. Ein Secret Service (GNOME Keyring, KWallet) behält sie.
 cli-unknown-keystore = Kein Schlüsselbund namens „{ $name }“. Wählen Sie einen von: { $choices }.
+cli-no-data-dir = Kein Benutzerverzeichnis für die Daten: Wählen Sie eines mit --data-dir (oder LATCHKEY_HOME).
 cli-hint-accounts = Siehe `latchkey accounts`.
 cli-hint-forgot = Wählen Sie mit `latchkey pin forgot` eine neue PIN.
 cli-cannot-read = { $path } kann nicht gelesen werden: { $reason }

@@ -13,6 +13,7 @@ busy-a11y = Working: { $what }
 ## Accounts (home)
 accounts-title = My accounts
 accounts-empty = No account yet. On your account's web page, open "Add a mobile device", then choose "Initialise" here and scan the code.
+accounts-keys-forgotten = This computer keeps its keys in the kernel keyring, which forgets them when it restarts: the accounts added here must then be added again. Start GNOME Keyring or KWallet to keep them.
 accounts-add = Initialise (add an account)
 accounts-check-now = Check for sign-in requests now
 accounts-checking = Checking for sign-in requests…

@@ -5,6 +5,7 @@ cli-no-terminal = Cannot read from the terminal ({ $reason }); use --stdin.
 cli-hint-keystore = The keystore is not usable: { $reason }.
 cli-keystore-forgets = Note: the keys are in the kernel keyring, which forgets them when this computer restarts; accounts added here must then be added again. A Secret Service (GNOME Keyring, KWallet) keeps them.
 cli-unknown-keystore = No keystore named “{ $name }”. Choose one of: { $choices }.
+cli-no-data-dir = No home directory to keep the data in: choose one with --data-dir (or LATCHKEY_HOME).
 cli-hint-accounts = See `latchkey accounts`.
 cli-hint-forgot = Use `latchkey pin forgot` to choose a new PIN.
 cli-cannot-read = Cannot read { $path }: { $reason }

@@ -12,6 +12,7 @@ busy-a11y = En cours : { $what }
 ## Comptes (accueil)
 accounts-title = Mes comptes
 accounts-empty = Aucun compte pour l'instant. Sur la page web de votre compte, ouvrez « Ajouter un appareil mobile », puis choisissez « Initialiser » ici et scannez le code.
+accounts-keys-forgotten = Cet ordinateur garde ses clés dans le trousseau du noyau, qui les oublie au redémarrage : les comptes ajoutés ici devront alors être ajoutés de nouveau. Démarrez GNOME Keyring ou KWallet pour les garder.
 accounts-add = Initialiser (ajouter un compte)
 accounts-check-now = Vérifier les demandes de connexion maintenant
 accounts-checking = Recherche de demandes de connexion…

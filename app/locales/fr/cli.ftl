@@ -5,6 +5,7 @@ cli-no-terminal = Impossible de lire le terminal ({ $reason }) ; utilisez --stdi
 cli-hint-keystore = Le trousseau de clés n’est pas utilisable : { $reason }.
 cli-keystore-forgets = Remarque : les clés sont dans le trousseau du noyau, qui les oublie au redémarrage de cet ordinateur ; les comptes ajoutés ici devront alors être ajoutés de nouveau. Un Secret Service (GNOME Keyring, KWallet) les garde.
 cli-unknown-keystore = Aucun trousseau nommé « { $name } ». Choisissez parmi : { $choices }.
+cli-no-data-dir = Aucun dossier personnel où garder les données : choisissez-en un avec --data-dir (ou LATCHKEY_HOME).
 cli-hint-accounts = Voir `latchkey accounts`.
 cli-hint-forgot = Utilisez `latchkey pin forgot` pour choisir un nouveau code PIN.
 cli-cannot-read = Impossible de lire { $path } : { $reason }
