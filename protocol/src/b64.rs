@@ -37,3 +37,27 @@ pub(crate) mod array {
             .map_err(|_| D::Error::custom(format_args!("expected {N} bytes")))
     }
 }
+
+/// Serde adapter for optional byte strings as base64url text.
+pub(crate) mod opt_vec {
+    use serde::{de::Error as _, Deserialize, Deserializer, Serializer};
+
+    #[allow(clippy::ref_option)] // serde's `with` hands over `&Option<_>`
+    pub(crate) fn serialize<S: Serializer>(
+        bytes: &Option<Vec<u8>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match bytes {
+            Some(bytes) => serializer.serialize_some(&super::encode(bytes)),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Vec<u8>>, D::Error> {
+        Option::<String>::deserialize(deserializer)?
+            .map(|text| super::decode(&text).ok_or_else(|| D::Error::custom("invalid base64url")))
+            .transpose()
+    }
+}

@@ -704,6 +704,132 @@ pub struct OperationStatusResponse {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Push
+
+/// The longest push token, channel URI or endpoint accepted, in bytes.
+pub const MAX_PUSH_TOKEN_LEN: usize = 2048;
+
+/// A push service a device can be woken through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PushKind {
+    /// Firebase Cloud Messaging (Android): a registration token.
+    Fcm,
+    /// Apple Push Notification service (iOS): a device token (hex).
+    Apns,
+    /// Windows Push Notification Services: a channel URI.
+    Wns,
+    /// Web Push / UnifiedPush (RFC 8030): an endpoint URL and the subscription's keys.
+    Webpush,
+}
+
+impl PushKind {
+    /// The stable lowercase name (the wire and the signed bytes).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PushKind::Fcm => "fcm",
+            PushKind::Apns => "apns",
+            PushKind::Wns => "wns",
+            PushKind::Webpush => "webpush",
+        }
+    }
+}
+
+/// Where to push a device. The push itself only ever carries an opaque challenge id (P4).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushTarget {
+    /// The service.
+    pub kind: PushKind,
+    /// The FCM registration token, APNs device token, WNS channel URI or Web Push endpoint.
+    pub token: String,
+    /// Web Push: the subscription's P-256 public key (uncompressed SEC1, 65 bytes).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::b64::opt_vec"
+    )]
+    pub p256dh: Option<Vec<u8>>,
+    /// Web Push: the subscription's authentication secret (16 bytes).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::b64::opt_vec"
+    )]
+    pub auth: Option<Vec<u8>>,
+}
+
+impl PushTarget {
+    /// Checks the shape: a token of sane length, and for Web Push an `https` endpoint with
+    /// both keys of the right sizes (other kinds carry no keys).
+    ///
+    /// # Errors
+    /// What is wrong, for the person reading the server's answer.
+    pub fn check(&self) -> Result<(), &'static str> {
+        if self.token.is_empty() || self.token.len() > MAX_PUSH_TOKEN_LEN {
+            return Err("the push token is empty or too long");
+        }
+        if self.token.chars().any(char::is_control) {
+            return Err("the push token holds control characters");
+        }
+        match self.kind {
+            PushKind::Webpush => {
+                if !self.token.starts_with("https://") {
+                    return Err("a Web Push endpoint must be an https URL");
+                }
+                if self.p256dh.as_ref().map(Vec::len) != Some(65)
+                    || self.auth.as_ref().map(Vec::len) != Some(16)
+                {
+                    return Err(
+                        "a Web Push target needs its p256dh (65 bytes) and auth (16 bytes) keys",
+                    );
+                }
+            }
+            PushKind::Wns if !self.token.starts_with("https://") => {
+                return Err("a WNS channel URI must be an https URL");
+            }
+            _ if self.p256dh.is_some() || self.auth.is_some() => {
+                return Err("only Web Push targets carry keys");
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Registers this device's push target, replaces it (token rotation), or drops it
+/// (`target: None`): from then on sign-in requests wake the device through it. Long-poll keeps
+/// working either way.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetPushTarget {
+    /// The target, or `None` to stop pushes.
+    pub target: Option<PushTarget>,
+}
+
+impl RequestBody for SetPushTarget {
+    const KIND: &'static str = "set-push-target";
+    const PATH: &'static str = "/api/v1/push/target";
+    type Response = SetPushTargetResponse;
+    fn encode(&self, c: Canonical) -> Canonical {
+        match &self.target {
+            None => c.u64(0),
+            Some(t) => c
+                .u64(1)
+                .str(t.kind.as_str())
+                .str(&t.token)
+                .opt(t.p256dh.as_deref())
+                .opt(t.auth.as_deref()),
+        }
+    }
+}
+
+/// The server's answer to [`SetPushTarget`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetPushTargetResponse {
+    /// Whether a target is now registered.
+    pub registered: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
 // Errors
 
 /// A stable, machine-readable error code. Clients branch on it; the message is for people.

@@ -175,6 +175,26 @@ pub struct Config {
     pub mail: MailConfig,
     /// Policy.
     pub policy: Policy,
+    /// Push senders (none: devices are woken by long-poll only).
+    pub push: PushConfig,
+}
+
+/// Push senders.
+#[derive(Clone, Debug, Default)]
+pub struct PushConfig {
+    /// Firebase Cloud Messaging.
+    pub fcm: Option<FcmConfig>,
+    /// An extra CA (PEM) the senders trust: a deployment's egress proxy, or the loopback fakes.
+    pub extra_ca_pem: Option<Vec<u8>>,
+}
+
+/// Firebase Cloud Messaging HTTP v1.
+#[derive(Clone, Debug)]
+pub struct FcmConfig {
+    /// The service account (its JSON file).
+    pub account: crate::push::fcm::ServiceAccount,
+    /// `https://fcm.googleapis.com`, or a proxy.
+    pub endpoint: String,
 }
 
 impl Config {
@@ -190,6 +210,7 @@ impl Config {
             tls_key: None,
             mail: MailConfig::Outbox,
             policy: Policy::default(),
+            push: PushConfig::default(),
         }
     }
 }

@@ -101,6 +101,10 @@ pub struct AppState {
     pub mailer: Box<dyn Mailer>,
     /// When request ids were last swept (unix seconds).
     pub request_id_sweep: std::sync::atomic::AtomicU64,
+    /// The database is PostgreSQL (several server processes may share it).
+    pub postgres: bool,
+    /// The push senders this server is configured with.
+    pub providers: Arc<push::Providers>,
 }
 
 /// A started server.
@@ -116,6 +120,7 @@ pub struct Running {
     handle: axum_server::Handle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     sweeper: tokio::task::JoinHandle<()>,
+    push_sender: tokio::task::JoinHandle<()>,
 }
 
 /// How often expired enrolments are swept, seconds.
@@ -139,6 +144,7 @@ impl Running {
     /// Stops accepting connections and waits for the server task.
     pub async fn shutdown(self) {
         self.sweeper.abort();
+        self.push_sender.abort();
         self.handle
             .graceful_shutdown(Some(std::time::Duration::from_secs(2)));
         let _ = self.task.await;
@@ -150,6 +156,7 @@ impl Running {
     /// The listener's I/O error.
     pub async fn wait(self) -> std::io::Result<()> {
         let _sweeper = AbortOnDrop(self.sweeper);
+        let _push_sender = AbortOnDrop(self.push_sender);
         self.task
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)))
@@ -278,10 +285,13 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
     };
 
     let signals = Arc::new(Signals::default());
+    let providers = Arc::new(push_providers(&config.push)?);
+    let push_wake = Arc::new(tokio::sync::Notify::new());
     let events = Box::new(events::InProcess::new(
         signals.clone(),
-        Box::new(push::LogPusher),
+        Box::new(push::WakeSender(push_wake.clone())),
     ));
+    let postgres = database_url.starts_with("postgres");
     let state = Arc::new(AppState {
         db: pool,
         keys,
@@ -292,7 +302,10 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         events,
         mailer,
         request_id_sweep: std::sync::atomic::AtomicU64::new(0),
+        postgres,
+        providers: providers.clone(),
     });
+    let push_sender = push::sender::spawn(Arc::downgrade(&state), providers, push_wake);
     sweep_expired_enrolments(&state).await?;
     if !passwords::warm_dummy_hash().await {
         return Err(ServerError::of(
@@ -331,5 +344,19 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         handle,
         task,
         sweeper,
+        push_sender,
     })
+}
+
+/// The push senders the configuration names.
+fn push_providers(config: &config::PushConfig) -> Result<push::Providers, ServerError> {
+    let mut providers: Vec<Box<dyn push::Provider>> = Vec::new();
+    if let Some(fcm) = &config.fcm {
+        let http = push::http_client(config.extra_ca_pem.as_deref())
+            .map_err(|e| ServerError::of(ErrorKind::Config, format!("push HTTP client: {e}")))?;
+        let sender = push::fcm::Fcm::new(fcm.account.clone(), &fcm.endpoint, http)
+            .map_err(|e| ServerError::of(ErrorKind::Config, e))?;
+        providers.push(Box::new(sender));
+    }
+    Ok(push::Providers::new(providers))
 }

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use latchkey_protocol::wire::PinSource;
-use latchkey_server::config::{Config, MailConfig, Policy, SecretText};
+use latchkey_server::config::{Config, FcmConfig, MailConfig, Policy, PushConfig, SecretText};
 
 /// The Latchkey reference server (HTTPS only).
 #[derive(Parser, Debug)]
@@ -74,6 +74,39 @@ struct Args {
         default_value = "Latchkey <no-reply@localhost>"
     )]
     smtp_from: String,
+    /// Firebase service-account JSON: push to Android devices through FCM.
+    #[arg(long, env = "LATCHKEY_FCM_SERVICE_ACCOUNT")]
+    fcm_service_account: Option<std::path::PathBuf>,
+    /// FCM's base URL (a proxy, or a test double).
+    #[arg(
+        long,
+        env = "LATCHKEY_FCM_ENDPOINT",
+        default_value = "https://fcm.googleapis.com"
+    )]
+    fcm_endpoint: String,
+    /// An extra CA (PEM) the push senders trust (an egress proxy).
+    #[arg(long, env = "LATCHKEY_PUSH_CA")]
+    push_ca: Option<std::path::PathBuf>,
+}
+
+/// The push configuration the flags name.
+fn push_config(args: &Args) -> Result<PushConfig, String> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    };
+    let fcm = match &args.fcm_service_account {
+        Some(path) => Some(FcmConfig {
+            account: serde_json::from_slice(&read(path)?).map_err(|e| {
+                format!("{} is not a service-account JSON file: {e}", path.display())
+            })?,
+            endpoint: args.fcm_endpoint.clone(),
+        }),
+        None => None,
+    };
+    Ok(PushConfig {
+        fcm,
+        extra_ca_pem: args.push_ca.as_deref().map(read).transpose()?,
+    })
 }
 
 #[tokio::main]
@@ -102,7 +135,15 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let push = match push_config(&args) {
+        Ok(push) => push,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let config = Config {
+        push,
         data_dir: args.data_dir.clone(),
         database_url: args.database_url.clone(),
         listen: args.listen,

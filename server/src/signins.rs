@@ -160,6 +160,16 @@ pub async fn create_signin(
             .bind(device)
             .execute(&mut *tx)
             .await?;
+        // The push job commits with its challenge: a challenge is never created without it,
+        // and a push that fails later never undoes the challenge (long-poll still has it).
+        crate::push::outbox::enqueue_in(
+            &mut tx,
+            device,
+            &challenge.to_string(),
+            expires_at,
+            state.clock.now_millis(),
+        )
+        .await?;
         if let Some(id) = DeviceId::parse(device) {
             pushes.push((id, challenge));
         }

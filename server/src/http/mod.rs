@@ -4,6 +4,7 @@ pub mod challenge;
 pub mod enrol;
 pub mod error;
 pub mod pin;
+pub mod push;
 pub mod web;
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(enrol::router())
         .merge(challenge::router())
         .merge(pin::router())
+        .merge(push::router())
         .merge(web::router(state.config.dev))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)

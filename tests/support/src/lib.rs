@@ -60,6 +60,8 @@ pub fn postgres_url() -> Option<String> {
     url
 }
 
+pub mod fcm;
+
 pub struct TestServer {
     pub running: Option<latchkey_server::Running>,
     pub url: String,
@@ -74,9 +76,14 @@ impl TestServer {
     }
 
     pub async fn start_with(backend: Backend, policy: Policy) -> Self {
+        Self::start_config(backend, |config| config.policy = policy).await
+    }
+
+    /// A server whose dev configuration `configure` adjusts (push senders, policy).
+    pub async fn start_config(backend: Backend, configure: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = Config::dev(dir.path());
-        config.policy = policy;
+        configure(&mut config);
         if backend == Backend::Postgres {
             config.database_url = Some(fresh_postgres_database().await);
         }

@@ -1,0 +1,144 @@
+//! Push notifications through an outbox. A push carries only the opaque challenge id (P4); the
+//! device fetches the challenge over an authenticated request. Long-poll
+//! (`/api/v1/challenges`) always works, whatever a provider does.
+//!
+//! - [`targets`]: where each device is woken (registered, rotated, dropped by the device; dropped
+//!   when a provider says the token is gone).
+//! - [`outbox`]: a job per (challenge, pushed device) written in the transaction that creates the
+//!   challenge; claimed with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several server
+//!   processes never send one job twice), finished with its outcome.
+//! - [`sender`]: delivers due jobs through the configured [`Provider`]s with retries,
+//!   exponential backoff with jitter, `Retry-After`, and gives up when the challenge expires.
+//! - [`fcm`]: Firebase Cloud Messaging HTTP v1.
+
+pub mod fcm;
+pub mod outbox;
+pub mod sender;
+pub mod targets;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use latchkey_protocol::types::{ChallengeId, DeviceId};
+use latchkey_protocol::wire::{PushKind, PushTarget};
+
+/// Delivers "you have a challenge" to a device; must not block. The outbox is the real
+/// channel: this only wakes the sender.
+pub trait Pusher: Send + Sync {
+    /// A challenge was created for `device`.
+    fn push(&self, device: &DeviceId, challenge: &ChallengeId);
+}
+
+/// Logs the push (ids only) and relies on the long-poll path.
+pub struct LogPusher;
+
+impl Pusher for LogPusher {
+    fn push(&self, device: &DeviceId, challenge: &ChallengeId) {
+        tracing::info!(%device, %challenge, "push: challenge available (long-poll delivers it)");
+    }
+}
+
+/// Wakes the outbox sender at once (instead of at its next scheduled look).
+pub struct WakeSender(pub std::sync::Arc<tokio::sync::Notify>);
+
+impl Pusher for WakeSender {
+    fn push(&self, device: &DeviceId, challenge: &ChallengeId) {
+        tracing::debug!(%device, %challenge, "push: job queued");
+        self.0.notify_one();
+    }
+}
+
+/// One push to send.
+pub struct Delivery<'a> {
+    /// Where.
+    pub target: &'a PushTarget,
+    /// The only thing the push carries.
+    pub challenge: &'a ChallengeId,
+    /// Seconds the challenge has left (the push's time to live).
+    pub ttl_secs: u64,
+}
+
+/// What a provider said.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Accepted for delivery.
+    Sent,
+    /// The token is gone (app uninstalled, token rotated): drop the target.
+    Gone(String),
+    /// Try again later (429, 5xx, network); `after` is the provider's `Retry-After`.
+    Retry {
+        /// The provider's wish.
+        after: Option<Duration>,
+        /// For operators.
+        reason: String,
+    },
+    /// Refused for good (bad request, wrong sender id): record it, do not retry.
+    Refused(String),
+}
+
+/// A future a provider returns.
+pub type Sending<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
+
+/// A push service's sender.
+pub trait Provider: Send + Sync {
+    /// Which targets it serves.
+    fn kind(&self) -> PushKind;
+    /// Sends one push.
+    fn send<'a>(&'a self, delivery: Delivery<'a>) -> Sending<'a>;
+}
+
+/// The configured providers, by kind.
+#[derive(Default)]
+pub struct Providers(Vec<Box<dyn Provider>>);
+
+impl Providers {
+    /// Providers from a list.
+    pub fn new(providers: Vec<Box<dyn Provider>>) -> Self {
+        Self(providers)
+    }
+
+    /// The provider for `kind`.
+    pub fn get(&self, kind: PushKind) -> Option<&dyn Provider> {
+        self.0.iter().find(|p| p.kind() == kind).map(|p| &**p)
+    }
+
+    /// Whether this server pushes through `kind`.
+    pub fn serves(&self, kind: PushKind) -> bool {
+        self.get(kind).is_some()
+    }
+}
+
+/// An HTTP client for providers: webpki roots plus `extra_ca_pem` (a deployment's proxy, or
+/// the test CA of the loopback fakes).
+///
+/// # Errors
+/// The CA does not parse, or the client cannot be built.
+pub fn http_client(extra_ca_pem: Option<&[u8]>) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
+        .use_rustls_tls()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(15))
+        .redirect(reqwest::redirect::Policy::none());
+    if let Some(pem) = extra_ca_pem {
+        let cert = reqwest::Certificate::from_pem(pem).map_err(|e| e.to_string())?;
+        builder = builder.add_root_certificate(cert);
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
+/// A provider's `Retry-After` header (seconds or an HTTP date), capped at an hour.
+pub(crate) fn retry_after(
+    headers: &reqwest::header::HeaderMap,
+    now: std::time::SystemTime,
+) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    let after = match value.trim().parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => httpdate::parse_http_date(value)
+            .ok()?
+            .duration_since(now)
+            .unwrap_or_default(),
+    };
+    Some(after.min(Duration::from_secs(3600)))
+}

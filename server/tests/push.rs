@@ -1,0 +1,385 @@
+//! Push delivery through the outbox, against a loopback FCM as strict as Google's
+//! (`latchkey_test_support::fcm`): what a push carries, what a failing provider can and cannot
+//! do to a sign-in, dropped tokens, retries until expiry, the access-token cache, and one send
+//! per job with two server processes on one PostgreSQL database.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // tests panic on failure
+
+use std::time::{Duration, Instant};
+
+use latchkey_protocol::wire::{PushKind, PushTarget, SetPushTarget};
+use latchkey_server::config::{FcmConfig, PushConfig};
+use latchkey_test_support::fcm::{FcmFake, Scripted};
+use latchkey_test_support::*;
+use sqlx::Row as _;
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn server_with(fake: &FcmFake, backend: Backend) -> TestServer {
+    let account = serde_json::from_value(fake.service_account.clone()).expect("service account");
+    let (endpoint, ca) = (fake.url.clone(), fake.ca_pem.clone());
+    TestServer::start_config(backend, move |config| {
+        config.push = PushConfig {
+            fcm: Some(FcmConfig { account, endpoint }),
+            extra_ca_pem: Some(ca),
+        };
+    })
+    .await
+}
+
+fn fcm_target(token: &str) -> SetPushTarget {
+    SetPushTarget {
+        target: Some(PushTarget {
+            kind: PushKind::Fcm,
+            token: token.into(),
+            p256dh: None,
+            auth: None,
+        }),
+    }
+}
+
+/// Waits (10 s at most) until `test` holds.
+async fn until(what: &str, mut test: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !test() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn jobs(server: &TestServer) -> Vec<(String, String, i64)> {
+    sqlx::query("SELECT state, outcome, attempts FROM push_jobs ORDER BY created_ms")
+        .fetch_all(&server.state.db)
+        .await
+        .expect("jobs")
+        .iter()
+        .map(|r| (r.get("state"), r.get("outcome"), r.get("attempts")))
+        .collect()
+}
+
+async fn wait_jobs(
+    server: &TestServer,
+    what: &str,
+    test: impl Fn(&[(String, String, i64)]) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = jobs(server).await;
+        if test(&now) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn push_payload_is_only_the_challenge_id() {
+    let fake = FcmFake::start().await;
+    let server = server_with(&fake, Backend::Sqlite).await;
+    let (_, device) = enrolled(&server, "push@example.org", "4831").await;
+    let answer = device
+        .call(fcm_target("fcm-token-1"))
+        .await
+        .expect("register");
+    assert!(answer.registered);
+    Browser::sign_in(&server, "push@example.org", PASSWORD).await;
+    until("the push", || fake.accepted().len() == 1).await;
+    let listed = device.pending(0).await;
+    let message = &fake.accepted()[0];
+    assert_eq!(message["token"], "fcm-token-1");
+    assert_eq!(
+        message["data"],
+        serde_json::json!({ "challenge": listed[0].to_string() }),
+        "the push names the challenge the device lists, and nothing else"
+    );
+    let ttl: u64 = message["android"]["ttl"]
+        .as_str()
+        .and_then(|t| t.strip_suffix('s'))
+        .and_then(|t| t.parse().ok())
+        .expect("ttl");
+    assert!(
+        (100..=120).contains(&ttl),
+        "the TTL is the time the challenge has left: {ttl}"
+    );
+    // Nothing of the sign-in (service, browser, code) anywhere in the message.
+    let text = message.to_string();
+    for secret in ["Latchkey demo", "Firefox", "push@example.org"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    assert!(fake.refusals().is_empty(), "{:?}", fake.refusals());
+    wait_jobs(&server, "the job sent", |j| {
+        j.len() == 1 && j[0].0 == "sent"
+    })
+    .await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn push_failure_never_blocks_the_challenge() {
+    let fake = FcmFake::start().await;
+    let server = server_with(&fake, Backend::Sqlite).await;
+    let (_, device) = enrolled(&server, "down@example.org", "4831").await;
+    device
+        .call(fcm_target("fcm-token-2"))
+        .await
+        .expect("register");
+    // The provider is down.
+    fake.stop();
+    Browser::sign_in(&server, "down@example.org", PASSWORD).await;
+    let listed = device.pending(0).await;
+    assert_eq!(
+        listed.len(),
+        1,
+        "long-poll has the challenge whatever the provider does"
+    );
+    wait_jobs(&server, "a retry", |j| {
+        j.len() == 1 && j[0].0 == "pending" && j[0].2 >= 1
+    })
+    .await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn push_token_gone_is_dropped() {
+    let fake = FcmFake::start().await;
+    let server = server_with(&fake, Backend::Sqlite).await;
+    let (_, device) = enrolled(&server, "gone@example.org", "4831").await;
+    device
+        .call(fcm_target("fcm-token-3"))
+        .await
+        .expect("register");
+    fake.script([Scripted::Error(404, "UNREGISTERED", None)]);
+    Browser::sign_in(&server, "gone@example.org", PASSWORD).await;
+    wait_jobs(&server, "the job gone", |j| {
+        j.len() == 1 && j[0].0 == "gone"
+    })
+    .await;
+    let targets: i64 = sqlx::query("SELECT COUNT(*) AS n FROM push_targets")
+        .fetch_one(&server.state.db)
+        .await
+        .expect("count")
+        .get("n");
+    assert_eq!(targets, 0, "the gone token is dropped");
+    // The next sign-in queues no push (long-poll only) until the device registers again.
+    Browser::sign_in(&server, "gone@example.org", PASSWORD).await;
+    assert_eq!(jobs(&server).await.len(), 1);
+    assert_eq!(fake.sends(), 1);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn push_retries_until_expiry_then_stops() {
+    let fake = FcmFake::start().await;
+    let server = server_with(&fake, Backend::Sqlite).await;
+    let (_, device) = enrolled(&server, "retry@example.org", "4831").await;
+    device
+        .call(fcm_target("fcm-token-4"))
+        .await
+        .expect("register");
+    fake.script((0..50).map(|_| Scripted::Error(503, "UNAVAILABLE", Some(1))));
+    Browser::sign_in(&server, "retry@example.org", PASSWORD).await;
+    until("two tries", || fake.sends() >= 2).await;
+    wait_jobs(&server, "retrying", |j| j[0].0 == "pending" && j[0].2 >= 2).await;
+    // The challenge expires (server clock): the job ends and no more sends are made.
+    server.state.clock.advance(200);
+    wait_jobs(&server, "expired", |j| j[0].0 == "expired").await;
+    let sends = fake.sends();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(fake.sends(), sends, "no send after expiry");
+    assert!(fake.accepted().is_empty());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fcm_token_cached_and_refreshed_once() {
+    let fake = FcmFake::start().await;
+    let server = server_with(&fake, Backend::Sqlite).await;
+    let (_, device) = enrolled(&server, "token@example.org", "4831").await;
+    device
+        .call(fcm_target("fcm-token-5"))
+        .await
+        .expect("register");
+    for n in 1..=2 {
+        Browser::sign_in(&server, "token@example.org", PASSWORD).await;
+        until("the push", || fake.accepted().len() == n).await;
+    }
+    assert_eq!(fake.token_requests(), 1, "the access token is cached");
+    // Revoked: one refresh, then the push goes through.
+    fake.script([Scripted::RevokeTokens]);
+    Browser::sign_in(&server, "token@example.org", PASSWORD).await;
+    until("the push after a refresh", || fake.accepted().len() == 3).await;
+    assert_eq!(fake.token_requests(), 2, "refreshed once");
+    assert!(fake.refusals().is_empty(), "{:?}", fake.refusals());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn push_targets_are_checked_and_dropped_on_request() {
+    let fake = FcmFake::start().await;
+    let server = server_with(&fake, Backend::Sqlite).await;
+    let (_, device) = enrolled(&server, "shape@example.org", "4831").await;
+    for (target, why) in [
+        (
+            PushTarget {
+                kind: PushKind::Apns,
+                token: "ab12".into(),
+                p256dh: None,
+                auth: None,
+            },
+            "does not push through apns",
+        ),
+        (
+            PushTarget {
+                kind: PushKind::Fcm,
+                token: String::new(),
+                p256dh: None,
+                auth: None,
+            },
+            "empty",
+        ),
+        (
+            PushTarget {
+                kind: PushKind::Fcm,
+                token: "t".into(),
+                p256dh: Some(vec![4; 65]),
+                auth: None,
+            },
+            "only Web Push targets carry keys",
+        ),
+        (
+            PushTarget {
+                kind: PushKind::Webpush,
+                token: "http://push.example/x".into(),
+                p256dh: Some(vec![4; 65]),
+                auth: Some(vec![1; 16]),
+            },
+            "https",
+        ),
+    ] {
+        let err = device
+            .call(SetPushTarget {
+                target: Some(target),
+            })
+            .await
+            .expect_err("refused");
+        assert!(format!("{err:?}").contains(why), "{why}: {err:?}");
+    }
+    device
+        .call(fcm_target("fcm-token-6"))
+        .await
+        .expect("register");
+    let answer = device
+        .call(SetPushTarget { target: None })
+        .await
+        .expect("drop");
+    assert!(!answer.registered);
+    Browser::sign_in(&server, "shape@example.org", PASSWORD).await;
+    assert!(jobs(&server).await.is_empty(), "no target, no push");
+    server.stop().await;
+}
+
+/// Two server processes on one PostgreSQL database, each signing in its share: every
+/// challenge is pushed exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn push_sent_once_with_two_server_processes() {
+    if postgres_url().is_none() {
+        assert!(
+            std::env::var_os("LATCHKEY_REQUIRE_POSTGRES").is_none(),
+            "PostgreSQL required"
+        );
+        eprintln!("skipped: no PostgreSQL (LATCHKEY_TEST_POSTGRES_URL)");
+        return;
+    }
+    let fake = FcmFake::start().await;
+    let first = server_with(&fake, Backend::Postgres).await;
+    let url = first
+        .state
+        .config
+        .database_url
+        .clone()
+        .expect("database url");
+    let account = serde_json::from_value(fake.service_account.clone()).expect("service account");
+    let (endpoint, ca) = (fake.url.clone(), fake.ca_pem.clone());
+    let second = TestServer::start_config(Backend::Sqlite, move |config| {
+        config.database_url = Some(url);
+        config.push = PushConfig {
+            fcm: Some(FcmConfig { account, endpoint }),
+            extra_ca_pem: Some(ca),
+        };
+    })
+    .await;
+    let mut devices = Vec::new();
+    for n in 0..4 {
+        let email = format!("pg{n}@example.org");
+        let (_, device) = enrolled(&first, &email, "4831").await;
+        device
+            .call(fcm_target(&format!("fcm-token-pg-{n}")))
+            .await
+            .expect("register");
+        devices.push(email);
+    }
+    // A backlog both senders see at once (as after a provider outage): 200 due jobs for the
+    // registered devices, then a sign-in on each server wakes both senders together.
+    let device_ids: Vec<String> = sqlx::query("SELECT device_id FROM push_targets")
+        .fetch_all(&first.state.db)
+        .await
+        .expect("targets")
+        .iter()
+        .map(|r| r.get("device_id"))
+        .collect();
+    let now_ms = i64::try_from(now()).unwrap() * 1000;
+    for n in 0..200u32 {
+        let mut challenge = [0u8; 16];
+        challenge[..4].copy_from_slice(&n.to_be_bytes());
+        sqlx::query(
+            "INSERT INTO push_jobs (id, challenge_id, device_id, created_ms, expires_at, \
+             next_ms, attempts, state, outcome) VALUES ($1, $2, $3, $4, $5, $6, 0, 'pending', '')",
+        )
+        .bind(format!("backlog-{n}"))
+        .bind(latchkey_protocol::b64::encode(&challenge))
+        .bind(&device_ids[n as usize % device_ids.len()])
+        .bind(now_ms)
+        .bind(now_ms / 1000 + 600)
+        .bind(now_ms)
+        .execute(&first.state.db)
+        .await
+        .expect("backlog");
+    }
+    let mut signins = Vec::new();
+    for round in 0..2 {
+        for (n, email) in devices.iter().enumerate() {
+            let server = if (n + round) % 2 == 0 {
+                &first
+            } else {
+                &second
+            };
+            signins.push(Browser::sign_in(server, email, PASSWORD));
+        }
+    }
+    futures_util::future::join_all(signins).await;
+    let challenges: i64 = sqlx::query("SELECT COUNT(*) AS n FROM challenges")
+        .fetch_one(&first.state.db)
+        .await
+        .expect("count")
+        .get("n");
+    assert_eq!(challenges, 8, "eight sign-ins, one device each");
+    wait_jobs(&first, "every push", |j| {
+        j.len() == 208 && j.iter().all(|(state, _, _)| state == "sent")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let accepted = fake.accepted();
+    let mut ids: Vec<String> = accepted
+        .iter()
+        .map(|m| m["data"]["challenge"].to_string())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 208);
+    assert_eq!(accepted.len(), 208, "each challenge pushed once");
+    second.stop().await;
+    first.stop().await;
+}
