@@ -13,9 +13,10 @@ use tokio::runtime::Handle;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use crate::event::{AppEffect, AppEvent};
+use crate::event::{AppEffect, AppEvent, PushService};
 use crate::model::{request_key, Done, Input, Model, Out, Sources, Work};
 use crate::view::AppView;
+use latchkey_core::protocol::wire::{PushKind, PushTarget};
 
 /// What the shell provides: it draws views and performs effects. Called from the app's
 /// threads: hop to the UI thread. Never called while the app's state is locked, so it may call
@@ -466,6 +467,27 @@ async fn perform(inner: &Arc<Inner>, work: Work) -> Done {
                     )]
                 }),
             }
+        }
+        Work::RegisterPush { accounts, target } => {
+            let target = target.map(|r| PushTarget {
+                kind: match r.service {
+                    PushService::Fcm => PushKind::Fcm,
+                    PushService::Apns => PushKind::Apns,
+                    PushService::Wns => PushKind::Wns,
+                    PushService::WebPush => PushKind::Webpush,
+                },
+                token: r.token,
+                p256dh: r.p256dh,
+                auth: r.auth,
+            });
+            for account in accounts {
+                // A server that does not push through this service, or is offline, still
+                // delivers by long-poll: nothing to show.
+                if let Err(e) = core.set_push_target(&account, target.as_ref()).await {
+                    tracing::info!(error = %e, "push target not registered; long-poll stays");
+                }
+            }
+            Done::PushRegistered
         }
         Work::Poll(_) | Work::ScanImage(_) => Done::CheckedNow,
     }

@@ -137,6 +137,12 @@ pub enum AppEvent {
         /// Why the capture failed, if it did.
         failure: Option<String>,
     },
+    /// The platform gave this device a push token (at every start, and when it rotates), or
+    /// took it away (`None`): every account's server is told, and accounts added later too.
+    PushTokenChanged {
+        /// Where to wake this device.
+        registration: Option<PushRegistration>,
+    },
     /// A push arrived carrying only a request id (P4); the account, when the push says.
     PushReceived {
         /// The account's id on this device, if known.
@@ -166,6 +172,40 @@ pub enum AppEvent {
     },
     /// A second passed (shells that drive time themselves; the app has its own timer too).
     Tick,
+}
+
+/// A push service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PushService {
+    /// Firebase Cloud Messaging (Android).
+    Fcm,
+    /// Apple Push Notification service (iOS).
+    Apns,
+    /// Windows Push Notification Services.
+    Wns,
+    /// Web Push / UnifiedPush.
+    WebPush,
+}
+
+/// Where the platform's push service reaches this device.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PushRegistration {
+    /// The service.
+    pub service: PushService,
+    /// The FCM registration token, APNs device token (hex), WNS channel URI or Web Push
+    /// endpoint.
+    pub token: String,
+    /// Web Push: the subscription's P-256 public key (65 bytes).
+    pub p256dh: Option<Vec<u8>>,
+    /// Web Push: the subscription's authentication secret (16 bytes).
+    pub auth: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for PushRegistration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A token wakes the device: not for logs.
+        write!(f, "PushRegistration {{ {:?}, token: .. }}", self.service)
+    }
 }
 
 /// Where captured images came from.
@@ -288,6 +328,9 @@ impl std::fmt::Debug for AppEvent {
                 "ImagesCaptured {{ source: {source:?}, images: {}, failure: {failure:?} }}",
                 images.len()
             ),
+            Self::PushTokenChanged { registration } => {
+                write!(f, "PushTokenChanged {{ {registration:?} }}")
+            }
             Self::Started => f.write_str("Started"),
             Self::Press(action) => write!(f, "Press({action:?})"),
             Self::Erase { field } => write!(f, "Erase {{ field: {field:?} }}"),

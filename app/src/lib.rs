@@ -17,7 +17,8 @@ pub mod words;
 
 pub use app::{App, Clock, Listener, Options, SystemClock};
 pub use event::{
-    Action, AppEffect, AppEvent, CapturedImage, Haptic, ImageSource, InputField, NotificationAction,
+    Action, AppEffect, AppEvent, CapturedImage, Haptic, ImageSource, InputField,
+    NotificationAction, PushRegistration, PushService,
 };
 pub use view::{
     AccountRow, AccountScreen, AccountsScreen, AppView, ButtonView, ChangePinScreen, DigitsInput,

@@ -14,7 +14,8 @@ use latchkey_core::{Account, ChallengeView, Error, ErrorKind, ResetTicket, ScanR
 use zeroize::Zeroizing;
 
 use crate::event::{
-    Action, AppEffect, AppEvent, CapturedImage, Haptic, ImageSource, InputField, NotificationAction,
+    Action, AppEffect, AppEvent, CapturedImage, Haptic, ImageSource, InputField,
+    NotificationAction, PushRegistration,
 };
 use crate::view::Tone;
 use crate::words::{error_text, link_reason, Text, Words};
@@ -112,6 +113,13 @@ pub(crate) enum Work {
     },
     /// Read a QR code from an image file.
     ScanImage(Vec<u8>),
+    /// Tell these accounts' servers where to wake this device (or to stop).
+    RegisterPush {
+        /// The accounts.
+        accounts: Vec<RecordId>,
+        /// The target (`None`: stop pushing).
+        target: Option<PushRegistration>,
+    },
     /// Look for a code in captured images (screens, the clipboard).
     ScanImages {
         /// Where they came from.
@@ -171,6 +179,8 @@ pub(crate) enum Done {
     ResetStarted(Result<ResetTicket, Error>),
     /// [`Work::ForgotFinish`].
     ResetFinished(Result<(), Error>),
+    /// [`Work::RegisterPush`] finished (failures are logged: long-poll delivers anyway).
+    PushRegistered,
     /// [`Work::ScanImages`]: each image's name and what it held, in order.
     ImagesScanned {
         /// Where they came from.
@@ -357,6 +367,8 @@ pub(crate) struct Model {
     pub sources: Sources,
     /// A capture asked of the shell and not answered yet.
     pub capturing: Option<ImageSource>,
+    /// Where the platform's push service reaches this device (the shell's last word).
+    pub push: Option<PushRegistration>,
     pub accounts: Vec<Account>,
     /// Accounts locked after wrong PINs (learnt from the server's answers).
     pub locked: BTreeSet<RecordId>,
@@ -402,6 +414,7 @@ impl Model {
             link_policy,
             sources,
             capturing: None,
+            push: None,
             accounts: Vec::new(),
             locked: BTreeSet::new(),
             offline: BTreeSet::new(),
@@ -509,6 +522,17 @@ impl Model {
                     (Route::Scan(scan), InputField::Link) => scan.link = kept,
                     (Route::Forgot(forgot), InputField::Password) => forgot.password = kept,
                     _ => {}
+                }
+            }
+            AppEvent::PushTokenChanged { registration } => {
+                self.push = registration.clone();
+                let accounts = self.active_accounts();
+                // Before the accounts are known, the list that loads next registers them.
+                if self.loaded && !accounts.is_empty() {
+                    out.push(Out::Work(Work::RegisterPush {
+                        accounts,
+                        target: registration,
+                    }));
                 }
             }
             AppEvent::ImagesCaptured {
@@ -1192,8 +1216,26 @@ impl Model {
     fn done(&mut self, done: Done, out: &mut Vec<Out>) {
         match done {
             Done::Accounts(Ok(accounts)) => {
+                let first = !self.loaded;
+                let before: BTreeSet<RecordId> =
+                    self.accounts.iter().map(|a| a.id.clone()).collect();
                 self.accounts = accounts;
                 self.loaded = true;
+                // Accounts new to the app (the first list, or one just added) learn the push
+                // target; the others were told when it changed.
+                if self.push.is_some() {
+                    let new: Vec<RecordId> = self
+                        .active_accounts()
+                        .into_iter()
+                        .filter(|a| first || !before.contains(a))
+                        .collect();
+                    if !new.is_empty() {
+                        out.push(Out::Work(Work::RegisterPush {
+                            accounts: new,
+                            target: self.push.clone(),
+                        }));
+                    }
+                }
                 let known: BTreeSet<RecordId> =
                     self.accounts.iter().map(|a| a.id.clone()).collect();
                 self.requests.retain(|_, r| known.contains(&r.account));
@@ -1357,6 +1399,7 @@ impl Model {
                     Err(e) => self.failed(&account, &e, out),
                 }
             }
+            Done::PushRegistered => {}
             Done::ImagesScanned { source, results } => {
                 self.busy = None;
                 self.images_scanned(source, results, out);

@@ -179,6 +179,89 @@ async fn enrol_from_a_screen_capture_or_the_clipboard() {
     server.stop().await;
 }
 
+/// Issue 18, item 5: the platform's push token reaches every account's server (and an
+/// account added later), the server pushes the challenge id through FCM, and that id opens
+/// the request — the same one long-poll lists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_token_reaches_every_account_and_a_push_opens_the_request() {
+    use latchkey_e2e::server::fcm::FcmFake;
+    let fake = FcmFake::start().await;
+    let account = serde_json::from_value(fake.service_account.clone()).expect("service account");
+    let (endpoint, ca) = (fake.url.clone(), fake.ca_pem.clone());
+    let server = TestServer::start_config(Backend::Sqlite, move |config| {
+        config.push = latchkey_server::config::PushConfig {
+            fcm: Some(latchkey_server::config::FcmConfig { account, endpoint }),
+            extra_ca_pem: Some(ca),
+        };
+    })
+    .await;
+    let phone = Phone::new(&server);
+    let shell = Shell::open(phone.open());
+    enrolled(&server, &shell, "ana@example.org", "4831").await;
+    shell
+        .send(AppEvent::PushTokenChanged {
+            registration: Some(latchkey_app::PushRegistration {
+                service: latchkey_app::PushService::Fcm,
+                token: "fcm-phone-token".into(),
+                p256dh: None,
+                auth: None,
+            }),
+        })
+        .await;
+    shell.app.idle().await;
+    // An account added after the token was given is registered too.
+    enrolled(&server, &shell, "bob@example.org", "2963").await;
+    shell.app.idle().await;
+    let registered: i64 = sqlx::query("SELECT COUNT(*) AS n FROM push_targets WHERE token = $1")
+        .bind("fcm-phone-token")
+        .fetch_one(&server.state.db)
+        .await
+        .map(|r| sqlx::Row::get(&r, "n"))
+        .expect("count");
+    assert_eq!(registered, 2, "both accounts' servers know the token");
+
+    // Polling stops (a phone in the background): only the push can bring the request.
+    shell
+        .send(AppEvent::Backgrounded { stop_polling: true })
+        .await;
+    shell.effects();
+    Browser::sign_in(&server, "bob@example.org", PASSWORD).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while fake.accepted().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no push");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pushed = fake.accepted()[0]["data"]["challenge"]
+        .as_str()
+        .expect("challenge id")
+        .to_owned();
+    assert_eq!(pushed, newest_challenge(&server).await);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    shell.app.idle().await;
+    assert!(
+        !shell
+            .effects()
+            .iter()
+            .any(|e| matches!(e, AppEffect::Notify { .. })),
+        "nothing without the push (polling is stopped)"
+    );
+    shell
+        .send(AppEvent::PushReceived {
+            account: None,
+            challenge: pushed,
+        })
+        .await;
+    shell.app.idle().await;
+    assert!(
+        shell
+            .effects()
+            .iter()
+            .any(|e| matches!(e, AppEffect::Notify { .. })),
+        "the pushed request is notified"
+    );
+    server.stop().await;
+}
+
 /// The shell: records every view and effect.
 #[derive(Default)]
 struct Recorder {

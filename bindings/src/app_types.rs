@@ -5,8 +5,8 @@
 use latchkey_app::{
     AccountRow, AccountScreen, AccountsScreen, Action, AppEffect, AppEvent, AppView, ButtonView,
     CapturedImage, ChangePinScreen, DigitsInput, EnrolScreen, ForgotPinScreen, Haptic, ImageSource,
-    InputField, Notice, NotificationAction, RemoveScreen, RequestRow, RequestScreen, ScanScreen,
-    Screen, SettingsScreen, TextInput, Tone,
+    InputField, Notice, NotificationAction, PushRegistration, PushService, RemoveScreen,
+    RequestRow, RequestScreen, ScanScreen, Screen, SettingsScreen, TextInput, Tone,
 };
 
 /// The whole screen.
@@ -469,6 +469,12 @@ pub enum AppEvent {
         /// Why the capture failed, if it did.
         failure: Option<String>,
     },
+    /// The platform gave this device a push token (at every start, and when it rotates), or
+    /// took it away (`None`): every account's server is told, and accounts added later too.
+    PushTokenChanged {
+        /// Where to wake this device.
+        registration: Option<PushRegistration>,
+    },
     /// A push arrived carrying only a request id (P4); the account, when the push says.
     PushReceived {
         /// The account's id on this device, if known.
@@ -498,6 +504,33 @@ pub enum AppEvent {
     },
     /// A second passed (shells that drive time themselves; the app has its own timer too).
     Tick,
+}
+
+/// A push service.
+#[uniffi::remote(Enum)]
+pub enum PushService {
+    /// Firebase Cloud Messaging (Android).
+    Fcm,
+    /// Apple Push Notification service (iOS).
+    Apns,
+    /// Windows Push Notification Services.
+    Wns,
+    /// Web Push / UnifiedPush.
+    WebPush,
+}
+
+/// Where the platform's push service reaches this device.
+#[uniffi::remote(Record)]
+pub struct PushRegistration {
+    /// The service.
+    pub service: PushService,
+    /// The FCM registration token, APNs device token (hex), WNS channel URI or Web Push
+    /// endpoint.
+    pub token: String,
+    /// Web Push: the subscription's P-256 public key (65 bytes).
+    pub p256dh: Option<Vec<u8>>,
+    /// Web Push: the subscription's authentication secret (16 bytes).
+    pub auth: Option<Vec<u8>>,
 }
 
 /// Where captured images came from.

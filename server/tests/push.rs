@@ -383,3 +383,44 @@ async fn push_sent_once_with_two_server_processes() {
     second.stop().await;
     first.stop().await;
 }
+
+/// Jobs pending when the server stops are sent, once, by the next start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn push_outbox_survives_a_restart() {
+    let down = FcmFake::start().await;
+    let first = server_with(&down, Backend::Sqlite).await;
+    let (_, device) = enrolled(&first, "restart@example.org", "4831").await;
+    device
+        .call(fcm_target("fcm-token-7"))
+        .await
+        .expect("register");
+    down.stop();
+    Browser::sign_in(&first, "restart@example.org", PASSWORD).await;
+    wait_jobs(&first, "a failed try", |j| j.len() == 1 && j[0].2 >= 1).await;
+    let url = latchkey_server::db::sqlite_url(first.dir.path());
+    // The first process stops (its data directory stays until the end of the test).
+    let mut first = first;
+    first.running.take().expect("running").shutdown().await;
+
+    let up = FcmFake::start().await;
+    let account = serde_json::from_value(up.service_account.clone()).expect("service account");
+    let (endpoint, ca) = (up.url.clone(), up.ca_pem.clone());
+    let second = TestServer::start_config(Backend::Sqlite, move |config| {
+        config.database_url = Some(url);
+        config.push = PushConfig {
+            fcm: Some(FcmConfig { account, endpoint }),
+            extra_ca_pem: Some(ca),
+        };
+    })
+    .await;
+    // The lease of the failed try runs out, then the new process sends it.
+    second.state.clock.advance(1);
+    wait_jobs(&second, "sent after the restart", |j| {
+        j.len() == 1 && j[0].0 == "sent"
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(up.accepted().len(), 1, "sent once");
+    second.stop().await;
+    drop(first);
+}

@@ -38,6 +38,7 @@ use crate::vault::{
 mod approve;
 mod enrol;
 mod pin;
+mod push;
 mod remove;
 mod settle;
 
