@@ -388,6 +388,39 @@ fn generate() -> (String, String) {
             epoch: 2,
         },
     );
+    d.section(
+        "Push target",
+        "POST `/api/v1/push/target`: register (or rotate) a Web Push target, then drop it. The push itself carries only a challenge id.",
+    );
+    envelope(
+        &mut d,
+        &device_sk,
+        account,
+        device,
+        SetPushTarget {
+            target: Some(PushTarget {
+                kind: PushKind::Webpush,
+                token: "https://push.example/wpush/v2/abc".into(),
+                p256dh: Some({
+                    let mut key = vec![0x04];
+                    key.extend([0x55; 64]);
+                    key
+                }),
+                auth: Some(vec![0x66; 16]),
+            }),
+        },
+    );
+    envelope(
+        &mut d,
+        &device_sk,
+        account,
+        device,
+        SetPushTarget { target: None },
+    );
+    d.message(
+        "SetPushTargetResponse",
+        &SetPushTargetResponse { registered: true },
+    );
     d.message(
         "ErrorBody",
         &ErrorBody {
