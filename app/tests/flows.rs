@@ -192,6 +192,7 @@ async fn a_push_token_reaches_every_account_and_a_push_opens_the_request() {
         config.push = latchkey_server::config::PushConfig {
             fcm: Some(latchkey_server::config::FcmConfig { account, endpoint }),
             extra_ca_pem: Some(ca),
+            ..latchkey_server::config::PushConfig::default()
         };
     })
     .await;

@@ -184,8 +184,30 @@ pub struct Config {
 pub struct PushConfig {
     /// Firebase Cloud Messaging.
     pub fcm: Option<FcmConfig>,
+    /// Web Push / UnifiedPush.
+    pub webpush: Option<WebPushConfig>,
     /// An extra CA (PEM) the senders trust: a deployment's egress proxy, or the loopback fakes.
     pub extra_ca_pem: Option<Vec<u8>>,
+}
+
+/// Web Push / UnifiedPush.
+#[derive(Clone)]
+pub struct WebPushConfig {
+    /// The VAPID private key: 32 bytes of a P-256 scalar.
+    pub vapid_private: zeroize::Zeroizing<Vec<u8>>,
+    /// The contact VAPID names (`mailto:…` or `https://…`).
+    pub subject: String,
+    /// Endpoint hosts allowed to resolve to internal addresses (an on-premises distributor).
+    pub allow_hosts: Vec<String>,
+}
+
+impl std::fmt::Debug for WebPushConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebPushConfig")
+            .field("subject", &self.subject)
+            .field("allow_hosts", &self.allow_hosts)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Firebase Cloud Messaging HTTP v1.

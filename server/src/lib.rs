@@ -358,5 +358,18 @@ fn push_providers(config: &config::PushConfig) -> Result<push::Providers, Server
             .map_err(|e| ServerError::of(ErrorKind::Config, e))?;
         providers.push(Box::new(sender));
     }
+    if let Some(webpush) = &config.webpush {
+        let http = push::http_client(config.extra_ca_pem.as_deref())
+            .map_err(|e| ServerError::of(ErrorKind::Config, format!("push HTTP client: {e}")))?;
+        let sender = push::webpush::WebPush::new(
+            // EXPOSE: the VAPID key signs the Web Push authorization.
+            &webpush.vapid_private,
+            &webpush.subject,
+            webpush.allow_hosts.clone(),
+            http,
+        )
+        .map_err(|e| ServerError::of(ErrorKind::Config, e))?;
+        providers.push(Box::new(sender));
+    }
     Ok(push::Providers::new(providers))
 }

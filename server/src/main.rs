@@ -13,7 +13,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use latchkey_protocol::wire::PinSource;
-use latchkey_server::config::{Config, FcmConfig, MailConfig, Policy, PushConfig, SecretText};
+use latchkey_server::config::{
+    Config, FcmConfig, MailConfig, Policy, PushConfig, SecretText, WebPushConfig,
+};
 
 /// The Latchkey reference server (HTTPS only).
 #[derive(Parser, Debug)]
@@ -84,6 +86,20 @@ struct Args {
         default_value = "https://fcm.googleapis.com"
     )]
     fcm_endpoint: String,
+    /// A file holding the VAPID private key (base64url of 32 bytes): push to Web Push /
+    /// UnifiedPush endpoints.
+    #[arg(long, env = "LATCHKEY_WEBPUSH_VAPID_KEY")]
+    webpush_vapid_key: Option<std::path::PathBuf>,
+    /// The contact VAPID names (`mailto:…` or `https://…`).
+    #[arg(
+        long,
+        env = "LATCHKEY_WEBPUSH_SUBJECT",
+        default_value = "mailto:admin@localhost"
+    )]
+    webpush_subject: String,
+    /// A Web Push endpoint host allowed to resolve to an internal address (repeatable).
+    #[arg(long)]
+    webpush_allow_host: Vec<String>,
     /// An extra CA (PEM) the push senders trust (an egress proxy).
     #[arg(long, env = "LATCHKEY_PUSH_CA")]
     push_ca: Option<std::path::PathBuf>,
@@ -103,8 +119,28 @@ fn push_config(args: &Args) -> Result<PushConfig, String> {
         }),
         None => None,
     };
+    let webpush = match &args.webpush_vapid_key {
+        Some(path) => {
+            let text = zeroize::Zeroizing::new(
+                String::from_utf8(read(path)?)
+                    .map_err(|_| format!("{} is not text", path.display()))?,
+            );
+            let key = latchkey_protocol::b64::decode(text.trim())
+                .filter(|k| k.len() == 32)
+                .ok_or_else(|| {
+                    format!("{} does not hold a base64url 32-byte key", path.display())
+                })?;
+            Some(WebPushConfig {
+                vapid_private: zeroize::Zeroizing::new(key),
+                subject: args.webpush_subject.clone(),
+                allow_hosts: args.webpush_allow_host.clone(),
+            })
+        }
+        None => None,
+    };
     Ok(PushConfig {
         fcm,
+        webpush,
         extra_ca_pem: args.push_ca.as_deref().map(read).transpose()?,
     })
 }

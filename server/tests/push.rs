@@ -21,6 +21,7 @@ async fn server_with(fake: &FcmFake, backend: Backend) -> TestServer {
         config.push = PushConfig {
             fcm: Some(FcmConfig { account, endpoint }),
             extra_ca_pem: Some(ca),
+            ..PushConfig::default()
         };
     })
     .await
@@ -308,6 +309,7 @@ async fn push_sent_once_with_two_server_processes() {
         config.push = PushConfig {
             fcm: Some(FcmConfig { account, endpoint }),
             extra_ca_pem: Some(ca),
+            ..PushConfig::default()
         };
     })
     .await;
@@ -410,6 +412,7 @@ async fn push_outbox_survives_a_restart() {
         config.push = PushConfig {
             fcm: Some(FcmConfig { account, endpoint }),
             extra_ca_pem: Some(ca),
+            ..PushConfig::default()
         };
     })
     .await;
@@ -423,4 +426,79 @@ async fn push_outbox_survives_a_restart() {
     assert_eq!(up.accepted().len(), 1, "sent once");
     second.stop().await;
     drop(first);
+}
+
+async fn webpush_server(fake: &latchkey_test_support::webpush::WebPushFake) -> TestServer {
+    let ca = fake.ca_pem.clone();
+    let mut vapid = [0u8; 32];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut vapid);
+    vapid[0] = 0x3f; // below the group order
+    TestServer::start_config(Backend::Sqlite, move |config| {
+        config.push = PushConfig {
+            webpush: Some(latchkey_server::config::WebPushConfig {
+                vapid_private: zeroize::Zeroizing::new(vapid.to_vec()),
+                subject: "mailto:ops@example.org".into(),
+                // The fake is on loopback; everything else internal stays refused.
+                allow_hosts: vec!["localhost".into()],
+            }),
+            extra_ca_pem: Some(ca),
+            ..PushConfig::default()
+        };
+    })
+    .await
+}
+
+fn webpush_target(sub: &latchkey_test_support::webpush::Subscribed) -> SetPushTarget {
+    SetPushTarget {
+        target: Some(PushTarget {
+            kind: PushKind::Webpush,
+            token: sub.endpoint.clone(),
+            p256dh: Some(sub.p256dh.clone()),
+            auth: Some(sub.auth.clone()),
+        }),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn webpush_body_decrypts_with_subscription_keys() {
+    let fake = latchkey_test_support::webpush::WebPushFake::start().await;
+    let server = webpush_server(&fake).await;
+    let (_, device) = enrolled(&server, "wp@example.org", "4831").await;
+    let sub = fake.subscribe();
+    device.call(webpush_target(&sub)).await.expect("register");
+    Browser::sign_in(&server, "wp@example.org", PASSWORD).await;
+    until("the push", || fake.accepted().len() == 1).await;
+    let listed = device.pending(0).await;
+    assert_eq!(
+        fake.accepted()[0],
+        serde_json::json!({ "challenge": listed[0].to_string() }),
+        "decrypted with the subscription's keys: the challenge id, nothing else"
+    );
+    assert!(fake.refusals().is_empty(), "{:?}", fake.refusals());
+    // 410: the subscription is gone and dropped.
+    fake.script([(410, None)]);
+    Browser::sign_in(&server, "wp@example.org", PASSWORD).await;
+    wait_jobs(&server, "gone", |j| j.len() == 2 && j[1].0 == "gone").await;
+    server.stop().await;
+}
+
+/// An endpoint that resolves inside the server's network is never contacted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn webpush_endpoints_inside_the_network_are_refused() {
+    let fake = latchkey_test_support::webpush::WebPushFake::start().await;
+    let server = webpush_server(&fake).await;
+    let (_, device) = enrolled(&server, "ssrf@example.org", "4831").await;
+    let sub = fake.subscribe();
+    // The same fake, reached by an address instead of the allowed host name.
+    let port = fake.url.rsplit(':').next().expect("port").to_owned();
+    let mut target = webpush_target(&sub);
+    if let Some(t) = target.target.as_mut() {
+        t.token = sub.endpoint.replace("localhost", "127.0.0.1");
+        assert!(t.token.contains(&port));
+    }
+    device.call(target).await.expect("register");
+    Browser::sign_in(&server, "ssrf@example.org", PASSWORD).await;
+    wait_jobs(&server, "refused", |j| j.len() == 1 && j[0].0 == "refused").await;
+    assert_eq!(fake.posts(), 0, "never contacted");
+    server.stop().await;
 }

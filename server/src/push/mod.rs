@@ -10,11 +10,13 @@
 //! - [`sender`]: delivers due jobs through the configured [`Provider`]s with retries,
 //!   exponential backoff with jitter, `Retry-After`, and gives up when the challenge expires.
 //! - [`fcm`]: Firebase Cloud Messaging HTTP v1.
+//! - [`webpush`]: Web Push / UnifiedPush (RFC 8030, 8291, 8292).
 
 pub mod fcm;
 pub mod outbox;
 pub mod sender;
 pub mod targets;
+pub mod webpush;
 
 use std::future::Future;
 use std::pin::Pin;

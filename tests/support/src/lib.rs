@@ -61,6 +61,7 @@ pub fn postgres_url() -> Option<String> {
 }
 
 pub mod fcm;
+pub mod webpush;
 
 pub struct TestServer {
     pub running: Option<latchkey_server::Running>,
