@@ -186,8 +186,19 @@ pub struct PushConfig {
     pub fcm: Option<FcmConfig>,
     /// Web Push / UnifiedPush.
     pub webpush: Option<WebPushConfig>,
+    /// Apple Push Notification service.
+    pub apns: Option<ApnsConfig>,
     /// An extra CA (PEM) the senders trust: a deployment's egress proxy, or the loopback fakes.
     pub extra_ca_pem: Option<Vec<u8>>,
+}
+
+/// Apple Push Notification service.
+#[derive(Clone, Debug)]
+pub struct ApnsConfig {
+    /// Token-based credentials.
+    pub credentials: crate::push::apns::ApnsCredentials,
+    /// `https://api.push.apple.com` (or `https://api.sandbox.push.apple.com`, or a proxy).
+    pub endpoint: String,
 }
 
 /// Web Push / UnifiedPush.

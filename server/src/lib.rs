@@ -358,6 +358,13 @@ fn push_providers(config: &config::PushConfig) -> Result<push::Providers, Server
             .map_err(|e| ServerError::of(ErrorKind::Config, e))?;
         providers.push(Box::new(sender));
     }
+    if let Some(apns) = &config.apns {
+        let http = push::http_client(config.extra_ca_pem.as_deref())
+            .map_err(|e| ServerError::of(ErrorKind::Config, format!("push HTTP client: {e}")))?;
+        let sender = push::apns::Apns::new(apns.credentials.clone(), &apns.endpoint, http)
+            .map_err(|e| ServerError::of(ErrorKind::Config, e))?;
+        providers.push(Box::new(sender));
+    }
     if let Some(webpush) = &config.webpush {
         let http = push::http_client(config.extra_ca_pem.as_deref())
             .map_err(|e| ServerError::of(ErrorKind::Config, format!("push HTTP client: {e}")))?;

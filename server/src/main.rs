@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use latchkey_protocol::wire::PinSource;
 use latchkey_server::config::{
-    Config, FcmConfig, MailConfig, Policy, PushConfig, SecretText, WebPushConfig,
+    ApnsConfig, Config, FcmConfig, MailConfig, Policy, PushConfig, SecretText, WebPushConfig,
 };
 
 /// The Latchkey reference server (HTTPS only).
@@ -100,6 +100,25 @@ struct Args {
     /// A Web Push endpoint host allowed to resolve to an internal address (repeatable).
     #[arg(long)]
     webpush_allow_host: Vec<String>,
+    /// The APNs token key (`AuthKey_XXXX.p8`): push to iOS devices. Needs the three below.
+    #[arg(long, env = "LATCHKEY_APNS_KEY")]
+    apns_key: Option<std::path::PathBuf>,
+    /// The APNs key id (10 characters).
+    #[arg(long, env = "LATCHKEY_APNS_KEY_ID")]
+    apns_key_id: Option<String>,
+    /// The Apple developer team id.
+    #[arg(long, env = "LATCHKEY_APNS_TEAM_ID")]
+    apns_team_id: Option<String>,
+    /// The iOS app's bundle id (`apns-topic`).
+    #[arg(long, env = "LATCHKEY_APNS_TOPIC")]
+    apns_topic: Option<String>,
+    /// APNs' base URL (`https://api.sandbox.push.apple.com` for development builds, a proxy).
+    #[arg(
+        long,
+        env = "LATCHKEY_APNS_ENDPOINT",
+        default_value = "https://api.push.apple.com"
+    )]
+    apns_endpoint: String,
     /// An extra CA (PEM) the push senders trust (an egress proxy).
     #[arg(long, env = "LATCHKEY_PUSH_CA")]
     push_ca: Option<std::path::PathBuf>,
@@ -138,9 +157,35 @@ fn push_config(args: &Args) -> Result<PushConfig, String> {
         }
         None => None,
     };
+    let apns =
+        match (
+            &args.apns_key,
+            &args.apns_key_id,
+            &args.apns_team_id,
+            &args.apns_topic,
+        ) {
+            (None, None, None, None) => None,
+            (Some(key), Some(key_id), Some(team_id), Some(topic)) => Some(ApnsConfig {
+                credentials: latchkey_server::push::apns::ApnsCredentials {
+                    key_id: key_id.clone(),
+                    team_id: team_id.clone(),
+                    private_key_pem: zeroize::Zeroizing::new(
+                        String::from_utf8(read(key)?)
+                            .map_err(|_| format!("{} is not a PEM key", key.display()))?,
+                    ),
+                    topic: topic.clone(),
+                },
+                endpoint: args.apns_endpoint.clone(),
+            }),
+            _ => return Err(
+                "APNs needs --apns-key, --apns-key-id, --apns-team-id and --apns-topic together"
+                    .into(),
+            ),
+        };
     Ok(PushConfig {
         fcm,
         webpush,
+        apns,
         extra_ca_pem: args.push_ca.as_deref().map(read).transpose()?,
     })
 }

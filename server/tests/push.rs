@@ -502,3 +502,93 @@ async fn webpush_endpoints_inside_the_network_are_refused() {
     assert_eq!(fake.posts(), 0, "never contacted");
     server.stop().await;
 }
+
+async fn apns_server(fake: &latchkey_test_support::apns::ApnsFake) -> TestServer {
+    let credentials = latchkey_server::push::apns::ApnsCredentials {
+        key_id: fake.key_id.into(),
+        team_id: fake.team_id.into(),
+        private_key_pem: zeroize::Zeroizing::new(fake.private_pem.clone()),
+        topic: latchkey_test_support::apns::TOPIC.into(),
+    };
+    let (endpoint, ca) = (fake.url.clone(), fake.ca_pem.clone());
+    TestServer::start_config(Backend::Sqlite, move |config| {
+        config.push = PushConfig {
+            apns: Some(latchkey_server::config::ApnsConfig {
+                credentials,
+                endpoint,
+            }),
+            extra_ca_pem: Some(ca),
+            ..PushConfig::default()
+        };
+    })
+    .await
+}
+
+fn apns_target(token: &str) -> SetPushTarget {
+    SetPushTarget {
+        target: Some(PushTarget {
+            kind: PushKind::Apns,
+            token: token.into(),
+            p256dh: None,
+            auth: None,
+        }),
+    }
+}
+
+/// The APNs push over HTTP/2: a visible alert that names nothing, and the challenge id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn apns_push_is_an_alert_and_the_challenge_id() {
+    let fake = latchkey_test_support::apns::ApnsFake::start().await;
+    let server = apns_server(&fake).await;
+    let (_, device) = enrolled(&server, "ios@example.org", "4831").await;
+    device
+        .call(apns_target(&"ab".repeat(32)))
+        .await
+        .expect("register");
+    Browser::sign_in(&server, "ios@example.org", PASSWORD).await;
+    until("the push", || fake.accepted().len() == 1).await;
+    let (headers, payload) = &fake.accepted()[0];
+    let listed = device.pending(0).await;
+    assert_eq!(payload["challenge"], listed[0].to_string());
+    assert_eq!(headers["apns-collapse-id"], "latchkey-signin");
+    let expiration: u64 = headers["apns-expiration"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(expiration <= now() + 120, "expires with the challenge");
+    assert!(fake.refusals().is_empty(), "{:?}", fake.refusals());
+    // Unregistered after the token was registered: gone.
+    fake.script([(
+        410,
+        "Unregistered",
+        Some(i64::try_from(now()).unwrap() * 1000 + 1000),
+    )]);
+    Browser::sign_in(&server, "ios@example.org", PASSWORD).await;
+    wait_jobs(&server, "gone", |j| j.len() == 2 && j[1].0 == "gone").await;
+    server.stop().await;
+}
+
+/// Provider tokens are re-minted after 40 minutes, not per push; a refused one is replaced
+/// once, and only if it is at least 20 minutes old.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn apns_jwt_not_reminted_too_often() {
+    let fake = latchkey_test_support::apns::ApnsFake::start().await;
+    let server = apns_server(&fake).await;
+    let (_, device) = enrolled(&server, "jwt@example.org", "4831").await;
+    device
+        .call(apns_target(&"cd".repeat(32)))
+        .await
+        .expect("register");
+    for (done, advance) in [0, 60, 600, 1500, 900].into_iter().enumerate() {
+        // The server's clock and Apple's move together.
+        server.state.clock.advance(advance);
+        fake.set_now(server.state.clock.now());
+        Browser::sign_in(&server, "jwt@example.org", PASSWORD).await;
+        until("the push", || fake.accepted().len() == done + 1).await;
+    }
+    // 0, +1 min, +11 min, +36 min: one token; +51 min: a second.
+    assert_eq!(fake.tokens(), 2, "one token per 40 minutes");
+    assert!(fake.refusals().is_empty(), "{:?}", fake.refusals());
+    server.stop().await;
+}

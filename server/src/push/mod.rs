@@ -10,8 +10,10 @@
 //! - [`sender`]: delivers due jobs through the configured [`Provider`]s with retries,
 //!   exponential backoff with jitter, `Retry-After`, and gives up when the challenge expires.
 //! - [`fcm`]: Firebase Cloud Messaging HTTP v1.
+//! - [`apns`]: Apple Push Notification service (HTTP/2, token auth).
 //! - [`webpush`]: Web Push / UnifiedPush (RFC 8030, 8291, 8292).
 
+pub mod apns;
 pub mod fcm;
 pub mod outbox;
 pub mod sender;
@@ -59,6 +61,10 @@ pub struct Delivery<'a> {
     pub challenge: &'a ChallengeId,
     /// Seconds the challenge has left (the push's time to live).
     pub ttl_secs: u64,
+    /// The server clock (unix seconds).
+    pub now: u64,
+    /// When the device registered this target (unix seconds).
+    pub registered_at: i64,
 }
 
 /// What a provider said.

@@ -109,7 +109,7 @@ async fn deliver(
         )
         .await;
     }
-    let Some(target) = targets::get(state, &job.device).await? else {
+    let Some((target, registered_at)) = targets::get(state, &job.device).await? else {
         return outbox::finish(state, job, job_states::UNTARGETED, "no push target", now_ms).await;
     };
     let Some(provider) = providers.get(target.kind) else {
@@ -124,6 +124,8 @@ async fn deliver(
             target: &target,
             challenge: &challenge,
             ttl_secs: u64::try_from(job.expires_at - now).unwrap_or(0),
+            now: u64::try_from(now).unwrap_or(0),
+            registered_at,
         })
         .await;
     let done_ms = state.clock.now_millis();

@@ -59,25 +59,30 @@ pub async fn set(
     Ok(())
 }
 
-/// The target of `device`, if any.
+/// The target of `device` and when it was registered, if any.
 ///
 /// # Errors
 /// Storage.
-pub async fn get(state: &AppState, device: &str) -> Result<Option<PushTarget>, ServerError> {
-    let row =
-        sqlx::query("SELECT kind, token, p256dh, auth FROM push_targets WHERE device_id = $1")
-            .bind(device)
-            .fetch_optional(&state.db)
-            .await?;
+pub async fn get(state: &AppState, device: &str) -> Result<Option<(PushTarget, i64)>, ServerError> {
+    let row = sqlx::query(
+        "SELECT kind, token, p256dh, auth, registered_at FROM push_targets WHERE device_id = $1",
+    )
+    .bind(device)
+    .fetch_optional(&state.db)
+    .await?;
     let Some(row) = row else { return Ok(None) };
     let kind: String = row.try_get("kind")?;
     let p256dh: Option<String> = row.try_get("p256dh")?;
     let auth: Option<String> = row.try_get("auth")?;
-    Ok(kind_from(&kind).map(|kind| PushTarget {
-        kind,
-        token: row.try_get("token").unwrap_or_default(),
-        p256dh: p256dh.as_deref().and_then(b64::decode),
-        auth: auth.as_deref().and_then(b64::decode),
+    let registered_at: i64 = row.try_get("registered_at")?;
+    Ok(kind_from(&kind).map(|kind| {
+        let target = PushTarget {
+            kind,
+            token: row.try_get("token").unwrap_or_default(),
+            p256dh: p256dh.as_deref().and_then(b64::decode),
+            auth: auth.as_deref().and_then(b64::decode),
+        };
+        (target, registered_at)
     }))
 }
 

@@ -44,6 +44,9 @@ struct Inner {
     token_requests: AtomicUsize,
     sends: AtomicUsize,
     accepted: Mutex<Vec<Value>>,
+    accepted_at: Mutex<Vec<(std::time::Instant, String)>>,
+    /// Per mille of sends answered 503 at random (the benchmark's flaky provider).
+    failure_per_mille: std::sync::atomic::AtomicU32,
     script: Mutex<VecDeque<Scripted>>,
     refusals: Mutex<Vec<String>>,
 }
@@ -120,6 +123,23 @@ impl FcmFake {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .extend(answers);
+    }
+
+    /// When each message was accepted, with its challenge id.
+    pub fn accepted_at(&self) -> Vec<(std::time::Instant, String)> {
+        self.inner
+            .accepted_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Answers this share of sends (0.0–1.0) with 503 at random.
+    pub fn fail_at_random(&self, share: f64) {
+        let per_mille = (share.clamp(0.0, 1.0) * 1000.0).round() as u32;
+        self.inner
+            .failure_per_mille
+            .store(per_mille, Ordering::SeqCst);
     }
 
     /// Messages accepted (200), in order.
@@ -319,6 +339,13 @@ async fn send(
             format!("message shape {v}"),
         );
     }
+    let flaky = inner.failure_per_mille.load(Ordering::SeqCst);
+    let scripted = match scripted {
+        None if flaky > 0 && OsRng.next_u32() % 1000 < flaky => {
+            Some(Scripted::Error(503, "UNAVAILABLE", None))
+        }
+        other => other,
+    };
     match scripted {
         Some(Scripted::Error(status, code, retry_after)) => {
             let mut response = (
@@ -345,6 +372,17 @@ async fn send(
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .push(message.clone());
+    inner
+        .accepted_at
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((
+            std::time::Instant::now(),
+            message["data"]["challenge"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        ));
     Json(json!({ "name": format!("projects/{PROJECT}/messages/{}", OsRng.next_u32()) }))
         .into_response()
 }

@@ -60,6 +60,7 @@ pub fn postgres_url() -> Option<String> {
     url
 }
 
+pub mod apns;
 pub mod fcm;
 pub mod webpush;
 
