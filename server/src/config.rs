@@ -188,8 +188,19 @@ pub struct PushConfig {
     pub webpush: Option<WebPushConfig>,
     /// Apple Push Notification service.
     pub apns: Option<ApnsConfig>,
+    /// Windows Push Notification Services.
+    pub wns: Option<WnsConfig>,
     /// An extra CA (PEM) the senders trust: a deployment's egress proxy, or the loopback fakes.
     pub extra_ca_pem: Option<Vec<u8>>,
+}
+
+/// Windows Push Notification Services.
+#[derive(Clone, Debug)]
+pub struct WnsConfig {
+    /// Client credentials.
+    pub credentials: crate::push::wns::WnsCredentials,
+    /// Channel URI hosts pushed to (they and their subdomains); default `notify.windows.com`.
+    pub channel_hosts: Vec<String>,
 }
 
 /// Apple Push Notification service.

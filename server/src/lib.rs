@@ -365,6 +365,15 @@ fn push_providers(config: &config::PushConfig) -> Result<push::Providers, Server
             .map_err(|e| ServerError::of(ErrorKind::Config, e))?;
         providers.push(Box::new(sender));
     }
+    if let Some(wns) = &config.wns {
+        let http = push::http_client(config.extra_ca_pem.as_deref())
+            .map_err(|e| ServerError::of(ErrorKind::Config, format!("push HTTP client: {e}")))?;
+        providers.push(Box::new(push::wns::Wns::new(
+            wns.credentials.clone(),
+            wns.channel_hosts.clone(),
+            http,
+        )));
+    }
     if let Some(webpush) = &config.webpush {
         let http = push::http_client(config.extra_ca_pem.as_deref())
             .map_err(|e| ServerError::of(ErrorKind::Config, format!("push HTTP client: {e}")))?;

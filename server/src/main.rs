@@ -15,6 +15,7 @@ use clap::Parser;
 use latchkey_protocol::wire::PinSource;
 use latchkey_server::config::{
     ApnsConfig, Config, FcmConfig, MailConfig, Policy, PushConfig, SecretText, WebPushConfig,
+    WnsConfig,
 };
 
 /// The Latchkey reference server (HTTPS only).
@@ -119,6 +120,25 @@ struct Args {
         default_value = "https://api.push.apple.com"
     )]
     apns_endpoint: String,
+    /// The WNS client id (package SID or Azure application id): push to Windows devices.
+    #[arg(long, env = "LATCHKEY_WNS_CLIENT_ID")]
+    wns_client_id: Option<String>,
+    /// The WNS client secret (prefer the environment variable).
+    #[arg(long, env = "LATCHKEY_WNS_CLIENT_SECRET", hide_env_values = true)]
+    wns_client_secret: Option<SecretText>,
+    /// WNS's token endpoint.
+    #[arg(
+        long,
+        env = "LATCHKEY_WNS_TOKEN_URI",
+        default_value = "https://login.live.com/accesstoken.srf"
+    )]
+    wns_token_uri: String,
+    /// The WNS OAuth scope.
+    #[arg(long, env = "LATCHKEY_WNS_SCOPE", default_value = "notify.windows.com")]
+    wns_scope: String,
+    /// A host channel URIs may be on (repeatable; default notify.windows.com).
+    #[arg(long)]
+    wns_channel_host: Vec<String>,
     /// An extra CA (PEM) the push senders trust (an egress proxy).
     #[arg(long, env = "LATCHKEY_PUSH_CA")]
     push_ca: Option<std::path::PathBuf>,
@@ -182,10 +202,32 @@ fn push_config(args: &Args) -> Result<PushConfig, String> {
                     .into(),
             ),
         };
+    let wns = match (&args.wns_client_id, &args.wns_client_secret) {
+        (None, None) => None,
+        (Some(id), Some(secret)) => Some(WnsConfig {
+            credentials: latchkey_server::push::wns::WnsCredentials {
+                client_id: id.clone(),
+                // EXPOSE: the secret moves from the flag into the sender's configuration.
+                client_secret: zeroize::Zeroizing::new(secret.expose_secret().to_owned()),
+                token_uri: args.wns_token_uri.clone(),
+                scope: args.wns_scope.clone(),
+            },
+            channel_hosts: if args.wns_channel_host.is_empty() {
+                latchkey_server::push::wns::DEFAULT_CHANNEL_HOSTS
+                    .iter()
+                    .map(|h| (*h).to_owned())
+                    .collect()
+            } else {
+                args.wns_channel_host.clone()
+            },
+        }),
+        _ => return Err("WNS needs --wns-client-id and --wns-client-secret together".into()),
+    };
     Ok(PushConfig {
         fcm,
         webpush,
         apns,
+        wns,
         extra_ca_pem: args.push_ca.as_deref().map(read).transpose()?,
     })
 }

@@ -592,3 +592,100 @@ async fn apns_jwt_not_reminted_too_often() {
     assert!(fake.refusals().is_empty(), "{:?}", fake.refusals());
     server.stop().await;
 }
+
+async fn wns_server(fake: &latchkey_test_support::wns::WnsFake) -> TestServer {
+    use latchkey_test_support::wns::{CLIENT_ID, CLIENT_SECRET, SCOPE};
+    let credentials = latchkey_server::push::wns::WnsCredentials {
+        client_id: CLIENT_ID.into(),
+        client_secret: zeroize::Zeroizing::new(CLIENT_SECRET.into()),
+        token_uri: format!("{}/accesstoken.srf", fake.url),
+        scope: SCOPE.into(),
+    };
+    let ca = fake.ca_pem.clone();
+    TestServer::start_config(Backend::Sqlite, move |config| {
+        config.push = PushConfig {
+            wns: Some(latchkey_server::config::WnsConfig {
+                credentials,
+                // The fake's host stands in for notify.windows.com.
+                channel_hosts: vec!["localhost".into()],
+            }),
+            extra_ca_pem: Some(ca),
+            ..PushConfig::default()
+        };
+    })
+    .await
+}
+
+fn wns_target(channel: &str) -> SetPushTarget {
+    SetPushTarget {
+        target: Some(PushTarget {
+            kind: PushKind::Wns,
+            token: channel.into(),
+            p256dh: None,
+            auth: None,
+        }),
+    }
+}
+
+/// Channel URIs are pushed to only on WNS's hosts: another host is refused when a device
+/// registers it, and never contacted if one is in the database anyway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn wns_channel_host_allow_list() {
+    let fake = latchkey_test_support::wns::WnsFake::start().await;
+    let server = wns_server(&fake).await;
+    let (_, device) = enrolled(&server, "win@example.org", "4831").await;
+    for (channel, why) in [
+        (
+            "https://169.254.169.254/latest/meta-data/".to_owned(),
+            "does not push to that wns address",
+        ),
+        (
+            "https://localhost.evil.example/w/1".to_owned(),
+            "does not push to that wns address",
+        ),
+        (
+            fake.channel().replace("https://", "http://"),
+            "must be an https URL",
+        ),
+    ] {
+        let err = device
+            .call(wns_target(&channel))
+            .await
+            .expect_err("refused");
+        assert!(format!("{err:?}").contains(why), "{channel}: {err:?}");
+    }
+    // A good channel: a raw notification with the challenge id only.
+    device
+        .call(wns_target(&fake.channel()))
+        .await
+        .expect("register");
+    Browser::sign_in(&server, "win@example.org", PASSWORD).await;
+    until("the push", || fake.accepted().len() == 1).await;
+    let listed = device.pending(0).await;
+    assert_eq!(
+        fake.accepted()[0],
+        serde_json::json!({ "challenge": listed[0].to_string() })
+    );
+    assert!(fake.refusals().is_empty(), "{:?}", fake.refusals());
+    // A channel outside the list that reached the database (an older allow-list): refused at
+    // send time, the host never contacted.
+    let posts = fake.posts();
+    sqlx::query("UPDATE push_targets SET token = $1")
+        .bind("https://127.0.0.1:9/w/1")
+        .execute(&server.state.db)
+        .await
+        .expect("update");
+    Browser::sign_in(&server, "win@example.org", PASSWORD).await;
+    wait_jobs(&server, "refused", |j| j.len() == 2 && j[1].0 == "refused").await;
+    assert_eq!(fake.posts(), posts);
+    // 410: the channel expired and is dropped; the access token was fetched once.
+    device
+        .call(wns_target(&fake.channel()))
+        .await
+        .expect("register");
+    fake.script([410]);
+    Browser::sign_in(&server, "win@example.org", PASSWORD).await;
+    wait_jobs(&server, "gone", |j| j.len() == 3 && j[2].0 == "gone").await;
+    assert_eq!(fake.token_requests(), 1, "the access token is cached");
+    server.stop().await;
+}

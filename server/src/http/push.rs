@@ -27,11 +27,20 @@ async fn set_target(
     let target = request.body.target.as_ref();
     if let Some(t) = target {
         t.check().map_err(ServerError::bad_request)?;
-        if !state.providers.serves(t.kind) {
-            return Err(ServerError::bad_request(format!(
+        match state.providers.get(t.kind) {
+            None => {
+                return Err(ServerError::bad_request(format!(
                 "this server does not push through {}; sign-in requests still arrive by long-poll",
                 t.kind.as_str()
-            )));
+            )))
+            }
+            Some(provider) if !provider.accepts(&t.token) => {
+                return Err(ServerError::bad_request(format!(
+                    "this server does not push to that {} address",
+                    t.kind.as_str()
+                )))
+            }
+            Some(_) => {}
         }
     }
     let device = requests::authenticate(&state, &request, &[states::ACTIVE]).await?;

@@ -11,6 +11,7 @@
 //!   exponential backoff with jitter, `Retry-After`, and gives up when the challenge expires.
 //! - [`fcm`]: Firebase Cloud Messaging HTTP v1.
 //! - [`apns`]: Apple Push Notification service (HTTP/2, token auth).
+//! - [`wns`]: Windows Push Notification Services (raw notifications).
 //! - [`webpush`]: Web Push / UnifiedPush (RFC 8030, 8291, 8292).
 
 pub mod apns;
@@ -19,6 +20,7 @@ pub mod outbox;
 pub mod sender;
 pub mod targets;
 pub mod webpush;
+pub mod wns;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -92,6 +94,11 @@ pub type Sending<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
 pub trait Provider: Send + Sync {
     /// Which targets it serves.
     fn kind(&self) -> PushKind;
+    /// Whether a device may register `token` with this provider (WNS: only channel URIs on
+    /// its hosts).
+    fn accepts(&self, _token: &str) -> bool {
+        true
+    }
     /// Sends one push.
     fn send<'a>(&'a self, delivery: Delivery<'a>) -> Sending<'a>;
 }

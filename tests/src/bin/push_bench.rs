@@ -36,6 +36,8 @@ async fn run(backend: Backend, name: &'static str, rounds: usize) -> Vec<Row> {
     let server = latchkey_e2e::server::TestServer::start_config(backend, move |config| {
         config.policy = Policy {
             max_pending_pushes: i64::MAX,
+            registrations_per_ip: i64::MAX,
+            login_attempts: i64::MAX,
             ..Policy::default()
         };
         config.push = PushConfig {

@@ -63,6 +63,7 @@ pub fn postgres_url() -> Option<String> {
 pub mod apns;
 pub mod fcm;
 pub mod webpush;
+pub mod wns;
 
 pub struct TestServer {
     pub running: Option<latchkey_server::Running>,

@@ -1,0 +1,240 @@
+//! Windows Push Notification Services: an OAuth client-credentials access token (cached until
+//! a minute before it expires, refreshed once on a 401), then a raw notification
+//! (`X-WNS-Type: wns/raw`) to the device's channel URI whose body is `{"challenge":"<id>"}`.
+//! Channel URIs come from devices: only hosts on the allow-list (by default WNS's own,
+//! `*.notify.windows.com`) are ever contacted — an SSRF guard.
+
+use std::time::{Duration, SystemTime};
+
+use latchkey_protocol::wire::PushKind;
+use serde::Deserialize;
+
+use super::{retry_after, Delivery, Outcome, Provider, Sending};
+
+/// WNS's channel hosts end in one of these by default.
+pub const DEFAULT_CHANNEL_HOSTS: &[&str] = &["notify.windows.com"];
+
+/// Client credentials.
+#[derive(Clone)]
+pub struct WnsCredentials {
+    /// The package SID or Azure application id.
+    pub client_id: String,
+    /// The client secret.
+    pub client_secret: zeroize::Zeroizing<String>,
+    /// Where tokens come from (`https://login.live.com/accesstoken.srf`, or the Azure AD
+    /// tenant's token endpoint).
+    pub token_uri: String,
+    /// The OAuth scope (`notify.windows.com`, or `https://wns.windows.com/.default`).
+    pub scope: String,
+}
+
+impl std::fmt::Debug for WnsCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WnsCredentials")
+            .field("client_id", &self.client_id)
+            .field("token_uri", &self.token_uri)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    expires_in: u64,
+}
+
+/// Whether `host` is `allowed` or a subdomain of it.
+fn host_allowed(host: &str, allow: &[String]) -> bool {
+    let host = host.to_ascii_lowercase();
+    allow.iter().any(|a| {
+        let a = a.to_ascii_lowercase();
+        host == a || host.ends_with(&format!(".{a}"))
+    })
+}
+
+/// Whether a channel URI may be pushed to: `https` on an allowed host.
+pub fn channel_allowed(uri: &str, allow: &[String]) -> bool {
+    reqwest::Url::parse(uri).is_ok_and(|u| {
+        u.scheme() == "https" && u.host_str().is_some_and(|h| host_allowed(h, allow))
+    })
+}
+
+/// The WNS sender.
+pub struct Wns {
+    credentials: WnsCredentials,
+    channel_hosts: Vec<String>,
+    http: reqwest::Client,
+    token: tokio::sync::Mutex<Option<(String, u64)>>,
+}
+
+impl Wns {
+    /// A sender that pushes only to channel URIs on `channel_hosts` (or their subdomains).
+    pub fn new(
+        credentials: WnsCredentials,
+        channel_hosts: Vec<String>,
+        http: reqwest::Client,
+    ) -> Self {
+        Self {
+            credentials,
+            channel_hosts,
+            http,
+            token: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// Whether this sender would push to `uri` (checked when a device registers it, too).
+    pub fn allows(&self, uri: &str) -> bool {
+        channel_allowed(uri, &self.channel_hosts)
+    }
+
+    async fn access_token(&self, now: u64, fresh: bool) -> Result<String, Outcome> {
+        let mut cached = self.token.lock().await;
+        if let Some((token, until)) = &*cached {
+            if !fresh && now < *until {
+                return Ok(token.clone());
+            }
+        }
+        let answer = self
+            .http
+            .post(&self.credentials.token_uri)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", self.credentials.client_id.as_str()),
+                // EXPOSE: the client secret authenticates this server to WNS's token endpoint.
+                ("client_secret", self.credentials.client_secret.as_str()),
+                ("scope", self.credentials.scope.as_str()),
+            ])
+            .send()
+            .await
+            .map_err(|e| Outcome::Retry {
+                after: None,
+                reason: format!("WNS token endpoint: {e}"),
+            })?;
+        let status = answer.status();
+        if !status.is_success() {
+            let reason = format!("WNS token endpoint answered {status}");
+            return Err(if status.is_server_error() || status.as_u16() == 429 {
+                Outcome::Retry {
+                    after: None,
+                    reason,
+                }
+            } else {
+                Outcome::Refused(reason)
+            });
+        }
+        let token: TokenResponse = answer.json().await.map_err(|e| Outcome::Retry {
+            after: None,
+            reason: format!("WNS token endpoint: {e}"),
+        })?;
+        *cached = Some((
+            token.access_token.clone(),
+            now + token.expires_in.saturating_sub(60),
+        ));
+        Ok(token.access_token)
+    }
+
+    async fn send_once(&self, delivery: &Delivery<'_>, fresh: bool) -> Outcome {
+        let token = match self.access_token(delivery.now, fresh).await {
+            Ok(token) => token,
+            Err(outcome) => return outcome,
+        };
+        let body = serde_json::json!({ "challenge": delivery.challenge.to_string() }).to_string();
+        let answer = self
+            .http
+            .post(&delivery.target.token)
+            .bearer_auth(token)
+            .header("X-WNS-Type", "wns/raw")
+            .header("Content-Type", "application/octet-stream")
+            .header("X-WNS-TTL", delivery.ttl_secs.to_string())
+            .header("X-WNS-RequestForStatus", "true")
+            .body(body)
+            .send()
+            .await;
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(e) => {
+                return Outcome::Retry {
+                    after: None,
+                    reason: format!("WNS: {e}"),
+                }
+            }
+        };
+        let status = answer.status().as_u16();
+        let after = retry_after(answer.headers(), SystemTime::now());
+        match status {
+            200 => Outcome::Sent,
+            401 => Outcome::Retry {
+                after: Some(Duration::ZERO),
+                reason: "WNS: access token refused (401)".into(),
+            },
+            404 | 410 => Outcome::Gone(format!("WNS {status}: channel gone")),
+            406 | 429 | 500..=599 => Outcome::Retry {
+                after,
+                reason: format!("WNS {status}"),
+            },
+            _ => Outcome::Refused(format!("WNS {status}")),
+        }
+    }
+}
+
+impl Provider for Wns {
+    fn kind(&self) -> PushKind {
+        PushKind::Wns
+    }
+
+    fn accepts(&self, token: &str) -> bool {
+        self.allows(token)
+    }
+
+    fn send<'a>(&'a self, delivery: Delivery<'a>) -> Sending<'a> {
+        Box::pin(async move {
+            if !self.allows(&delivery.target.token) {
+                return Outcome::Refused("WNS channel URI outside the allowed hosts".into());
+            }
+            match self.send_once(&delivery, false).await {
+                Outcome::Retry {
+                    after: Some(after),
+                    reason,
+                } if after.is_zero() => match self.send_once(&delivery, true).await {
+                    Outcome::Retry { after: Some(a), .. } if a.is_zero() => Outcome::Retry {
+                        after: None,
+                        reason,
+                    },
+                    other => other,
+                },
+                other => other,
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_hosts() {
+        let allow = vec!["notify.windows.com".to_owned()];
+        assert!(channel_allowed(
+            "https://wns2-by3p.notify.windows.com/w/?token=AwY",
+            &allow
+        ));
+        assert!(!channel_allowed(
+            "http://wns2-by3p.notify.windows.com/w/",
+            &allow
+        ));
+        assert!(!channel_allowed(
+            "https://notify.windows.com.evil.example/w/",
+            &allow
+        ));
+        assert!(!channel_allowed(
+            "https://evilnotify.windows.com/w/",
+            &allow
+        ));
+        assert!(!channel_allowed(
+            "https://169.254.169.254/latest/meta-data",
+            &allow
+        ));
+        assert!(!channel_allowed("not a url", &allow));
+    }
+}
