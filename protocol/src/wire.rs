@@ -736,7 +736,8 @@ impl PushKind {
 }
 
 /// Where to push a device. The push itself only ever carries an opaque challenge id (P4).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Its `Debug` shows the kind only: a token wakes the device, the auth secret decrypts.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushTarget {
     /// The service.
     pub kind: PushKind,
@@ -756,6 +757,14 @@ pub struct PushTarget {
         with = "crate::b64::opt_vec"
     )]
     pub auth: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for PushTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PushTarget")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PushTarget {
@@ -786,6 +795,13 @@ impl PushTarget {
             }
             PushKind::Wns if !self.token.starts_with("https://") => {
                 return Err("a WNS channel URI must be an https URL");
+            }
+            // It goes into the APNs request path: hex only.
+            PushKind::Apns
+                if !(64..=200).contains(&self.token.len())
+                    || !self.token.bytes().all(|b| b.is_ascii_hexdigit()) =>
+            {
+                return Err("an APNs device token is 64 to 200 hexadecimal digits");
             }
             _ if self.p256dh.is_some() || self.auth.is_some() => {
                 return Err("only Web Push targets carry keys");
@@ -820,6 +836,21 @@ impl RequestBody for SetPushTarget {
                 .opt(t.auth.as_deref()),
         }
     }
+}
+
+/// Where a device asks which push services a server uses (`GET`, no envelope): it registers a
+/// target only for one of them, and subscribes to Web Push with the server's VAPID key.
+pub const PUSH_CONFIG_PATH: &str = "/api/v1/push/config";
+
+/// The answer at [`PUSH_CONFIG_PATH`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushConfigResponse {
+    /// The services this server pushes through (none: long-poll only).
+    pub services: Vec<PushKind>,
+    /// The VAPID public key (uncompressed P-256, base64url) a Web Push subscription must name
+    /// as its `applicationServerKey`; present when Web Push is among the services.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webpush_vapid_key: Option<String>,
 }
 
 /// The server's answer to [`SetPushTarget`].

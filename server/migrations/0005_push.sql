@@ -19,6 +19,7 @@ CREATE TABLE push_jobs (
     created_ms   BIGINT NOT NULL,
     expires_at   BIGINT NOT NULL,           -- the challenge's expiry, unix seconds
     next_ms      BIGINT NOT NULL,           -- not tried before (unix ms); a claim leases it forward
+    claim        TEXT NOT NULL DEFAULT '',  -- the current claim: only its holder records an outcome
     attempts     BIGINT NOT NULL DEFAULT 0,
     state        TEXT NOT NULL,             -- pending | sent | refused | gone | expired | untargeted
     outcome      TEXT NOT NULL DEFAULT '',  -- the provider's last answer, for operators (no token)

@@ -237,6 +237,11 @@ pub(crate) async fn remove_device_in(
     let Some(row) = removed else {
         return Ok(None);
     };
+    // A removed device is never woken again: its push address goes with its keys.
+    sqlx::query("DELETE FROM push_targets WHERE device_id = $1")
+        .bind(device_id)
+        .execute(&mut **tx)
+        .await?;
     let id = latchkey_protocol::types::DeviceId::parse(device_id);
     audit::record_in(
         &mut **tx,

@@ -137,6 +137,8 @@ pub async fn sweep_expired_enrolments(state: &AppState) -> Result<u64, ServerErr
     let swept = devices::sweep_expired(state).await?;
     // Registration links are swept with them (same timer): an expired one is only dead weight.
     accounts::sweep_registrations(state).await?;
+    // Finished push jobs are kept a week for operators, then dropped.
+    push::outbox::sweep(state, state.clock.now_millis() - 7 * 24 * 3600 * 1000).await?;
     Ok(swept)
 }
 
@@ -375,7 +377,14 @@ fn push_providers(config: &config::PushConfig) -> Result<push::Providers, Server
         )));
     }
     if let Some(webpush) = &config.webpush {
-        let http = push::http_client(config.extra_ca_pem.as_deref())
+        // Endpoints come from devices: resolved through the guard, never through a proxy.
+        let http = push::http_client_builder(config.extra_ca_pem.as_deref())
+            .map_err(|e| ServerError::of(ErrorKind::Config, format!("push HTTP client: {e}")))?
+            .no_proxy()
+            .dns_resolver(Arc::new(push::webpush::GuardedResolver {
+                allow_hosts: webpush.allow_hosts.clone(),
+            }))
+            .build()
             .map_err(|e| ServerError::of(ErrorKind::Config, format!("push HTTP client: {e}")))?;
         let sender = push::webpush::WebPush::new(
             // EXPOSE: the VAPID key signs the Web Push authorization.

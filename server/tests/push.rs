@@ -226,7 +226,7 @@ async fn push_targets_are_checked_and_dropped_on_request() {
         (
             PushTarget {
                 kind: PushKind::Apns,
-                token: "ab12".into(),
+                token: "ab".repeat(32),
                 p256dh: None,
                 auth: None,
             },
@@ -429,6 +429,13 @@ async fn push_outbox_survives_a_restart() {
 }
 
 async fn webpush_server(fake: &latchkey_test_support::webpush::WebPushFake) -> TestServer {
+    webpush_server_allowing(fake, vec!["localhost".into()]).await
+}
+
+async fn webpush_server_allowing(
+    fake: &latchkey_test_support::webpush::WebPushFake,
+    allow_hosts: Vec<String>,
+) -> TestServer {
     let ca = fake.ca_pem.clone();
     let mut vapid = [0u8; 32];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut vapid);
@@ -439,7 +446,7 @@ async fn webpush_server(fake: &latchkey_test_support::webpush::WebPushFake) -> T
                 vapid_private: zeroize::Zeroizing::new(vapid.to_vec()),
                 subject: "mailto:ops@example.org".into(),
                 // The fake is on loopback; everything else internal stays refused.
-                allow_hosts: vec!["localhost".into()],
+                allow_hosts,
             }),
             extra_ca_pem: Some(ca),
             ..PushConfig::default()
@@ -489,15 +496,32 @@ async fn webpush_endpoints_inside_the_network_are_refused() {
     let server = webpush_server(&fake).await;
     let (_, device) = enrolled(&server, "ssrf@example.org", "4831").await;
     let sub = fake.subscribe();
-    // The same fake, reached by an address instead of the allowed host name.
-    let port = fake.url.rsplit(':').next().expect("port").to_owned();
-    let mut target = webpush_target(&sub);
-    if let Some(t) = target.target.as_mut() {
-        t.token = sub.endpoint.replace("localhost", "127.0.0.1");
-        assert!(t.token.contains(&port));
+    // The same fake by address, or with credentials in the URL: refused when registered.
+    for endpoint in [
+        sub.endpoint.replace("localhost", "127.0.0.1"),
+        sub.endpoint.replace("localhost", "[::1]"),
+        sub.endpoint
+            .replace("https://localhost", "https://a:b@localhost"),
+        "https://169.254.169.254/latest/meta-data/".into(),
+    ] {
+        let mut target = webpush_target(&sub);
+        if let Some(t) = target.target.as_mut() {
+            t.token = endpoint.clone();
+        }
+        let err = device.call(target).await.expect_err("refused");
+        assert!(
+            format!("{err:?}").contains("does not push to that webpush address"),
+            "{endpoint}: {err:?}"
+        );
     }
-    device.call(target).await.expect("register");
-    Browser::sign_in(&server, "ssrf@example.org", PASSWORD).await;
+    server.stop().await;
+
+    // A name that resolves inside the network (`localhost`, on a server that does not allow
+    // it): accepted as a name, refused when resolved at send time, never contacted.
+    let server = webpush_server_allowing(&fake, Vec::new()).await;
+    let (_, device) = enrolled(&server, "ssrf2@example.org", "4831").await;
+    device.call(webpush_target(&sub)).await.expect("register");
+    Browser::sign_in(&server, "ssrf2@example.org", PASSWORD).await;
     wait_jobs(&server, "refused", |j| j.len() == 1 && j[0].0 == "refused").await;
     assert_eq!(fake.posts(), 0, "never contacted");
     server.stop().await;
@@ -687,5 +711,65 @@ async fn wns_channel_host_allow_list() {
     Browser::sign_in(&server, "win@example.org", PASSWORD).await;
     wait_jobs(&server, "gone", |j| j.len() == 3 && j[2].0 == "gone").await;
     assert_eq!(fake.token_requests(), 1, "the access token is cached");
+    server.stop().await;
+}
+
+/// A token of another Firebase project: refused, never retried, in the account's security
+/// events; and devices learn which services the server pushes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sender_id_mismatch_is_audited_not_retried() {
+    let fake = FcmFake::start().await;
+    let server = server_with(&fake, Backend::Sqlite).await;
+    let config: latchkey_protocol::wire::PushConfigResponse = server
+        .client()
+        .get(format!("{}api/v1/push/config", server.url))
+        .send()
+        .await
+        .expect("config")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(config.services, vec![PushKind::Fcm]);
+    assert_eq!(config.webpush_vapid_key, None);
+    let (_, device) = enrolled(&server, "other@example.org", "4831").await;
+    device
+        .call(fcm_target("fcm-token-other-project"))
+        .await
+        .expect("register");
+    fake.script([Scripted::Error(403, "SENDER_ID_MISMATCH", None)]);
+    Browser::sign_in(&server, "other@example.org", PASSWORD).await;
+    wait_jobs(&server, "refused", |j| j.len() == 1 && j[0].0 == "refused").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(fake.sends(), 1, "not retried");
+    let events: Vec<String> = sqlx::query("SELECT detail FROM audit WHERE event = 'push_refused'")
+        .fetch_all(&server.state.db)
+        .await
+        .expect("audit")
+        .iter()
+        .map(|r| r.get("detail"))
+        .collect();
+    assert_eq!(events.len(), 1, "{events:?}");
+    // Fixed words in the person's security events: the provider's own text stays in the log.
+    assert_eq!(events[0], "fcm");
+    server.stop().await;
+}
+
+/// A removed device is never pushed again: its target goes with its keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_removed_device_loses_its_push_target() {
+    let fake = FcmFake::start().await;
+    let server = server_with(&fake, Backend::Sqlite).await;
+    let (_, mut device) = enrolled(&server, "removed@example.org", "4831").await;
+    device
+        .call(fcm_target("fcm-token-removed"))
+        .await
+        .expect("register");
+    device.remove("4831").await.expect("remove");
+    let targets: i64 = sqlx::query("SELECT COUNT(*) AS n FROM push_targets")
+        .fetch_one(&server.state.db)
+        .await
+        .expect("count")
+        .get("n");
+    assert_eq!(targets, 0);
     server.stop().await;
 }

@@ -1,13 +1,14 @@
-//! The device registers, rotates or drops its push target — parsed and authenticated here,
-//! stored by [`crate::push::targets`].
+//! The device asks which push services the server uses, and registers, rotates or drops its
+//! push target — parsed and authenticated here, stored by [`crate::push::targets`].
 
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use latchkey_protocol::wire::{
-    DeviceRequest, RequestBody as _, SetPushTarget, SetPushTargetResponse,
+    DeviceRequest, PushConfigResponse, RequestBody as _, SetPushTarget, SetPushTargetResponse,
+    PUSH_CONFIG_PATH,
 };
 
 use super::error::ApiResult;
@@ -17,7 +18,14 @@ use crate::{push, requests, AppState};
 
 /// Push routes.
 pub fn router() -> Router<Arc<AppState>> {
-    Router::new().route(SetPushTarget::PATH, post(set_target))
+    Router::new()
+        .route(SetPushTarget::PATH, post(set_target))
+        .route(PUSH_CONFIG_PATH, get(config))
+}
+
+/// The services this server pushes through, and its VAPID key.
+async fn config(State(state): State<Arc<AppState>>) -> Json<PushConfigResponse> {
+    Json(state.providers.describe())
 }
 
 async fn set_target(

@@ -4,7 +4,7 @@
 //! re-minting more often than every 20 minutes). A visible alert that says only that a sign-in
 //! request is waiting, plus the challenge id: the service name is never in the push.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use latchkey_protocol::wire::PushKind;
 use serde::Serialize;
@@ -131,7 +131,7 @@ impl Apns {
             Err(e) => {
                 return Outcome::Retry {
                     after: None,
-                    reason: format!("APNs: {e}"),
+                    reason: format!("APNs: {}", e.without_url()),
                 }
             }
         };
@@ -159,10 +159,9 @@ impl Apns {
             (400, "BadDeviceToken" | "DeviceTokenNotForTopic") => {
                 Outcome::Gone(format!("APNs {reason}"))
             }
-            (403, "ExpiredProviderToken" | "InvalidProviderToken") => Outcome::Retry {
-                after: Some(Duration::ZERO),
-                reason: format!("APNs {reason}"),
-            },
+            (403, "ExpiredProviderToken" | "InvalidProviderToken") => {
+                Outcome::AuthRefused(format!("APNs {reason}"))
+            }
             (429 | 500..=599, _) => Outcome::Retry {
                 after,
                 reason: format!("APNs {status} {reason}"),
@@ -181,11 +180,8 @@ impl Provider for Apns {
         Box::pin(async move {
             match self.send_once(&delivery, false).await {
                 // A refused provider token: a new one (if the old is old enough), once.
-                Outcome::Retry {
-                    after: Some(after),
-                    reason,
-                } if after.is_zero() => match self.send_once(&delivery, true).await {
-                    Outcome::Retry { after: Some(a), .. } if a.is_zero() => Outcome::Retry {
+                Outcome::AuthRefused(_) => match self.send_once(&delivery, true).await {
+                    Outcome::AuthRefused(reason) => Outcome::Retry {
                         after: None,
                         reason,
                     },

@@ -3,7 +3,7 @@
 //! refreshed once on a 401), and `POST {endpoint}/v1/projects/{id}/messages:send` delivers a
 //! data-only, high-priority message whose only datum is the challenge id.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use latchkey_protocol::wire::PushKind;
 use serde::{Deserialize, Serialize};
@@ -93,12 +93,13 @@ impl Fcm {
         })
     }
 
-    /// A valid access token: the cached one, or a new one (always new when `fresh`).
-    async fn access_token(&self, fresh: bool) -> Result<String, Outcome> {
+    /// A valid access token: the cached one, or a new one when it expired or is the one FCM
+    /// just `refused` (another send may have replaced it already: then that one is used).
+    async fn access_token(&self, refused: Option<&str>) -> Result<String, Outcome> {
         let mut cached = self.token.lock().await;
         let now = unix_now();
         if let Some((token, until)) = &*cached {
-            if !fresh && now < *until {
+            if now < *until && refused != Some(token.as_str()) {
                 return Ok(token.clone());
             }
         }
@@ -124,7 +125,7 @@ impl Fcm {
             .await
             .map_err(|e| Outcome::Retry {
                 after: None,
-                reason: format!("FCM token endpoint: {e}"),
+                reason: format!("FCM token endpoint: {}", e.without_url()),
             })?;
         let status = answer.status();
         if !status.is_success() {
@@ -141,7 +142,7 @@ impl Fcm {
         }
         let token: TokenResponse = answer.json().await.map_err(|e| Outcome::Retry {
             after: None,
-            reason: format!("FCM token endpoint: {e}"),
+            reason: format!("FCM token endpoint: {}", e.without_url()),
         })?;
         // Used until a minute before it expires.
         let until = now + token.expires_in.saturating_sub(60);
@@ -149,12 +150,15 @@ impl Fcm {
         Ok(token.access_token)
     }
 
+    /// One send with the current access token (or a new one if `refused` is the current one);
+    /// the outcome and the token used.
     async fn send_once(
         &self,
         delivery: &Delivery<'_>,
-        fresh_token: bool,
-    ) -> Result<Outcome, Outcome> {
-        let token = self.access_token(fresh_token).await?;
+        refused: Option<&str>,
+    ) -> Result<(Outcome, String), Outcome> {
+        let token = self.access_token(refused).await?;
+        let used = token.clone();
         let body = serde_json::json!({
             "message": {
                 "token": delivery.target.token,
@@ -179,23 +183,24 @@ impl Fcm {
             .await
             .map_err(|e| Outcome::Retry {
                 after: None,
-                reason: format!("FCM: {e}"),
+                reason: format!("FCM: {}", e.without_url()),
             })?;
         let status = answer.status().as_u16();
         let after = retry_after(answer.headers(), SystemTime::now());
         if status == 200 {
-            return Ok(Outcome::Sent);
+            return Ok((Outcome::Sent, used));
         }
         let text = answer.text().await.unwrap_or_default();
         let code = error_code(&text);
-        Ok(match (status, code.as_deref()) {
-            (401, _) => Outcome::Retry {
-                after: Some(Duration::ZERO),
-                reason: "FCM: access token refused (401)".into(),
-            },
-            (404, _) | (_, Some("UNREGISTERED")) => {
-                Outcome::Gone(format!("FCM {status} UNREGISTERED"))
-            }
+        let outcome = match (status, code.as_deref()) {
+            (401, _) => Outcome::AuthRefused("FCM: access token refused (401)".into()),
+            (_, Some("UNREGISTERED")) => Outcome::Gone(format!("FCM {status} UNREGISTERED")),
+            // A 404 without UNREGISTERED is a wrong project or endpoint, not a gone token:
+            // dropping every device's target over it would be a disaster.
+            (404, _) => Outcome::Refused(format!(
+                "FCM 404 {}: check the project id and --fcm-endpoint",
+                code.unwrap_or_default()
+            )),
             (403, Some("SENDER_ID_MISMATCH")) | (_, Some("SENDER_ID_MISMATCH")) => Outcome::Refused(
                 "FCM SENDER_ID_MISMATCH: the token belongs to another Firebase project (check the \
                  service account and the app's google-services.json)"
@@ -206,7 +211,8 @@ impl Fcm {
                 reason: format!("FCM {status} {}", code.unwrap_or_default()),
             },
             _ => Outcome::Refused(format!("FCM {status} {}", code.unwrap_or_default())),
-        })
+        };
+        Ok((outcome, used))
     }
 }
 
@@ -229,24 +235,18 @@ impl Provider for Fcm {
 
     fn send<'a>(&'a self, delivery: Delivery<'a>) -> Sending<'a> {
         Box::pin(async move {
-            let first = match self.send_once(&delivery, false).await {
-                Ok(outcome) | Err(outcome) => outcome,
-            };
-            match first {
+            match self.send_once(&delivery, None).await {
                 // A refused access token (revoked, clock skew): a new one, once.
-                Outcome::Retry {
-                    after: Some(after), ..
-                } if after.is_zero() => match self.send_once(&delivery, true).await {
-                    Ok(Outcome::Retry {
-                        after: Some(a),
-                        reason,
-                    }) if a.is_zero() => Outcome::Retry {
-                        after: None,
-                        reason,
-                    },
-                    Ok(outcome) | Err(outcome) => outcome,
-                },
-                other => other,
+                Ok((Outcome::AuthRefused(_), used)) => {
+                    match self.send_once(&delivery, Some(&used)).await {
+                        Ok((Outcome::AuthRefused(reason), _)) => Outcome::Retry {
+                            after: None,
+                            reason,
+                        },
+                        Ok((outcome, _)) | Err(outcome) => outcome,
+                    }
+                }
+                Ok((outcome, _)) | Err(outcome) => outcome,
             }
         })
     }

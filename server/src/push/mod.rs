@@ -85,6 +85,9 @@ pub enum Outcome {
     },
     /// Refused for good (bad request, wrong sender id): record it, do not retry.
     Refused(String),
+    /// The provider refused our access token (FCM/WNS 401, APNs expired provider token): the
+    /// provider gets a new one and tries once more; the sender treats it as a retry.
+    AuthRefused(String),
 }
 
 /// A future a provider returns.
@@ -94,6 +97,10 @@ pub type Sending<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
 pub trait Provider: Send + Sync {
     /// Which targets it serves.
     fn kind(&self) -> PushKind;
+    /// The VAPID public key devices subscribe with (Web Push only).
+    fn vapid_public_key(&self) -> Option<String> {
+        None
+    }
     /// Whether a device may register `token` with this provider (WNS: only channel URIs on
     /// its hosts).
     fn accepts(&self, _token: &str) -> bool {
@@ -118,6 +125,14 @@ impl Providers {
         self.0.iter().find(|p| p.kind() == kind).map(|p| &**p)
     }
 
+    /// What devices are told at `GET /api/v1/push/config`.
+    pub fn describe(&self) -> latchkey_protocol::wire::PushConfigResponse {
+        latchkey_protocol::wire::PushConfigResponse {
+            services: self.0.iter().map(|p| p.kind()).collect(),
+            webpush_vapid_key: self.0.iter().find_map(|p| p.vapid_public_key()),
+        }
+    }
+
     /// Whether this server pushes through `kind`.
     pub fn serves(&self, kind: PushKind) -> bool {
         self.get(kind).is_some()
@@ -130,6 +145,16 @@ impl Providers {
 /// # Errors
 /// The CA does not parse, or the client cannot be built.
 pub fn http_client(extra_ca_pem: Option<&[u8]>) -> Result<reqwest::Client, String> {
+    http_client_builder(extra_ca_pem)?
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// [`http_client`] before it is built (Web Push adds its own resolver).
+///
+/// # Errors
+/// The CA does not parse.
+pub fn http_client_builder(extra_ca_pem: Option<&[u8]>) -> Result<reqwest::ClientBuilder, String> {
     let mut builder = reqwest::Client::builder()
         .use_rustls_tls()
         .connect_timeout(Duration::from_secs(5))
@@ -139,7 +164,7 @@ pub fn http_client(extra_ca_pem: Option<&[u8]>) -> Result<reqwest::Client, Strin
         let cert = reqwest::Certificate::from_pem(pem).map_err(|e| e.to_string())?;
         builder = builder.add_root_certificate(cert);
     }
-    builder.build().map_err(|e| e.to_string())
+    Ok(builder)
 }
 
 /// A provider's `Retry-After` header (seconds or an HTTP date), capped at an hour.

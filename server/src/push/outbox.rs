@@ -40,6 +40,8 @@ pub struct Job {
     pub expires_at: i64,
     /// Tries so far.
     pub attempts: i64,
+    /// This claim (a sender whose lease ran out cannot record over the next holder).
+    pub claim: String,
 }
 
 /// Queues a push of `challenge` to `device` inside the transaction creating the challenge,
@@ -86,13 +88,16 @@ pub async fn enqueue_in(
 /// # Errors
 /// Storage.
 pub async fn claim(state: &AppState, now_ms: i64, limit: i64) -> Result<Vec<Job>, ServerError> {
+    let mut claim = [0u8; 16];
+    OsRng.fill_bytes(&mut claim);
+    let claim = latchkey_protocol::b64::encode(&claim);
     let lock = if state.postgres {
         " FOR UPDATE SKIP LOCKED"
     } else {
         ""
     };
     let sql = format!(
-        "UPDATE push_jobs SET next_ms = $1 WHERE id IN (SELECT id FROM push_jobs \
+        "UPDATE push_jobs SET next_ms = $1, claim = $5 WHERE id IN (SELECT id FROM push_jobs \
          WHERE state = $2 AND next_ms <= $3 ORDER BY next_ms LIMIT $4{lock}) \
          RETURNING id, challenge_id, device_id, expires_at, attempts"
     );
@@ -101,6 +106,7 @@ pub async fn claim(state: &AppState, now_ms: i64, limit: i64) -> Result<Vec<Job>
         .bind(job_states::PENDING)
         .bind(now_ms)
         .bind(limit)
+        .bind(&claim)
         .fetch_all(&state.db)
         .await?;
     rows.iter()
@@ -111,6 +117,7 @@ pub async fn claim(state: &AppState, now_ms: i64, limit: i64) -> Result<Vec<Job>
                 device: r.try_get("device_id")?,
                 expires_at: r.try_get("expires_at")?,
                 attempts: r.try_get("attempts")?,
+                claim: claim.clone(),
             })
         })
         .collect()
@@ -129,13 +136,15 @@ pub async fn finish(
 ) -> Result<(), ServerError> {
     sqlx::query(
         "UPDATE push_jobs SET state = $1, outcome = $2, done_ms = $3, attempts = $4 \
-         WHERE id = $5",
+         WHERE id = $5 AND claim = $6 AND state = $7",
     )
     .bind(final_state)
     .bind(outcome)
     .bind(now_ms)
     .bind(job.attempts + 1)
     .bind(&job.id)
+    .bind(&job.claim)
+    .bind(job_states::PENDING)
     .execute(&state.db)
     .await?;
     Ok(())
@@ -151,14 +160,32 @@ pub async fn retry(
     next_ms: i64,
     outcome: &str,
 ) -> Result<(), ServerError> {
-    sqlx::query("UPDATE push_jobs SET next_ms = $1, attempts = $2, outcome = $3 WHERE id = $4")
-        .bind(next_ms)
-        .bind(job.attempts + 1)
-        .bind(outcome)
-        .bind(&job.id)
+    sqlx::query(
+        "UPDATE push_jobs SET next_ms = $1, attempts = $2, outcome = $3 \
+         WHERE id = $4 AND claim = $5 AND state = $6",
+    )
+    .bind(next_ms)
+    .bind(job.attempts + 1)
+    .bind(outcome)
+    .bind(&job.id)
+    .bind(&job.claim)
+    .bind(job_states::PENDING)
+    .execute(&state.db)
+    .await?;
+    Ok(())
+}
+
+/// Deletes finished jobs older than `before_ms` (their outcomes are for operators, for a while).
+///
+/// # Errors
+/// Storage.
+pub async fn sweep(state: &AppState, before_ms: i64) -> Result<u64, ServerError> {
+    let done = sqlx::query("DELETE FROM push_jobs WHERE state <> $1 AND done_ms < $2")
+        .bind(job_states::PENDING)
+        .bind(before_ms)
         .execute(&state.db)
         .await?;
-    Ok(())
+    Ok(done.rows_affected())
 }
 
 /// When the next pending job is due (unix ms), if any.

@@ -65,9 +65,11 @@ pub async fn set(
 /// Storage.
 pub async fn get(state: &AppState, device: &str) -> Result<Option<(PushTarget, i64)>, ServerError> {
     let row = sqlx::query(
-        "SELECT kind, token, p256dh, auth, registered_at FROM push_targets WHERE device_id = $1",
+        "SELECT t.kind, t.token, t.p256dh, t.auth, t.registered_at FROM push_targets t \
+         JOIN devices d ON d.id = t.device_id WHERE t.device_id = $1 AND d.state = $2",
     )
     .bind(device)
+    .bind(crate::devices::states::ACTIVE)
     .fetch_optional(&state.db)
     .await?;
     let Some(row) = row else { return Ok(None) };
@@ -84,6 +86,20 @@ pub async fn get(state: &AppState, device: &str) -> Result<Option<(PushTarget, i
         };
         (target, registered_at)
     }))
+}
+
+/// The account `device` belongs to.
+///
+/// # Errors
+/// Storage.
+pub async fn account_of(state: &AppState, device: &str) -> Result<Option<AccountId>, ServerError> {
+    let row = sqlx::query("SELECT account_id FROM devices WHERE id = $1")
+        .bind(device)
+        .fetch_optional(&state.db)
+        .await?;
+    Ok(row
+        .and_then(|r| r.try_get::<String, _>("account_id").ok())
+        .and_then(|a| AccountId::parse(&a)))
 }
 
 /// Drops the target of `device` if it still is `token` (a provider said it is gone; a target

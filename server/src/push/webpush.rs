@@ -51,6 +51,9 @@ fn internal(ip: IpAddr) -> bool {
                 || v4.is_multicast()
                 || v4.is_documentation()
                 || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64 // 100.64/10, CGNAT
+                || v4.octets()[0] == 0 // 0/8
+                || v4.octets()[0] >= 240 // 240/4, reserved
+                || v4.octets()[0] == 198 && (v4.octets()[1] & 0xfe) == 18 // 198.18/15
         }
         IpAddr::V6(v6) => {
             v6.is_loopback()
@@ -58,9 +61,62 @@ fn internal(ip: IpAddr) -> bool {
                 || v6.is_multicast()
                 || (v6.segments()[0] & 0xfe00) == 0xfc00 // unique local
                 || (v6.segments()[0] & 0xffc0) == 0xfe80 // link local
+                || (v6.segments()[0] & 0xffc0) == 0xfec0 // site local
+                || v6.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0] // NAT64
+                || v6.segments()[0] == 0x2002 // 6to4
+                || v6.segments()[..6] == [0; 6] // IPv4-compatible
                 || v6.to_ipv4_mapped().is_some_and(|v4| internal(IpAddr::V4(v4)))
         }
     }
+}
+
+/// Resolves endpoint hosts for the Web Push client and drops internal addresses (unless the
+/// host is allowed by name): the address checked is the address connected to, so a name that
+/// answers a public address to the check and an internal one to the connection gets nowhere.
+pub struct GuardedResolver {
+    /// Hosts allowed to resolve to internal addresses.
+    pub allow_hosts: Vec<String>,
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        let allowed = self
+            .allow_hosts
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(&host));
+        Box::pin(async move {
+            let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| allowed || !internal(a.ip()))
+                .collect();
+            if addrs.is_empty() {
+                return Err(format!("{host} resolves to no public address").into());
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// Whether a device may register `endpoint`: an `https` URL whose host, when written as an
+/// address, is not internal (names are checked when resolved, at each send).
+pub fn endpoint_acceptable(endpoint: &str, allow_hosts: &[String]) -> bool {
+    let Ok(url) = reqwest::Url::parse(endpoint) else {
+        return false;
+    };
+    let literal = match url.host() {
+        Some(url::Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
+        Some(url::Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),
+        Some(url::Host::Domain(_)) => None,
+        None => return false,
+    };
+    url.scheme() == "https"
+        && url.username().is_empty()
+        && url.password().is_none()
+        && (literal.is_none_or(|ip| !internal(ip))
+            || allow_hosts
+                .iter()
+                .any(|h| url.host_str().is_some_and(|u| h.eq_ignore_ascii_case(u))))
 }
 
 impl WebPush {
@@ -138,6 +194,14 @@ impl Provider for WebPush {
         PushKind::Webpush
     }
 
+    fn vapid_public_key(&self) -> Option<String> {
+        Some(self.public_b64.clone())
+    }
+
+    fn accepts(&self, token: &str) -> bool {
+        endpoint_acceptable(token, &self.allow_hosts)
+    }
+
     fn send<'a>(&'a self, delivery: Delivery<'a>) -> Sending<'a> {
         Box::pin(async move {
             let target = delivery.target;
@@ -199,7 +263,7 @@ impl Provider for WebPush {
                 Err(e) => {
                     return Outcome::Retry {
                         after: None,
-                        reason: format!("Web Push: {e}"),
+                        reason: format!("Web Push: {}", e.without_url()),
                     }
                 }
             };

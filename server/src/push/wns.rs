@@ -4,7 +4,7 @@
 //! Channel URIs come from devices: only hosts on the allow-list (by default WNS's own,
 //! `*.notify.windows.com`) are ever contacted — an SSRF guard.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use latchkey_protocol::wire::PushKind;
 use serde::Deserialize;
@@ -87,10 +87,11 @@ impl Wns {
         channel_allowed(uri, &self.channel_hosts)
     }
 
-    async fn access_token(&self, now: u64, fresh: bool) -> Result<String, Outcome> {
+    /// The cached access token, or a new one when it expired or is the one WNS just `refused`.
+    async fn access_token(&self, now: u64, refused: Option<&str>) -> Result<String, Outcome> {
         let mut cached = self.token.lock().await;
         if let Some((token, until)) = &*cached {
-            if !fresh && now < *until {
+            if now < *until && refused != Some(token.as_str()) {
                 return Ok(token.clone());
             }
         }
@@ -108,7 +109,7 @@ impl Wns {
             .await
             .map_err(|e| Outcome::Retry {
                 after: None,
-                reason: format!("WNS token endpoint: {e}"),
+                reason: format!("WNS token endpoint: {}", e.without_url()),
             })?;
         let status = answer.status();
         if !status.is_success() {
@@ -124,7 +125,7 @@ impl Wns {
         }
         let token: TokenResponse = answer.json().await.map_err(|e| Outcome::Retry {
             after: None,
-            reason: format!("WNS token endpoint: {e}"),
+            reason: format!("WNS token endpoint: {}", e.without_url()),
         })?;
         *cached = Some((
             token.access_token.clone(),
@@ -133,11 +134,13 @@ impl Wns {
         Ok(token.access_token)
     }
 
-    async fn send_once(&self, delivery: &Delivery<'_>, fresh: bool) -> Outcome {
-        let token = match self.access_token(delivery.now, fresh).await {
+    /// One send; the outcome and the access token used.
+    async fn send_once(&self, delivery: &Delivery<'_>, refused: Option<&str>) -> (Outcome, String) {
+        let token = match self.access_token(delivery.now, refused).await {
             Ok(token) => token,
-            Err(outcome) => return outcome,
+            Err(outcome) => return (outcome, String::new()),
         };
+        let used = token.clone();
         let body = serde_json::json!({ "challenge": delivery.challenge.to_string() }).to_string();
         let answer = self
             .http
@@ -153,27 +156,28 @@ impl Wns {
         let answer = match answer {
             Ok(answer) => answer,
             Err(e) => {
-                return Outcome::Retry {
-                    after: None,
-                    reason: format!("WNS: {e}"),
-                }
+                return (
+                    Outcome::Retry {
+                        after: None,
+                        reason: format!("WNS: {}", e.without_url()),
+                    },
+                    used,
+                )
             }
         };
         let status = answer.status().as_u16();
         let after = retry_after(answer.headers(), SystemTime::now());
-        match status {
+        let outcome = match status {
             200 => Outcome::Sent,
-            401 => Outcome::Retry {
-                after: Some(Duration::ZERO),
-                reason: "WNS: access token refused (401)".into(),
-            },
+            401 => Outcome::AuthRefused("WNS: access token refused (401)".into()),
             404 | 410 => Outcome::Gone(format!("WNS {status}: channel gone")),
             406 | 429 | 500..=599 => Outcome::Retry {
                 after,
                 reason: format!("WNS {status}"),
             },
             _ => Outcome::Refused(format!("WNS {status}")),
-        }
+        };
+        (outcome, used)
     }
 }
 
@@ -191,18 +195,17 @@ impl Provider for Wns {
             if !self.allows(&delivery.target.token) {
                 return Outcome::Refused("WNS channel URI outside the allowed hosts".into());
             }
-            match self.send_once(&delivery, false).await {
-                Outcome::Retry {
-                    after: Some(after),
-                    reason,
-                } if after.is_zero() => match self.send_once(&delivery, true).await {
-                    Outcome::Retry { after: Some(a), .. } if a.is_zero() => Outcome::Retry {
-                        after: None,
-                        reason,
-                    },
-                    other => other,
-                },
-                other => other,
+            match self.send_once(&delivery, None).await {
+                (Outcome::AuthRefused(_), used) => {
+                    match self.send_once(&delivery, Some(&used)).await {
+                        (Outcome::AuthRefused(reason), _) => Outcome::Retry {
+                            after: None,
+                            reason,
+                        },
+                        (outcome, _) => outcome,
+                    }
+                }
+                (outcome, _) => outcome,
             }
         })
     }
