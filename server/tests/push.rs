@@ -773,3 +773,64 @@ async fn a_removed_device_loses_its_push_target() {
     assert_eq!(targets, 0);
     server.stop().await;
 }
+
+/// APNs closes connections with GOAWAY now and then: the sender opens a new one, and no push
+/// is lost or sent twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn apns_goaway_mid_run_loses_nothing() {
+    let fake = latchkey_test_support::apns::ApnsFake::start().await;
+    let server = apns_server(&fake).await;
+    let (_, device) = enrolled(&server, "goaway@example.org", "4831").await;
+    device
+        .call(apns_target(&"ef".repeat(32)))
+        .await
+        .expect("register");
+    Browser::sign_in(&server, "goaway@example.org", PASSWORD).await;
+    until("the first push", || fake.accepted().len() == 1).await;
+    fake.goaway().await;
+    for n in 2..=3 {
+        Browser::sign_in(&server, "goaway@example.org", PASSWORD).await;
+        until("a push after GOAWAY", || fake.accepted().len() == n).await;
+    }
+    wait_jobs(&server, "all sent", |j| {
+        j.len() == 3 && j.iter().all(|(s, _, _)| s == "sent")
+    })
+    .await;
+    let mut ids: Vec<String> = fake
+        .accepted()
+        .iter()
+        .map(|(_, p)| p["challenge"].to_string())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "none doubled");
+    server.stop().await;
+}
+
+/// A provider slow to answer (2 s) is waited for, within the send timeout: the push is sent
+/// once, and a sign-in meanwhile is not held up behind it for longer than that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_slow_provider_is_waited_for_and_sent_once() {
+    let fake = FcmFake::start().await;
+    let server = server_with(&fake, Backend::Sqlite).await;
+    let (_, device) = enrolled(&server, "slow@example.org", "4831").await;
+    device
+        .call(fcm_target("fcm-token-slow"))
+        .await
+        .expect("register");
+    fake.script([Scripted::Slow(Duration::from_secs(2))]);
+    let started = Instant::now();
+    Browser::sign_in(&server, "slow@example.org", PASSWORD).await;
+    Browser::sign_in(&server, "slow@example.org", PASSWORD).await;
+    until("both pushes", || fake.accepted().len() == 2).await;
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "the slow answer was scripted"
+    );
+    wait_jobs(&server, "sent once each", |j| {
+        j.len() == 2 && j.iter().all(|(s, _, n)| s == "sent" && *n == 1)
+    })
+    .await;
+    assert_eq!(fake.sends(), 2, "no send repeated while the first was slow");
+    server.stop().await;
+}

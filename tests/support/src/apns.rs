@@ -3,7 +3,8 @@
 //! key id and team, and be younger than an hour; `apns-push-type`, `apns-priority`,
 //! `apns-expiration`, `apns-collapse-id` (≤ 64 bytes) and `apns-topic` must be right; the
 //! payload must be the alert and the challenge id and nothing else, under 4 KiB. It counts the
-//! distinct provider tokens it saw (Apple throttles re-minting) and can script errors.
+//! distinct provider tokens it saw (Apple throttles re-minting), can script errors, and can
+//! send a GOAWAY on its open connections in the middle of a run, as APNs does.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -43,8 +44,27 @@ pub struct ApnsFake {
     /// The team id.
     pub team_id: &'static str,
     inner: Arc<Inner>,
-    handle: axum_server::Handle,
+    handle: Mutex<axum_server::Handle>,
+    port: u16,
+    tls: axum_server::tls_rustls::RustlsConfig,
     _dir: tempfile::TempDir,
+}
+
+fn serve(
+    listener: std::net::TcpListener,
+    tls: axum_server::tls_rustls::RustlsConfig,
+    inner: Arc<Inner>,
+) -> axum_server::Handle {
+    let app = Router::new()
+        .route("/3/device/{token}", post(push))
+        .with_state(inner);
+    let handle = axum_server::Handle::new();
+    tokio::spawn(
+        axum_server::from_tcp_rustls(listener, tls)
+            .handle(handle.clone())
+            .serve(app.into_make_service()),
+    );
+    handle
 }
 
 impl ApnsFake {
@@ -65,27 +85,17 @@ impl ApnsFake {
             .expect("PEM");
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
-        let url = format!(
-            "https://localhost:{}",
-            listener.local_addr().expect("addr").port()
-        );
+        let port = listener.local_addr().expect("addr").port();
+        let url = format!("https://localhost:{port}");
         let inner = Arc::new(Inner {
             public_pem,
             now: Mutex::new(crate::now()),
             ..Inner::default()
         });
-        let app = Router::new()
-            .route("/3/device/{token}", post(push))
-            .with_state(inner.clone());
         let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&ca.cert, &ca.key)
             .await
             .expect("TLS");
-        let handle = axum_server::Handle::new();
-        tokio::spawn(
-            axum_server::from_tcp_rustls(listener, tls)
-                .handle(handle.clone())
-                .serve(app.into_make_service()),
-        );
+        let handle = serve(listener, tls.clone(), inner.clone());
         Self {
             url,
             ca_pem: std::fs::read(&ca.ca_cert).expect("CA"),
@@ -93,7 +103,9 @@ impl ApnsFake {
             key_id: KEY_ID,
             team_id: TEAM_ID,
             inner,
-            handle,
+            handle: Mutex::new(handle),
+            port,
+            tls,
             _dir: dir,
         }
     }
@@ -139,9 +151,33 @@ impl ApnsFake {
             .clone()
     }
 
+    /// Sends GOAWAY on every open connection (HTTP/2 graceful shutdown) and listens again on
+    /// the same port: a client must open a new connection and lose nothing.
+    pub async fn goaway(&self) {
+        let old = self
+            .handle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        old.graceful_shutdown(Some(std::time::Duration::from_millis(200)));
+        // The port frees once the old server has stopped accepting.
+        let listener = loop {
+            match std::net::TcpListener::bind(("127.0.0.1", self.port)) {
+                Ok(listener) => break listener,
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+            }
+        };
+        listener.set_nonblocking(true).expect("nonblocking");
+        *self.handle.lock().unwrap_or_else(|e| e.into_inner()) =
+            serve(listener, self.tls.clone(), self.inner.clone());
+    }
+
     /// Stops the fake.
     pub fn stop(&self) {
-        self.handle.shutdown();
+        self.handle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .shutdown();
     }
 }
 
