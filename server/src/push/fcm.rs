@@ -49,20 +49,14 @@ struct Claims<'a> {
     exp: u64,
 }
 
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    expires_in: u64,
-}
-
 /// The FCM sender.
 pub struct Fcm {
     account: ServiceAccount,
     key: jsonwebtoken::EncodingKey,
     endpoint: String,
     http: reqwest::Client,
-    /// The access token and when (unix seconds) to stop using it.
-    token: tokio::sync::Mutex<Option<(String, u64)>>,
+    /// The access token.
+    token: super::TokenCache,
 }
 
 fn unix_now() -> u64 {
@@ -89,65 +83,35 @@ impl Fcm {
             key,
             endpoint: endpoint.trim_end_matches('/').to_owned(),
             http,
-            token: tokio::sync::Mutex::new(None),
+            token: super::TokenCache::default(),
         })
     }
 
     /// A valid access token: the cached one, or a new one when it expired or is the one FCM
     /// just `refused` (another send may have replaced it already: then that one is used).
     async fn access_token(&self, refused: Option<&str>) -> Result<String, Outcome> {
-        let mut cached = self.token.lock().await;
         let now = unix_now();
-        if let Some((token, until)) = &*cached {
-            if now < *until && refused != Some(token.as_str()) {
-                return Ok(token.clone());
-            }
-        }
-        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-        header.kid = Some(self.account.private_key_id.clone());
-        let claims = Claims {
-            iss: &self.account.client_email,
-            scope: SCOPE,
-            aud: &self.account.token_uri,
-            iat: now,
-            exp: now + 3600,
-        };
-        let assertion = jsonwebtoken::encode(&header, &claims, &self.key)
-            .map_err(|e| Outcome::Refused(format!("cannot sign the FCM token request: {e}")))?;
-        let answer = self
-            .http
-            .post(&self.account.token_uri)
-            .form(&[
-                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
-                ("assertion", assertion.as_str()),
-            ])
-            .send()
+        self.token
+            .get(now, refused, async {
+                let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+                header.kid = Some(self.account.private_key_id.clone());
+                let claims = Claims {
+                    iss: &self.account.client_email,
+                    scope: SCOPE,
+                    aud: &self.account.token_uri,
+                    iat: now,
+                    exp: now + 3600,
+                };
+                let assertion = jsonwebtoken::encode(&header, &claims, &self.key).map_err(|e| {
+                    Outcome::Refused(format!("cannot sign the FCM token request: {e}"))
+                })?;
+                let form = [
+                    ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                    ("assertion", assertion.as_str()),
+                ];
+                super::oauth_token(&self.http, &self.account.token_uri, &form, "FCM").await
+            })
             .await
-            .map_err(|e| Outcome::Retry {
-                after: None,
-                reason: format!("FCM token endpoint: {}", e.without_url()),
-            })?;
-        let status = answer.status();
-        if !status.is_success() {
-            let reason = format!("FCM token endpoint answered {status}");
-            return Err(if status.is_server_error() || status.as_u16() == 429 {
-                Outcome::Retry {
-                    after: None,
-                    reason,
-                }
-            } else {
-                // A revoked or wrong service account: retrying changes nothing.
-                Outcome::Refused(reason)
-            });
-        }
-        let token: TokenResponse = answer.json().await.map_err(|e| Outcome::Retry {
-            after: None,
-            reason: format!("FCM token endpoint: {}", e.without_url()),
-        })?;
-        // Used until a minute before it expires.
-        let until = now + token.expires_in.saturating_sub(60);
-        *cached = Some((token.access_token.clone(), until));
-        Ok(token.access_token)
     }
 
     /// One send with the current access token (or a new one if `refused` is the current one);

@@ -139,6 +139,71 @@ impl Providers {
     }
 }
 
+/// An OAuth access token a provider caches (FCM, WNS): used until a minute before it
+/// expires, replaced when the provider refused it — unless another send replaced it already.
+#[derive(Default)]
+pub(crate) struct TokenCache(tokio::sync::Mutex<Option<(String, u64)>>);
+
+impl TokenCache {
+    /// The cached token, or a new one from `fetch` (a token and its lifetime in seconds) when
+    /// there is none, it expired, or it is the one the provider `refused`. Concurrent sends
+    /// wait for one fetch.
+    pub(crate) async fn get<F>(
+        &self,
+        now: u64,
+        refused: Option<&str>,
+        fetch: F,
+    ) -> Result<String, Outcome>
+    where
+        F: Future<Output = Result<(String, u64), Outcome>>,
+    {
+        let mut cached = self.0.lock().await;
+        if let Some((token, until)) = &*cached {
+            if now < *until && refused != Some(token.as_str()) {
+                return Ok(token.clone());
+            }
+        }
+        let (token, expires_in) = fetch.await?;
+        *cached = Some((token.clone(), now + expires_in.saturating_sub(60)));
+        Ok(token)
+    }
+}
+
+/// Trades `form` for an OAuth access token at `uri`: the token and its lifetime in seconds.
+/// 429 and 5xx are retried; other refusals (a revoked or wrong credential) are not, since
+/// retrying changes nothing.
+pub(crate) async fn oauth_token(
+    http: &reqwest::Client,
+    uri: &str,
+    form: &[(&str, &str)],
+    service: &str,
+) -> Result<(String, u64), Outcome> {
+    #[derive(serde::Deserialize)]
+    struct TokenResponse {
+        access_token: String,
+        expires_in: u64,
+    }
+    let retry = |e: reqwest::Error| Outcome::Retry {
+        after: None,
+        reason: format!("{service} token endpoint: {}", e.without_url()),
+    };
+    let answer = http.post(uri).form(form).send().await.map_err(retry)?;
+    let status = answer.status();
+    if !status.is_success() {
+        let reason = format!("{service} token endpoint answered {status}");
+        return Err(if status.is_server_error() || status.as_u16() == 429 {
+            Outcome::Retry {
+                after: None,
+                reason,
+            }
+        } else {
+            Outcome::Refused(reason)
+        });
+    }
+    let token: TokenResponse = answer.json().await.map_err(retry)?;
+    Ok((token.access_token, token.expires_in))
+}
+
 /// An HTTP client for providers: webpki roots plus `extra_ca_pem` (a deployment's proxy, or
 /// the test CA of the loopback fakes).
 ///

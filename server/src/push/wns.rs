@@ -7,7 +7,6 @@
 use std::time::SystemTime;
 
 use latchkey_protocol::wire::PushKind;
-use serde::Deserialize;
 
 use super::{retry_after, Delivery, Outcome, Provider, Sending};
 
@@ -37,12 +36,6 @@ impl std::fmt::Debug for WnsCredentials {
     }
 }
 
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    expires_in: u64,
-}
-
 /// Whether `host` is `allowed` or a subdomain of it.
 fn host_allowed(host: &str, allow: &[String]) -> bool {
     let host = host.to_ascii_lowercase();
@@ -64,7 +57,7 @@ pub struct Wns {
     credentials: WnsCredentials,
     channel_hosts: Vec<String>,
     http: reqwest::Client,
-    token: tokio::sync::Mutex<Option<(String, u64)>>,
+    token: super::TokenCache,
 }
 
 impl Wns {
@@ -78,7 +71,7 @@ impl Wns {
             credentials,
             channel_hosts,
             http,
-            token: tokio::sync::Mutex::new(None),
+            token: super::TokenCache::default(),
         }
     }
 
@@ -89,49 +82,21 @@ impl Wns {
 
     /// The cached access token, or a new one when it expired or is the one WNS just `refused`.
     async fn access_token(&self, now: u64, refused: Option<&str>) -> Result<String, Outcome> {
-        let mut cached = self.token.lock().await;
-        if let Some((token, until)) = &*cached {
-            if now < *until && refused != Some(token.as_str()) {
-                return Ok(token.clone());
-            }
-        }
-        let answer = self
-            .http
-            .post(&self.credentials.token_uri)
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", self.credentials.client_id.as_str()),
-                // EXPOSE: the client secret authenticates this server to WNS's token endpoint.
-                ("client_secret", self.credentials.client_secret.as_str()),
-                ("scope", self.credentials.scope.as_str()),
-            ])
-            .send()
+        let c = &self.credentials;
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", c.client_id.as_str()),
+            // EXPOSE: the client secret authenticates this server to WNS's token endpoint.
+            ("client_secret", c.client_secret.as_str()),
+            ("scope", c.scope.as_str()),
+        ];
+        self.token
+            .get(
+                now,
+                refused,
+                super::oauth_token(&self.http, &c.token_uri, &form, "WNS"),
+            )
             .await
-            .map_err(|e| Outcome::Retry {
-                after: None,
-                reason: format!("WNS token endpoint: {}", e.without_url()),
-            })?;
-        let status = answer.status();
-        if !status.is_success() {
-            let reason = format!("WNS token endpoint answered {status}");
-            return Err(if status.is_server_error() || status.as_u16() == 429 {
-                Outcome::Retry {
-                    after: None,
-                    reason,
-                }
-            } else {
-                Outcome::Refused(reason)
-            });
-        }
-        let token: TokenResponse = answer.json().await.map_err(|e| Outcome::Retry {
-            after: None,
-            reason: format!("WNS token endpoint: {}", e.without_url()),
-        })?;
-        *cached = Some((
-            token.access_token.clone(),
-            now + token.expires_in.saturating_sub(60),
-        ));
-        Ok(token.access_token)
     }
 
     /// One send; the outcome and the access token used.
