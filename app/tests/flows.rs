@@ -186,16 +186,8 @@ async fn enrol_from_a_screen_capture_or_the_clipboard() {
 async fn a_push_token_reaches_every_account_and_a_push_opens_the_request() {
     use latchkey_e2e::server::fcm::FcmFake;
     let fake = FcmFake::start().await;
-    let account = serde_json::from_value(fake.service_account.clone()).expect("service account");
-    let (endpoint, ca) = (fake.url.clone(), fake.ca_pem.clone());
-    let server = TestServer::start_config(Backend::Sqlite, move |config| {
-        config.push = latchkey_server::config::PushConfig {
-            fcm: Some(latchkey_server::config::FcmConfig { account, endpoint }),
-            extra_ca_pem: Some(ca),
-            ..latchkey_server::config::PushConfig::default()
-        };
-    })
-    .await;
+    let push = fake.push_config();
+    let server = TestServer::start_config(Backend::Sqlite, move |config| config.push = push).await;
     let phone = Phone::new(&server);
     let shell = Shell::open(phone.open());
     enrolled(&server, &shell, "ana@example.org", "4831").await;

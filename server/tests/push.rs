@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use latchkey_protocol::wire::{PushKind, PushTarget, SetPushTarget};
-use latchkey_server::config::{FcmConfig, PushConfig};
+use latchkey_server::config::PushConfig;
 use latchkey_test_support::fcm::{FcmFake, Scripted};
 use latchkey_test_support::*;
 use sqlx::Row as _;
@@ -15,16 +15,8 @@ use sqlx::Row as _;
 const PASSWORD: &str = "correct horse battery";
 
 async fn server_with(fake: &FcmFake, backend: Backend) -> TestServer {
-    let account = serde_json::from_value(fake.service_account.clone()).expect("service account");
-    let (endpoint, ca) = (fake.url.clone(), fake.ca_pem.clone());
-    TestServer::start_config(backend, move |config| {
-        config.push = PushConfig {
-            fcm: Some(FcmConfig { account, endpoint }),
-            extra_ca_pem: Some(ca),
-            ..PushConfig::default()
-        };
-    })
-    .await
+    let push = fake.push_config();
+    TestServer::start_config(backend, move |config| config.push = push).await
 }
 
 fn fcm_target(token: &str) -> SetPushTarget {
@@ -302,15 +294,10 @@ async fn push_sent_once_with_two_server_processes() {
         .database_url
         .clone()
         .expect("database url");
-    let account = serde_json::from_value(fake.service_account.clone()).expect("service account");
-    let (endpoint, ca) = (fake.url.clone(), fake.ca_pem.clone());
+    let push = fake.push_config();
     let second = TestServer::start_config(Backend::Sqlite, move |config| {
         config.database_url = Some(url);
-        config.push = PushConfig {
-            fcm: Some(FcmConfig { account, endpoint }),
-            extra_ca_pem: Some(ca),
-            ..PushConfig::default()
-        };
+        config.push = push;
     })
     .await;
     let mut devices = Vec::new();
@@ -405,15 +392,10 @@ async fn push_outbox_survives_a_restart() {
     first.running.take().expect("running").shutdown().await;
 
     let up = FcmFake::start().await;
-    let account = serde_json::from_value(up.service_account.clone()).expect("service account");
-    let (endpoint, ca) = (up.url.clone(), up.ca_pem.clone());
+    let push = up.push_config();
     let second = TestServer::start_config(Backend::Sqlite, move |config| {
         config.database_url = Some(url);
-        config.push = PushConfig {
-            fcm: Some(FcmConfig { account, endpoint }),
-            extra_ca_pem: Some(ca),
-            ..PushConfig::default()
-        };
+        config.push = push;
     })
     .await;
     // The lease of the failed try runs out, then the new process sends it.

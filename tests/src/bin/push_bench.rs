@@ -13,7 +13,6 @@ use latchkey_e2e::server::fcm::FcmFake;
 use latchkey_e2e::server::Policy;
 use latchkey_e2e::*;
 use latchkey_protocol::wire::{PushKind, PushTarget, SetPushTarget};
-use latchkey_server::config::{FcmConfig, PushConfig};
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
@@ -31,8 +30,7 @@ struct Row {
 
 async fn run(backend: Backend, name: &'static str, rounds: usize) -> Vec<Row> {
     let fake = FcmFake::start().await;
-    let account = serde_json::from_value(fake.service_account.clone()).expect("service account");
-    let (endpoint, ca) = (fake.url.clone(), fake.ca_pem.clone());
+    let push = fake.push_config();
     let server = latchkey_e2e::server::TestServer::start_config(backend, move |config| {
         config.policy = Policy {
             max_pending_pushes: i64::MAX,
@@ -40,11 +38,7 @@ async fn run(backend: Backend, name: &'static str, rounds: usize) -> Vec<Row> {
             login_attempts: i64::MAX,
             ..Policy::default()
         };
-        config.push = PushConfig {
-            fcm: Some(FcmConfig { account, endpoint }),
-            extra_ca_pem: Some(ca),
-            ..PushConfig::default()
-        };
+        config.push = push;
     })
     .await;
     let mut emails = Vec::new();

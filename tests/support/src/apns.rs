@@ -45,35 +45,20 @@ pub struct ApnsFake {
     pub team_id: &'static str,
     inner: Arc<Inner>,
     handle: Mutex<axum_server::Handle>,
-    port: u16,
-    tls: axum_server::tls_rustls::RustlsConfig,
-    _dir: tempfile::TempDir,
+    net: crate::Loopback,
 }
 
-fn serve(
-    listener: std::net::TcpListener,
-    tls: axum_server::tls_rustls::RustlsConfig,
-    inner: Arc<Inner>,
-) -> axum_server::Handle {
-    let app = Router::new()
+fn router(inner: Arc<Inner>) -> Router {
+    Router::new()
         .route("/3/device/{token}", post(push))
-        .with_state(inner);
-    let handle = axum_server::Handle::new();
-    tokio::spawn(
-        axum_server::from_tcp_rustls(listener, tls)
-            .handle(handle.clone())
-            .serve(app.into_make_service()),
-    );
-    handle
+        .with_state(inner)
 }
 
 impl ApnsFake {
     /// Starts the fake with a fresh P-256 key.
     pub async fn start() -> Self {
         use p256::pkcs8::{EncodePrivateKey as _, EncodePublicKey as _, LineEnding};
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let ca = latchkey_server::tls::ensure_dev_ca(dir.path()).expect("test CA");
+        let (net, listener) = crate::Loopback::bind().await;
         let secret = p256::SecretKey::random(&mut rand_core::OsRng);
         let private_pem = secret
             .to_pkcs8_pem(LineEnding::LF)
@@ -83,30 +68,21 @@ impl ApnsFake {
             .public_key()
             .to_public_key_pem(LineEnding::LF)
             .expect("PEM");
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let port = listener.local_addr().expect("addr").port();
-        let url = format!("https://localhost:{port}");
         let inner = Arc::new(Inner {
             public_pem,
             now: Mutex::new(crate::now()),
             ..Inner::default()
         });
-        let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&ca.cert, &ca.key)
-            .await
-            .expect("TLS");
-        let handle = serve(listener, tls.clone(), inner.clone());
+        let handle = net.serve(listener, router(inner.clone()));
         Self {
-            url,
-            ca_pem: std::fs::read(&ca.ca_cert).expect("CA"),
+            url: net.url.clone(),
+            ca_pem: net.ca_pem.clone(),
             private_pem,
             key_id: KEY_ID,
             team_id: TEAM_ID,
             inner,
             handle: Mutex::new(handle),
-            port,
-            tls,
-            _dir: dir,
+            net,
         }
     }
 
@@ -162,14 +138,14 @@ impl ApnsFake {
         old.graceful_shutdown(Some(std::time::Duration::from_millis(200)));
         // The port frees once the old server has stopped accepting.
         let listener = loop {
-            match std::net::TcpListener::bind(("127.0.0.1", self.port)) {
+            match std::net::TcpListener::bind(("127.0.0.1", self.net.port)) {
                 Ok(listener) => break listener,
                 Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
             }
         };
         listener.set_nonblocking(true).expect("nonblocking");
         *self.handle.lock().unwrap_or_else(|e| e.into_inner()) =
-            serve(listener, self.tls.clone(), self.inner.clone());
+            self.net.serve(listener, router(self.inner.clone()));
     }
 
     /// Stops the fake.

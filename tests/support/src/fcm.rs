@@ -61,16 +61,14 @@ pub struct FcmFake {
     pub service_account: Value,
     inner: Arc<Inner>,
     handle: axum_server::Handle,
-    _dir: tempfile::TempDir,
+    _net: crate::Loopback,
 }
 
 impl FcmFake {
     /// Starts the fake on a free loopback port with a fresh RSA service-account key.
     pub async fn start() -> Self {
         use rsa::pkcs8::{EncodePrivateKey as _, EncodePublicKey as _, LineEnding};
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let ca = latchkey_server::tls::ensure_dev_ca(dir.path()).expect("test CA");
+        let (net, listener) = crate::Loopback::bind().await;
         let private = rsa::RsaPrivateKey::new(&mut OsRng, 2048).expect("RSA key");
         let private_pem = private
             .to_pkcs8_pem(LineEnding::LF)
@@ -80,25 +78,16 @@ impl FcmFake {
             .to_public_key()
             .to_public_key_pem(LineEnding::LF)
             .expect("PEM");
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let port = listener.local_addr().expect("addr").port();
-        let url = format!("https://localhost:{port}");
         let inner = Arc::new(Inner {
             public_pem,
-            token_uri: format!("{url}/token"),
+            token_uri: format!("{}/token", net.url),
             ..Inner::default()
         });
         let app = Router::new()
             .route("/token", post(token))
             .route("/v1/projects/{project}/messages:send", post(send))
             .with_state(inner.clone());
-        let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&ca.cert, &ca.key)
-            .await
-            .expect("TLS");
-        let handle = axum_server::Handle::new();
-        let server = axum_server::from_tcp_rustls(listener, tls).handle(handle.clone());
-        tokio::spawn(server.serve(app.into_make_service()));
+        let handle = net.serve(listener, app);
         Self {
             service_account: json!({
                 "type": "service_account",
@@ -108,11 +97,24 @@ impl FcmFake {
                 "client_email": CLIENT_EMAIL,
                 "token_uri": inner.token_uri,
             }),
-            ca_pem: std::fs::read(&ca.ca_cert).expect("CA"),
-            url,
+            ca_pem: net.ca_pem.clone(),
+            url: net.url.clone(),
             inner,
             handle,
-            _dir: dir,
+            _net: net,
+        }
+    }
+
+    /// A server push configuration that sends through this fake.
+    pub fn push_config(&self) -> latchkey_server::config::PushConfig {
+        latchkey_server::config::PushConfig {
+            fcm: Some(latchkey_server::config::FcmConfig {
+                account: serde_json::from_value(self.service_account.clone())
+                    .expect("service account"),
+                endpoint: self.url.clone(),
+            }),
+            extra_ca_pem: Some(self.ca_pem.clone()),
+            ..latchkey_server::config::PushConfig::default()
         }
     }
 

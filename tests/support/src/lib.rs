@@ -61,6 +61,54 @@ pub fn postgres_url() -> Option<String> {
 }
 
 pub mod apns;
+
+/// Where a provider fake listens: `https://localhost:PORT` on a free loopback port, with a
+/// certificate from a throwaway CA (the server under test trusts `ca_pem`).
+pub struct Loopback {
+    /// `https://localhost:PORT`.
+    pub url: String,
+    /// The port.
+    pub port: u16,
+    /// The CA the certificate chains to.
+    pub ca_pem: Vec<u8>,
+    /// The TLS configuration (to listen again on the same port).
+    pub tls: axum_server::tls_rustls::RustlsConfig,
+    _dir: tempfile::TempDir,
+}
+
+impl Loopback {
+    /// A free port and its certificate; the listener to serve on.
+    pub async fn bind() -> (Self, std::net::TcpListener) {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca = latchkey_server::tls::ensure_dev_ca(dir.path()).expect("test CA");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&ca.cert, &ca.key)
+            .await
+            .expect("TLS");
+        let loopback = Self {
+            url: format!("https://localhost:{port}"),
+            port,
+            ca_pem: std::fs::read(&ca.ca_cert).expect("CA"),
+            tls,
+            _dir: dir,
+        };
+        (loopback, listener)
+    }
+
+    /// Serves `app` over HTTPS (HTTP/1.1 and HTTP/2) on `listener`.
+    pub fn serve(&self, listener: std::net::TcpListener, app: axum::Router) -> axum_server::Handle {
+        let handle = axum_server::Handle::new();
+        tokio::spawn(
+            axum_server::from_tcp_rustls(listener, self.tls.clone())
+                .handle(handle.clone())
+                .serve(app.into_make_service()),
+        );
+        handle
+    }
+}
 pub mod fcm;
 pub mod webpush;
 pub mod wns;

@@ -41,41 +41,26 @@ pub struct WnsFake {
     pub ca_pem: Vec<u8>,
     inner: Arc<Inner>,
     handle: axum_server::Handle,
-    _dir: tempfile::TempDir,
+    _net: crate::Loopback,
 }
 
 impl WnsFake {
     /// Starts the fake.
     pub async fn start() -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let ca = latchkey_server::tls::ensure_dev_ca(dir.path()).expect("test CA");
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let url = format!(
-            "https://localhost:{}",
-            listener.local_addr().expect("addr").port()
-        );
+        let (net, listener) = crate::Loopback::bind().await;
+        let url = net.url.clone();
         let inner = Arc::new(Inner::default());
         let app = Router::new()
             .route("/accesstoken.srf", post(token))
             .route("/w/{channel}", post(push))
             .with_state(inner.clone());
-        let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&ca.cert, &ca.key)
-            .await
-            .expect("TLS");
-        let handle = axum_server::Handle::new();
-        tokio::spawn(
-            axum_server::from_tcp_rustls(listener, tls)
-                .handle(handle.clone())
-                .serve(app.into_make_service()),
-        );
+        let handle = net.serve(listener, app);
         Self {
             url,
-            ca_pem: std::fs::read(&ca.ca_cert).expect("CA"),
+            ca_pem: net.ca_pem.clone(),
             inner,
             handle,
-            _dir: dir,
+            _net: net,
         }
     }
 
