@@ -162,6 +162,14 @@ impl TestServer {
             .expect("client")
     }
 
+    /// The mails in the dev outbox, newest first, with subject and body decoded.
+    pub fn mails(&self) -> Vec<latchkey_server::mail::OutboxMail> {
+        latchkey_server::mail::read_outbox(self.dir.path())
+            .into_iter()
+            .map(|(file, raw)| latchkey_server::mail::OutboxMail::parse(file, &raw))
+            .collect()
+    }
+
     /// The raw mails in the dev outbox, newest first.
     pub fn outbox(&self) -> Vec<String> {
         latchkey_server::mail::read_outbox(self.dir.path())
@@ -804,8 +812,9 @@ impl Device {
 /// The 8-digit code in the newest reset mail.
 pub fn reset_code(server: &TestServer) -> String {
     let mail = server
-        .outbox()
+        .mails()
         .into_iter()
+        .map(|m| format!("{}\n{}", m.subject, m.body))
         .find(|m| m.contains("reset your PIN"))
         .expect("reset mail");
     mail.lines()
@@ -815,17 +824,14 @@ pub fn reset_code(server: &TestServer) -> String {
         .to_owned()
 }
 
-/// The path of the link in the newest "finish creating your account" mail to `email`, if any
-/// (soft line breaks and `=3D` of quoted-printable undone, should a mail use it).
+/// The path of the link in the newest "finish creating your account" mail to `email`, if any,
+/// read from the decoded body (the mailer picks 7bit, quoted-printable or base64 by content).
 pub fn registration_link(server: &TestServer, email: &str) -> Option<String> {
-    let mail = server
-        .outbox()
+    let text = server
+        .mails()
         .into_iter()
-        .find(|m| m.contains("finish creating your account") && m.contains(email))?;
-    let text = mail
-        .replace("=\r\n", "")
-        .replace("=\n", "")
-        .replace("=3D", "=");
+        .find(|m| m.subject.contains("finish creating your account") && m.to.contains(email))?
+        .body;
     let at = text.find("/register/finish?t=")?;
     Some(
         text[at..]
@@ -838,8 +844,9 @@ pub fn registration_link(server: &TestServer, email: &str) -> Option<String> {
 /// The 8-digit code in the newest one-time-code mail (sign-in without a device, confirming).
 pub fn mailed_code(server: &TestServer) -> String {
     let mail = server
-        .outbox()
+        .mails()
         .into_iter()
+        .map(|m| format!("{}\n{}", m.subject, m.body))
         .find(|m| m.contains("your one-time code"))
         .expect("one-time code mail");
     mail.lines()
