@@ -177,6 +177,9 @@ pub struct Config {
     pub policy: Policy,
     /// Push senders (none: devices are woken by long-poll only).
     pub push: PushConfig,
+    /// Where the server keys are (default `DATA/server-keys.json`); every node of one
+    /// deployment must be given the same.
+    pub server_keys: Option<crate::keys::KeySource>,
 }
 
 /// Push senders.
@@ -255,6 +258,7 @@ impl Config {
             mail: MailConfig::Outbox,
             policy: Policy::default(),
             push: PushConfig::default(),
+            server_keys: None,
         }
     }
 }

@@ -62,3 +62,44 @@ pub fn sqlite_url(data_dir: &std::path::Path) -> String {
         data_dir.join("latchkey.db").display()
     )
 }
+
+/// Runs `work` unless another node is running work under the same `lock` (a PostgreSQL
+/// advisory lock, held on one pooled connection and released after; on SQLite there is one
+/// node, so it just runs). Returns `Ok(None)` when skipped.
+///
+/// # Errors
+/// The database error, or `work`'s.
+pub async fn one_node_at_a_time<T, F, Fut>(
+    state: &crate::AppState,
+    lock: i64,
+    work: F,
+) -> Result<Option<T>, ServerError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ServerError>>,
+{
+    use sqlx::Row as _;
+    if !state.postgres {
+        return work().await.map(Some);
+    }
+    let mut conn = state.db.acquire().await?;
+    let locked: bool = sqlx::query("SELECT pg_try_advisory_lock($1)")
+        .bind(lock)
+        .fetch_one(&mut *conn)
+        .await?
+        .get(0);
+    if !locked {
+        return Ok(None);
+    }
+    let result = work().await;
+    if let Err(e) = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(lock)
+        .execute(&mut *conn)
+        .await
+    {
+        // A lock left on a broken connection ends with that connection's session.
+        tracing::warn!(error = %e, "cannot release the sweep lock");
+        conn.detach();
+    }
+    result.map(Some)
+}

@@ -1,8 +1,8 @@
 //! What happened, published through one interface: "a challenge was created for device D",
 //! "sign-in L changed" (answered, cancelled, a PIN evaluated for it), "the enrolment of device
-//! D changed". Handlers publish; how an event travels is the publisher's business — today
-//! in-process wake-ups plus the push adapter, later PostgreSQL NOTIFY between nodes or a push
-//! outbox — so that can change without touching a handler.
+//! D changed". Handlers publish; how an event travels is the publisher's business: on one
+//! node ([`InProcess`]) it wakes this process's waiters and the push sender; on PostgreSQL
+//! ([`Postgres`]) it also reaches every other node through `NOTIFY`.
 //!
 //! Waiters (long-polls, live pages) sleep on [`crate::signals::Signals`] under the keys below
 //! and always re-read the database: an event is a hint, never the state.
@@ -32,6 +32,17 @@ pub enum Event {
         /// The device.
         device: DeviceId,
     },
+}
+
+impl Event {
+    /// The key its waiters sleep on.
+    pub fn key(&self) -> String {
+        match self {
+            Self::ChallengeCreated { device, .. } => device_key(device),
+            Self::SigninChanged { login } => signin_key(login),
+            Self::EnrolmentChanged { device } => enrolment_key(&device.to_string()),
+        }
+    }
 }
 
 /// The key a long-poll for `device`'s requests sleeps on.
@@ -70,14 +81,143 @@ impl InProcess {
 
 impl Events for InProcess {
     fn publish(&self, event: Event) {
-        match &event {
-            Event::ChallengeCreated { device, challenge } => {
-                self.pusher.push(device, challenge);
-                self.signals.notify(&device_key(device));
+        if let Event::ChallengeCreated { device, challenge } = &event {
+            self.pusher.push(device, challenge);
+        }
+        self.signals.notify(&event.key());
+    }
+}
+
+/// The channel nodes notify each other on.
+pub const CHANNEL: &str = "latchkey_wake";
+
+/// The most keys one notification carries (PostgreSQL allows 8,000 bytes of payload; a key
+/// is under 50).
+const KEYS_PER_NOTIFY: usize = 100;
+
+/// Several nodes on one PostgreSQL: wakes this node's waiters at once (as [`InProcess`]) and
+/// every other node's through `NOTIFY latchkey_wake`, carrying only keys (ids, P4). A
+/// notification is a hint: the waiter re-reads the row. Sent after the change committed, by
+/// a task that batches bursts; received by [`listen`] on a connection of its own.
+pub struct Postgres {
+    local: InProcess,
+    outgoing: tokio::sync::mpsc::UnboundedSender<String>,
+}
+
+impl Events for Postgres {
+    fn publish(&self, event: Event) {
+        let key = event.key();
+        self.local.publish(event);
+        // The sending task stops only with the server.
+        let _ = self.outgoing.send(key);
+    }
+}
+
+/// Where wake-ups between nodes travel.
+pub struct Wakeups {
+    /// The publisher handlers use.
+    pub events: Postgres,
+    /// Sends this node's events to the others.
+    pub sender: tokio::task::JoinHandle<()>,
+    /// Wakes this node's waiters for the others' events.
+    pub listener: tokio::task::JoinHandle<()>,
+}
+
+/// Starts cross-node wake-ups on the PostgreSQL at `url`: `pool` sends, a dedicated
+/// connection listens (never through a transaction-pooling proxy: `LISTEN` needs a session).
+pub fn postgres(
+    url: &str,
+    pool: sqlx::AnyPool,
+    signals: std::sync::Arc<Signals>,
+    pusher: Box<dyn Pusher>,
+) -> Wakeups {
+    let mut id = [0u8; 8];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut id);
+    let node = hex::encode(id);
+    let (outgoing, mut incoming) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let sender = {
+        let node = node.clone();
+        tokio::spawn(async move {
+            while let Some(first) = incoming.recv().await {
+                let mut keys = vec![first];
+                while keys.len() < KEYS_PER_NOTIFY {
+                    match incoming.try_recv() {
+                        Ok(key) => keys.push(key),
+                        Err(_) => break,
+                    }
+                }
+                keys.sort_unstable();
+                keys.dedup();
+                let payload = format!("{node}\n{}", keys.join("\n"));
+                if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(CHANNEL)
+                    .bind(payload)
+                    .execute(&pool)
+                    .await
+                {
+                    // Other nodes' waiters notice at their safety re-check instead.
+                    tracing::warn!(error = %e, "cannot notify other nodes");
+                }
             }
-            Event::SigninChanged { login } => self.signals.notify(&signin_key(login)),
-            Event::EnrolmentChanged { device } => {
-                self.signals.notify(&enrolment_key(&device.to_string()));
+        })
+    };
+    let listener = tokio::spawn(listen(
+        url.to_owned(),
+        node,
+        std::sync::Arc::downgrade(&signals),
+    ));
+    Wakeups {
+        events: Postgres {
+            local: InProcess::new(signals, pusher),
+            outgoing,
+        },
+        sender,
+        listener,
+    }
+}
+
+/// Turns other nodes' notifications into wake-ups of this node's waiters. Whenever the
+/// listening connection is (re)established, every waiter re-checks once: what was notified
+/// while it was down is lost.
+async fn listen(url: String, node: String, signals: std::sync::Weak<Signals>) {
+    let mut backoff = std::time::Duration::from_millis(100);
+    loop {
+        let connected = async {
+            let mut listener = sqlx::postgres::PgListener::connect(&url).await?;
+            listener.listen(CHANNEL).await?;
+            Ok::<_, sqlx::Error>(listener)
+        }
+        .await;
+        let mut listener = match connected {
+            Ok(listener) => listener,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for other nodes' events; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
+                continue;
+            }
+        };
+        backoff = std::time::Duration::from_millis(100);
+        let Some(strong) = signals.upgrade() else {
+            return;
+        };
+        strong.notify_all();
+        drop(strong);
+        loop {
+            // `Ok(None)`: the connection was lost; reconnect explicitly (and re-check all).
+            let Ok(Some(notification)) = listener.try_recv().await else {
+                tracing::warn!("lost the connection listening for other nodes' events");
+                break;
+            };
+            let mut lines = notification.payload().split('\n');
+            if lines.next() == Some(node.as_str()) {
+                continue; // this node's own events woke its waiters already
+            }
+            let Some(signals) = signals.upgrade() else {
+                return;
+            };
+            for key in lines {
+                signals.notify(key);
             }
         }
     }

@@ -7,7 +7,7 @@
 use crate::error::{ErrorKind, ServerError};
 use std::fmt;
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use aes_gcm::aead::{Aead as _, Payload};
 use aes_gcm::{Aes256Gcm, KeyInit as _, Nonce};
@@ -40,11 +40,40 @@ impl fmt::Debug for ServerKeys {
     }
 }
 
+/// What the master key seals in the database to show which keys set it up.
+const IDENTITY_CHECK: &[u8] = b"latchkey server identity v1";
+
+/// A short, non-secret name for a public key: the start of its SHA-256.
+fn fingerprint(public_b64: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(&sha2::Sha256::digest(public_b64.as_bytes())[..6])
+}
+
 #[derive(Serialize, Deserialize)]
 struct KeyFile {
     format: u32,
     challenge_key: String,
     master_key: String,
+}
+
+/// Where a server's keys come from. Every node of one deployment must use the same keys: the
+/// challenge key is pinned by every device, and the master key seals secrets in the shared
+/// database.
+#[derive(Clone, Debug)]
+pub enum KeySource {
+    /// A key file, created (0600, exclusively: two nodes starting at once on a shared
+    /// filesystem end up with the same file) if missing.
+    File(PathBuf),
+    /// The key file's text itself, from a secret store or an environment variable; never
+    /// created.
+    Text(crate::config::SecretText),
+}
+
+impl KeySource {
+    /// `DATA/server-keys.json`, the single-node default.
+    pub fn in_data_dir(data_dir: &Path) -> Self {
+        Self::File(data_dir.join("server-keys.json"))
+    }
 }
 
 impl ServerKeys {
@@ -53,34 +82,59 @@ impl ServerKeys {
     /// # Errors
     /// A sentence saying which file is unreadable or damaged.
     pub fn load_or_create(data_dir: &Path) -> Result<Self, ServerError> {
-        let path = data_dir.join("server-keys.json");
-        if path.exists() {
-            let text = Zeroizing::new(std::fs::read_to_string(&path).map_err(|e| {
-                ServerError::of(
-                    ErrorKind::Keys,
-                    format!("cannot read {}: {e}", path.display()),
-                )
-            })?);
-            let damaged = || {
-                ServerError::of(
-                    ErrorKind::Keys,
-                    format!("{} is damaged; restore it from a backup", path.display()),
-                )
-            };
-            let file: KeyFile = serde_json::from_str(&text).map_err(|_| damaged())?;
-            if file.format != 1 {
-                return Err(ServerError::of(
-                    ErrorKind::Keys,
-                    format!("{} has unknown format {}", path.display(), file.format),
-                ));
+        Self::load(&KeySource::in_data_dir(data_dir))
+    }
+
+    /// Loads the keys from `source`, creating a missing key file.
+    ///
+    /// # Errors
+    /// A sentence saying which file is unreadable or damaged.
+    pub fn load(source: &KeySource) -> Result<Self, ServerError> {
+        match source {
+            // EXPOSE: the configured key text is parsed into the keys it holds.
+            KeySource::Text(text) => {
+                Self::parse(text.expose_secret(), "the configured server keys")
             }
-            let challenge_bytes =
-                Zeroizing::new(b64::decode(&file.challenge_key).ok_or_else(damaged)?);
-            let challenge = SigningKey::from_slice(&challenge_bytes).map_err(|_| damaged())?;
-            let master_bytes = Zeroizing::new(b64::decode(&file.master_key).ok_or_else(damaged)?);
-            let master: [u8; 32] = master_bytes.as_slice().try_into().map_err(|_| damaged())?;
-            return Self::new(challenge, Zeroizing::new(master)).ok_or_else(damaged);
+            KeySource::File(path) => {
+                if !path.exists() {
+                    Self::create(path)?;
+                }
+                let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+                    ServerError::of(
+                        ErrorKind::Keys,
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?);
+                Self::parse(&text, &path.display().to_string())
+            }
         }
+    }
+
+    /// Parses a key file's text; `origin` names it in errors.
+    fn parse(text: &str, origin: &str) -> Result<Self, ServerError> {
+        let damaged = || {
+            ServerError::of(
+                ErrorKind::Keys,
+                format!("{origin} is damaged; restore it from a backup"),
+            )
+        };
+        let file: KeyFile = serde_json::from_str(text).map_err(|_| damaged())?;
+        if file.format != 1 {
+            return Err(ServerError::of(
+                ErrorKind::Keys,
+                format!("{origin} has unknown format {}", file.format),
+            ));
+        }
+        let challenge_bytes = Zeroizing::new(b64::decode(&file.challenge_key).ok_or_else(damaged)?);
+        let challenge = SigningKey::from_slice(&challenge_bytes).map_err(|_| damaged())?;
+        let master_bytes = Zeroizing::new(b64::decode(&file.master_key).ok_or_else(damaged)?);
+        let master: [u8; 32] = master_bytes.as_slice().try_into().map_err(|_| damaged())?;
+        Self::new(challenge, Zeroizing::new(master)).ok_or_else(damaged)
+    }
+
+    /// Writes new keys to `path` unless a file is already there (another node may have
+    /// created it a moment ago: its keys win).
+    fn create(path: &Path) -> Result<(), ServerError> {
         let challenge = SigningKey::random(&mut OsRng);
         let mut master = Zeroizing::new([0u8; 32]);
         OsRng.fill_bytes(master.as_mut());
@@ -93,9 +147,69 @@ impl ServerKeys {
             serde_json::to_string_pretty(&file)
                 .map_err(|e| ServerError::of(ErrorKind::Keys, e.to_string()))?,
         );
-        write_private(&path, text.as_bytes())?;
-        Self::new(challenge, master)
-            .ok_or_else(|| ServerError::of(ErrorKind::Keys, "could not load the new challenge key"))
+        let mut name = [0u8; 8];
+        OsRng.fill_bytes(&mut name);
+        let tmp = path.with_extension(format!("{}.tmp", hex::encode(name)));
+        write_private(&tmp, text.as_bytes())?;
+        // A hard link never replaces an existing file: the first writer wins.
+        let linked = std::fs::hard_link(&tmp, path);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(ServerError::of(
+                ErrorKind::Keys,
+                format!("cannot create {}: {e}", path.display()),
+            )),
+        }
+    }
+
+    /// Checks that `db` was set up with these keys, recording them on first use: a node
+    /// started with other keys (a forgotten `--server-keys`, a lost key file) would sign
+    /// challenges no device accepts and could not open the secrets it sealed, so it refuses
+    /// to start instead. Stores the challenge public key and a value sealed under the master
+    /// key, never a key.
+    ///
+    /// # Errors
+    /// A sentence naming the mismatch and the fix, or the database error.
+    pub async fn check_database(&self, db: &sqlx::AnyPool) -> Result<(), ServerError> {
+        use sqlx::Row as _;
+        let public = b64::encode(&self.challenge_public().to_sec1());
+        let sealed = self.seal("identity", "master", IDENTITY_CHECK);
+        sqlx::query(
+            "INSERT INTO server_identity (name, value) VALUES ('challenge_key', $1), \
+             ('master_check', $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(&public)
+        .bind(&sealed)
+        .execute(db)
+        .await?;
+        let rows = sqlx::query("SELECT name, value FROM server_identity")
+            .fetch_all(db)
+            .await?;
+        let value = |name: &str| {
+            rows.iter()
+                .find(|r| r.get::<String, _>(0) == name)
+                .map(|r| r.get::<String, _>(1))
+                .unwrap_or_default()
+        };
+        let recorded = value("challenge_key");
+        let master_ok = self
+            .open("identity", "master", &value("master_check"))
+            .is_some_and(|v| v.as_slice() == IDENTITY_CHECK);
+        if recorded != public || !master_ok {
+            return Err(ServerError::of(
+                ErrorKind::Keys,
+                format!(
+                    "this database was set up with other server keys (challenge key {}, these \
+                     keys {}): start every node with the same key file (--server-keys), or \
+                     restore the original one from a backup",
+                    fingerprint(&recorded),
+                    fingerprint(&public)
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn new(challenge: SigningKey, master: Zeroizing<[u8; 32]>) -> Option<Self> {
@@ -246,5 +360,52 @@ mod tests {
         assert!(!other
             .challenge_public()
             .verify(b"challenge", &keys.sign_challenge(b"challenge")));
+    }
+
+    /// A database remembers which keys set it up: a node with other keys (a forgotten
+    /// `--server-keys`, a lost key file) is refused with the fix; the same keys, from a
+    /// file or as text, are accepted.
+    #[tokio::test]
+    async fn a_database_refuses_other_server_keys() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = crate::db::connect(&crate::db::sqlite_url(dir.path()))
+            .await
+            .expect("db");
+        let keys = ServerKeys::load_or_create(dir.path()).expect("create");
+        keys.check_database(&db).await.expect("first use records");
+        keys.check_database(&db).await.expect("same keys again");
+        let text = std::fs::read_to_string(dir.path().join("server-keys.json")).expect("file");
+        let same =
+            ServerKeys::load(&KeySource::Text(crate::config::SecretText::new(text))).expect("text");
+        same.check_database(&db).await.expect("same keys as text");
+
+        let other_dir = tempfile::tempdir().expect("tempdir");
+        let other = ServerKeys::load_or_create(other_dir.path()).expect("other");
+        let refused = other.check_database(&db).await.expect_err("other keys");
+        assert!(refused.to_string().contains("--server-keys"), "{refused}");
+
+        // The same challenge key with another master key is refused too.
+        let mixed =
+            ServerKeys::new(keys.challenge.clone(), Zeroizing::new([7u8; 32])).expect("keys");
+        mixed
+            .check_database(&db)
+            .await
+            .expect_err("other master key");
+    }
+
+    /// A missing key file is created once: a second creator keeps the first one's keys.
+    #[test]
+    fn key_file_creation_never_replaces_a_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("shared-keys.json");
+        let first = ServerKeys::load(&KeySource::File(path.clone())).expect("create");
+        ServerKeys::create(&path).expect("second creator");
+        let again = ServerKeys::load(&KeySource::File(path)).expect("load");
+        assert_eq!(first.challenge_public(), again.challenge_public());
+        assert_eq!(
+            std::fs::read_dir(dir.path()).expect("dir").count(),
+            1,
+            "no temp left"
+        );
     }
 }

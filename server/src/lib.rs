@@ -119,12 +119,15 @@ pub struct Running {
     pub state: Arc<AppState>,
     handle: axum_server::Handle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
-    sweeper: tokio::task::JoinHandle<()>,
-    push_sender: tokio::task::JoinHandle<()>,
+    /// Sweeper, push sender, cross-node wake-ups: stopped with the server.
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// How often expired enrolments are swept, seconds.
 const SWEEP_EVERY: u64 = 60;
+
+/// The advisory lock the periodic sweep holds on PostgreSQL (one node sweeps at a time).
+const SWEEP_LOCK: i64 = 0x4c61_7463_6853_7770; // "LatchSwp"
 
 /// Ends every enrolment whose code expired: the row is marked `expired` and its sealed web
 /// PIN check value, enrolment link and code hash are deleted. Together with the key file, a
@@ -145,8 +148,9 @@ pub async fn sweep_expired_enrolments(state: &AppState) -> Result<u64, ServerErr
 impl Running {
     /// Stops accepting connections and waits for the server task.
     pub async fn shutdown(self) {
-        self.sweeper.abort();
-        self.push_sender.abort();
+        for task in &self.background {
+            task.abort();
+        }
         self.handle
             .graceful_shutdown(Some(std::time::Duration::from_secs(2)));
         let _ = self.task.await;
@@ -157,8 +161,7 @@ impl Running {
     /// # Errors
     /// The listener's I/O error.
     pub async fn wait(self) -> std::io::Result<()> {
-        let _sweeper = AbortOnDrop(self.sweeper);
-        let _push_sender = AbortOnDrop(self.push_sender);
+        let _background: Vec<AbortOnDrop> = self.background.into_iter().map(AbortOnDrop).collect();
         self.task
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)))
@@ -260,12 +263,18 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
             )
         })?;
 
-    let keys = ServerKeys::load_or_create(&config.data_dir)?;
+    let keys = ServerKeys::load(
+        &config
+            .server_keys
+            .clone()
+            .unwrap_or_else(|| keys::KeySource::in_data_dir(&config.data_dir)),
+    )?;
     let database_url = config
         .database_url
         .clone()
         .unwrap_or_else(|| db::sqlite_url(&config.data_dir));
     let pool = db::connect(&database_url).await?;
+    keys.check_database(&pool).await?;
     let mailer = mail::build(&config.mail, &config.data_dir, &config.policy.service_name)?;
 
     let listener = std::net::TcpListener::bind(config.listen).map_err(|e| {
@@ -289,11 +298,17 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
     let signals = Arc::new(Signals::default());
     let providers = Arc::new(push_providers(&config.push)?);
     let push_wake = Arc::new(tokio::sync::Notify::new());
-    let events = Box::new(events::InProcess::new(
-        signals.clone(),
-        Box::new(push::WakeSender(push_wake.clone())),
-    ));
+    let pusher = Box::new(push::WakeSender(push_wake.clone()));
     let postgres = database_url.starts_with("postgres");
+    let mut background = Vec::new();
+    let events: Box<dyn Events> = if postgres {
+        let wakeups = events::postgres(&database_url, pool.clone(), signals.clone(), pusher);
+        background.push(wakeups.sender);
+        background.push(wakeups.listener);
+        Box::new(wakeups.events)
+    } else {
+        Box::new(events::InProcess::new(signals.clone(), pusher))
+    };
     let state = Arc::new(AppState {
         db: pool,
         keys,
@@ -307,7 +322,11 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         postgres,
         providers: providers.clone(),
     });
-    let push_sender = push::sender::spawn(Arc::downgrade(&state), providers, push_wake);
+    background.push(push::sender::spawn(
+        Arc::downgrade(&state),
+        providers,
+        push_wake,
+    ));
     sweep_expired_enrolments(&state).await?;
     if !passwords::warm_dummy_hash().await {
         return Err(ServerError::of(
@@ -315,7 +334,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
             "cannot compute the password hash for unknown addresses",
         ));
     }
-    let sweeper = {
+    background.push({
         let state = Arc::downgrade(&state);
         tokio::spawn(async move {
             let mut every = tokio::time::interval(std::time::Duration::from_secs(SWEEP_EVERY));
@@ -323,12 +342,15 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
             loop {
                 every.tick().await;
                 let Some(state) = state.upgrade() else { return };
-                if let Err(e) = sweep_expired_enrolments(&state).await {
+                if let Err(e) =
+                    db::one_node_at_a_time(&state, SWEEP_LOCK, || sweep_expired_enrolments(&state))
+                        .await
+                {
                     tracing::error!(error = %e, "sweep failed");
                 }
             }
         })
-    };
+    });
     let app = http::router(state.clone());
     let handle = axum_server::Handle::new();
     // TCP_NODELAY: small HTTP responses must not wait for delayed ACKs.
@@ -345,8 +367,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         state,
         handle,
         task,
-        sweeper,
-        push_sender,
+        background,
     })
 }
 

@@ -17,6 +17,7 @@ use latchkey_server::config::{
     ApnsConfig, Config, FcmConfig, MailConfig, Policy, PushConfig, SecretText, WebPushConfig,
     WnsConfig,
 };
+use latchkey_server::keys::KeySource;
 
 /// The Latchkey reference server (HTTPS only).
 #[derive(Parser, Debug)]
@@ -43,6 +44,18 @@ struct Args {
     /// Private key (PEM).
     #[arg(long, env = "LATCHKEY_TLS_KEY")]
     tls_key: Option<PathBuf>,
+    /// The server key file (created if missing; default DATA/server-keys.json). Give every
+    /// node of one deployment the same file.
+    #[arg(long, env = "LATCHKEY_SERVER_KEYS_FILE")]
+    server_keys: Option<PathBuf>,
+    /// The server key file's text itself (from a secret store), instead of --server-keys.
+    #[arg(
+        long,
+        env = "LATCHKEY_SERVER_KEYS",
+        hide_env_values = true,
+        conflicts_with = "server_keys"
+    )]
+    server_keys_text: Option<SecretText>,
     /// Service name shown to people.
     #[arg(long, default_value = "Latchkey demo")]
     service_name: String,
@@ -274,6 +287,11 @@ async fn main() -> ExitCode {
         dev: args.dev,
         tls_cert: args.tls_cert.clone(),
         tls_key: args.tls_key.clone(),
+        server_keys: match (&args.server_keys, &args.server_keys_text) {
+            (Some(path), _) => Some(KeySource::File(path.clone())),
+            (None, Some(text)) => Some(KeySource::Text(text.clone())),
+            (None, None) => None,
+        },
         mail,
         policy: Policy {
             service_name: args.service_name.clone(),

@@ -4,6 +4,7 @@
 //! per job with two server processes on one PostgreSQL database.
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests panic on failure
 
+use latchkey_server::keys::KeySource;
 use std::time::{Duration, Instant};
 
 use latchkey_protocol::wire::{PushKind, PushTarget, SetPushTarget};
@@ -295,8 +296,10 @@ async fn push_sent_once_with_two_server_processes() {
         .clone()
         .expect("database url");
     let push = fake.push_config();
+    let keys = first.dir.path().join("server-keys.json");
     let second = TestServer::start_config(Backend::Sqlite, move |config| {
         config.database_url = Some(url);
+        config.server_keys = Some(KeySource::File(keys));
         config.push = push;
     })
     .await;
@@ -393,8 +396,10 @@ async fn push_outbox_survives_a_restart() {
 
     let up = FcmFake::start().await;
     let push = up.push_config();
+    let keys = first.dir.path().join("server-keys.json");
     let second = TestServer::start_config(Backend::Sqlite, move |config| {
         config.database_url = Some(url);
+        config.server_keys = Some(KeySource::File(keys));
         config.push = push;
     })
     .await;

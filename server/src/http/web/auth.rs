@@ -618,8 +618,8 @@ async fn approve_events(
     let login_id = session.login_id.clone().unwrap_or_default();
     // Sends the status whenever it changes; the first event is sent at once.
     let stream = stream::unfold(
-        (state, session, login_id, None::<Status>, false),
-        |(state, session, login_id, last, checking)| async move {
+        (state, session, login_id, None::<Status>, false, i64::MAX),
+        |(state, session, login_id, last, checking, expires_at)| async move {
             if last.as_ref().is_some_and(|s| s.done) {
                 return None;
             }
@@ -634,14 +634,25 @@ async fn approve_events(
                         Some((
                             Status::of(&view, expired, max),
                             view.progress == Progress::Checking,
+                            view.expires_at,
                         ))
                     }
-                    Ok(None) => Some((Status::outcome(login_states::CANCELLED, false), false)),
+                    Ok(None) => Some((
+                        Status::outcome(login_states::CANCELLED, false),
+                        false,
+                        i64::MAX,
+                    )),
                     Err(_) => None,
                 }
             };
             // A PIN being checked turns into "wrong PIN" without a signal: look again soon.
-            let wait = Duration::from_secs(if checking { 1 } else { 25 });
+            // Expiry has no signal either: look again just after it.
+            let until_expiry = expires_at.saturating_sub(state.clock.now_i64()).max(0) + 1;
+            let wait = Duration::from_secs(if checking {
+                1
+            } else {
+                u64::try_from(until_expiry.min(25)).unwrap_or(25)
+            });
             let changed = state
                 .signals
                 .wait_for(&key, wait, || async {
@@ -650,12 +661,13 @@ async fn approve_events(
                 })
                 .await;
             // Nothing changed: send it again (keeps the connection and the page alive).
-            let (status, checking) = match changed {
+            let (status, checking, expires_at) = match changed {
                 Some(now) => now,
                 None => current().await.unwrap_or_else(|| {
                     (
                         last.clone().unwrap_or_else(|| Status::outcome("", false)),
                         checking,
+                        expires_at,
                     )
                 }),
             };
@@ -668,7 +680,7 @@ async fn approve_events(
             .to_string();
             Some((
                 Ok(Event::default().event("state").data(data)),
-                (state, session, login_id, Some(status), checking),
+                (state, session, login_id, Some(status), checking, expires_at),
             ))
         },
     );

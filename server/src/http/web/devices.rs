@@ -423,8 +423,14 @@ async fn enrol_events(
         .map_err(|_| PageError::new(StatusCode::UNAUTHORIZED, "Signed out", "Sign in again."))?;
     // Sends the state whenever it changes (the first one at once), until it is final.
     let stream = stream::unfold(
-        (state, account, id, None::<(bool, bool, &'static str)>),
-        |(state, account, id, last)| async move {
+        (
+            state,
+            account,
+            id,
+            None::<(bool, bool, &'static str)>,
+            i64::MAX,
+        ),
+        |(state, account, id, last, expires_at)| async move {
             if last.is_some_and(|(done, _, _)| done) {
                 return None;
             }
@@ -433,14 +439,17 @@ async fn enrol_events(
                 let device = devices::summary(&state, &account, &id).await.ok()?;
                 let Some(device) = device else {
                     return Some((
-                        true,
-                        false,
-                        "This enrolment no longer exists. Add the device again.",
+                        (
+                            true,
+                            false,
+                            "This enrolment no longer exists. Add the device again.",
+                        ),
+                        i64::MAX,
                     ));
                 };
                 let dev_state = device.state;
                 let expires = device.code_expires_at;
-                Some(match dev_state.as_str() {
+                let shown = match dev_state.as_str() {
                     "active" => (
                         true,
                         true,
@@ -458,26 +467,30 @@ async fn enrol_events(
                     ),
                     "enrolling" => (false, false, "Scanned. Waiting for the PIN on your device…"),
                     _ => (false, false, "Waiting for your device…"),
-                })
+                };
+                Some((shown, expires))
             };
+            // Expiry has no signal: look again just after it.
+            let until_expiry = expires_at.saturating_sub(state.clock.now_i64()).max(0) + 1;
+            let wait = Duration::from_secs(u64::try_from(until_expiry.min(25)).unwrap_or(25));
             let changed = state
                 .signals
-                .wait_for(&key, Duration::from_secs(25), || async {
+                .wait_for(&key, wait, || async {
                     let now = current().await?;
-                    (Some(now) != last).then_some(now)
+                    (Some(now.0) != last).then_some(now)
                 })
                 .await;
-            let (done, ok, message) = match changed {
+            let ((done, ok, message), expires_at) = match changed {
                 Some(now) => now,
                 None => current()
                     .await
-                    .unwrap_or((false, false, "Waiting for your device…")),
+                    .unwrap_or(((false, false, "Waiting for your device…"), expires_at)),
             };
             let data =
                 serde_json::json!({ "done": done, "ok": ok, "message": message }).to_string();
             Some((
                 Ok(Event::default().event("state").data(data)),
-                (state, account, id, Some((done, ok, message))),
+                (state, account, id, Some((done, ok, message)), expires_at),
             ))
         },
     );
