@@ -151,15 +151,7 @@ impl TestServer {
 
     /// A client trusting only the dev CA, never following redirects, with a cookie jar.
     pub fn client(&self) -> reqwest::Client {
-        reqwest::Client::builder()
-            .use_rustls_tls()
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(reqwest::Certificate::from_pem(&self.ca_pem).expect("CA"))
-            .redirect(reqwest::redirect::Policy::none())
-            .cookie_store(true)
-            .user_agent("Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0")
-            .build()
-            .expect("client")
+        dev_client(&self.ca_pem)
     }
 
     /// The mails in the dev outbox, newest first, with subject and body decoded.
@@ -183,6 +175,163 @@ impl TestServer {
             r.shutdown().await;
         }
     }
+}
+
+/// A running server as tests reach it: its URL, a client trusting it, its mails.
+pub trait Served {
+    /// The public base URL, ending in `/`.
+    fn url(&self) -> &str;
+    /// A client trusting only the dev CA, never following redirects, with a cookie jar.
+    fn client(&self) -> reqwest::Client;
+    /// The mails in the dev outbox, newest first, decoded.
+    fn mails(&self) -> Vec<latchkey_server::mail::OutboxMail>;
+}
+
+impl Served for TestServer {
+    fn url(&self) -> &str {
+        &self.url
+    }
+    fn client(&self) -> reqwest::Client {
+        TestServer::client(self)
+    }
+    fn mails(&self) -> Vec<latchkey_server::mail::OutboxMail> {
+        TestServer::mails(self)
+    }
+}
+
+fn dev_client(ca_pem: &[u8]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(ca_pem).expect("CA"))
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .user_agent("Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0")
+        .build()
+        .expect("client")
+}
+
+/// A `latchkey-server` process in dev mode: one node of several on one PostgreSQL. Nodes
+/// given the same data directory share the dev CA and the outbox; the keys come from the file
+/// named. Killed (SIGKILL) when dropped.
+pub struct Node {
+    pub child: std::process::Child,
+    pub url: String,
+    pub ca_pem: Vec<u8>,
+    pub data_dir: std::path::PathBuf,
+}
+
+impl Node {
+    /// Starts `binary` and waits until it listens.
+    pub async fn start(
+        binary: &std::path::Path,
+        data_dir: &std::path::Path,
+        database_url: &str,
+        keys: &std::path::Path,
+    ) -> Self {
+        use std::io::BufRead as _;
+        let mut child = std::process::Command::new(binary)
+            .args(["--dev", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .arg("--database-url")
+            .arg(database_url)
+            .arg("--server-keys")
+            .arg(keys)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("latchkey-server starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let url = tokio::task::spawn_blocking(move || {
+            let mut lines = std::io::BufReader::new(stdout).lines();
+            let url = lines
+                .by_ref()
+                .map_while(Result::ok)
+                .find_map(|l| {
+                    l.strip_prefix("Latchkey server listening on ")
+                        .map(str::to_owned)
+                })
+                .expect("the server says where it listens");
+            // Keep reading so the server never blocks on a full pipe.
+            std::thread::spawn(move || lines.for_each(drop));
+            url
+        });
+        let url = tokio::time::timeout(std::time::Duration::from_secs(30), url)
+            .await
+            .expect("listening within 30 s")
+            .expect("reader");
+        let ca_pem = std::fs::read(data_dir.join("tls").join("dev-ca.pem")).expect("dev CA");
+        Self {
+            child,
+            url,
+            ca_pem,
+            data_dir: data_dir.to_owned(),
+        }
+    }
+
+    /// Kills the process at once (no graceful shutdown), as a crash or power cut would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+impl Node {
+    /// A cloneable handle to this node (for tasks).
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint {
+            url: self.url.clone(),
+            ca_pem: self.ca_pem.clone(),
+            data_dir: self.data_dir.clone(),
+        }
+    }
+}
+
+/// Where a [`Node`] is, without owning its process.
+#[derive(Clone)]
+pub struct Endpoint {
+    pub url: String,
+    pub ca_pem: Vec<u8>,
+    pub data_dir: std::path::PathBuf,
+}
+
+impl Served for Endpoint {
+    fn url(&self) -> &str {
+        &self.url
+    }
+    fn client(&self) -> reqwest::Client {
+        dev_client(&self.ca_pem)
+    }
+    fn mails(&self) -> Vec<latchkey_server::mail::OutboxMail> {
+        latchkey_server::mail::read_outbox(&self.data_dir)
+            .into_iter()
+            .map(|(file, raw)| latchkey_server::mail::OutboxMail::parse(file, &raw))
+            .collect()
+    }
+}
+
+impl Served for Node {
+    fn url(&self) -> &str {
+        &self.url
+    }
+    fn client(&self) -> reqwest::Client {
+        dev_client(&self.ca_pem)
+    }
+    fn mails(&self) -> Vec<latchkey_server::mail::OutboxMail> {
+        self.endpoint().mails()
+    }
+}
+
+/// A fresh database on the test cluster (`LATCHKEY_TEST_POSTGRES_URL`), as a URL.
+pub async fn fresh_postgres() -> String {
+    fresh_postgres_database().await
 }
 
 async fn fresh_postgres_database() -> String {
@@ -264,10 +413,10 @@ impl Browser {
     }
 
     /// Registers a new account (and is signed in).
-    pub async fn register(server: &TestServer, email: &str, password: &str) -> Self {
+    pub async fn register(server: &impl Served, email: &str, password: &str) -> Self {
         let b = Self {
             client: server.client(),
-            base: server.url.clone(),
+            base: server.url().to_owned(),
             email: email.into(),
             password: password.into(),
         };
@@ -352,13 +501,13 @@ impl Browser {
 
     /// A fresh browser that signs in with the password; returns it and the number shown.
     pub async fn sign_in(
-        server: &TestServer,
+        server: &impl Served,
         email: &str,
         password: &str,
     ) -> (Self, StatusCode, String) {
         let b = Self {
             client: server.client(),
-            base: server.url.clone(),
+            base: server.url().to_owned(),
             email: email.into(),
             password: password.into(),
         };
@@ -461,7 +610,7 @@ pub struct Begun {
 impl Device {
     /// Enrolment step 1 only.
     pub async fn begin(
-        server: &TestServer,
+        server: &impl Served,
         link_text: &str,
         pin: &str,
     ) -> Reply<(EnrolmentLink, Begun)> {
@@ -511,7 +660,7 @@ impl Device {
     }
 
     /// The device of an enrolment that went through step 1 only (its approval key is new).
-    pub fn enrolling(server: &TestServer, link: EnrolmentLink, begun: &Begun) -> Self {
+    pub fn enrolling(server: &impl Served, link: EnrolmentLink, begun: &Begun) -> Self {
         Self {
             http: server.client(),
             base: link.api_base(),
@@ -526,7 +675,7 @@ impl Device {
     }
 
     /// Full enrolment with the PIN set on the web page.
-    pub async fn enrol(server: &TestServer, link_text: &str, pin: &str) -> Reply<Self> {
+    pub async fn enrol(server: &impl Served, link_text: &str, pin: &str) -> Reply<Self> {
         let (link, begun) = Self::begin(server, link_text, pin).await?;
         assert_eq!(
             begun.response.pin_source,
@@ -563,6 +712,21 @@ impl Device {
             pin_check: check,
             approval_key: approval,
             approval_proof: sign(&self.approval, &proof),
+        }
+    }
+
+    /// The same device talking to another node of the deployment (same keys, same counter).
+    pub fn via(&self, node: &impl Served) -> Self {
+        Self {
+            http: node.client(),
+            base: node.url().to_owned(),
+            link: self.link.clone(),
+            device_key: self.device_key.clone(),
+            approval: self.approval.clone(),
+            account: self.account,
+            device: self.device,
+            counter: self.counter,
+            epoch: self.epoch,
         }
     }
 
@@ -810,7 +974,7 @@ impl Device {
 }
 
 /// The 8-digit code in the newest reset mail.
-pub fn reset_code(server: &TestServer) -> String {
+pub fn reset_code(server: &impl Served) -> String {
     let mail = server
         .mails()
         .into_iter()
@@ -826,7 +990,7 @@ pub fn reset_code(server: &TestServer) -> String {
 
 /// The path of the link in the newest "finish creating your account" mail to `email`, if any,
 /// read from the decoded body (the mailer picks 7bit, quoted-printable or base64 by content).
-pub fn registration_link(server: &TestServer, email: &str) -> Option<String> {
+pub fn registration_link(server: &impl Served, email: &str) -> Option<String> {
     let text = server
         .mails()
         .into_iter()
@@ -842,7 +1006,7 @@ pub fn registration_link(server: &TestServer, email: &str) -> Option<String> {
 }
 
 /// The 8-digit code in the newest one-time-code mail (sign-in without a device, confirming).
-pub fn mailed_code(server: &TestServer) -> String {
+pub fn mailed_code(server: &impl Served) -> String {
     let mail = server
         .mails()
         .into_iter()
@@ -858,13 +1022,13 @@ pub fn mailed_code(server: &TestServer) -> String {
 
 impl Browser {
     /// Confirms who it is with a mailed code (before adding or removing a device, P7).
-    pub async fn confirm_by_mail(&self, server: &TestServer) {
+    pub async fn confirm_by_mail(&self, server: &impl Served) {
         let location = self.confirm_by_mail_to(server, "/account").await;
         assert_eq!(location, "/account");
     }
 
     /// [`Browser::confirm_by_mail`] on the way to `next`; returns where the server sends it.
-    pub async fn confirm_by_mail_to(&self, server: &TestServer, next: &str) -> String {
+    pub async fn confirm_by_mail_to(&self, server: &impl Served, next: &str) -> String {
         let (status, page) = self.get(&format!("/confirm?next={next}")).await;
         assert_eq!(status, StatusCode::OK, "confirm page");
         let token = csrf(&page);
@@ -888,7 +1052,7 @@ impl Browser {
 }
 
 /// Registers, adds a device with `pin` on the web, and enrols it.
-pub async fn enrolled(server: &TestServer, email: &str, pin: &str) -> (Browser, Device) {
+pub async fn enrolled(server: &impl Served, email: &str, pin: &str) -> (Browser, Device) {
     let browser = Browser::register(server, email, "correct horse battery").await;
     let (_, link) = browser.add_device("Phone", pin).await;
     let device = Device::enrol(server, &link, pin).await.expect("enrol");
