@@ -81,6 +81,30 @@ pub async fn start_signin(
     })
 }
 
+/// Waits (as the "Approve on your device" page does: woken by events, re-reading the row)
+/// until the sign-in `login_id` is answered, up to `timeout`; its state then (`approved`,
+/// `denied`, …), or `None` if still unanswered. For integrations and benchmarks.
+///
+/// # Errors
+/// A storage failure.
+pub async fn wait_answered(
+    state: &AppState,
+    login_id: &str,
+    timeout: std::time::Duration,
+) -> Result<Option<String>, ServerError> {
+    let key = events::signin_key(login_id);
+    state
+        .signals
+        .wait_for(&key, timeout, || async {
+            match signins::answered_state(state, login_id).await {
+                Ok(None) => None,
+                other => Some(other),
+            }
+        })
+        .await
+        .unwrap_or(Ok(None))
+}
+
 /// Everything a request handler can reach.
 pub struct AppState {
     /// The database pool.

@@ -655,6 +655,21 @@ pub(crate) struct Redeemed {
     pub ip: String,
 }
 
+/// The state of sign-in `login` once it is answered (no longer pending); `None` while it
+/// waits or if there is no such sign-in.
+pub(crate) async fn answered_state(
+    state: &AppState,
+    login: &str,
+) -> Result<Option<String>, ServerError> {
+    Ok(
+        sqlx::query_scalar::<_, String>("SELECT state FROM logins WHERE id = $1 AND state <> $2")
+            .bind(login)
+            .bind(login_states::PENDING)
+            .fetch_optional(&state.db)
+            .await?,
+    )
+}
+
 /// Turns an approved sign-in into a session, once: two tabs cannot both redeem one approval.
 pub(crate) async fn redeem(
     state: &AppState,

@@ -37,6 +37,15 @@ impl Phone {
         }
     }
 
+    /// A phone trusting the dev CA `ca` (a server in another process).
+    pub fn with_ca(ca: Vec<u8>) -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("tempdir"),
+            keystore: MemoryKeyStore::new(),
+            ca,
+        }
+    }
+
     /// Opens (or reopens, after a "crash") the core on this device's data.
     pub fn open(&self) -> Latchkey {
         self.open_with(Some(self.ca.clone()), None)

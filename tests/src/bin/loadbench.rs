@@ -1,0 +1,566 @@
+//! The load benchmark (issue 19): sign-in rounds through real server processes on loopback
+//! HTTPS, devices simulated through `latchkey-core`, and the crypto ceiling timed in the same
+//! run. Prints markdown tables.
+//!
+//! - *protocol round*: the sign-in is created past the password (in the server process) →
+//!   the device lists, fetches and verifies the challenge → counted OPRF → approves → the web
+//!   side (a waiter in the server, woken as the live page is) sees "approved".
+//! - *full round*: the same, starting with the browser's password sign-in over HTTPS (argon2id
+//!   at the shipped parameters) and ending with the browser's live page saying "approved".
+//!
+//! Configurations: SQLite one node; with `LATCHKEY_TEST_POSTGRES_URL` also PostgreSQL one node
+//! and two nodes (sign-ins created on one node, answered through the other). Concurrency 1,
+//! 8, 32. Server CPU is read from /proc for the server processes only.
+//!
+//! Run: `cargo run --release -p latchkey-e2e --bin latchkey-loadbench [-- SECONDS]` (seconds
+//! per cell, default 5). The server processes are this binary in `serve` mode.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a benchmark stops loudly on failure
+
+use std::collections::HashMap;
+use std::io::{BufRead as _, Write as _};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use latchkey_core::vault::RecordId;
+use latchkey_core::Latchkey;
+use latchkey_e2e::server::read_events;
+use latchkey_e2e::*;
+use latchkey_protocol::secret::Pin;
+use tokio::sync::mpsc;
+
+const PIN: &str = "4831";
+const CONCURRENCY: [usize; 3] = [1, 8, 32];
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("serve") {
+        serve(&args[2..]);
+        return;
+    }
+    let seconds: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(5);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(bench(Duration::from_secs(seconds)));
+}
+
+// ---------------------------------------------------------------------------------------
+// The server process: `serve DATA_DIR DATABASE_URL|- KEY_FILE`; then, on stdin, `signin N
+// EMAIL` lines, answered on stdout by `signed N LOGIN CODE` and `done N STATE`.
+
+fn serve(args: &[String]) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let data_dir = std::path::PathBuf::from(&args[0]);
+        let mut config = latchkey_server::config::Config::dev(&data_dir);
+        if args[1] != "-" {
+            config.database_url = Some(args[1].clone());
+        }
+        config.server_keys = Some(latchkey_server::keys::KeySource::File(
+            args[2].clone().into(),
+        ));
+        // A benchmark signs in thousands of times from one address.
+        config.policy.login_attempts = i64::MAX / 4;
+        config.policy.max_pending_pushes = i64::MAX / 4;
+        config.policy.registrations_per_ip = i64::MAX / 4;
+        let running = latchkey_server::start(config).await.expect("server starts");
+        let state = running.state.clone();
+        println!("listening {}", running.url);
+        let (lines_tx, mut lines_rx) = mpsc::unbounded_channel::<String>();
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lines().map_while(Result::ok) {
+                if lines_tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        while let Some(line) = lines_rx.recv().await {
+            let mut parts = line.split(' ');
+            let (Some("signin"), Some(n), Some(email)) = (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let (state, n, email) = (state.clone(), n.to_owned(), email.to_owned());
+            tokio::spawn(async move {
+                let signin = latchkey_server::start_signin(&state, &email, "Bench", "127.0.0.1")
+                    .await
+                    .expect("sign-in");
+                println!("signed {n} {} {}", signin.login_id, signin.code);
+                let outcome = latchkey_server::wait_answered(
+                    &state,
+                    &signin.login_id,
+                    Duration::from_secs(60),
+                )
+                .await
+                .expect("outcome");
+                println!(
+                    "done {n} {}",
+                    outcome.unwrap_or_else(|| "unanswered".into())
+                );
+            });
+        }
+        running.shutdown().await;
+    });
+}
+
+/// A server process and its control pipe.
+struct Proc {
+    child: std::process::Child,
+    stdin: Mutex<std::process::ChildStdin>,
+    replies: Arc<Mutex<HashMap<u64, mpsc::UnboundedSender<Vec<String>>>>>,
+    next: AtomicU64,
+    endpoint: server::Endpoint,
+}
+
+impl Proc {
+    fn start(
+        data_dir: &std::path::Path,
+        database_url: Option<&str>,
+        keys: &std::path::Path,
+    ) -> Self {
+        let mut child = std::process::Command::new(std::env::current_exe().expect("exe"))
+            .arg("serve")
+            .arg(data_dir)
+            .arg(database_url.unwrap_or("-"))
+            .arg(keys)
+            .env("RUST_LOG", "error")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("server process");
+        let stdin = child.stdin.take().expect("stdin");
+        let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let url = lines
+            .next()
+            .expect("a first line")
+            .expect("line")
+            .strip_prefix("listening ")
+            .expect("listening")
+            .to_owned();
+        let replies: Arc<Mutex<HashMap<u64, mpsc::UnboundedSender<Vec<String>>>>> = Arc::default();
+        {
+            let replies = replies.clone();
+            std::thread::spawn(move || {
+                for line in lines.map_while(Result::ok) {
+                    let words: Vec<String> = line.split(' ').map(str::to_owned).collect();
+                    let Some(n) = words.get(1).and_then(|n| n.parse::<u64>().ok()) else {
+                        continue;
+                    };
+                    let mut map = replies.lock().unwrap();
+                    if let Some(tx) = map.get(&n) {
+                        let _ = tx.send(words.clone());
+                    }
+                    if words[0] == "done" {
+                        map.remove(&n);
+                    }
+                }
+            });
+        }
+        let ca_pem = std::fs::read(data_dir.join("tls").join("dev-ca.pem")).expect("dev CA");
+        Self {
+            child,
+            stdin: Mutex::new(stdin),
+            replies,
+            next: AtomicU64::new(0),
+            endpoint: server::Endpoint {
+                url,
+                ca_pem,
+                data_dir: data_dir.to_owned(),
+            },
+        }
+    }
+
+    /// Creates a sign-in past the password; returns its code and a receiver of its outcome.
+    async fn signin(&self, email: &str) -> (String, mpsc::UnboundedReceiver<Vec<String>>) {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        self.replies.lock().unwrap().insert(n, tx);
+        writeln!(self.stdin.lock().unwrap(), "signin {n} {email}").expect("command");
+        let signed = rx.recv().await.expect("signed");
+        (signed[3].clone(), rx)
+    }
+
+    /// User plus system CPU seconds used so far.
+    fn cpu_seconds(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).expect("proc stat");
+        let after = &stat[stat.rfind(')').expect("comm") + 2..];
+        let fields: Vec<&str> = after.split(' ').collect();
+        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+        ticks / 100.0
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One simulated person: an account on the servers, a phone with the core.
+struct Person {
+    email: String,
+    core: Latchkey,
+    account: RecordId,
+    /// The node the phone talks to (its enrolment link's server).
+    home: usize,
+    _phone: Phone,
+}
+
+struct Setup {
+    procs: Vec<Proc>,
+    people: Vec<Arc<Person>>,
+    _dir: tempfile::TempDir,
+}
+
+async fn setup(database_url: Option<String>, nodes: usize, people: usize) -> Setup {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("data dir");
+    let keys = dir.path().join("server-keys.json");
+    let mut procs = Vec::new();
+    for _ in 0..nodes {
+        let (data, keys, url) = (data.clone(), keys.clone(), database_url.clone());
+        procs.push(
+            tokio::task::spawn_blocking(move || Proc::start(&data, url.as_deref(), &keys))
+                .await
+                .expect("start"),
+        );
+    }
+    let mut list = Vec::new();
+    for i in 0..people {
+        let home = i % nodes;
+        let node = &procs[home].endpoint;
+        let email = format!("bench{i}@example.org");
+        let browser = Browser::register(node, &email, PASSWORD).await;
+        let (html, _) = browser.add_device("Bench phone", PIN).await;
+        let link = scan_page(&html);
+        let phone = Phone::with_ca(node.ca_pem.clone());
+        let core = phone.open();
+        let account = core
+            .enrol(&link, &Pin::new(PIN), None)
+            .await
+            .expect("enrol");
+        list.push(Arc::new(Person {
+            email,
+            core,
+            account: account.id,
+            home,
+            _phone: phone,
+        }));
+    }
+    Setup {
+        procs,
+        people: list,
+        _dir: dir,
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Protocol,
+    Full,
+}
+
+/// What a completed round leaves for the replay check.
+struct Done {
+    person: Arc<Person>,
+    view: latchkey_core::ChallengeView,
+    code: String,
+}
+
+/// One round for `person`; the sign-in is created on the node other than the phone's home
+/// when there are two.
+async fn round(setup: &Setup, person: &Arc<Person>, kind: Kind) -> Result<Done, String> {
+    let signin_node = (person.home + 1) % setup.procs.len();
+    let proc = &setup.procs[signin_node];
+    let pin = Pin::new(PIN);
+    match kind {
+        Kind::Protocol => {
+            let (code, mut outcome) = proc.signin(&person.email).await;
+            let view = approve(person, &code, &pin).await?;
+            let done = outcome.recv().await.ok_or("no outcome")?;
+            if done[2] != "approved" {
+                return Err(format!("web side saw {}", done[2]));
+            }
+            Ok(Done {
+                person: person.clone(),
+                view,
+                code,
+            })
+        }
+        Kind::Full => {
+            let (browser, status, code) =
+                Browser::sign_in(&proc.endpoint, &person.email, PASSWORD).await;
+            if status != reqwest::StatusCode::SEE_OTHER {
+                return Err(format!("sign-in answered {status}"));
+            }
+            let events = browser.get_raw("/login/approve/events").await;
+            let page = tokio::spawn(read_events(events, |e| e["done"] == true));
+            let view = approve(person, &code, &pin).await?;
+            let seen = page.await.map_err(|e| e.to_string())?;
+            if seen.last().map(|e| e["ok"] == true) != Some(true) {
+                return Err(format!("the page said {:?}", seen.last()));
+            }
+            Ok(Done {
+                person: person.clone(),
+                view,
+                code,
+            })
+        }
+    }
+}
+
+async fn approve(
+    person: &Person,
+    code: &str,
+    pin: &Pin,
+) -> Result<latchkey_core::ChallengeView, String> {
+    let ids = person
+        .core
+        .pending(&person.account, 0)
+        .await
+        .map_err(|e| e.to_string())?;
+    let id = *ids.last().ok_or("nothing pending")?;
+    let view = person
+        .core
+        .challenge(&person.account, &id)
+        .await
+        .map_err(|e| e.to_string())?;
+    person
+        .core
+        .approve(&view, code, pin)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(view)
+}
+
+struct Cell {
+    rounds: usize,
+    per_second: f64,
+    p50: f64,
+    p99: f64,
+    failed: usize,
+    doubled: usize,
+    cpu_per_round_ms: f64,
+}
+
+async fn run(setup: &Arc<Setup>, kind: Kind, concurrency: usize, length: Duration) -> Cell {
+    let cpu_before: f64 = setup.procs.iter().map(Proc::cpu_seconds).sum();
+    let started = Instant::now();
+    let deadline = started + length;
+    let mut workers = Vec::new();
+    for w in 0..concurrency {
+        let setup = setup.clone();
+        let person = setup.people[w].clone();
+        workers.push(tokio::spawn(async move {
+            let (mut times, mut done, mut failed) = (Vec::new(), Vec::new(), 0);
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                match round(&setup, &person, kind).await {
+                    Ok(d) => {
+                        times.push(t.elapsed());
+                        done.push(d);
+                    }
+                    Err(e) => {
+                        eprintln!("round failed: {e}");
+                        failed += 1;
+                    }
+                }
+            }
+            (times, done, failed)
+        }));
+    }
+    let (mut times, mut done, mut failed) = (Vec::new(), Vec::new(), 0);
+    for w in workers {
+        let (t, d, f) = w.await.expect("worker");
+        times.extend(t);
+        done.extend(d);
+        failed += f;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = setup.procs.iter().map(Proc::cpu_seconds).sum::<f64>() - cpu_before;
+    // Doubled: an answer accepted twice. Every completed round is approved again: all must
+    // be refused.
+    let mut doubled = 0;
+    for d in &done {
+        if d.person
+            .core
+            .approve(&d.view, &d.code, &Pin::new(PIN))
+            .await
+            .is_ok()
+        {
+            doubled += 1;
+        }
+    }
+    times.sort();
+    let pct = |p: f64| {
+        times
+            .get(((times.len().max(1) - 1) as f64 * p).round() as usize)
+            .map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
+    };
+    Cell {
+        rounds: times.len(),
+        per_second: times.len() as f64 / elapsed,
+        p50: pct(0.5),
+        p99: pct(0.99),
+        failed,
+        doubled,
+        cpu_per_round_ms: cpu / times.len().max(1) as f64 * 1e3,
+    }
+}
+
+/// Every signature, verification and OPRF step of one protocol round, device and server,
+/// timed alone (median of many): CPU milliseconds per round.
+fn crypto_per_round() -> (f64, Vec<(&'static str, f64)>) {
+    use latchkey_protocol::oprf;
+    use latchkey_protocol::secret::OprfKey;
+    use latchkey_protocol::types::{PublicKey, Signature};
+    use p256::ecdsa::signature::Signer as _;
+    use p256::ecdsa::SigningKey;
+    use rand_core::OsRng;
+
+    fn time(n: usize, mut f: impl FnMut()) -> f64 {
+        let mut samples: Vec<f64> = (0..n)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        samples.sort_by(f64::total_cmp);
+        samples[n / 2]
+    }
+    let device = SigningKey::random(&mut OsRng);
+    let public = PublicKey::from(device.verifying_key());
+    let message = [7u8; 200];
+    let signature: p256::ecdsa::Signature = device.sign(&message);
+    let signature = Signature::from_ecdsa(&signature);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server_keys = latchkey_server::keys::ServerKeys::load_or_create(dir.path()).expect("keys");
+    let challenge_sig = server_keys.sign_challenge(&message);
+    let server_public = server_keys.challenge_public();
+    let key = OprfKey::generate(&mut OsRng);
+    let pin = Pin::new(PIN);
+    let (_, blinded) = oprf::blind(&pin, &mut OsRng).expect("blind");
+    let evaluated = oprf::blind_evaluate(&key, &blinded).expect("evaluate");
+    let n = 300;
+    let sign = time(n, || {
+        let _: p256::ecdsa::Signature = device.sign(&message);
+    });
+    let verify = time(n, || assert!(public.verify(&message, &signature)));
+    let server_sign = time(n, || {
+        server_keys.sign_challenge(&message);
+    });
+    let verify_challenge = time(
+        n,
+        || assert!(server_public.verify(&message, &challenge_sig)),
+    );
+    let blind = time(n, || {
+        oprf::blind(&pin, &mut OsRng).expect("blind");
+    });
+    let finalize = time(n, || {
+        let (state, _) = oprf::blind(&pin, &mut OsRng).expect("blind");
+        state.finalize(&pin, &evaluated).ok();
+    }) - blind;
+    let evaluate = time(n, || {
+        oprf::blind_evaluate(&key, &blinded).expect("evaluate");
+    });
+    // Per round: the device signs 4 envelopes (list, fetch, evaluate, answer) and the
+    // approval, verifies the challenge, blinds and finalizes; the server verifies the 4
+    // envelopes and the approval, signs the challenge, evaluates.
+    let steps = vec![
+        ("device: 5 P-256 signatures", 5.0 * sign),
+        ("device: verify the challenge", verify_challenge),
+        ("device: OPRF blind + finalize", blind + finalize),
+        ("server: 5 P-256 verifications", 5.0 * verify),
+        ("server: sign the challenge (ring)", server_sign),
+        ("server: OPRF evaluate", evaluate),
+    ];
+    (steps.iter().map(|(_, t)| t).sum(), steps)
+}
+
+async fn bench(length: Duration) {
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    println!(
+        "# Latchkey load benchmark — {} on {} ({cores} cores), {}s per cell\n",
+        date(),
+        machine(),
+        length.as_secs()
+    );
+    let (crypto_ms, steps) = crypto_per_round();
+    let ceiling = cores as f64 / (crypto_ms / 1e3);
+    println!("Crypto per protocol round, each step timed alone (median):\n");
+    println!("| step | ms |\n|---|---|");
+    for (name, ms) in &steps {
+        println!("| {name} | {ms:.3} |");
+    }
+    println!(
+        "| **total** | **{crypto_ms:.3}** |\n\nCrypto ceiling on {cores} cores: **{ceiling:.0} \
+         rounds/s** (all cores doing nothing but this crypto).\n"
+    );
+
+    let mut configs: Vec<(&str, Option<String>, usize)> = vec![("SQLite, 1 node", None, 1)];
+    if let Some(url) = server::postgres_url() {
+        configs.push(("PostgreSQL, 1 node", Some(url.clone()), 1));
+        configs.push(("PostgreSQL, 2 nodes", Some(url), 2));
+    }
+    println!(
+        "| round | database | conc. | rounds | rounds/s | p50 ms | p99 ms | failed | doubled | \
+         server CPU ms/round | of crypto ceiling |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for (name, url, nodes) in configs {
+        let database_url = match url {
+            Some(_) => Some(server::fresh_postgres().await),
+            None => None,
+        };
+        let setup = Arc::new(setup(database_url, nodes, *CONCURRENCY.iter().max().unwrap()).await);
+        for kind in [Kind::Protocol, Kind::Full] {
+            for concurrency in CONCURRENCY {
+                let cell = run(&setup, kind, concurrency, length).await;
+                println!(
+                    "| {} | {name} | {concurrency} | {} | {:.0} | {:.1} | {:.1} | {} | {} | {:.2} | {:.0} % |",
+                    if kind == Kind::Protocol { "protocol" } else { "full" },
+                    cell.rounds,
+                    cell.per_second,
+                    cell.p50,
+                    cell.p99,
+                    cell.failed,
+                    cell.doubled,
+                    cell.cpu_per_round_ms,
+                    cell.per_second / ceiling * 100.0
+                );
+            }
+        }
+    }
+}
+
+fn date() -> String {
+    std::process::Command::new("date")
+        .arg("-u")
+        .arg("+%Y-%m-%d %H:%M UTC")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn machine() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
