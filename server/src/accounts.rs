@@ -254,7 +254,7 @@ pub(crate) async fn finish_registration(
     let email: String = row.try_get("email")?;
     let hash: String = row.try_get("password_hash")?;
     let account = AccountId::random(&mut rand_core::OsRng);
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.durable_db.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO accounts (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (email) DO NOTHING",
     )

@@ -11,17 +11,34 @@ use sqlx::AnyPool;
 /// Embedded migrations (server/migrations).
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// The two ways to the database: `main` for everything a power cut may lose, `durable` for
+/// what it must not (docs/adr/0009-durability.md). On PostgreSQL both are one pool and every
+/// commit is durable. On SQLite (WAL) `main` commits with `synchronous = NORMAL` (durable
+/// against a crash of the server, not of the machine) and `durable` with `synchronous =
+/// FULL`, whose commit also makes every earlier commit durable.
+#[derive(Clone, Debug)]
+pub struct Pools {
+    /// Sign-ins, answers, sessions, throttles, request ids, push jobs.
+    pub main: AnyPool,
+    /// PIN attempt counts (before any evaluation, P2), keys and devices made or removed,
+    /// accounts created.
+    pub durable: AnyPool,
+}
+
 /// Connects, enables WAL on SQLite, and migrates.
 ///
 /// # Errors
 /// A sentence naming the database and what failed.
 pub async fn connect(url: &str) -> Result<AnyPool, ServerError> {
-    sqlx::any::install_default_drivers();
+    Ok(connect_pools(url).await?.main)
+}
+
+async fn pool(url: &str, max: u32, synchronous: &'static str) -> Result<AnyPool, ServerError> {
     let sqlite = url.starts_with("sqlite:");
     let options = AnyConnectOptions::from_str(url)
         .map_err(|e| ServerError::of(ErrorKind::Storage, format!("invalid database URL: {e}")))?;
-    let pool = AnyPoolOptions::new()
-        .max_connections(if sqlite { 8 } else { 16 })
+    AnyPoolOptions::new()
+        .max_connections(max)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if sqlite {
@@ -31,15 +48,30 @@ pub async fn connect(url: &str) -> Result<AnyPool, ServerError> {
                     sqlx::query("PRAGMA busy_timeout = 10000")
                         .execute(&mut *conn)
                         .await?;
+                    sqlx::query(&format!("PRAGMA synchronous = {synchronous}"))
+                        .execute(&mut *conn)
+                        .await?;
                 }
                 Ok(())
             })
         })
         .connect_with(options)
         .await
-        .map_err(|e| {
-            ServerError::of(ErrorKind::Storage, format!("cannot open the database: {e}"))
-        })?;
+        .map_err(|e| ServerError::of(ErrorKind::Storage, format!("cannot open the database: {e}")))
+}
+
+/// Connects both pools, enables WAL on SQLite, and migrates.
+///
+/// # Errors
+/// A sentence naming the database and what failed.
+pub async fn connect_pools(url: &str) -> Result<Pools, ServerError> {
+    sqlx::any::install_default_drivers();
+    let sqlite = url.starts_with("sqlite:");
+    let pool = if sqlite {
+        self::pool(url, 2, "NORMAL").await?
+    } else {
+        self::pool(url, 16, "").await?
+    };
     if sqlite {
         sqlx::query("PRAGMA journal_mode = WAL")
             .execute(&pool)
@@ -52,7 +84,15 @@ pub async fn connect(url: &str) -> Result<AnyPool, ServerError> {
             format!("database migration failed: {e}"),
         )
     })?;
-    Ok(pool)
+    let durable = if sqlite {
+        self::pool(url, 1, "FULL").await?
+    } else {
+        pool.clone()
+    };
+    Ok(Pools {
+        main: pool,
+        durable,
+    })
 }
 
 /// The SQLite URL for a file in the data directory (created if missing).

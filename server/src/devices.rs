@@ -141,7 +141,7 @@ pub(crate) async fn counted_evaluate(
     challenge: Option<&latchkey_protocol::types::ChallengeId>,
     claim: Option<RequestClaim>,
 ) -> Result<(Element, u8), ServerError> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.durable_db.begin().await?;
     if let Some(claim) = claim {
         claim.record(state, &mut *tx).await?;
     }
@@ -204,7 +204,7 @@ pub async fn remove_device(
     device_id: &str,
     how: &str,
 ) -> Result<bool, ServerError> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.durable_db.begin().await?;
     let name = remove_device_in(&mut tx, state, account, device_id, how).await?;
     tx.commit().await?;
     if let Some(name) = &name {
@@ -312,7 +312,7 @@ pub(crate) async fn remove_from_app(
     let (device, claim) =
         requests::verify(state, request, &[states::ACTIVE, states::ENROLLING]).await?;
     let body = &request.body;
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.durable_db.begin().await?;
     claim.record(state, &mut *tx).await?;
     if device.state == states::ACTIVE {
         // P7: an enrolled device proves the PIN to remove itself, so a thief holding the

@@ -130,7 +130,7 @@ pub(crate) async fn finish(
     if let Some(stored) = &device.pin_check {
         check_pin(state, &device, stored, body.pin_check.as_ref()).await?;
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.durable_db.begin().await?;
     // The account row first: it serialises the finishes of one account's enrolments.
     let first = accounts::mark_first_device(&mut tx, &device.account).await?;
     if device.bootstrap && !first {

@@ -107,8 +107,11 @@ pub async fn wait_answered(
 
 /// Everything a request handler can reach.
 pub struct AppState {
-    /// The database pool.
+    /// The database pool for what a power cut may lose (`db::Pools`).
     pub db: AnyPool,
+    /// The database pool for what a power cut must not lose: PIN attempts, keys, devices,
+    /// accounts (`db::Pools`; the same pool on PostgreSQL).
+    pub durable_db: AnyPool,
     /// The server's keys.
     pub keys: ServerKeys,
     /// The configuration.
@@ -297,7 +300,8 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         .database_url
         .clone()
         .unwrap_or_else(|| db::sqlite_url(&config.data_dir));
-    let pool = db::connect(&database_url).await?;
+    let pools = db::connect_pools(&database_url).await?;
+    let pool = pools.main.clone();
     keys.check_database(&pool).await?;
     let mailer = mail::build(&config.mail, &config.data_dir, &config.policy.service_name)?;
 
@@ -335,6 +339,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
     };
     let state = Arc::new(AppState {
         db: pool,
+        durable_db: pools.durable,
         keys,
         config,
         public_url: public_url.clone(),

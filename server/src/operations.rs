@@ -142,7 +142,7 @@ async fn commit_swap(
             "the new approval key is the current one; a PIN change needs a fresh key",
         ));
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.durable_db.begin().await?;
     let swapped = sqlx::query(
         "UPDATE devices SET oprf_key = $1, approval_key = $2, epoch = $3, last_used_at = $4 \
          WHERE id = $5 AND epoch = $6 AND state = $7",

@@ -1091,6 +1091,45 @@ fn sql_placeholders_appear_in_order() {
 
 /// P2 lives in one module: only `attempts.rs` writes a device's PIN attempt counter (raise,
 /// reset); everything else reads it through `attempts::Attempts`.
+/// P2 durability: a PIN attempt is counted durably before anything is evaluated. On SQLite
+/// the main pool commits with `synchronous = NORMAL` (a power cut may lose its last commits)
+/// and the durable pool with `FULL`; every transaction that raises the counter is begun on
+/// the durable pool.
+#[tokio::test]
+async fn p2_attempts_are_counted_on_the_durable_pool() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let level = |pool: sqlx::AnyPool| async move {
+        sqlx::query_scalar::<_, i64>("PRAGMA synchronous")
+            .fetch_one(&pool)
+            .await
+            .expect("pragma")
+    };
+    assert_eq!(level(server.state.durable_db.clone()).await, 2, "FULL");
+    assert_eq!(level(server.state.db.clone()).await, 1, "NORMAL");
+    server.stop().await;
+
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut raisers = 0;
+    for file in [
+        "devices.rs",
+        "operations.rs",
+        "enrolments.rs",
+        "signins.rs",
+        "accounts.rs",
+    ] {
+        let text = std::fs::read_to_string(src.join(file)).expect("source");
+        for (at, _) in text.match_indices("attempts::raise(") {
+            let function = &text[text[..at].rfind("fn ").expect("in a function")..at];
+            assert!(
+                function.contains("state.durable_db.begin()"),
+                "{file}: a PIN attempt is raised outside a durable transaction"
+            );
+            raisers += 1;
+        }
+    }
+    assert!(raisers > 0, "the check found the callers");
+}
+
 #[test]
 fn p2_only_the_attempts_module_writes_the_counter() {
     fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {

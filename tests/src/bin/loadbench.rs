@@ -205,6 +205,16 @@ impl Drop for Proc {
     }
 }
 
+/// User plus system CPU seconds process `pid` used so far (`self` for this one).
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("proc stat");
+    let after = &stat[stat.rfind(')').expect("comm") + 2..];
+    let fields: Vec<&str> = after.split(' ').collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
 /// One simulated person: an account on the servers, a phone with the core.
 struct Person {
     email: String,
@@ -351,10 +361,12 @@ struct Cell {
     failed: usize,
     doubled: usize,
     cpu_per_round_ms: f64,
+    generator_per_round_ms: f64,
 }
 
 async fn run(setup: &Arc<Setup>, kind: Kind, concurrency: usize, length: Duration) -> Cell {
     let cpu_before: f64 = setup.procs.iter().map(Proc::cpu_seconds).sum();
+    let generator_before = cpu_seconds("self");
     let started = Instant::now();
     let deadline = started + length;
     let mut workers = Vec::new();
@@ -388,6 +400,7 @@ async fn run(setup: &Arc<Setup>, kind: Kind, concurrency: usize, length: Duratio
     }
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = setup.procs.iter().map(Proc::cpu_seconds).sum::<f64>() - cpu_before;
+    let generator = cpu_seconds("self") - generator_before;
     // Doubled: an answer accepted twice. Every completed round is approved again: all must
     // be refused.
     let mut doubled = 0;
@@ -415,6 +428,7 @@ async fn run(setup: &Arc<Setup>, kind: Kind, concurrency: usize, length: Duratio
         failed,
         doubled,
         cpu_per_round_ms: cpu / times.len().max(1) as f64 * 1e3,
+        generator_per_round_ms: generator / times.len().max(1) as f64 * 1e3,
     }
 }
 
@@ -515,9 +529,9 @@ async fn bench(length: Duration) {
     }
     println!(
         "| round | database | conc. | rounds | rounds/s | p50 ms | p99 ms | failed | doubled | \
-         server CPU ms/round | of crypto ceiling |"
+         server CPU ms/round | devices CPU ms/round | of crypto ceiling |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (name, url, nodes) in configs {
         let database_url = match url {
             Some(_) => Some(server::fresh_postgres().await),
@@ -528,7 +542,7 @@ async fn bench(length: Duration) {
             for concurrency in CONCURRENCY {
                 let cell = run(&setup, kind, concurrency, length).await;
                 println!(
-                    "| {} | {name} | {concurrency} | {} | {:.0} | {:.1} | {:.1} | {} | {} | {:.2} | {:.0} % |",
+                    "| {} | {name} | {concurrency} | {} | {:.0} | {:.1} | {:.1} | {} | {} | {:.2} | {:.2} | {:.0} % |",
                     if kind == Kind::Protocol { "protocol" } else { "full" },
                     cell.rounds,
                     cell.per_second,
@@ -537,6 +551,7 @@ async fn bench(length: Duration) {
                     cell.failed,
                     cell.doubled,
                     cell.cpu_per_round_ms,
+                    cell.generator_per_round_ms,
                     cell.per_second / ceiling * 100.0
                 );
             }
