@@ -12,8 +12,14 @@
 //! and two nodes (sign-ins created on one node, answered through the other). Concurrency 1,
 //! 8, 32. Server CPU is read from /proc for the server processes only.
 //!
+//! *Idle* (`idle [WAITERS]`): 10,000 long-polls waiting at once, spread over 100 devices, on one
+//! SQLite node and on two PostgreSQL nodes: the server's RSS and CPU per minute while they wait
+//! (each long-poll lasts 60 s and is asked again at once, as devices do), and the time from
+//! creating a sign-in on one node to a waiting device's long-poll answering.
+//!
 //! Run: `cargo run --release -p latchkey-e2e --bin latchkey-loadbench [-- SECONDS]` (seconds
-//! per cell, default 5). The server processes are this binary in `serve` mode.
+//! per cell, default 5), `… -- idle [WAITERS]`. The server processes are this binary in
+//! `serve` mode.
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a benchmark stops loudly on failure
 
 use std::collections::HashMap;
@@ -38,13 +44,18 @@ fn main() {
         serve(&args[2..]);
         return;
     }
-    let seconds: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(5);
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .expect("runtime")
-        .block_on(bench(Duration::from_secs(seconds)));
+        .expect("runtime");
+    if args.get(1).map(String::as_str) == Some("idle") {
+        let waiters = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(10_000);
+        runtime.block_on(idle(waiters));
+        return;
+    }
+    let seconds: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(5);
+    runtime.block_on(bench(Duration::from_secs(seconds)));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -578,4 +589,175 @@ fn machine() -> String {
                 .map(|(_, v)| v.trim().to_owned())
         })
         .unwrap_or_else(|| "unknown CPU".into())
+}
+
+// ---------------------------------------------------------------------------------------
+// Idle long-polls.
+
+/// Resident memory of process `pid`, MiB.
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// One long-poll, without panicking on a network error (counted instead).
+async fn long_poll(
+    device: &server::Device,
+) -> Result<Vec<latchkey_protocol::types::ChallengeId>, String> {
+    use latchkey_protocol::wire::{ChallengeList, ListChallenges, RequestBody as _};
+    let request = device.envelope(ListChallenges { wait_seconds: 60 });
+    let url = format!(
+        "{}{}",
+        device.base,
+        ListChallenges::PATH.trim_start_matches('/')
+    );
+    let response = device
+        .http
+        .post(url)
+        .json(&request)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !response.status().is_success() {
+        return Err(format!("status {}", response.status()));
+    }
+    let list: ChallengeList = response.json().await.map_err(|e| e.to_string())?;
+    Ok(list.challenges)
+}
+
+async fn idle(waiters: usize) {
+    const DEVICES: usize = 100;
+    println!(
+        "# Idle long-polls — {} on {}\n\n{waiters} long-polls over {DEVICES} devices; each lasts \
+         60 s and is asked again at once.\n",
+        date(),
+        machine()
+    );
+    println!(
+        "| database | nodes | waiting | server RSS before | server RSS waiting | per waiter | \
+         server CPU while waiting | sign-in to device p50 | p99 | max | poll errors |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    let mut configs: Vec<(&str, Option<String>, usize)> = vec![("SQLite", None, 1)];
+    if let Some(url) = server::postgres_url() {
+        configs.push(("PostgreSQL", Some(url), 2));
+    }
+    for (name, url, nodes) in configs {
+        let database_url = match url {
+            Some(_) => Some(server::fresh_postgres().await),
+            None => None,
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).expect("data dir");
+        let keys = dir.path().join("server-keys.json");
+        let mut procs = Vec::new();
+        for _ in 0..nodes {
+            let (data, keys, url) = (data.clone(), keys.clone(), database_url.clone());
+            procs.push(
+                tokio::task::spawn_blocking(move || Proc::start(&data, url.as_deref(), &keys))
+                    .await
+                    .expect("start"),
+            );
+        }
+        let procs = Arc::new(procs);
+        // Devices, each at home on one node; one HTTP client per device (its own connections).
+        let mut devices = Vec::new();
+        for i in 0..DEVICES {
+            let node = &procs[i % nodes].endpoint;
+            let email = format!("idle{i}@example.org");
+            let (_, device) = server::enrolled(node, &email, PIN).await;
+            devices.push((email, Arc::new(device)));
+        }
+        let rss_before: f64 = procs.iter().map(|p| rss_mib(p.child.id())).sum();
+        // Woken devices report here: (device index, when).
+        let (woke_tx, mut woke_rx) = mpsc::unbounded_channel::<(usize, Instant)>();
+        let errors = Arc::new(AtomicU64::new(0));
+        let in_flight = Arc::new(AtomicU64::new(0));
+        let mut tasks = Vec::new();
+        for w in 0..waiters {
+            let d = w % DEVICES;
+            let device = devices[d].1.clone();
+            let (woke_tx, errors, in_flight) = (woke_tx.clone(), errors.clone(), in_flight.clone());
+            tasks.push(tokio::spawn(async move {
+                // Spread the first requests over two seconds, as devices coming online would.
+                tokio::time::sleep(Duration::from_millis((w as u64 * 2000) / waiters as u64)).await;
+                loop {
+                    in_flight.fetch_add(1, Ordering::Relaxed);
+                    let result = long_poll(&device).await;
+                    in_flight.fetch_sub(1, Ordering::Relaxed);
+                    match result {
+                        Ok(ids) if ids.is_empty() => {}
+                        Ok(ids) => {
+                            let _ = woke_tx.send((d, Instant::now()));
+                            // Answer it (deny), as a device would, so it stops being pending.
+                            if let Ok(signed) = device.fetch(ids[0]).await.map_err(|_| ()) {
+                                let _ = device.deny(&signed, false).await;
+                            }
+                        }
+                        Err(_) => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                            tokio::time::sleep(Duration::from_millis(500)).await;
+                        }
+                    }
+                }
+            }));
+        }
+        // Wait until they all wait.
+        let start = Instant::now();
+        while in_flight.load(Ordering::Relaxed) < waiters as u64
+            && start.elapsed() < Duration::from_secs(120)
+        {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let rss_waiting: f64 = procs.iter().map(|p| rss_mib(p.child.id())).sum();
+        let cpu_start: f64 = procs.iter().map(Proc::cpu_seconds).sum();
+        let minute = Instant::now();
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let cpu_minute = procs.iter().map(Proc::cpu_seconds).sum::<f64>() - cpu_start;
+        let cpu_share = cpu_minute / minute.elapsed().as_secs_f64() * 100.0;
+        // Sign-ins created on one node reach a device waiting (through the other node, with two).
+        let mut latencies = Vec::new();
+        for k in 0..40 {
+            let d = (k * 7) % DEVICES;
+            let (email, _) = &devices[d];
+            while woke_rx.try_recv().is_ok() {}
+            let creator = &procs[(d + 1) % nodes];
+            let t0 = Instant::now();
+            let _ = creator.signin(email).await;
+            let woke = loop {
+                let (who, at) = tokio::time::timeout(Duration::from_secs(30), woke_rx.recv())
+                    .await
+                    .expect("a device woke within 30 s")
+                    .expect("woken");
+                if who == d {
+                    break at;
+                }
+            };
+            latencies.push(woke.saturating_duration_since(t0));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        latencies.sort();
+        let ms = |p: f64| {
+            latencies[((latencies.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1e3
+        };
+        println!(
+            "| {name} | {nodes} | {waiters} | {rss_before:.0} MiB | {rss_waiting:.0} MiB | {:.1} KiB | \
+             {cpu_share:.1} % of a core ({:.1} CPU s/min) | {:.1} ms | {:.1} ms | {:.1} ms | {} |",
+            (rss_waiting - rss_before) * 1024.0 / waiters as f64,
+            cpu_minute,
+            ms(0.5),
+            ms(0.99),
+            ms(1.0),
+            errors.load(Ordering::Relaxed)
+        );
+        for t in tasks {
+            t.abort();
+        }
+    }
 }
