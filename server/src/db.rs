@@ -87,6 +87,18 @@ pub async fn connect_pools(url: &str) -> Result<Pools, ServerError> {
     let durable = if sqlite {
         self::pool(url, 1, "FULL").await?
     } else {
+        // Every commit is the durable kind on PostgreSQL, as long as the cluster says so.
+        let level: String = sqlx::query_scalar("SELECT current_setting('synchronous_commit')")
+            .fetch_one(&pool)
+            .await?;
+        if level == "off" {
+            return Err(ServerError::of(
+                ErrorKind::Config,
+                "PostgreSQL runs with synchronous_commit = off, so a crash may forget counted \
+                 PIN attempts: set it to on (the default) for this database, e.g. \
+                 ALTER DATABASE … SET synchronous_commit = on",
+            ));
+        }
         pool.clone()
     };
     Ok(Pools {
@@ -104,8 +116,9 @@ pub fn sqlite_url(data_dir: &std::path::Path) -> String {
 }
 
 /// Runs `work` unless another node is running work under the same `lock` (a PostgreSQL
-/// advisory lock, held on one pooled connection and released after; on SQLite there is one
-/// node, so it just runs). Returns `Ok(None)` when skipped.
+/// advisory lock held by a transaction on one pooled connection: released when it ends,
+/// also if `work` panics or the task is aborted; on SQLite there is one node, so it just
+/// runs). Returns `Ok(None)` when skipped.
 ///
 /// # Errors
 /// The database error, or `work`'s.
@@ -118,28 +131,18 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<T, ServerError>>,
 {
-    use sqlx::Row as _;
     if !state.postgres {
         return work().await.map(Some);
     }
-    let mut conn = state.db.acquire().await?;
-    let locked: bool = sqlx::query("SELECT pg_try_advisory_lock($1)")
+    let mut holder = state.db.begin().await?;
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
         .bind(lock)
-        .fetch_one(&mut *conn)
-        .await?
-        .get(0);
+        .fetch_one(&mut *holder)
+        .await?;
     if !locked {
         return Ok(None);
     }
     let result = work().await;
-    if let Err(e) = sqlx::query("SELECT pg_advisory_unlock($1)")
-        .bind(lock)
-        .execute(&mut *conn)
-        .await
-    {
-        // A lock left on a broken connection ends with that connection's session.
-        tracing::warn!(error = %e, "cannot release the sweep lock");
-        conn.detach();
-    }
+    holder.rollback().await?;
     result.map(Some)
 }

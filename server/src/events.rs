@@ -197,7 +197,7 @@ async fn listen(url: String, node: String, signals: std::sync::Weak<Signals>) {
                 continue;
             }
         };
-        backoff = std::time::Duration::from_millis(100);
+        let connected_at = tokio::time::Instant::now();
         let Some(strong) = signals.upgrade() else {
             return;
         };
@@ -207,6 +207,13 @@ async fn listen(url: String, node: String, signals: std::sync::Weak<Signals>) {
             // `Ok(None)`: the connection was lost; reconnect explicitly (and re-check all).
             let Ok(Some(notification)) = listener.try_recv().await else {
                 tracing::warn!("lost the connection listening for other nodes' events");
+                // A connection that keeps dropping must not make every waiter re-check every
+                // 100 ms: the backoff starts over only after a connection that lasted.
+                if connected_at.elapsed() > std::time::Duration::from_secs(10) {
+                    backoff = std::time::Duration::from_millis(100);
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
                 break;
             };
             let mut lines = notification.payload().split('\n');

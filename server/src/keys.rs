@@ -61,8 +61,10 @@ struct KeyFile {
 /// database.
 #[derive(Clone, Debug)]
 pub enum KeySource {
-    /// A key file, created (0600, exclusively: two nodes starting at once on a shared
-    /// filesystem end up with the same file) if missing.
+    /// `DATA/server-keys.json`, created on first start (0600) if missing: one node.
+    DataDir(PathBuf),
+    /// A key file shared by the nodes; it must exist (a missing mount or a typo must not
+    /// make a node with new keys). Made once with `--create-server-keys`.
     File(PathBuf),
     /// The key file's text itself, from a secret store or an environment variable; never
     /// created.
@@ -72,7 +74,7 @@ pub enum KeySource {
 impl KeySource {
     /// `DATA/server-keys.json`, the single-node default.
     pub fn in_data_dir(data_dir: &Path) -> Self {
-        Self::File(data_dir.join("server-keys.json"))
+        Self::DataDir(data_dir.join("server-keys.json"))
     }
 }
 
@@ -85,29 +87,46 @@ impl ServerKeys {
         Self::load(&KeySource::in_data_dir(data_dir))
     }
 
-    /// Loads the keys from `source`, creating a missing key file.
+    /// Loads the keys from `source`, creating a missing key file in the data directory.
     ///
     /// # Errors
-    /// A sentence saying which file is unreadable or damaged.
+    /// A sentence saying which file is missing, unreadable, readable by others, or damaged.
     pub fn load(source: &KeySource) -> Result<Self, ServerError> {
-        match source {
+        let path = match source {
             // EXPOSE: the configured key text is parsed into the keys it holds.
             KeySource::Text(text) => {
-                Self::parse(text.expose_secret(), "the configured server keys")
+                return Self::parse(text.expose_secret(), "the configured server keys")
             }
-            KeySource::File(path) => {
+            KeySource::DataDir(path) => {
                 if !path.exists() {
                     Self::create(path)?;
                 }
-                let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
-                    ServerError::of(
-                        ErrorKind::Keys,
-                        format!("cannot read {}: {e}", path.display()),
-                    )
-                })?);
-                Self::parse(&text, &path.display().to_string())
+                path
             }
-        }
+            KeySource::File(path) => {
+                if !path.exists() {
+                    return Err(ServerError::of(
+                        ErrorKind::Keys,
+                        format!(
+                            "the server key file {} does not exist: create it once with \
+                             `latchkey-server --create-server-keys {}` and give every node \
+                             the same file",
+                            path.display(),
+                            path.display()
+                        ),
+                    ));
+                }
+                path
+            }
+        };
+        check_private(path)?;
+        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+            ServerError::of(
+                ErrorKind::Keys,
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?);
+        Self::parse(&text, &path.display().to_string())
     }
 
     /// Parses a key file's text; `origin` names it in errors.
@@ -134,7 +153,10 @@ impl ServerKeys {
 
     /// Writes new keys to `path` unless a file is already there (another node may have
     /// created it a moment ago: its keys win).
-    fn create(path: &Path) -> Result<(), ServerError> {
+    ///
+    /// # Errors
+    /// A sentence saying what could not be written.
+    pub fn create(path: &Path) -> Result<(), ServerError> {
         let challenge = SigningKey::random(&mut OsRng);
         let mut master = Zeroizing::new([0u8; 32]);
         OsRng.fill_bytes(master.as_mut());
@@ -154,6 +176,11 @@ impl ServerKeys {
         // A hard link never replaces an existing file: the first writer wins.
         let linked = std::fs::hard_link(&tmp, path);
         let _ = std::fs::remove_file(&tmp);
+        // The link (and the temp file's removal) must survive a power cut before anything
+        // is sealed under these keys.
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+        }
         match linked {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
@@ -175,6 +202,31 @@ impl ServerKeys {
     pub async fn check_database(&self, db: &sqlx::AnyPool) -> Result<(), ServerError> {
         use sqlx::Row as _;
         let public = b64::encode(&self.challenge_public().to_sec1());
+        let recorded_before: Option<String> =
+            sqlx::query_scalar("SELECT value FROM server_identity WHERE name = 'challenge_key'")
+                .fetch_optional(db)
+                .await?;
+        if recorded_before.is_none() {
+            // A database from before this record: devices' sealed OPRF keys say whether these
+            // are the keys that set it up (a node with new keys must not record itself).
+            let sealed_device: Option<(String, String)> =
+                sqlx::query_as("SELECT id, oprf_key FROM devices LIMIT 1")
+                    .fetch_optional(db)
+                    .await?;
+            if let Some((device, sealed)) = sealed_device {
+                if self.open("oprf", &device, &sealed).is_none() {
+                    return Err(ServerError::of(
+                        ErrorKind::Keys,
+                        format!(
+                            "these server keys (challenge key {}) cannot open the secrets in \
+                             this database: start with the key file that set it up \
+                             (--server-keys), or restore it from a backup",
+                            fingerprint(&public)
+                        ),
+                    ));
+                }
+            }
+        }
         let sealed = self.seal("identity", "master", IDENTITY_CHECK);
         sqlx::query(
             "INSERT INTO server_identity (name, value) VALUES ('challenge_key', $1), \
@@ -287,6 +339,35 @@ impl ServerKeys {
     }
 }
 
+/// Refuses a key file others may read or write (as ssh does): whoever can read it can sign
+/// challenges; whoever can replace it chooses the keys.
+fn check_private(path: &Path) -> Result<(), ServerError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        let meta = std::fs::metadata(path).map_err(|e| {
+            ServerError::of(
+                ErrorKind::Keys,
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
+        if meta.mode() & 0o077 != 0 {
+            return Err(ServerError::of(
+                ErrorKind::Keys,
+                format!(
+                    "{} can be read or written by other users (mode {:o}): `chmod 600` it and \
+                     check who had access",
+                    path.display(),
+                    meta.mode() & 0o777
+                ),
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// Writes a private file atomically (temp, fsync, rename, fsync dir; 0600).
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ServerError> {
     let fail = |e: std::io::Error| {
@@ -393,19 +474,61 @@ mod tests {
             .expect_err("other master key");
     }
 
-    /// A missing key file is created once: a second creator keeps the first one's keys.
+    /// A missing key file is created once: a second creator keeps the first one's keys. A
+    /// configured file must exist (a node never invents keys for a deployment) and be private.
     #[test]
     fn key_file_creation_never_replaces_a_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("shared-keys.json");
-        let first = ServerKeys::load(&KeySource::File(path.clone())).expect("create");
+        let missing = ServerKeys::load(&KeySource::File(path.clone())).expect_err("missing");
+        assert!(
+            missing.to_string().contains("--create-server-keys"),
+            "{missing}"
+        );
+        ServerKeys::create(&path).expect("create");
+        let first = ServerKeys::load(&KeySource::File(path.clone())).expect("load");
         ServerKeys::create(&path).expect("second creator");
-        let again = ServerKeys::load(&KeySource::File(path)).expect("load");
+        let again = ServerKeys::load(&KeySource::File(path.clone())).expect("load");
         assert_eq!(first.challenge_public(), again.challenge_public());
         assert_eq!(
             std::fs::read_dir(dir.path()).expect("dir").count(),
             1,
             "no temp left"
         );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+            let open = ServerKeys::load(&KeySource::File(path)).expect_err("readable by others");
+            assert!(open.to_string().contains("chmod 600"), "{open}");
+        }
+    }
+
+    /// A database from before the identity record is claimed only by keys that open its
+    /// devices' sealed secrets.
+    #[tokio::test]
+    async fn an_old_database_is_claimed_only_by_its_own_keys() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = crate::db::connect(&crate::db::sqlite_url(dir.path()))
+            .await
+            .expect("db");
+        let keys = ServerKeys::load_or_create(dir.path()).expect("create");
+        sqlx::query("INSERT INTO accounts (id, email, password_hash, created_at) VALUES ('a', 'a@example.org', 'x', 0)")
+            .execute(&db)
+            .await
+            .expect("account");
+        sqlx::query(
+            "INSERT INTO devices (id, account_id, name, state, pin_source, oprf_key, created_at, \
+             code_expires_at) VALUES ('d1', 'a', 'Phone', 'active', 'web', $1, 0, 0)",
+        )
+        .bind(keys.seal("oprf", "d1", &[1u8; 32]))
+        .execute(&db)
+        .await
+        .expect("device");
+        let other_dir = tempfile::tempdir().expect("tempdir");
+        let other = ServerKeys::load_or_create(other_dir.path()).expect("other");
+        let refused = other.check_database(&db).await.expect_err("new keys");
+        assert!(refused.to_string().contains("cannot open"), "{refused}");
+        keys.check_database(&db).await.expect("its own keys");
     }
 }

@@ -44,18 +44,15 @@ struct Args {
     /// Private key (PEM).
     #[arg(long, env = "LATCHKEY_TLS_KEY")]
     tls_key: Option<PathBuf>,
-    /// The server key file (created if missing; default DATA/server-keys.json). Give every
-    /// node of one deployment the same file.
+    /// The server key file every node of one deployment shares (default
+    /// DATA/server-keys.json, created on first start). It must exist: make it once with
+    /// --create-server-keys. Or put the file's text in LATCHKEY_SERVER_KEYS (environment
+    /// only, never on the command line, where other users could read it).
     #[arg(long, env = "LATCHKEY_SERVER_KEYS_FILE")]
     server_keys: Option<PathBuf>,
-    /// The server key file's text itself (from a secret store), instead of --server-keys.
-    #[arg(
-        long,
-        env = "LATCHKEY_SERVER_KEYS",
-        hide_env_values = true,
-        conflicts_with = "server_keys"
-    )]
-    server_keys_text: Option<SecretText>,
+    /// Write new server keys to this file (0600; refused if it exists) and exit.
+    #[arg(long, value_name = "FILE")]
+    create_server_keys: Option<PathBuf>,
     /// Service name shown to people.
     #[arg(long, default_value = "Latchkey demo")]
     service_name: String,
@@ -257,6 +254,35 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    if let Some(path) = &args.create_server_keys {
+        if path.exists() {
+            eprintln!(
+                "error: {} exists already; a deployment keeps its keys (move it away first if \
+                 you really mean to replace them: every device would have to enrol again)",
+                path.display()
+            );
+            return ExitCode::from(2);
+        }
+        return match latchkey_server::keys::ServerKeys::create(path) {
+            Ok(()) => {
+                println!(
+                    "Created {} (readable by you only). Give every node this file with \
+                     --server-keys, and back it up: without it no device can approve.",
+                    path.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    // From the environment only: a command line is readable by every local user.
+    let keys_from_env = std::env::var("LATCHKEY_SERVER_KEYS")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .map(SecretText::new);
     let mail = match (&args.smtp_host, args.dev) {
         (Some(host), _) => MailConfig::Smtp {
             host: host.clone(),
@@ -287,10 +313,17 @@ async fn main() -> ExitCode {
         dev: args.dev,
         tls_cert: args.tls_cert.clone(),
         tls_key: args.tls_key.clone(),
-        server_keys: match (&args.server_keys, &args.server_keys_text) {
-            (Some(path), _) => Some(KeySource::File(path.clone())),
-            (None, Some(text)) => Some(KeySource::Text(text.clone())),
+        server_keys: match (&args.server_keys, keys_from_env) {
+            (Some(path), None) => Some(KeySource::File(path.clone())),
+            (None, Some(text)) => Some(KeySource::Text(text)),
             (None, None) => None,
+            (Some(_), Some(_)) => {
+                eprintln!(
+                    "error: give the server keys once: --server-keys FILE or \
+                     LATCHKEY_SERVER_KEYS, not both"
+                );
+                return ExitCode::from(2);
+            }
         },
         mail,
         policy: Policy {

@@ -35,10 +35,25 @@ async fn cluster() -> Option<Cluster> {
     std::fs::create_dir_all(keys.parent().expect("dir")).expect("secrets dir");
     let database_url = fresh_postgres().await;
     let binary = std::path::Path::new(env!("CARGO_BIN_EXE_latchkey-server"));
-    // One after the other: the first creates the dev CA and the key file, the second uses them.
+    // The operator makes the deployment's key file once.
+    let made = std::process::Command::new(binary)
+        .arg("--create-server-keys")
+        .arg(&keys)
+        .output()
+        .expect("runs");
+    assert!(made.status.success(), "{made:?}");
+    let again = std::process::Command::new(binary)
+        .arg("--create-server-keys")
+        .arg(&keys)
+        .output()
+        .expect("runs");
+    assert!(
+        !again.status.success(),
+        "an existing key file is never replaced"
+    );
+    // One after the other: the first creates the dev CA, the second uses it.
     let a = Node::start(binary, &data, &database_url, &keys).await;
     let b = Node::start(binary, &data, &database_url, &keys).await;
-    assert!(keys.exists(), "the key file was created where configured");
     assert!(
         !data.join("server-keys.json").exists(),
         "not in the data directory"

@@ -247,6 +247,7 @@ async fn setup(database_url: Option<String>, nodes: usize, people: usize) -> Set
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).expect("data dir");
     let keys = dir.path().join("server-keys.json");
+    latchkey_server::keys::ServerKeys::create(&keys).expect("server keys");
     let mut procs = Vec::new();
     for _ in 0..nodes {
         let (data, keys, url) = (data.clone(), keys.clone(), database_url.clone());
@@ -655,6 +656,7 @@ async fn idle(waiters: usize) {
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).expect("data dir");
         let keys = dir.path().join("server-keys.json");
+        latchkey_server::keys::ServerKeys::create(&keys).expect("server keys");
         let mut procs = Vec::new();
         for _ in 0..nodes {
             let (data, keys, url) = (data.clone(), keys.clone(), database_url.clone());
