@@ -133,6 +133,84 @@ async fn wakeups_cross_nodes() {
     );
 }
 
+/// When a node's listening connection is lost, what other nodes notified meanwhile is not
+/// lost: once it listens again, every waiter re-checks. The database refuses new connections
+/// while a sign-in is created on B, so A can only learn of it from that re-check (without it,
+/// the long-poll would sleep until the 20 s safety re-check).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_listener_rechecks_every_waiter_when_back() {
+    let Some(cluster) = cluster().await else {
+        return;
+    };
+    let (a, b) = (&cluster.nodes[0], &cluster.nodes[1]);
+    let (_, device) = enrolled(a, "relisten@example.org", "4831").await;
+    // Both nodes open a few pooled connections now (they stay open while new ones are refused).
+    let mut warm = Vec::new();
+    for node in [a.endpoint(), b.endpoint()] {
+        for _ in 0..6 {
+            let node = node.clone();
+            warm.push(tokio::spawn(async move {
+                let r = node.client().get(format!("{}login", node.url)).send().await;
+                assert_eq!(r.expect("login page").status(), reqwest::StatusCode::OK);
+            }));
+        }
+    }
+    for w in warm {
+        w.await.expect("warm");
+    }
+    let admin = sqlx::PgPool::connect(&postgres_url().expect("url"))
+        .await
+        .expect("admin");
+    let database = cluster
+        .database_url
+        .rsplit('/')
+        .next()
+        .expect("name")
+        .to_owned();
+    let waiting = {
+        let poll = device.via(a);
+        tokio::spawn(async move {
+            let ids = poll.pending(30).await;
+            (Instant::now(), ids)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sqlx::query(&format!(
+        "ALTER DATABASE {database} ALLOW_CONNECTIONS false"
+    ))
+    .execute(&admin)
+    .await
+    .expect("no new connections");
+    let listeners: i64 = sqlx::query_scalar(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = $1 AND query LIKE 'LISTEN%'",
+    )
+    .bind(&database)
+    .fetch_one(&admin)
+    .await
+    .expect("terminate listeners");
+    assert_eq!(listeners, 2, "both nodes listen on their own connection");
+    let (_, status, _) = Browser::sign_in(b, "relisten@example.org", PASSWORD).await;
+    assert_eq!(status, reqwest::StatusCode::SEE_OTHER, "signed in on B");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!waiting.is_finished(), "A cannot have heard of it yet");
+    let back = Instant::now();
+    sqlx::query(&format!("ALTER DATABASE {database} ALLOW_CONNECTIONS true"))
+        .execute(&admin)
+        .await
+        .expect("connections again");
+    let (woken, ids) = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the long-poll answered well before the safety re-check")
+        .expect("poll");
+    assert_eq!(ids.len(), 1, "the sign-in made while A was not listening");
+    eprintln!(
+        "answered {:?} after connections were allowed again",
+        woken - back
+    );
+    assert!(woken - back < Duration::from_secs(8), "{:?}", woken - back);
+}
+
 /// P2 across nodes: 50 wrong PINs in parallel, half through each node, count exactly 5.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn p2_wrong_pins_across_nodes_count_exactly_five() {

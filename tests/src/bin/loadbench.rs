@@ -540,7 +540,7 @@ async fn bench(length: Duration) {
         configs.push(("PostgreSQL, 2 nodes", Some(url), 2));
     }
     println!(
-        "| round | database | conc. | rounds | rounds/s | p50 ms | p99 ms | failed | doubled | \
+        "| round | database | conc. | rounds | rounds/s | p50 ms | p99 ms | lost | doubled | \
          server CPU ms/round | devices CPU ms/round | of crypto ceiling |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
