@@ -21,6 +21,8 @@ pub enum Event {
         device: DeviceId,
         /// The request, as the push carries it (an opaque id, P4).
         challenge: ChallengeId,
+        /// A push job was written for it (the device has a push target): wake the sender.
+        queued: bool,
     },
     /// A sign-in changed: answered, cancelled, replaced, or a PIN was evaluated for it.
     SigninChanged {
@@ -81,7 +83,12 @@ impl InProcess {
 
 impl Events for InProcess {
     fn publish(&self, event: Event) {
-        if let Event::ChallengeCreated { device, challenge } = &event {
+        if let Event::ChallengeCreated {
+            device,
+            challenge,
+            queued: true,
+        } = &event
+        {
             self.pusher.push(device, challenge);
         }
         self.signals.notify(&event.key());
@@ -278,7 +285,18 @@ mod tests {
         let device_waiter = woken(device_key(&device));
         let other_waiter = woken(device_key(&DeviceId::random(&mut OsRng)));
         tokio::time::sleep(Duration::from_millis(50)).await;
-        events.publish(Event::ChallengeCreated { device, challenge });
+        events.publish(Event::ChallengeCreated {
+            device,
+            challenge,
+            queued: true,
+        });
+        // A challenge for a device without a push target wakes its long-poll only.
+        let unpushed = ChallengeId::random(&mut OsRng);
+        events.publish(Event::ChallengeCreated {
+            device,
+            challenge: unpushed,
+            queued: false,
+        });
         assert!(device_waiter.await.unwrap(), "the device's long-poll woke");
         assert_eq!(*pushed.0.lock().unwrap(), vec![(device, challenge)]);
 

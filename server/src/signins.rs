@@ -162,7 +162,7 @@ pub async fn create_signin(
             .await?;
         // The push job commits with its challenge: a challenge is never created without it,
         // and a push that fails later never undoes the challenge (long-poll still has it).
-        crate::push::outbox::enqueue_in(
+        let queued = crate::push::outbox::enqueue_in(
             &mut tx,
             device,
             &challenge.to_string(),
@@ -171,14 +171,16 @@ pub async fn create_signin(
         )
         .await?;
         if let Some(id) = DeviceId::parse(device) {
-            pushes.push((id, challenge));
+            pushes.push((id, challenge, queued));
         }
     }
     tx.commit().await?;
-    for (device, challenge) in pushes {
-        state
-            .events
-            .publish(Event::ChallengeCreated { device, challenge });
+    for (device, challenge, queued) in pushes {
+        state.events.publish(Event::ChallengeCreated {
+            device,
+            challenge,
+            queued,
+        });
     }
     Ok(Signin { login_id })
 }
