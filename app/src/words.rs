@@ -42,6 +42,27 @@ pub fn languages() -> Vec<&'static str> {
     CATALOGUES.iter().map(|(tag, _)| *tag).collect()
 }
 
+/// The person's languages on a POSIX system, most preferred first: `LC_ALL`, `LC_MESSAGES`,
+/// then `LANG`, as BCP 47 tags (`fr_FR.UTF-8@euro` → `fr-FR`; `C` and `POSIX` → English).
+/// For [`Words::negotiate`].
+pub fn posix_languages() -> Vec<String> {
+    ["LC_ALL", "LC_MESSAGES", "LANG"]
+        .iter()
+        .filter_map(|var| std::env::var(var).ok())
+        .filter(|value| !value.is_empty())
+        .map(|value| posix_to_bcp47(&value))
+        .collect()
+}
+
+/// One POSIX locale name as a BCP 47 tag.
+pub fn posix_to_bcp47(value: &str) -> String {
+    let base = value.split(['.', '@']).next().unwrap_or(value);
+    match base {
+        "C" | "POSIX" => "en".into(),
+        _ => base.replace('_', "-"),
+    }
+}
+
 struct Catalogue {
     tag: &'static str,
     bundle: FluentBundle<FluentResource>,

@@ -182,3 +182,13 @@ fn the_platform_locale_picks_the_language() {
     assert!(!text.contains('\u{2068}'), "{text:?}");
     assert!(text.contains("Example Mail"), "{text}");
 }
+
+/// POSIX locale names become the tags the catalogues are negotiated with.
+#[test]
+fn posix_locales_name_languages() {
+    use latchkey_app::words::posix_to_bcp47;
+    assert_eq!(posix_to_bcp47("fr_FR.UTF-8"), "fr-FR");
+    assert_eq!(posix_to_bcp47("de_AT@euro"), "de-AT");
+    assert_eq!(posix_to_bcp47("C.UTF-8"), "en");
+    assert_eq!(posix_to_bcp47("en"), "en");
+}

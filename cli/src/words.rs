@@ -4,26 +4,10 @@
 use std::sync::LazyLock;
 
 pub use latchkey_app::words::Text;
-use latchkey_app::words::{error_text, Words};
+use latchkey_app::words::{error_text, posix_languages, Words};
 use latchkey_core::{Error, ErrorKind, Settled};
 
-static WORDS: LazyLock<Words> = LazyLock::new(|| {
-    let tag = ["LC_ALL", "LC_MESSAGES", "LANG"]
-        .iter()
-        .filter_map(|var| std::env::var(var).ok())
-        .find(|value| !value.is_empty())
-        .map(|value| posix_to_bcp47(&value));
-    Words::negotiate(&tag.into_iter().collect::<Vec<_>>())
-});
-
-/// `fr_FR.UTF-8@euro` → `fr-FR`; `C` and `POSIX` → English.
-fn posix_to_bcp47(value: &str) -> String {
-    let base = value.split(['.', '@']).next().unwrap_or(value);
-    match base {
-        "C" | "POSIX" => "en".into(),
-        _ => base.replace('_', "-"),
-    }
-}
+static WORDS: LazyLock<Words> = LazyLock::new(|| Words::negotiate(&posix_languages()));
 
 /// A message without arguments.
 pub fn say(id: &'static str) -> String {
@@ -74,17 +58,4 @@ pub fn settled(settled: Settled, account: &str) -> Option<String> {
         Settled::Nothing | Settled::Pending => return None,
     };
     Some(WORDS.get(&Text::of(id).with("account", account)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::posix_to_bcp47;
-
-    #[test]
-    fn posix_locales_name_languages() {
-        assert_eq!(posix_to_bcp47("fr_FR.UTF-8"), "fr-FR");
-        assert_eq!(posix_to_bcp47("de_AT@euro"), "de-AT");
-        assert_eq!(posix_to_bcp47("C.UTF-8"), "en");
-        assert_eq!(posix_to_bcp47("en"), "en");
-    }
 }

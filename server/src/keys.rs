@@ -93,9 +93,9 @@ impl ServerKeys {
     /// A sentence saying which file is missing, unreadable, readable by others, or damaged.
     pub fn load(source: &KeySource) -> Result<Self, ServerError> {
         let path = match source {
-            // EXPOSE: the configured key text is parsed into the keys it holds.
             KeySource::Text(text) => {
-                return Self::parse(text.expose_secret(), "the configured server keys")
+                // EXPOSE: the configured key text is parsed into the keys it holds.
+                return Self::parse(text.expose_secret(), "the configured server keys");
             }
             KeySource::DataDir(path) => {
                 if !path.exists() {

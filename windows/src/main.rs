@@ -48,22 +48,6 @@ fn arg(name: &str, env: &str) -> Option<PathBuf> {
     std::env::var_os(env).map(PathBuf::from)
 }
 
-fn languages() -> Vec<String> {
-    ["LC_ALL", "LC_MESSAGES", "LANG"]
-        .iter()
-        .filter_map(|v| std::env::var(v).ok())
-        .filter(|v| !v.is_empty())
-        .map(|v| {
-            let base = v.split(['.', '@']).next().unwrap_or(&v).to_owned();
-            if base == "C" || base == "POSIX" {
-                "en".into()
-            } else {
-                base.replace('_', "-")
-            }
-        })
-        .collect()
-}
-
 /// The data directory's OS keystore: the Secret Service on Linux, the Credential Manager on
 /// Windows, unless `--keystore`/`LATCHKEY_KEYSTORE` or the directory's record says otherwise.
 fn keystore(data_dir: &std::path::Path) -> Result<os_keystore::OsKeyStore, String> {
@@ -136,7 +120,7 @@ fn main() -> ExitCode {
             mailbox.clone(),
             runtime.handle().clone(),
             AppOptions {
-                languages: languages(),
+                languages: latchkey_app::words::posix_languages(),
                 // The offset now (a change of daylight saving time shows after a restart).
                 utc_offset_minutes: chrono::Local::now().offset().local_minus_utc() / 60,
                 screens: true,

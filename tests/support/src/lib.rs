@@ -199,6 +199,18 @@ impl Served for TestServer {
     }
 }
 
+impl<T: Served + ?Sized> Served for Arc<T> {
+    fn url(&self) -> &str {
+        (**self).url()
+    }
+    fn client(&self) -> reqwest::Client {
+        (**self).client()
+    }
+    fn mails(&self) -> Vec<latchkey_server::mail::OutboxMail> {
+        (**self).mails()
+    }
+}
+
 fn dev_client(ca_pem: &[u8]) -> reqwest::Client {
     reqwest::Client::builder()
         .use_rustls_tls()
