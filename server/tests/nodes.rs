@@ -348,9 +348,10 @@ async fn round(
         }
     })
     .await;
-    // The page, on whichever node lives, says approved (the session is valid on every node).
+    // The page says approved and signs the browser in on the other node than the one it
+    // signed in on (the session is valid on every node), or on the survivor.
     let cookie_browser = browser;
-    let ok = on_nodes(nodes, dead, first, |node| {
+    let ok = on_nodes(nodes, dead, 1 - first, |node| {
         let browser = Browser {
             client: cookie_browser.client.clone(),
             base: node.url().to_owned(),
