@@ -16,6 +16,9 @@ pub enum ErrorKind {
     Config,
     /// The database failed or cannot be opened.
     Storage,
+    /// The database cannot be reached right now (down, restarting, refusing connections,
+    /// locked): nothing was changed, and the same request may simply be sent again.
+    Unavailable,
     /// The server's key file or a sealed key cannot be read or written.
     Keys,
     /// TLS material cannot be made or loaded, or the address cannot be bound.
@@ -37,6 +40,13 @@ pub struct ServerError {
 
 /// What a request that failed inside answers: never the detail, which goes to the log.
 const INTERNAL_MESSAGE: &str = "the server failed; nothing was changed; try again later";
+
+/// What a request answers while the database cannot be reached.
+const UNAVAILABLE_MESSAGE: &str =
+    "the server cannot reach its database right now; nothing was changed; try again in a moment";
+
+/// Seconds a client is asked to wait while the database cannot be reached.
+pub const UNAVAILABLE_RETRY_SECS: u64 = 5;
 
 impl ServerError {
     /// A failure of `kind` with a sentence for the operator (start-up) or the log.
@@ -137,6 +147,12 @@ impl ServerError {
                 attempts_left: self.attempts_left,
                 retry_after: self.retry_after,
             },
+            ErrorKind::Unavailable => ErrorBody {
+                error: ErrorCode::Internal,
+                message: UNAVAILABLE_MESSAGE.into(),
+                attempts_left: None,
+                retry_after: Some(UNAVAILABLE_RETRY_SECS),
+            },
             _ => ErrorBody {
                 error: ErrorCode::Internal,
                 message: INTERNAL_MESSAGE.into(),
@@ -158,7 +174,33 @@ impl std::error::Error for ServerError {}
 impl From<sqlx::Error> for ServerError {
     fn from(e: sqlx::Error) -> Self {
         tracing::error!(detail = %e, "database error");
+        if unreachable_database(&e) {
+            return Self::of(ErrorKind::Unavailable, UNAVAILABLE_MESSAGE);
+        }
         Self::of(ErrorKind::Storage, INTERNAL_MESSAGE)
+    }
+}
+
+/// Whether `e` says the database cannot be reached now (as opposed to a statement failing).
+fn unreachable_database(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // PostgreSQL: connection exceptions (08…), shutting down or not yet accepting
+            // (57P01–57P03), too many connections (53300), a database refusing connections
+            // (55000). SQLite: busy or locked after the busy timeout (5, 6).
+            code.starts_with("08")
+                || code.starts_with("57P0")
+                || code == "53300"
+                || code == "55000"
+                || code == "5"
+                || code == "6"
+        }),
+        _ => false,
     }
 }
 

@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use latchkey_protocol::wire::ErrorCode;
 
-use crate::error::ServerError;
+use crate::error::{ErrorKind, ServerError};
 
 impl IntoResponse for ServerError {
     fn into_response(self) -> Response {
@@ -20,9 +20,17 @@ impl IntoResponse for ServerError {
             ErrorCode::Expired => StatusCode::GONE,
             ErrorCode::AlreadyAnswered => StatusCode::CONFLICT,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            _ if self.kind() == ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        (status, Json(self.body())).into_response()
+        let mut response = (status, Json(self.body())).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(crate::error::UNAVAILABLE_RETRY_SECS),
+            );
+        }
+        response
     }
 }
 

@@ -63,6 +63,13 @@ impl From<ServerError> for PageError {
     fn from(e: ServerError) -> Self {
         // The body's sentence: a refusal as it is, anything else the one generic sentence (a
         // mail, key or storage failure's detail went to the log, never to a page).
+        if e.kind() == crate::error::ErrorKind::Unavailable {
+            return Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again in a moment",
+                e.body().message,
+            );
+        }
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Something went wrong",
