@@ -1,6 +1,7 @@
 //! Database outages (issue 23, item 2, begun): while PostgreSQL refuses this server's
-//! database, requests fail with a clear 503 and Retry-After, no PIN is evaluated uncounted,
-//! and the server recovers on its own once the database is back.
+//! database, or another process holds SQLite's write lock, requests fail with a clear 503 and
+//! Retry-After, no PIN is evaluated uncounted, and the server recovers on its own once the
+//! database is back.
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests panic on failure
 
 use latchkey_test_support::*;
@@ -120,5 +121,39 @@ async fn db_outage_counts_or_refuses_never_evaluates_uncounted() {
     database_reachable(&server, true).await;
     let (_, left) = device.evaluate(id, "7777").await.expect("counted again");
     assert_eq!(left, 3, "the outage neither counted nor evaluated anything");
+    server.stop().await;
+}
+
+/// SQLite's file write-locked by another process for longer than the busy timeout: a device
+/// request that must write answers 503 (after waiting the 10 s timeout), and works again once
+/// the lock is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_locked_by_another_process_answers_503_then_recovers() {
+    use sqlx::Connection as _;
+    let server = TestServer::start(Backend::Sqlite).await;
+    let (_, device) = enrolled(&server, "locked@example.org", "4831").await;
+    let mut other =
+        sqlx::SqliteConnection::connect(&latchkey_server::db::sqlite_url(server.dir.path()))
+            .await
+            .expect("another connection");
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .expect("write lock");
+    let failed = device
+        .call(latchkey_protocol::wire::ListChallenges { wait_seconds: 0 })
+        .await
+        .expect_err("the write lock is held");
+    assert_eq!(
+        failed.status,
+        reqwest::StatusCode::SERVICE_UNAVAILABLE,
+        "{failed:?}"
+    );
+    assert_eq!(failed.body.retry_after, Some(5));
+    sqlx::query("ROLLBACK")
+        .execute(&mut other)
+        .await
+        .expect("release");
+    assert!(device.pending(0).await.is_empty(), "answers again");
     server.stop().await;
 }
