@@ -361,9 +361,7 @@ async fn round(
         let dead = dead.clone();
         async move {
             let events = browser.get_raw("/login/approve/events").await;
-            if events.status() == reqwest::StatusCode::UNAUTHORIZED
-                && dead.load(Ordering::SeqCst)
-            {
+            if events.status() == reqwest::StatusCode::UNAUTHORIZED && dead.load(Ordering::SeqCst) {
                 // The killed node redeemed the approval (once) and died before the browser got
                 // its new session cookie: approved exactly once; this browser would sign in
                 // again. Counted below with the approved and used sign-ins.
