@@ -279,12 +279,8 @@ async fn push_targets_are_checked_and_dropped_on_request() {
 /// challenge is pushed exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn push_sent_once_with_two_server_processes() {
+    // postgres_url() fails when LATCHKEY_REQUIRE_POSTGRES is set, and says it skipped.
     if postgres_url().is_none() {
-        assert!(
-            std::env::var_os("LATCHKEY_REQUIRE_POSTGRES").is_none(),
-            "PostgreSQL required"
-        );
-        eprintln!("skipped: no PostgreSQL (LATCHKEY_TEST_POSTGRES_URL)");
         return;
     }
     let fake = FcmFake::start().await;

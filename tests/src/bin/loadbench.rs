@@ -242,7 +242,9 @@ struct Setup {
     _dir: tempfile::TempDir,
 }
 
-async fn setup(database_url: Option<String>, nodes: usize, people: usize) -> Setup {
+/// `nodes` server processes sharing a data directory (dev CA, outbox) and a new key file, on
+/// `database_url` (SQLite in the data directory when `None`).
+async fn start_nodes(database_url: Option<String>, nodes: usize) -> (tempfile::TempDir, Vec<Proc>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).expect("data dir");
@@ -257,6 +259,11 @@ async fn setup(database_url: Option<String>, nodes: usize, people: usize) -> Set
                 .expect("start"),
         );
     }
+    (dir, procs)
+}
+
+async fn setup(database_url: Option<String>, nodes: usize, people: usize) -> Setup {
+    let (dir, procs) = start_nodes(database_url, nodes).await;
     let mut list = Vec::new();
     for i in 0..people {
         let home = i % nodes;
@@ -652,20 +659,7 @@ async fn idle(waiters: usize) {
             Some(_) => Some(server::fresh_postgres().await),
             None => None,
         };
-        let dir = tempfile::tempdir().expect("tempdir");
-        let data = dir.path().join("data");
-        std::fs::create_dir_all(&data).expect("data dir");
-        let keys = dir.path().join("server-keys.json");
-        latchkey_server::keys::ServerKeys::create(&keys).expect("server keys");
-        let mut procs = Vec::new();
-        for _ in 0..nodes {
-            let (data, keys, url) = (data.clone(), keys.clone(), database_url.clone());
-            procs.push(
-                tokio::task::spawn_blocking(move || Proc::start(&data, url.as_deref(), &keys))
-                    .await
-                    .expect("start"),
-            );
-        }
+        let (_dir, procs) = start_nodes(database_url, nodes).await;
         let procs = Arc::new(procs);
         // Devices, each at home on one node; one HTTP client per device (its own connections).
         let mut devices = Vec::new();
