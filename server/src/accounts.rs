@@ -54,7 +54,8 @@ pub(crate) async fn id_by_email(
     state: &AppState,
     email: &str,
 ) -> Result<Option<AccountId>, ServerError> {
-    let row = sqlx::query("SELECT id FROM accounts WHERE email = $1")
+    // An application's user has no address of its own and never signs in on the web.
+    let row = sqlx::query("SELECT id FROM accounts WHERE email = $1 AND app_id IS NULL")
         .bind(email)
         .fetch_optional(&state.db)
         .await?;
@@ -74,6 +75,32 @@ pub(crate) async fn email(state: &AppState, account: &AccountId) -> Result<Strin
         .try_get("email")?)
 }
 
+/// How the app names the account: the service and who ("Latchkey demo", "alice@example.org";
+/// for an application's user, the application's name and the user's display name).
+pub(crate) async fn label(
+    state: &AppState,
+    account: &AccountId,
+) -> Result<(String, String), ServerError> {
+    let row = sqlx::query(
+        "SELECT a.email, p.name AS app_name, u.display_name FROM accounts a \
+         LEFT JOIN rp_users u ON u.account_id = a.id LEFT JOIN rp_apps p ON p.id = u.app_id \
+         WHERE a.id = $1",
+    )
+    .bind(account.to_string())
+    .fetch_one(&state.db)
+    .await?;
+    match (
+        row.try_get::<Option<String>, _>("app_name")?,
+        row.try_get::<Option<String>, _>("display_name")?,
+    ) {
+        (Some(app), Some(who)) => Ok((app, who)),
+        _ => Ok((
+            state.config.policy.service_name.clone(),
+            row.try_get("email")?,
+        )),
+    }
+}
+
 /// Deletes expired registration links.
 pub(crate) async fn sweep_registrations(state: &AppState) -> Result<(), ServerError> {
     sqlx::query("DELETE FROM registrations WHERE expires_at <= $1")
@@ -91,7 +118,9 @@ pub(crate) async fn check_password(
     email: &str,
     password: &str,
 ) -> Result<Option<AccountId>, ServerError> {
-    let row = sqlx::query("SELECT id, password_hash FROM accounts WHERE email = $1")
+    let row = sqlx::query(
+        "SELECT id, password_hash FROM accounts WHERE email = $1 AND app_id IS NULL",
+    )
         .bind(email)
         .fetch_optional(&state.db)
         .await?;

@@ -16,26 +16,31 @@ pub(crate) async fn record(
     event: &str,
     detail: &str,
 ) {
-    if let Err(e) = record_in(&state.db, state, account, device, event, detail).await {
+    let result = async {
+        let mut tx = state.db.begin().await?;
+        record_in(&mut tx, state, account, device, event, detail).await?;
+        tx.commit().await?;
+        Ok::<_, ServerError>(())
+    }
+    .await;
+    if let Err(e) = result {
         tracing::error!(error = ?e, event, "audit write failed");
     }
 }
 
-/// [`record`] inside the caller's transaction: the event commits with what it records.
+/// [`record`] inside the caller's transaction: the event commits with what it records (and,
+/// for an application's user, goes to the application's feed and webhook with it).
 ///
 /// # Errors
 /// The database error (the transaction then rolls back).
-pub(crate) async fn record_in<'c, E>(
-    db: E,
+pub(crate) async fn record_in(
+    conn: &mut sqlx::AnyConnection,
     state: &AppState,
     account: &AccountId,
     device: Option<&DeviceId>,
     event: &str,
     detail: &str,
-) -> Result<(), ServerError>
-where
-    E: sqlx::Executor<'c, Database = sqlx::Any>,
-{
+) -> Result<(), ServerError> {
     let mut id = [0u8; 16];
     OsRng.fill_bytes(&mut id);
     sqlx::query(
@@ -47,8 +52,9 @@ where
     .bind(event)
     .bind(detail)
     .bind(state.clock.now_i64())
-    .execute(db)
+    .execute(&mut *conn)
     .await?;
+    crate::rp::security_event_in(conn, state, account, device, event, detail).await?;
     tracing::info!(account = %account, device = ?device.map(ToString::to_string), event, "security event");
     Ok(())
 }

@@ -180,6 +180,8 @@ pub struct Config {
     /// Where the server keys are (default `DATA/server-keys.json`); every node of one
     /// deployment must be given the same.
     pub server_keys: Option<crate::keys::KeySource>,
+    /// An extra CA (PEM) the webhook sender trusts (a relying party's private CA).
+    pub webhook_ca_pem: Option<Vec<u8>>,
 }
 
 /// Push senders.
@@ -259,6 +261,7 @@ impl Config {
             policy: Policy::default(),
             push: PushConfig::default(),
             server_keys: None,
+            webhook_ca_pem: None,
         }
     }
 }

@@ -8,7 +8,7 @@ use latchkey_protocol::signed;
 use latchkey_protocol::types::{AccountId, DeviceId};
 use latchkey_protocol::wire::{
     DeviceRequest, EnrolBeginRequest, EnrolBeginResponse, EnrolFinish, EnrolFinishResponse,
-    ErrorCode,
+    ErrorCode, PinSource,
 };
 use latchkey_protocol::PROTOCOL_VERSION;
 use rand_core::OsRng;
@@ -70,7 +70,7 @@ pub(crate) async fn begin(
     }
     let (evaluated, attempts_left) =
         devices::counted_evaluate(state, &device, &request.blinded_pin, None, None).await?;
-    let email = accounts::email(state, &device.account).await?;
+    let (service, who) = accounts::label(state, &device.account).await?;
     audit::record(
         state,
         &device.account,
@@ -83,7 +83,7 @@ pub(crate) async fn begin(
     Ok(EnrolBeginResponse {
         account: device.account,
         device: device.id,
-        account_label: account_label(&policy.service_name, &email),
+        account_label: account_label(&service, &who),
         pin_source: device.pin_source,
         pin_policy: latchkey_protocol::pin::PinPolicy {
             digits: policy.pin_digits,
@@ -267,14 +267,20 @@ pub(crate) async fn create(
         None => None,
     };
     let code = EnrolmentCode::generate(&mut OsRng);
-    let email = accounts::email(state, account).await?;
+    let (service, who) = accounts::label(state, account).await?;
+    // The PIN is chosen on the web (or posted by an application) when one is given here.
+    let pin_source = if web_pin.is_some() {
+        PinSource::Web
+    } else {
+        PinSource::App
+    };
     let link = EnrolmentLink::new(
         &state.public_url,
         code.clone(),
         state.keys.challenge_public(),
-        policy.pin_source,
+        pin_source,
         policy.pin_digits,
-        account_label(&policy.service_name, &email),
+        account_label(&service, &who),
     )
     .map_err(|e| ServerError::internal("enrolment link", e))?;
     let now = state.clock.now_i64();
@@ -290,7 +296,7 @@ pub(crate) async fn create(
     .bind(account.to_string())
     .bind(name)
     .bind(states::PENDING)
-    .bind(policy.pin_source.as_str())
+    .bind(pin_source.as_str())
     // EXPOSE: the OPRF key is stored only sealed under the master key.
     .bind(state.keys.seal("oprf", &device_text, oprf_key.expose_secret()))
     .bind(now)

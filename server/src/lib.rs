@@ -26,6 +26,7 @@ pub mod operations;
 pub mod passwords;
 pub mod push;
 pub mod requests;
+pub mod rp;
 pub mod sessions;
 pub mod signals;
 pub mod signins;
@@ -169,6 +170,7 @@ pub async fn sweep_expired_enrolments(state: &AppState) -> Result<u64, ServerErr
     accounts::sweep_registrations(state).await?;
     // Finished push jobs are kept a week for operators, then dropped.
     push::outbox::sweep(state, state.clock.now_millis() - 7 * 24 * 3600 * 1000).await?;
+    rp::sweep(state).await?;
     Ok(swept)
 }
 
@@ -247,6 +249,36 @@ fn check_dev_mode(config: &Config) -> Result<(), ServerError> {
         }
     }
     Ok(())
+}
+
+/// The database and keys, for the operator's commands (`latchkey-server app …`): the same
+/// data directory, database and key file the server uses, checked against each other.
+///
+/// # Errors
+/// A sentence saying what could not be opened.
+pub async fn open_for_admin(config: &Config) -> Result<(AnyPool, ServerKeys), ServerError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        ServerError::of(
+            ErrorKind::Config,
+            format!(
+                "cannot create the data directory {}: {e}",
+                config.data_dir.display()
+            ),
+        )
+    })?;
+    let keys = ServerKeys::load(
+        &config
+            .server_keys
+            .clone()
+            .unwrap_or_else(|| keys::KeySource::in_data_dir(&config.data_dir)),
+    )?;
+    let url = config
+        .database_url
+        .clone()
+        .unwrap_or_else(|| db::sqlite_url(&config.data_dir));
+    let pools = db::connect_pools(&url).await?;
+    keys.check_database(&pools.main).await?;
+    Ok((pools.durable, keys))
 }
 
 /// Starts the server: data directory, keys, TLS, database, listener.
@@ -355,6 +387,13 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         Arc::downgrade(&state),
         providers,
         push_wake,
+    ));
+    let webhook_client = push::http_client(state.config.webhook_ca_pem.as_deref())
+        .map_err(|e| ServerError::of(ErrorKind::Config, format!("webhook CA: {e}")))?;
+    background.push(rp::webhooks::spawn(
+        Arc::downgrade(&state),
+        webhook_client,
+        Arc::new(tokio::sync::Notify::new()),
     ));
     sweep_expired_enrolments(&state).await?;
     if !passwords::warm_dummy_hash().await {

@@ -152,6 +152,143 @@ struct Args {
     /// An extra CA (PEM) the push senders trust (an egress proxy).
     #[arg(long, env = "LATCHKEY_PUSH_CA")]
     push_ca: Option<std::path::PathBuf>,
+    /// An extra CA (PEM) the webhook sender trusts (a relying party's private CA).
+    #[arg(long, env = "LATCHKEY_WEBHOOK_CA")]
+    webhook_ca: Option<std::path::PathBuf>,
+    /// An operator's command instead of serving.
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// Operator commands.
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Relying-party applications and their API keys (docs/RP-API.md).
+    #[command(subcommand)]
+    App(AppCommand),
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum AppCommand {
+    /// Adds an application; prints its API key (and webhook secret) once.
+    Add {
+        /// The name people see in the app ("Intranet").
+        name: String,
+        /// Where its events are posted (https://…).
+        #[arg(long)]
+        webhook: Option<String>,
+        /// Its request budget per minute.
+        #[arg(long, default_value_t = 600)]
+        requests_per_minute: i64,
+        /// Print JSON (for scripts).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lists applications and their live key ids (never keys).
+    List,
+    /// Adds a key to an application (rotation: add, deploy, revoke the old one).
+    KeyAdd {
+        /// The application's id.
+        app: String,
+        /// Print JSON (for scripts).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revokes one key.
+    KeyRevoke {
+        /// The key's id (the part after `lk1.`).
+        key: String,
+    },
+    /// Sets the webhook (a new secret, printed once), or clears it without a URL.
+    Webhook {
+        /// The application's id.
+        app: String,
+        /// https://…; none clears it.
+        url: Option<String>,
+    },
+    /// Revokes an application: every key refused, no more webhooks.
+    Revoke {
+        /// The application's id.
+        app: String,
+    },
+}
+
+/// Runs an operator command against the server's database.
+async fn run_app_command(config: &Config, command: &AppCommand) -> Result<(), String> {
+    use latchkey_server::rp::admin;
+    let (db, keys) = latchkey_server::open_for_admin(config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    )
+    .unwrap_or(0);
+    let e = |e: latchkey_server::error::ServerError| e.to_string();
+    match command {
+        AppCommand::Add {
+            name,
+            webhook,
+            requests_per_minute,
+            json,
+        } => {
+            let app = admin::add_app(&db, &keys, name, webhook.as_deref(), *requests_per_minute, now)
+                .await
+                .map_err(e)?;
+            if *json {
+                println!("{}", serde_json::to_string(&app).map_err(|e| e.to_string())?);
+            } else {
+                println!("Application {} \"{}\" added.", app.app, app.name);
+                println!("API key (shown once; store it in the application's secret store):");
+                println!("  {}", app.key);
+                if let Some(secret) = &app.webhook_secret {
+                    println!("Webhook signing secret (shown once):");
+                    println!("  {secret}");
+                }
+            }
+        }
+        AppCommand::List => {
+            for app in admin::list(&db).await.map_err(e)? {
+                println!(
+                    "{}  {:<24}  {}  keys: {}  webhook: {}  {}/min",
+                    app.app,
+                    app.name,
+                    if app.revoked_at.is_some() { "revoked" } else { "live" },
+                    if app.keys.is_empty() { "-".into() } else { app.keys.join(",") },
+                    app.webhook_url.as_deref().unwrap_or("-"),
+                    app.requests_per_minute
+                );
+            }
+        }
+        AppCommand::KeyAdd { app, json } => {
+            let (id, key) = admin::add_key(&db, app, now).await.map_err(e)?;
+            if *json {
+                println!("{}", serde_json::json!({ "key_id": id, "key": key }));
+            } else {
+                println!("Key {id} added to {app}. API key (shown once):");
+                println!("  {key}");
+            }
+        }
+        AppCommand::KeyRevoke { key } => {
+            admin::revoke_key(&db, key, now).await.map_err(e)?;
+            println!("Key {key} revoked: refused from the next request on.");
+        }
+        AppCommand::Webhook { app, url } => {
+            match admin::set_webhook(&db, &keys, app, url.as_deref()).await.map_err(e)? {
+                Some(secret) => {
+                    println!("Webhook of {app} set. Signing secret (shown once):");
+                    println!("  {secret}");
+                }
+                None => println!("Webhook of {app} cleared."),
+            }
+        }
+        AppCommand::Revoke { app } => {
+            admin::revoke_app(&db, app, now).await.map_err(e)?;
+            println!("Application {app} revoked: every key refused, no more webhooks.");
+        }
+    }
+    Ok(())
 }
 
 /// The push configuration the flags name.
@@ -291,8 +428,9 @@ async fn main() -> ExitCode {
             password: args.smtp_password.clone(),
             from: args.smtp_from.clone(),
         },
-        (None, true) => MailConfig::Outbox,
-        (None, false) => {
+        // Operator commands send no mail.
+        (None, true) | (None, false) if args.command.is_some() || args.dev => MailConfig::Outbox,
+        (None, _) => {
             eprintln!("error: mail is needed for forgotten PINs: pass --smtp-host (or --dev for a local outbox)");
             return ExitCode::from(2);
         }
@@ -325,6 +463,13 @@ async fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         },
+        webhook_ca_pem: match args.webhook_ca.as_deref().map(std::fs::read).transpose() {
+            Ok(pem) => pem,
+            Err(e) => {
+                eprintln!("error: cannot read the webhook CA: {e}");
+                return ExitCode::from(2);
+            }
+        },
         mail,
         policy: Policy {
             service_name: args.service_name.clone(),
@@ -339,6 +484,15 @@ async fn main() -> ExitCode {
             ..Policy::default()
         },
     };
+    if let Some(Command::App(command)) = &args.command {
+        return match run_app_command(&config, command).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let running = match latchkey_server::start(config).await {
         Ok(r) => r,
         Err(e) => {

@@ -89,6 +89,21 @@ pub struct Signin {
     pub login_id: String,
 }
 
+/// What a sign-in shows on the device, and the number to type.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Context<'a> {
+    /// The browser and OS asking.
+    pub browser: &'a str,
+    /// Its address.
+    pub ip: &'a str,
+    /// The service signed in to (default: the server's service name).
+    pub service: Option<&'a str>,
+    /// A coarse place.
+    pub location: Option<&'a str>,
+    /// The number to type, chosen by the caller (a CIBA binding message); default: random.
+    pub code: Option<&'a str>,
+}
+
 /// Creates a sign-in for `account` and pushes a challenge to each active device.
 pub async fn create_signin(
     state: &AppState,
@@ -96,6 +111,31 @@ pub async fn create_signin(
     browser: &str,
     ip: &str,
 ) -> Result<Signin, SigninBlocked> {
+    create_signin_with(
+        state,
+        account,
+        &Context {
+            browser,
+            ip,
+            ..Context::default()
+        },
+    )
+    .await
+}
+
+/// [`create_signin`] with the service, place and number given by the caller (relying parties).
+pub async fn create_signin_with(
+    state: &AppState,
+    account: &AccountId,
+    context: &Context<'_>,
+) -> Result<Signin, SigninBlocked> {
+    let Context {
+        browser,
+        ip,
+        service,
+        location,
+        code,
+    } = *context;
     let now = state.clock.now_i64();
     let policy = &state.config.policy;
     let muted_until = accounts::muted_until(state, account).await?;
@@ -132,13 +172,13 @@ pub async fn create_signin(
         return Err(SigninBlocked::NoDevice);
     }
     let login_id = ChallengeId::random(&mut OsRng).to_string();
-    let code = crate::codes::random_code(policy.code_digits);
+    let code = code.map_or_else(|| crate::codes::random_code(policy.code_digits), str::to_owned);
     let expires_at = now + i64::try_from(policy.challenge_ttl).unwrap_or(120);
     let browser: String = browser.chars().take(120).collect();
     let mut tx = state.db.begin().await?;
     sqlx::query(
         "INSERT INTO logins (id, account_id, code, state, browser, ip, created_at, expires_at, \
-         created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         created_ms, service, location) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(&login_id)
     .bind(account.to_string())
@@ -149,6 +189,8 @@ pub async fn create_signin(
     .bind(now)
     .bind(expires_at)
     .bind(state.clock.now_millis())
+    .bind(service)
+    .bind(location)
     .execute(&mut *tx)
     .await?;
     let mut pushes = Vec::new();
@@ -234,7 +276,7 @@ where
 {
     let row = sqlx::query(
         "SELECT l.id AS login_id, l.code, l.state, l.browser, l.ip, l.created_at, l.expires_at, \
-         c.evaluations \
+         l.service, l.location, c.evaluations \
          FROM challenges c JOIN logins l ON l.id = c.login_id \
          WHERE c.id = $1 AND c.device_id = $2",
     )
@@ -257,10 +299,12 @@ where
             id: *id,
             account: device.account,
             device: device.id,
-            service: state.config.policy.service_name.clone(),
+            service: row
+                .try_get::<Option<String>, _>("service")?
+                .unwrap_or_else(|| state.config.policy.service_name.clone()),
             browser: row.try_get("browser")?,
             ip: row.try_get("ip")?,
-            location: None,
+            location: row.try_get("location")?,
             created_at: secs("created_at")?,
             expires_at: secs("expires_at")?,
             code_digits: state.config.policy.code_digits,
@@ -474,6 +518,8 @@ pub(crate) async fn answer(
     if won.rows_affected() != 1 {
         return Err(already_answered());
     }
+    // A relying party's transaction: its outcome goes to the feed and webhook in this commit.
+    crate::rp::outcome_in(&mut *tx, state, &stored.login_id, new_state).await?;
     let event = match new_state {
         login_states::APPROVED => Some("signin_approved"),
         login_states::MISMATCH => Some("signin_code_mismatch"),

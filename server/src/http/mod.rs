@@ -5,6 +5,7 @@ pub mod enrol;
 pub mod error;
 pub mod pin;
 pub mod push;
+pub mod rp;
 pub mod web;
 
 use std::sync::Arc;
@@ -24,6 +25,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(challenge::router())
         .merge(pin::router())
         .merge(push::router())
+        .merge(rp::router(state.clone()))
         .merge(web::router(state.config.dev))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
