@@ -50,7 +50,10 @@ usage() {
 }
 
 check_port() {
-    [[ $1 =~ ^[0-9]+$ ]] && (($1 > 0 && $1 < 65536)) || die "bad port: $1"
+    if [[ $1 =~ ^[0-9]{1,5}$ ]] && ((10#$1 > 0 && 10#$1 < 65536)); then
+        return 0
+    fi
+    die "bad port: $1"
 }
 
 # --- Java -------------------------------------------------------------------
@@ -173,6 +176,8 @@ cmd_start() {
         "--truststore-paths=$ca" \
         >"$KEYCLOAK_DIR/keycloak.log" 2>&1 </dev/null &
     pid=$!
+    # $pid is kc.sh, which forwards SIGTERM to its java child (or is java itself
+    # when kc.sh had to re-augment and exec'd it).
     echo "$pid" >"$KEYCLOAK_DIR/keycloak.pid"
 
     deadline=$((SECONDS + ${KEYCLOAK_START_TIMEOUT:-180}))
@@ -195,7 +200,7 @@ cmd_start() {
 }
 
 cmd_stop() {
-    local pf=$KEYCLOAK_DIR/keycloak.pid pid i
+    local pf=$KEYCLOAK_DIR/keycloak.pid pid i child
     if ! pid_alive "$pf"; then
         say "no running Keycloak recorded in $pf"
         rm -f "$pf"
@@ -209,6 +214,11 @@ cmd_stop() {
     done
     if kill -0 "$pid" 2>/dev/null; then
         say "Keycloak (pid $pid) ignored SIGTERM for 30s; sending SIGKILL"
+        # kc.sh normally runs java as its child (it execs java only after a
+        # re-augmentation), so kill that child by id too.
+        for child in $(ps -o pid= --ppid "$pid" 2>/dev/null); do
+            kill -KILL "$child" 2>/dev/null || true
+        done
         kill -KILL "$pid" 2>/dev/null || true
     fi
     rm -f "$pf"

@@ -118,12 +118,11 @@ pub(crate) async fn check_password(
     email: &str,
     password: &str,
 ) -> Result<Option<AccountId>, ServerError> {
-    let row = sqlx::query(
-        "SELECT id, password_hash FROM accounts WHERE email = $1 AND app_id IS NULL",
-    )
-        .bind(email)
-        .fetch_optional(&state.db)
-        .await?;
+    let row =
+        sqlx::query("SELECT id, password_hash FROM accounts WHERE email = $1 AND app_id IS NULL")
+            .bind(email)
+            .fetch_optional(&state.db)
+            .await?;
     let (account, hash) = match &row {
         Some(r) => (
             r.try_get::<String, _>("id")

@@ -233,11 +233,21 @@ async fn run_app_command(config: &Config, command: &AppCommand) -> Result<(), St
             requests_per_minute,
             json,
         } => {
-            let app = admin::add_app(&db, &keys, name, webhook.as_deref(), *requests_per_minute, now)
-                .await
-                .map_err(e)?;
+            let app = admin::add_app(
+                &db,
+                &keys,
+                name,
+                webhook.as_deref(),
+                *requests_per_minute,
+                now,
+            )
+            .await
+            .map_err(e)?;
             if *json {
-                println!("{}", serde_json::to_string(&app).map_err(|e| e.to_string())?);
+                println!(
+                    "{}",
+                    serde_json::to_string(&app).map_err(|e| e.to_string())?
+                );
             } else {
                 println!("Application {} \"{}\" added.", app.app, app.name);
                 println!("API key (shown once; store it in the application's secret store):");
@@ -254,8 +264,16 @@ async fn run_app_command(config: &Config, command: &AppCommand) -> Result<(), St
                     "{}  {:<24}  {}  keys: {}  webhook: {}  {}/min",
                     app.app,
                     app.name,
-                    if app.revoked_at.is_some() { "revoked" } else { "live" },
-                    if app.keys.is_empty() { "-".into() } else { app.keys.join(",") },
+                    if app.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "live"
+                    },
+                    if app.keys.is_empty() {
+                        "-".into()
+                    } else {
+                        app.keys.join(",")
+                    },
                     app.webhook_url.as_deref().unwrap_or("-"),
                     app.requests_per_minute
                 );
@@ -275,7 +293,10 @@ async fn run_app_command(config: &Config, command: &AppCommand) -> Result<(), St
             println!("Key {key} revoked: refused from the next request on.");
         }
         AppCommand::Webhook { app, url } => {
-            match admin::set_webhook(&db, &keys, app, url.as_deref()).await.map_err(e)? {
+            match admin::set_webhook(&db, &keys, app, url.as_deref())
+                .await
+                .map_err(e)?
+            {
                 Some(secret) => {
                     println!("Webhook of {app} set. Signing secret (shown once):");
                     println!("  {secret}");

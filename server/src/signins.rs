@@ -172,7 +172,10 @@ pub async fn create_signin_with(
         return Err(SigninBlocked::NoDevice);
     }
     let login_id = ChallengeId::random(&mut OsRng).to_string();
-    let code = code.map_or_else(|| crate::codes::random_code(policy.code_digits), str::to_owned);
+    let code = code.map_or_else(
+        || crate::codes::random_code(policy.code_digits),
+        str::to_owned,
+    );
     let expires_at = now + i64::try_from(policy.challenge_ttl).unwrap_or(120);
     let browser: String = browser.chars().take(120).collect();
     let mut tx = state.db.begin().await?;

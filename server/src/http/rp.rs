@@ -159,10 +159,10 @@ async fn authenticate(
         Err(e) => return RpError(e).into_response(),
     };
     let method = request.method().as_str().to_owned();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| request.uri().path().to_owned(), |p| p.as_str().to_owned());
+    let route = request.extensions().get::<MatchedPath>().map_or_else(
+        || request.uri().path().to_owned(),
+        |p| p.as_str().to_owned(),
+    );
     let response = match rp::count_request(&state, &caller).await {
         Ok(()) => {
             request.extensions_mut().insert(caller.clone());

@@ -203,11 +203,12 @@ pub async fn add_key(db: &AnyPool, app: &str, now: i64) -> Result<(String, Strin
 /// # Errors
 /// No such live key, or a storage failure.
 pub async fn revoke_key(db: &AnyPool, key_id: &str, now: i64) -> Result<(), ServerError> {
-    let done = sqlx::query("UPDATE rp_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-        .bind(now)
-        .bind(key_id)
-        .execute(db)
-        .await?;
+    let done =
+        sqlx::query("UPDATE rp_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(key_id)
+            .execute(db)
+            .await?;
     if done.rows_affected() == 1 {
         Ok(())
     } else {

@@ -588,7 +588,14 @@ pub async fn start_enrolment(
         .await?
         .ok_or_else(|| ServerError::internal("enrolment vanished", device))?;
     let link = enrolment_link(state, &device.to_string(), summary.sealed_link.as_deref())?;
-    audit::record(state, &user.account, Some(&device), "device_added", name).await;
+    audit::record(
+        state,
+        &user.account,
+        Some(&device),
+        "enrolment_created",
+        name,
+    )
+    .await;
     Ok(Enrolment {
         enrolment: device.to_string(),
         qr_svg: crate::http::web::devices::qr_svg(&link)
@@ -869,7 +876,10 @@ pub async fn start(
         let key = idempotency_key.unwrap_or_default();
         return replay_start(state, caller, key, &request_hash).await;
     }
-    let service = context.service.clone().unwrap_or_else(|| caller.name.clone());
+    let service = context
+        .service
+        .clone()
+        .unwrap_or_else(|| caller.name.clone());
     let created = signins::create_signin_with(
         state,
         &user.account,
@@ -1023,11 +1033,7 @@ async fn transaction(
     })
 }
 
-async fn read_status(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-) -> Result<Status, ServerError> {
+async fn read_status(state: &AppState, caller: &Caller, id: &str) -> Result<Status, ServerError> {
     let t = transaction(state, caller, id).await?;
     let mut status = Status {
         transaction: id.to_owned(),
@@ -1284,10 +1290,7 @@ pub async fn events(
     .bind(limit.clamp(1, 500))
     .fetch_all(&state.db)
     .await?;
-    Ok(rows
-        .iter()
-        .map(event_from_row)
-        .collect::<Result<_, _>>()?)
+    Ok(rows.iter().map(event_from_row).collect::<Result<_, _>>()?)
 }
 
 /// Records a security event of an application's user for its feed and webhook, in the

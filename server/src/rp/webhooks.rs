@@ -125,7 +125,10 @@ impl Receiver {
         if (now - ts).abs() > TOLERANCE_SECS {
             return Err(Refused::Stale);
         }
-        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         seen.retain(|_, at| now - *at <= 2 * TOLERANCE_SECS);
         if seen.insert(id.to_owned(), now).is_some() {
             return Err(Refused::Replayed);
@@ -192,7 +195,16 @@ pub async fn deliver_due(state: &AppState, client: &reqwest::Client) -> Result<u
         let sealed: Option<String> = row.try_get("webhook_secret")?;
         let secret = sealed.and_then(|s| state.keys.open("webhook-secret", &app, &s));
         let (Some(url), Some(secret)) = (url, secret) else {
-            record(state, &event.id, &claim, "failed", attempts, 0, "no webhook").await?;
+            record(
+                state,
+                &event.id,
+                &claim,
+                "failed",
+                attempts,
+                0,
+                "no webhook",
+            )
+            .await?;
             continue;
         };
         let body = serde_json::to_vec(&event).map_err(|e| ServerError::internal("event", e))?;
@@ -216,7 +228,18 @@ pub async fn deliver_due(state: &AppState, client: &reqwest::Client) -> Result<u
             Err(e) => Some(format!("not delivered: {e}")),
         };
         match outcome {
-            None => record(state, &event.id, &claim, "sent", attempts + 1, 0, "delivered").await?,
+            None => {
+                record(
+                    state,
+                    &event.id,
+                    &claim,
+                    "sent",
+                    attempts + 1,
+                    0,
+                    "delivered",
+                )
+                .await?
+            }
             Some(why) => {
                 let next = usize::try_from(attempts)
                     .ok()
