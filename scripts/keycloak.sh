@@ -114,7 +114,10 @@ cmd_fetch() {
         "-DoutputDirectory=$tmp") >&2 ||
         die "mvn could not download keycloak-quarkus-dist $KEYCLOAK_VERSION"
     # dependency:copy also leaves a copy in ~/.m2; drop it unless it was there before.
-    ((had_m2)) || rm -rf "$m2art"
+    if ((!had_m2)); then
+        rm -rf "$m2art"
+        rmdir "${m2art%/*}" 2>/dev/null || true
+    fi
     tar -xzf "$tmp/keycloak-quarkus-dist-$KEYCLOAK_VERSION.tar.gz" -C "$tmp"
     [[ -x $tmp/keycloak-$KEYCLOAK_VERSION/bin/kc.sh ]] || die "unexpected archive layout"
     mv "$tmp/keycloak-$KEYCLOAK_VERSION" "$KC_HOME"

@@ -1041,3 +1041,177 @@ async fn limits(backend: Backend) {
     assert!(rows.iter().all(|(_, key, _)| !key.contains(secret)));
     server.stop().await;
 }
+
+/// docs/rp-api.openapi.json lists exactly the routes the server answers (every other method
+/// on those paths is 405), and real answers conform to its schemas (required fields, no
+/// undocumented ones, values in their enums).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rp_openapi_matches_the_routes_and_answers() {
+    let spec: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../docs/rp-api.openapi.json"
+        ))
+        .expect("the OpenAPI file"),
+    )
+    .expect("JSON");
+    let mut documented: Vec<(String, String)> = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for method in ["get", "put", "post", "delete", "patch"] {
+            if item.get(method).is_some() {
+                documented.push((method.to_owned(), path.clone()));
+            }
+        }
+    }
+    let mut served: Vec<(String, String)> = latchkey_server::http::rp::ROUTES
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    documented.sort();
+    served.sort();
+    assert_eq!(
+        documented, served,
+        "the OpenAPI file and the router list the same routes"
+    );
+
+    let server = TestServer::start(Backend::Sqlite).await;
+    let rp = Rp::add(&server, "Intranet").await;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        let concrete = path
+            .replace("{user}", "alice")
+            .replace("{enrolment}", "e1")
+            .replace("{device}", "d1")
+            .replace("{transaction}", "t1");
+        for method in ["GET", "PUT", "POST", "DELETE", "PATCH"] {
+            let method_ = Method::from_bytes(method.as_bytes()).unwrap();
+            let url = format!("{}{}", rp.base, concrete);
+            let anonymous = rp.http.request(method_.clone(), &url).send().await.unwrap();
+            let keyed = rp
+                .http
+                .request(method_, &url)
+                .bearer_auth(&rp.key)
+                .send()
+                .await
+                .unwrap();
+            if item.get(method.to_lowercase()).is_some() {
+                assert_eq!(
+                    anonymous.status(),
+                    StatusCode::UNAUTHORIZED,
+                    "{method} {path}"
+                );
+                assert!(
+                    ![StatusCode::METHOD_NOT_ALLOWED, StatusCode::UNAUTHORIZED]
+                        .contains(&keyed.status()),
+                    "{method} {path}: {}",
+                    keyed.status()
+                );
+            } else {
+                assert_eq!(
+                    keyed.status(),
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "{method} {path}"
+                );
+            }
+        }
+    }
+
+    // Real answers against the schemas.
+    let conforms = |schema: &str, value: &Value| {
+        conforms(&spec, &spec["components"]["schemas"][schema], value, schema)
+    };
+    let (_, user) = rp
+        .call(
+            Method::PUT,
+            "/rp/v1/users/alice",
+            Some(json!({ "addresses": ["alice@example.org"] })),
+        )
+        .await;
+    conforms("User", &user);
+    let (_, enrolment) = rp
+        .post(
+            "/rp/v1/users/alice/enrolments",
+            json!({ "device_name": "Phone", "pin": "4831" }),
+        )
+        .await;
+    conforms("Enrolment", &enrolment);
+    let (_, status) = rp
+        .get(&format!(
+            "/rp/v1/users/alice/enrolments/{}",
+            enrolment["enrolment"].as_str().unwrap()
+        ))
+        .await;
+    conforms("EnrolmentStatus", &status);
+    let mut device = Device::enrol(&server, enrolment["link"].as_str().unwrap(), "4831")
+        .await
+        .unwrap();
+    let (_, devices) = rp.get("/rp/v1/users/alice/devices").await;
+    conforms("Device", &devices[0]);
+    let (_, started) = rp
+        .post("/rp/v1/authentications", json!({ "user": "alice" }))
+        .await;
+    conforms("Started", &started);
+    approve(&mut device, started["code"].as_str().unwrap(), "4831").await;
+    let status = rp.status(started["transaction"].as_str().unwrap(), 5).await;
+    conforms("Status", &status);
+    let (_, sent) = rp.post("/rp/v1/users/alice/codes", json!({})).await;
+    conforms("CodeSent", &sent);
+    let (_, page) = rp.get("/rp/v1/events").await;
+    conforms("EventPage", &page);
+    for event in page["events"].as_array().unwrap() {
+        conforms("Event", event);
+    }
+    let (_, error) = rp.get("/rp/v1/users/nobody").await;
+    conforms("Error", &error);
+    server.stop().await;
+}
+
+/// A small schema check: `$ref`, object (required, no undocumented property), array items,
+/// string enums, basic types.
+fn conforms(spec: &Value, schema: &Value, value: &Value, at: &str) {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.rsplit('/').next().unwrap();
+        return conforms(spec, &spec["components"]["schemas"][name], value, at);
+    }
+    match schema["type"].as_str() {
+        Some("object") => {
+            let object = value
+                .as_object()
+                .unwrap_or_else(|| panic!("{at}: not an object: {value}"));
+            for required in schema["required"].as_array().into_iter().flatten() {
+                assert!(
+                    object.contains_key(required.as_str().unwrap()),
+                    "{at}: {required} missing in {value}"
+                );
+            }
+            let properties = schema["properties"].as_object().unwrap();
+            for (key, v) in object {
+                let sub = properties
+                    .get(key)
+                    .unwrap_or_else(|| panic!("{at}: {key} is not documented"));
+                conforms(spec, sub, v, &format!("{at}.{key}"));
+            }
+        }
+        Some("array") => {
+            for item in value
+                .as_array()
+                .unwrap_or_else(|| panic!("{at}: not an array"))
+            {
+                conforms(spec, &schema["items"], item, at);
+            }
+        }
+        Some("string") => {
+            let text = value
+                .as_str()
+                .unwrap_or_else(|| panic!("{at}: not a string: {value}"));
+            if let Some(allowed) = schema["enum"].as_array() {
+                assert!(
+                    allowed.iter().any(|a| a == text),
+                    "{at}: {text} is not in {allowed:?}"
+                );
+            }
+        }
+        Some("integer") => assert!(value.is_i64(), "{at}: not an integer: {value}"),
+        Some("boolean") => assert!(value.is_boolean(), "{at}: not a boolean: {value}"),
+        _ => {}
+    }
+}
