@@ -30,6 +30,10 @@
 #   KEYCLOAK_CIBA_INTERVAL  realm CIBA polling interval (s), default 1
 #   KEYCLOAK_CIBA_EXPIRES_IN realm CIBA request lifetime (s), default 120
 #   JAVA_HOME               used if it is Java 21 or newer
+#   KEYCLOAK_TLS_CERT, KEYCLOAK_TLS_KEY
+#                           serve HTTPS (only) on PORT with this certificate chain and key
+#                           (PEM), as https://localhost:PORT; the readiness check and
+#                           "configure" trust CA_PEM for it
 #
 # See docs/keycloak-ciba-notes.md for the channel contract.
 set -euo pipefail
@@ -157,8 +161,20 @@ cmd_start() {
     fi
     port_in_use "$port" && die "127.0.0.1:$port is already in use"
 
+    local base listen=(--http-host=127.0.0.1 "--http-port=$port") curl_tls=()
+    base=http://127.0.0.1:$port
+    if [[ -n ${KEYCLOAK_TLS_CERT:-} ]]; then
+        [[ -r $KEYCLOAK_TLS_CERT && -r ${KEYCLOAK_TLS_KEY:-} ]] ||
+            die "KEYCLOAK_TLS_CERT and KEYCLOAK_TLS_KEY must both name readable PEM files"
+        base=https://localhost:$port
+        listen=(--http-enabled=false --https-host=127.0.0.1 "--https-port=$port"
+            "--https-certificate-file=$KEYCLOAK_TLS_CERT"
+            "--https-certificate-key-file=$KEYCLOAK_TLS_KEY")
+        curl_tls=(--cacert "$ca")
+    fi
     pw=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24)
-    (umask 077 && printf 'KC_ADMIN_USER=admin\nKC_ADMIN_PASSWORD=%s\nKC_PORT=%s\n' "$pw" "$port" >"$KEYCLOAK_DIR/admin.env")
+    (umask 077 && printf 'KC_ADMIN_USER=admin\nKC_ADMIN_PASSWORD=%s\nKC_PORT=%s\nKC_BASE=%s\nKC_CA=%s\n' \
+        "$pw" "$port" "$base" "${curl_tls[1]:-}" >"$KEYCLOAK_DIR/admin.env")
 
     say "starting Keycloak $KEYCLOAK_VERSION (Java $(java_major "$java") at $java) on 127.0.0.1:$port"
     say "  channel: $uri   extra CA: $ca   log: $KEYCLOAK_DIR/keycloak.log"
@@ -172,8 +188,7 @@ cmd_start() {
         KC_BOOTSTRAP_ADMIN_USERNAME=admin \
         KC_BOOTSTRAP_ADMIN_PASSWORD=$pw \
         nohup "$KC_HOME/bin/kc.sh" start-dev \
-        --http-host=127.0.0.1 \
-        "--http-port=$port" \
+        "${listen[@]}" \
         --db=dev-mem \
         "--spi-ciba-auth-channel--ciba-http-auth-channel--http-authentication-channel-uri=$uri" \
         "--truststore-paths=$ca" \
@@ -190,8 +205,8 @@ cmd_start() {
             rm -f "$KEYCLOAK_DIR/keycloak.pid"
             die "Keycloak exited during startup (log: $KEYCLOAK_DIR/keycloak.log)"
         fi
-        code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' \
-            "http://127.0.0.1:$port/realms/master/.well-known/openid-configuration" || true)
+        code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "${curl_tls[@]}" \
+            "$base/realms/master/.well-known/openid-configuration" || true)
         [[ $code == 200 ]] && break
         if ((SECONDS >= deadline)); then
             tail -n 40 "$KEYCLOAK_DIR/keycloak.log" >&2 || true
@@ -199,7 +214,7 @@ cmd_start() {
         fi
         sleep 0.5
     done
-    say "Keycloak ready at http://127.0.0.1:$port (pid $pid) after $((SECONDS - t0))s"
+    say "Keycloak ready at $base (pid $pid) after $((SECONDS - t0))s"
 }
 
 cmd_stop() {
@@ -239,13 +254,17 @@ cmd_configure() {
     local KC_ADMIN_USER KC_ADMIN_PASSWORD
     KC_ADMIN_USER=$(sed -n 's/^KC_ADMIN_USER=//p' "$KEYCLOAK_DIR/admin.env")
     KC_ADMIN_PASSWORD=$(sed -n 's/^KC_ADMIN_PASSWORD=//p' "$KEYCLOAK_DIR/admin.env")
-    base=http://127.0.0.1:$port
+    base=$(sed -n 's/^KC_BASE=//p' "$KEYCLOAK_DIR/admin.env")
+    base=${base:-http://127.0.0.1:$port}
+    local kc_ca tls=()
+    kc_ca=$(sed -n 's/^KC_CA=//p' "$KEYCLOAK_DIR/admin.env")
+    [[ -n $kc_ca ]] && tls=(--cacert "$kc_ca")
 
     # Admin token: the password goes to curl on stdin, the token via a header
     # file, so neither shows up in the process list.
     tok=$(printf 'grant_type=password&client_id=admin-cli&username=%s&password=%s' \
         "$KC_ADMIN_USER" "$KC_ADMIN_PASSWORD" |
-        curl -sf -m 20 -X POST "$base/realms/master/protocol/openid-connect/token" --data-binary @- |
+        curl -sf -m 20 "${tls[@]}" -X POST "$base/realms/master/protocol/openid-connect/token" --data-binary @- |
         jq -r .access_token) || die "could not get an admin token from $base (is Keycloak running on that port?)"
     [[ -n $tok && $tok != null ]] || die "could not get an admin token"
     hdr=$(mktemp "$KEYCLOAK_DIR/.auth.XXXXXX")
@@ -255,7 +274,7 @@ cmd_configure() {
 
     api() { # METHOD PATH [JSON] -> body on stdout; fails on HTTP >= 400
         local out
-        out=$(curl -s -m 20 -X "$1" "$base/admin/realms$2" -H @"$hdr" \
+        out=$(curl -s -m 20 "${tls[@]}" -X "$1" "$base/admin/realms$2" -H @"$hdr" \
             -H 'Content-Type: application/json' ${3:+--data-binary "$3"} -w '\n%{http_code}') || return 1
         code=${out##*$'\n'}
         out=${out%$'\n'*}
@@ -267,7 +286,7 @@ cmd_configure() {
     }
 
     # Start from a clean realm every time.
-    code=$(curl -s -o /dev/null -m 20 -w '%{http_code}' -H @"$hdr" "$base/admin/realms/$REALM")
+    code=$(curl -s -o /dev/null -m 20 "${tls[@]}" -w '%{http_code}' -H @"$hdr" "$base/admin/realms/$REALM")
     if [[ $code == 200 ]]; then
         say "realm $REALM exists; deleting it"
         api DELETE "/$REALM" >/dev/null || die "could not delete realm $REALM"

@@ -8,7 +8,8 @@ CREATE TABLE rp_apps (
     revoked_at          BIGINT,                   -- every key refused from then on
     webhook_url         TEXT,                     -- https only
     webhook_secret      TEXT,                     -- sealed under the master key
-    requests_per_minute BIGINT NOT NULL DEFAULT 600
+    requests_per_minute BIGINT NOT NULL DEFAULT 600,
+    ciba_issuer         TEXT                      -- the OpenID provider whose CIBA requests it takes
 );
 
 -- API keys: shown once, stored as the SHA-256 of their 256-bit secret, revocable one by one.
@@ -95,3 +96,18 @@ CREATE TABLE rp_audit (
     at_ms   BIGINT NOT NULL
 );
 CREATE INDEX rp_audit_app ON rp_audit(app_id, at_ms);
+
+-- OpenID CIBA requests taken as a Keycloak authentication channel: the provider's token (sealed:
+-- it is sent back with the result), where the result goes, and its delivery (exactly once).
+CREATE TABLE rp_ciba (
+    transaction_id TEXT PRIMARY KEY,
+    app_id         TEXT NOT NULL REFERENCES rp_apps(id) ON DELETE CASCADE,
+    token          TEXT NOT NULL,
+    callback_url   TEXT NOT NULL,
+    expires_at     BIGINT NOT NULL,             -- the token's expiry, unix seconds
+    state          TEXT NOT NULL,               -- pending | sent | failed | expired
+    next_ms        BIGINT NOT NULL,
+    claim          TEXT NOT NULL DEFAULT '',
+    outcome        TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX rp_ciba_due ON rp_ciba(state, next_ms);

@@ -180,8 +180,8 @@ pub struct Config {
     /// Where the server keys are (default `DATA/server-keys.json`); every node of one
     /// deployment must be given the same.
     pub server_keys: Option<crate::keys::KeySource>,
-    /// An extra CA (PEM) the webhook sender trusts (a relying party's private CA).
-    pub webhook_ca_pem: Option<Vec<u8>>,
+    /// An extra CA (PEM) for calls to relying parties (webhooks; the OpenID provider of CIBA).
+    pub rp_ca_pem: Option<Vec<u8>>,
 }
 
 /// Push senders.
@@ -261,7 +261,7 @@ impl Config {
             policy: Policy::default(),
             push: PushConfig::default(),
             server_keys: None,
-            webhook_ca_pem: None,
+            rp_ca_pem: None,
         }
     }
 }

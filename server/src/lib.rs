@@ -133,6 +133,8 @@ pub struct AppState {
     pub postgres: bool,
     /// The push senders this server is configured with.
     pub providers: Arc<push::Providers>,
+    /// Relying parties: the client, the senders' wake-up, OpenID providers' keys.
+    pub rp: rp::Runtime,
 }
 
 /// A started server.
@@ -369,6 +371,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
     } else {
         Box::new(events::InProcess::new(signals.clone(), pusher))
     };
+    let config_rp_ca = config.rp_ca_pem.clone();
     let state = Arc::new(AppState {
         db: pool,
         durable_db: pools.durable,
@@ -382,19 +385,14 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         request_id_sweep: std::sync::atomic::AtomicU64::new(0),
         postgres,
         providers: providers.clone(),
+        rp: rp::Runtime::new(config_rp_ca.as_deref())?,
     });
     background.push(push::sender::spawn(
         Arc::downgrade(&state),
         providers,
         push_wake,
     ));
-    let webhook_client = push::http_client(state.config.webhook_ca_pem.as_deref())
-        .map_err(|e| ServerError::of(ErrorKind::Config, format!("webhook CA: {e}")))?;
-    background.push(rp::webhooks::spawn(
-        Arc::downgrade(&state),
-        webhook_client,
-        Arc::new(tokio::sync::Notify::new()),
-    ));
+    background.push(rp::spawn_senders(Arc::downgrade(&state)));
     sweep_expired_enrolments(&state).await?;
     if !passwords::warm_dummy_hash().await {
         return Err(ServerError::of(

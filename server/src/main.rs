@@ -152,9 +152,9 @@ struct Args {
     /// An extra CA (PEM) the push senders trust (an egress proxy).
     #[arg(long, env = "LATCHKEY_PUSH_CA")]
     push_ca: Option<std::path::PathBuf>,
-    /// An extra CA (PEM) the webhook sender trusts (a relying party's private CA).
-    #[arg(long, env = "LATCHKEY_WEBHOOK_CA")]
-    webhook_ca: Option<std::path::PathBuf>,
+    /// An extra CA (PEM) for calls to relying parties: webhooks, the OpenID provider of CIBA.
+    #[arg(long, env = "LATCHKEY_RP_CA")]
+    rp_ca: Option<std::path::PathBuf>,
     /// An operator's command instead of serving.
     #[command(subcommand)]
     command: Option<Command>,
@@ -205,6 +205,14 @@ enum AppCommand {
         app: String,
         /// https://…; none clears it.
         url: Option<String>,
+    },
+    /// Takes OpenID CIBA requests from this provider for the application (Keycloak's HTTP
+    /// authentication channel: PUBLIC_URL/rp/v1/ciba/keycloak/APP); none stops it.
+    Ciba {
+        /// The application's id.
+        app: String,
+        /// The provider's issuer, e.g. https://sso.example.org/realms/staff.
+        issuer: Option<String>,
     },
     /// Revokes an application: every key refused, no more webhooks.
     Revoke {
@@ -261,7 +269,7 @@ async fn run_app_command(config: &Config, command: &AppCommand) -> Result<(), St
         AppCommand::List => {
             for app in admin::list(&db).await.map_err(e)? {
                 println!(
-                    "{}  {:<24}  {}  keys: {}  webhook: {}  {}/min",
+                    "{}  {:<24}  {}  keys: {}  webhook: {}  CIBA: {}  {}/min",
                     app.app,
                     app.name,
                     if app.revoked_at.is_some() {
@@ -275,6 +283,7 @@ async fn run_app_command(config: &Config, command: &AppCommand) -> Result<(), St
                         app.keys.join(",")
                     },
                     app.webhook_url.as_deref().unwrap_or("-"),
+                    app.ciba_issuer.as_deref().unwrap_or("-"),
                     app.requests_per_minute
                 );
             }
@@ -302,6 +311,20 @@ async fn run_app_command(config: &Config, command: &AppCommand) -> Result<(), St
                     println!("  {secret}");
                 }
                 None => println!("Webhook of {app} cleared."),
+            }
+        }
+        AppCommand::Ciba { app, issuer } => {
+            admin::set_ciba(&db, app, issuer.as_deref())
+                .await
+                .map_err(e)?;
+            match issuer {
+                Some(issuer) => {
+                    println!("{app} takes CIBA requests from {issuer}.");
+                    println!(
+                        "Give the provider this authentication channel: PUBLIC_URL/rp/v1/ciba/keycloak/{app}"
+                    );
+                }
+                None => println!("{app} no longer takes CIBA requests."),
             }
         }
         AppCommand::Revoke { app } => {
@@ -484,10 +507,10 @@ async fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         },
-        webhook_ca_pem: match args.webhook_ca.as_deref().map(std::fs::read).transpose() {
+        rp_ca_pem: match args.rp_ca.as_deref().map(std::fs::read).transpose() {
             Ok(pem) => pem,
             Err(e) => {
-                eprintln!("error: cannot read the webhook CA: {e}");
+                eprintln!("error: cannot read the relying-party CA: {e}");
                 return ExitCode::from(2);
             }
         },

@@ -544,6 +544,8 @@ pub(crate) async fn answer(
     state.events.publish(Event::SigninChanged {
         login: stored.login_id.clone(),
     });
+    // A relying party's webhook or CIBA callback may be due now.
+    state.rp.wake.notify_one();
     match new_state {
         login_states::MISMATCH => {
             return Err(ServerError::new(

@@ -22,6 +22,7 @@ on_both_backends! {
     p7_rp_adding_or_removing_a_device_needs_a_proof => proofs;
     rp_every_outcome_is_reported => outcomes;
     rp_rate_limited_per_application_and_every_call_audited => limits;
+    ciba_channel_checks_the_token_and_calls_back_once => ciba_channel;
 }
 
 /// An application's client.
@@ -641,7 +642,7 @@ async fn webhooks(backend: Backend) {
     let _handle = receiver_at.serve(listener, app);
     let ca = receiver_at.ca_pem.clone();
     let server = TestServer::start_config(backend, |config| {
-        config.webhook_ca_pem = Some(ca);
+        config.rp_ca_pem = Some(ca);
     })
     .await;
     let hook = format!("{}/hooks/latchkey", receiver_at.url);
@@ -1214,4 +1215,250 @@ fn conforms(spec: &Value, schema: &Value, value: &Value, at: &str) {
         Some("boolean") => assert!(value.is_boolean(), "{at}: not a boolean: {value}"),
         _ => {}
     }
+}
+
+/// A provider-shaped fake of Keycloak's side of the CIBA channel: its published keys, and its
+/// callback endpoint, as strict as Keycloak (200 once per token, 403 after; 400 for a body
+/// that is not `{"status": SUCCEED|UNAUTHORIZED|CANCELLED}`).
+struct FakeProvider {
+    issuer: String,
+    key: p256::ecdsa::SigningKey,
+    callbacks: Arc<Mutex<Vec<(std::time::Instant, String, String)>>>,
+    ca_pem: Vec<u8>,
+    _handle: axum_server::Handle,
+}
+
+impl FakeProvider {
+    async fn start() -> Self {
+        let (at, listener) = Loopback::bind().await;
+        let key = p256::ecdsa::SigningKey::random(&mut rand_core::OsRng);
+        let point = key.verifying_key().to_encoded_point(false);
+        let b64 = |b: &[u8]| latchkey_protocol::b64::encode(b);
+        let jwks = json!({ "keys": [
+            { "kid": "enc1", "kty": "RSA", "alg": "RSA-OAEP", "use": "enc", "n": "sXch", "e": "AQAB" },
+            { "kid": "k1", "kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig",
+              "x": b64(point.x().unwrap()), "y": b64(point.y().unwrap()) }
+        ]});
+        let callbacks: Arc<Mutex<Vec<(std::time::Instant, String, String)>>> = Arc::default();
+        let seen = callbacks.clone();
+        let app = axum::Router::new()
+            .route(
+                "/realms/r/protocol/openid-connect/certs",
+                axum::routing::get(move || {
+                    let jwks = jwks.clone();
+                    async move { axum::Json(jwks) }
+                }),
+            )
+            .route(
+                "/realms/r/protocol/openid-connect/ext/ciba/auth/callback",
+                axum::routing::post(move |headers: HeaderMap, body: String| {
+                    let seen = seen.clone();
+                    async move {
+                        let token = headers
+                            .get("authorization")
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| v.strip_prefix("Bearer "))
+                            .unwrap_or_default()
+                            .to_owned();
+                        let status = serde_json::from_str::<Value>(&body)
+                            .ok()
+                            .and_then(|v| v["status"].as_str().map(str::to_owned));
+                        let Some(status) = status.filter(|s| {
+                            ["SUCCEED", "UNAUTHORIZED", "CANCELLED"].contains(&s.as_str())
+                        }) else {
+                            return StatusCode::BAD_REQUEST;
+                        };
+                        let mut list = seen.lock().unwrap();
+                        let again = list.iter().any(|(_, t, _)| *t == token);
+                        list.push((std::time::Instant::now(), token, status));
+                        if again {
+                            StatusCode::FORBIDDEN
+                        } else {
+                            StatusCode::OK
+                        }
+                    }
+                }),
+            );
+        let handle = at.serve(listener, app);
+        Self {
+            issuer: format!("{}/realms/r", at.url),
+            key,
+            callbacks,
+            ca_pem: at.ca_pem.clone(),
+            _handle: handle,
+        }
+    }
+
+    /// A token as Keycloak signs it for the channel.
+    fn token(&self, jti: &str, issuer: &str, exp: i64, key: &p256::ecdsa::SigningKey) -> String {
+        use p256::pkcs8::EncodePrivateKey as _;
+        let pem = key.to_pkcs8_pem(Default::default()).unwrap();
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.kid = Some("k1".into());
+        let claims = json!({ "jti": jti, "iss": issuer, "aud": issuer, "sub": "f3a1", "azp": "portal",
+            "typ": "Bearer", "iat": exp - 120, "exp": exp });
+        jsonwebtoken::encode(
+            &header,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_ec_pem(pem.as_bytes()).unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn calls(&self) -> Vec<(std::time::Instant, String, String)> {
+        self.callbacks.lock().unwrap().clone()
+    }
+}
+
+async fn ciba_channel(backend: Backend) {
+    let provider = FakeProvider::start().await;
+    let ca = provider.ca_pem.clone();
+    let server = TestServer::start_config(backend, |config| config.rp_ca_pem = Some(ca)).await;
+    let rp = Rp::add(&server, "Staff portal").await;
+    admin::set_ciba(&server.state.durable_db, &rp.app, Some(&provider.issuer))
+        .await
+        .unwrap();
+    let mut device = rp.enrolled(&server, "alice", "4831").await;
+    let channel = format!("{}rp/v1/ciba/keycloak/{}", server.url, rp.app);
+    let http = server.client();
+    let now = server.state.clock.now_i64();
+    let request = |token: Option<String>, body: Value| {
+        let http = http.clone();
+        let channel = channel.clone();
+        async move {
+            let mut r = http
+                .post(&channel)
+                .header("content-type", "application/json");
+            if let Some(token) = token {
+                r = r.bearer_auth(token);
+            }
+            // Keycloak's body, with a duplicated key as it sometimes sends.
+            let text = body
+                .to_string()
+                .replacen('{', "{\"is_consent_required\":false,", 1);
+            let response = r.body(text).send().await.unwrap();
+            (response.status(), std::time::Instant::now())
+        }
+    };
+    let ask = |hint: &str, message: &str| {
+        json!({ "login_hint": hint, "binding_message": message, "is_consent_required": false,
+                "scope": "openid profile", "acr_values": null })
+    };
+
+    // Tokens that are not the provider's: refused, nothing pushed.
+    let other_key = p256::ecdsa::SigningKey::random(&mut rand_core::OsRng);
+    for (token, what) in [
+        (None, "no token"),
+        (
+            Some(provider.token("x1", &provider.issuer, now + 120, &other_key)),
+            "another key",
+        ),
+        (
+            Some(provider.token("x2", &provider.issuer, now - 60, &provider.key)),
+            "expired",
+        ),
+        (
+            Some(provider.token(
+                "x3",
+                "https://evil.example/realms/r",
+                now + 120,
+                &provider.key,
+            )),
+            "issuer",
+        ),
+        (Some("not.a.token".into()), "garbage"),
+    ] {
+        let (status, _) = request(token, ask("alice", "42")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");
+    }
+    assert!(device.pending(0).await.is_empty(), "nothing pushed");
+    let (status, _) = request(
+        Some(provider.token("x4", &provider.issuer, now + 120, &provider.key)),
+        ask("alice", "hello"),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a binding message that is not the number"
+    );
+
+    // Approved: the device shows the application and client, the person types the binding
+    // message; Keycloak is called back once, after its request was answered.
+    let token = provider.token("j1", &provider.issuer, now + 120, &provider.key);
+    let (status, answered_at) = request(Some(token.clone()), ask("alice", "42")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = request(Some(token.clone()), ask("alice", "42")).await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "a request posted twice is taken once"
+    );
+    assert_eq!(device.pending(0).await.len(), 1, "one push");
+    let signed = newest(&device).await;
+    assert_eq!(signed.challenge.service, "Staff portal");
+    assert_eq!(signed.challenge.browser, "Sign-in through portal");
+    assert!(
+        !serde_json::to_string(&signed).unwrap().contains("\"42\""),
+        "the number is typed, never sent"
+    );
+    device
+        .approve(&signed, "42", "4831")
+        .await
+        .expect("approved");
+    let calls = wait_for_calls(&provider, 1).await;
+    assert_eq!(
+        calls[0].1, token,
+        "called back with the provider's own token"
+    );
+    assert_eq!(calls[0].2, "SUCCEED");
+    assert!(calls[0].0 > answered_at, "after the 201");
+
+    // Denied, and an unknown user: UNAUTHORIZED (the client gets access_denied).
+    let token = provider.token("j2", &provider.issuer, now + 120, &provider.key);
+    assert_eq!(
+        request(Some(token.clone()), ask("alice", "17")).await.0,
+        StatusCode::CREATED
+    );
+    let signed = newest(&device).await;
+    device.deny(&signed, false).await.unwrap();
+    let unknown = provider.token("j3", &provider.issuer, now + 120, &provider.key);
+    assert_eq!(
+        request(Some(unknown.clone()), ask("zed", "55")).await.0,
+        StatusCode::CREATED
+    );
+    let calls = wait_for_calls(&provider, 3).await;
+    let of = |t: &str| {
+        calls
+            .iter()
+            .filter(|c| c.1 == t)
+            .map(|c| c.2.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(of(&token), ["UNAUTHORIZED"]);
+    assert_eq!(of(&unknown), ["UNAUTHORIZED"]);
+    // Exactly once each, even after more rounds of the sender.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(provider.calls().len(), 3, "{:?}", provider.calls());
+    let (_, audit) = rp.get("/rp/v1/events?user=alice").await;
+    assert!(audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["type"] == "authentication.approved"));
+    server.stop().await;
+}
+
+async fn wait_for_calls(
+    provider: &FakeProvider,
+    n: usize,
+) -> Vec<(std::time::Instant, String, String)> {
+    for _ in 0..100 {
+        let calls = provider.calls();
+        if calls.len() >= n {
+            return calls;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("callbacks: {:?}", provider.calls());
 }

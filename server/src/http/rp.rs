@@ -35,6 +35,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/rp/v1/authentications/{transaction}"),
     ("post", "/rp/v1/authentications/{transaction}/cancel"),
     ("get", "/rp/v1/events"),
+    ("post", "/rp/v1/ciba/keycloak/{app}"),
 ];
 
 /// The routes, behind the key check.
@@ -61,6 +62,49 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/rp/v1/authentications/{transaction}/cancel", post(cancel))
         .route("/rp/v1/events", get(events))
         .route_layer(middleware::from_fn_with_state(state, authenticate))
+        // Keycloak's authentication channel: its own bearer token, checked in `rp::ciba`.
+        .route("/rp/v1/ciba/keycloak/{app}", post(ciba_request))
+}
+
+/// One CIBA request from Keycloak: 201 once taken (Keycloak needs exactly that), the outcome
+/// later through its callback.
+async fn ciba_request(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(app): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(bearer) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+    else {
+        return RpError(ServerError::new(
+            ErrorCode::Unauthorized,
+            "a CIBA request carries the OpenID provider's bearer token",
+        ))
+        .into_response();
+    };
+    match rp::ciba::take_request(&state, &app, bearer, &body).await {
+        Ok(caller) => {
+            rp::audit_call(
+                &state,
+                &caller,
+                "POST",
+                "/rp/v1/ciba/keycloak/{app}",
+                201,
+                &peer.ip().to_string(),
+            )
+            .await;
+            StatusCode::CREATED.into_response()
+        }
+        Err(e) => {
+            tracing::info!(app = %app, error = %e, "CIBA request refused");
+            RpError(e).into_response()
+        }
+    }
 }
 
 /// An error as the API answers it: the device API's body, 403 for a refused proof,

@@ -53,6 +53,8 @@ pub struct AppInfo {
     pub requests_per_minute: i64,
     /// Live keys' ids.
     pub keys: Vec<String>,
+    /// The OpenID provider whose CIBA requests it takes.
+    pub ciba_issuer: Option<String>,
 }
 
 fn config(message: impl Into<String>) -> ServerError {
@@ -68,18 +70,21 @@ fn check_name(name: &str) -> Result<(), ServerError> {
     Ok(())
 }
 
-/// Checks a webhook address: HTTPS, no user name or password in it.
+/// Checks an address the server calls (a webhook, an OpenID provider): HTTPS, no user name or
+/// password in it.
 ///
 /// # Errors
 /// A sentence saying what is wrong.
 pub fn check_webhook_url(text: &str) -> Result<(), ServerError> {
     let url = url::Url::parse(text).map_err(|e| config(format!("{text} is not a URL: {e}")))?;
     if url.scheme() != "https" {
-        return Err(config("a webhook address must start with https://"));
+        return Err(config(format!(
+            "{text}: the address must start with https://"
+        )));
     }
     if !url.username().is_empty() || url.password().is_some() || url.host_str().is_none() {
         return Err(config(
-            "a webhook address has a host and no user name or password",
+            "the address needs a host and no user name or password",
         ));
     }
     Ok(())
@@ -249,13 +254,33 @@ pub async fn set_webhook(
     set_secret(db, keys, app, url).await
 }
 
+/// Sets (or clears, with `None`) the OpenID provider whose CIBA requests `app` takes: its
+/// issuer URL (`https://…/realms/NAME` for Keycloak). The channel to give the provider is
+/// `PUBLIC_URL/rp/v1/ciba/keycloak/APP`.
+///
+/// # Errors
+/// No such live application, a bad URL, or a storage failure.
+pub async fn set_ciba(db: &AnyPool, app: &str, issuer: Option<&str>) -> Result<(), ServerError> {
+    live_app(db, app).await?;
+    if let Some(issuer) = issuer {
+        check_webhook_url(issuer)?;
+    }
+    sqlx::query("UPDATE rp_apps SET ciba_issuer = $1 WHERE id = $2")
+        .bind(issuer.map(|i| i.trim_end_matches('/')))
+        .bind(app)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 /// Every application, oldest first.
 ///
 /// # Errors
 /// A storage failure.
 pub async fn list(db: &AnyPool) -> Result<Vec<AppInfo>, ServerError> {
     let rows = sqlx::query(
-        "SELECT id, name, created_at, revoked_at, webhook_url, requests_per_minute FROM rp_apps \
+        "SELECT id, name, created_at, revoked_at, webhook_url, requests_per_minute, ciba_issuer \
+         FROM rp_apps \
          ORDER BY created_at, id",
     )
     .fetch_all(db)
@@ -275,6 +300,7 @@ pub async fn list(db: &AnyPool) -> Result<Vec<AppInfo>, ServerError> {
             revoked_at: r.try_get("revoked_at")?,
             webhook_url: r.try_get("webhook_url")?,
             requests_per_minute: r.try_get("requests_per_minute")?,
+            ciba_issuer: r.try_get("ciba_issuer")?,
             keys,
             app,
         });

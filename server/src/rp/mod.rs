@@ -8,6 +8,7 @@
 //!   proofs (P7) that adding or removing a device needs once a user had one.
 
 pub mod admin;
+pub mod ciba;
 pub mod webhooks;
 
 use std::time::Duration;
@@ -28,6 +29,63 @@ use crate::devices::states;
 use crate::error::ServerError;
 use crate::signins::{self, login_states, Progress, SigninBlocked};
 use crate::{accounts, audit, devices, enrolments, AppState};
+
+/// What the relying-party side keeps in memory: the client for calls to relying parties
+/// (webhooks, OpenID providers), the senders' wake-up, the providers' published keys.
+pub struct Runtime {
+    /// Trusts the web's roots plus `Config::rp_ca_pem`; never follows redirects.
+    pub client: reqwest::Client,
+    /// Wakes the webhook and CIBA senders (an answer, a CIBA request).
+    pub wake: tokio::sync::Notify,
+    /// OpenID providers' keys, by issuer.
+    pub provider_keys: ciba::ProviderKeys,
+}
+
+impl Runtime {
+    /// The runtime with an extra trusted CA.
+    ///
+    /// # Errors
+    /// A CA that does not parse.
+    pub fn new(extra_ca_pem: Option<&[u8]>) -> Result<Self, ServerError> {
+        Ok(Self {
+            client: crate::push::http_client(extra_ca_pem).map_err(|e| {
+                ServerError::of(
+                    crate::error::ErrorKind::Config,
+                    format!("the relying-party CA: {e}"),
+                )
+            })?,
+            wake: tokio::sync::Notify::new(),
+            provider_keys: ciba::ProviderKeys::default(),
+        })
+    }
+}
+
+/// Starts the senders: webhooks and CIBA callbacks, every second or when woken.
+pub fn spawn_senders(state: std::sync::Weak<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let Some(strong) = state.upgrade() else {
+                return;
+            };
+            let more = {
+                let webhooks = webhooks::deliver_due(&strong, &strong.rp.client).await;
+                let callbacks = ciba::callback_due(&strong).await;
+                for e in [webhooks.as_ref().err(), callbacks.as_ref().err()]
+                    .into_iter()
+                    .flatten()
+                {
+                    tracing::warn!(error = %e, "relying-party delivery round failed");
+                }
+                webhooks.unwrap_or(0) >= 32 || callbacks.unwrap_or(0) >= 32
+            };
+            if more {
+                continue;
+            }
+            let wake = async { strong.rp.wake.notified().await };
+            let _ = tokio::time::timeout(Duration::from_secs(1), wake).await;
+        }
+    })
+}
 
 /// The application behind an API key.
 #[derive(Debug, Clone)]
@@ -1139,6 +1197,7 @@ pub async fn cancel(state: &AppState, caller: &Caller, id: &str) -> Result<Statu
     if let Some(login) = t.login.as_deref().filter(|l| !l.is_empty()) {
         let user = user(state, caller, &t.user).await?;
         signins::cancel_login(state, &user.account, login).await?;
+        state.rp.wake.notify_one();
     }
     read_status(state, caller, id).await
 }

@@ -10,7 +10,6 @@
 //! posts them, and retries with backoff for about a day.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -135,26 +134,6 @@ impl Receiver {
         }
         Ok(())
     }
-}
-
-/// Starts the sender: every second (or when woken), it claims and posts due events.
-pub fn spawn(
-    state: Weak<AppState>,
-    client: reqwest::Client,
-    wake: Arc<tokio::sync::Notify>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            let _ = tokio::time::timeout(Duration::from_secs(1), wake.notified()).await;
-            let Some(state) = state.upgrade() else { return };
-            match deliver_due(&state, &client).await {
-                // A full batch: there may be more due at once.
-                Ok(n) if n >= BATCH => wake.notify_one(),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "webhook delivery round failed"),
-            }
-        }
-    })
 }
 
 const BATCH: usize = 32;
