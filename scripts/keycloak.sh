@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Run a real Keycloak on loopback whose OpenID CIBA (poll mode) "HTTP
 # authentication channel" is an external server (Latchkey). Development and
-# interoperability testing only: dev mode, in-memory database, plain HTTP on
-# 127.0.0.1.
+# interoperability testing only: dev mode, in-memory database, on 127.0.0.1
+# (plain HTTP, or HTTPS with KEYCLOAK_TLS_CERT/KEY).
 #
 #   scripts/keycloak.sh fetch
 #       Download keycloak-quarkus-dist (via mvn, from Maven Central) into
@@ -21,6 +21,8 @@
 #       enabled. Prints the client secret of "rp" on stdout (only that).
 #   scripts/keycloak.sh stop
 #       Stop the Keycloak started by "start" (pid file in $KEYCLOAK_DIR).
+#   scripts/keycloak.sh check
+#       Succeed when Keycloak is fetched and a Java 21+ is here (says what is missing).
 #
 # Environment:
 #   KEYCLOAK_VERSION        default 26.5.6
@@ -167,7 +169,7 @@ cmd_start() {
         [[ -r $KEYCLOAK_TLS_CERT && -r ${KEYCLOAK_TLS_KEY:-} ]] ||
             die "KEYCLOAK_TLS_CERT and KEYCLOAK_TLS_KEY must both name readable PEM files"
         base=https://localhost:$port
-        listen=(--http-enabled=false --https-host=127.0.0.1 "--https-port=$port"
+        listen=(--http-enabled=false --http-host=127.0.0.1 "--https-port=$port"
             "--https-certificate-file=$KEYCLOAK_TLS_CERT"
             "--https-certificate-key-file=$KEYCLOAK_TLS_KEY")
         curl_tls=(--cacert "$ca")
@@ -332,5 +334,10 @@ case ${1:-} in
     start) shift; cmd_start "$@" ;;
     configure) shift; cmd_configure "$@" ;;
     stop) shift; (($# == 0)) || usage; cmd_stop ;;
+    check)
+        shift
+        [[ -x $KC_HOME/bin/kc.sh ]] || die "Keycloak $KEYCLOAK_VERSION is not in $KC_HOME (run: $0 fetch)"
+        pick_java >/dev/null
+        ;;
     *) usage ;;
 esac
