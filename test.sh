@@ -19,6 +19,10 @@ command -v javac >/dev/null 2>&1 || apt_missing+=(openjdk-17-jdk-headless)
 [ -f /usr/share/java/jna.jar ] || apt_missing+=(libjna-java)
 [ -f /usr/share/java/junit4.jar ] || apt_missing+=(junit4)
 command -v npm >/dev/null 2>&1 || apt_missing+=(npm)
+# Keycloak for the CIBA test comes from Maven Central; its scripts use curl and jq.
+command -v mvn >/dev/null 2>&1 || apt_missing+=(maven)
+command -v curl >/dev/null 2>&1 || apt_missing+=(curl)
+command -v jq >/dev/null 2>&1 || apt_missing+=(jq)
 # The desktop app: the Secret Service keystore on a private session bus (dbus-daemon,
 # dbus-send, gnome-keyring), a real window under Xvfb, and the Windows type-check (ring's
 # build script needs a MinGW C compiler).
@@ -66,6 +70,12 @@ export LATCHKEY_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgr
 export LATCHKEY_REQUIRE_POSTGRES=1
 export LATCHKEY_REQUIRE_SECRET_SERVICE=1
 export LATCHKEY_REQUIRE_XVFB=1
+
+# --- Keycloak (Maven Central's keycloak-quarkus-dist) for the OpenID CIBA test ------------------
+step "Keycloak for the CIBA test (cached in ~/.cache/latchkey; needs a Java 21+ beside Java 17)"
+bash scripts/keycloak.sh fetch
+bash scripts/keycloak.sh check
+export LATCHKEY_REQUIRE_KEYCLOAK=1
 
 # --- Rust -------------------------------------------------------------------------------------
 # One build from scratch: incremental state would only cost disk (GiBs) and time here.
