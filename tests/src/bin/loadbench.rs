@@ -7,6 +7,9 @@
 //!   side (a waiter in the server, woken as the live page is) sees "approved".
 //! - *full round*: the same, starting with the browser's password sign-in over HTTPS (argon2id
 //!   at the shipped parameters) and ending with the browser's live page saying "approved".
+//! - *RP round* (issue 20): a relying party starts an authentication over the RP API with its
+//!   API key → the device approves → the relying party's long-poll on the transaction sees
+//!   "approved".
 //!
 //! Configurations: SQLite one node; with `LATCHKEY_TEST_POSTGRES_URL` also PostgreSQL one node
 //! and two nodes (sign-ins created on one node, answered through the other). Concurrency 1,
@@ -31,6 +34,7 @@ use std::time::{Duration, Instant};
 use latchkey_core::vault::RecordId;
 use latchkey_core::Latchkey;
 use latchkey_e2e::server::read_events;
+use latchkey_e2e::server::Served as _;
 use latchkey_e2e::*;
 use latchkey_protocol::secret::Pin;
 use tokio::sync::mpsc;
@@ -92,6 +96,21 @@ fn serve(args: &[String]) {
             }
         });
         while let Some(line) = lines_rx.recv().await {
+            if let Some(n) = line.strip_prefix("app ") {
+                // A relying-party application for the RP rounds (its key printed once).
+                let app = latchkey_server::rp::admin::add_app(
+                    &state.durable_db,
+                    &state.keys,
+                    "Bench",
+                    None,
+                    100_000,
+                    state.clock.now_i64(),
+                )
+                .await
+                .expect("app");
+                println!("app {n} {}", app.key);
+                continue;
+            }
             let mut parts = line.split(' ');
             let (Some("signin"), Some(n), Some(email)) = (parts.next(), parts.next(), parts.next())
             else {
@@ -197,6 +216,17 @@ impl Proc {
         (signed[3].clone(), rx)
     }
 
+    /// Adds a relying-party application; its API key.
+    async fn rp_key(&self) -> String {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        self.replies.lock().unwrap().insert(n, tx);
+        writeln!(self.stdin.lock().unwrap(), "app {n}").expect("command");
+        let reply = rx.recv().await.expect("app");
+        self.replies.lock().unwrap().remove(&n);
+        reply[2].clone()
+    }
+
     /// User plus system CPU seconds used so far.
     fn cpu_seconds(&self) -> f64 {
         let stat =
@@ -231,6 +261,9 @@ struct Person {
     email: String,
     core: Latchkey,
     account: RecordId,
+    /// The same person as a relying party's user, on the same phone.
+    rp_user: String,
+    rp_account: RecordId,
     /// The node the phone talks to (its enrolment link's server).
     home: usize,
     _phone: Phone,
@@ -239,6 +272,9 @@ struct Person {
 struct Setup {
     procs: Vec<Proc>,
     people: Vec<Arc<Person>>,
+    /// The relying party's API key and its client per node.
+    rp_key: String,
+    rp_clients: Vec<reqwest::Client>,
     _dir: tempfile::TempDir,
 }
 
@@ -264,6 +300,8 @@ async fn start_nodes(database_url: Option<String>, nodes: usize) -> (tempfile::T
 
 async fn setup(database_url: Option<String>, nodes: usize, people: usize) -> Setup {
     let (dir, procs) = start_nodes(database_url, nodes).await;
+    let rp_key = procs[0].rp_key().await;
+    let rp_clients: Vec<reqwest::Client> = procs.iter().map(|p| p.endpoint.client()).collect();
     let mut list = Vec::new();
     for i in 0..people {
         let home = i % nodes;
@@ -278,10 +316,37 @@ async fn setup(database_url: Option<String>, nodes: usize, people: usize) -> Set
             .enrol(&link, &Pin::new(PIN), None)
             .await
             .expect("enrol");
+        let rp_user = format!("bench{i}");
+        let rp = &rp_clients[home];
+        let put = rp
+            .put(format!("{}rp/v1/users/{rp_user}", node.url))
+            .bearer_auth(&rp_key)
+            .send()
+            .await
+            .expect("RP user");
+        assert!(put.status().is_success(), "RP user: {}", put.status());
+        let enrolment: serde_json::Value = rp
+            .post(format!("{}rp/v1/users/{rp_user}/enrolments", node.url))
+            .bearer_auth(&rp_key)
+            .json(&serde_json::json!({ "device_name": "Bench phone", "pin": PIN }))
+            .send()
+            .await
+            .expect("RP enrolment")
+            .json()
+            .await
+            .expect("JSON");
+        let rp_link =
+            latchkey_protocol::link::parse(enrolment["link"].as_str().expect("link")).expect("link");
+        let rp_account = core
+            .enrol(&rp_link, &Pin::new(PIN), None)
+            .await
+            .expect("enrol with the relying party");
         list.push(Arc::new(Person {
             email,
             core,
             account: account.id,
+            rp_user,
+            rp_account: rp_account.id,
             home,
             _phone: phone,
         }));
@@ -289,6 +354,8 @@ async fn setup(database_url: Option<String>, nodes: usize, people: usize) -> Set
     Setup {
         procs,
         people: list,
+        rp_key,
+        rp_clients,
         _dir: dir,
     }
 }
@@ -297,6 +364,7 @@ async fn setup(database_url: Option<String>, nodes: usize, people: usize) -> Set
 enum Kind {
     Protocol,
     Full,
+    Rp,
 }
 
 /// What a completed round leaves for the replay check.
@@ -313,9 +381,47 @@ async fn round(setup: &Setup, person: &Arc<Person>, kind: Kind) -> Result<Done, 
     let proc = &setup.procs[signin_node];
     let pin = Pin::new(PIN);
     match kind {
+        Kind::Rp => {
+            let rp = &setup.rp_clients[signin_node];
+            let base = &proc.endpoint.url;
+            let started: serde_json::Value = rp
+                .post(format!("{base}rp/v1/authentications"))
+                .bearer_auth(&setup.rp_key)
+                .json(&serde_json::json!({ "user": person.rp_user,
+                    "context": { "service": "Bench", "browser": "Bench", "ip": "127.0.0.1" } }))
+                .send()
+                .await
+                .map_err(|e| e.to_string())?
+                .json()
+                .await
+                .map_err(|e| e.to_string())?;
+            let transaction = started["transaction"].as_str().ok_or("no transaction")?;
+            let code = started["code"].as_str().ok_or("no code")?.to_owned();
+            let status = {
+                let rp = rp.clone();
+                let url = format!("{base}rp/v1/authentications/{transaction}?wait=20");
+                let key = setup.rp_key.clone();
+                tokio::spawn(async move {
+                    rp.get(url).bearer_auth(key).send().await?.json::<serde_json::Value>().await
+                })
+            };
+            let view = approve(person, &person.rp_account, &code, &pin).await?;
+            let seen = status
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            if seen["state"] != "approved" {
+                return Err(format!("the relying party saw {seen}"));
+            }
+            Ok(Done {
+                person: person.clone(),
+                view,
+                code,
+            })
+        }
         Kind::Protocol => {
             let (code, mut outcome) = proc.signin(&person.email).await;
-            let view = approve(person, &code, &pin).await?;
+            let view = approve(person, &person.account, &code, &pin).await?;
             let done = outcome.recv().await.ok_or("no outcome")?;
             if done[2] != "approved" {
                 return Err(format!("web side saw {}", done[2]));
@@ -334,7 +440,7 @@ async fn round(setup: &Setup, person: &Arc<Person>, kind: Kind) -> Result<Done, 
             }
             let events = browser.get_raw("/login/approve/events").await;
             let page = tokio::spawn(read_events(events, |e| e["done"] == true));
-            let view = approve(person, &code, &pin).await?;
+            let view = approve(person, &person.account, &code, &pin).await?;
             let seen = page.await.map_err(|e| e.to_string())?;
             if seen.last().map(|e| e["ok"] == true) != Some(true) {
                 return Err(format!("the page said {:?}", seen.last()));
@@ -350,18 +456,19 @@ async fn round(setup: &Setup, person: &Arc<Person>, kind: Kind) -> Result<Done, 
 
 async fn approve(
     person: &Person,
+    account: &RecordId,
     code: &str,
     pin: &Pin,
 ) -> Result<latchkey_core::ChallengeView, String> {
     let ids = person
         .core
-        .pending(&person.account, 0)
+        .pending(account, 0)
         .await
         .map_err(|e| e.to_string())?;
     let id = *ids.last().ok_or("nothing pending")?;
     let view = person
         .core
-        .challenge(&person.account, &id)
+        .challenge(account, &id)
         .await
         .map_err(|e| e.to_string())?;
     person
@@ -557,12 +664,12 @@ async fn bench(length: Duration) {
             None => None,
         };
         let setup = Arc::new(setup(database_url, nodes, *CONCURRENCY.iter().max().unwrap()).await);
-        for kind in [Kind::Protocol, Kind::Full] {
+        for kind in [Kind::Protocol, Kind::Full, Kind::Rp] {
             for concurrency in CONCURRENCY {
                 let cell = run(&setup, kind, concurrency, length).await;
                 println!(
                     "| {} | {name} | {concurrency} | {} | {:.0} | {:.1} | {:.1} | {} | {} | {:.2} | {:.2} | {:.0} % |",
-                    if kind == Kind::Protocol { "protocol" } else { "full" },
+                    match kind { Kind::Protocol => "protocol", Kind::Full => "full", Kind::Rp => "RP API" },
                     cell.rounds,
                     cell.per_second,
                     cell.p50,
