@@ -300,7 +300,7 @@ pub(crate) async fn finish_registration(
         .bind(&email)
         .execute(&mut *tx)
         .await?;
-    crate::audit::record_in(&mut *tx, state, &account, None, "account_created", "").await?;
+    crate::audit::record_in(&mut tx, state, &account, None, "account_created", "").await?;
     tx.commit().await?;
     Ok(Registered::Created(account))
 }

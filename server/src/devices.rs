@@ -243,15 +243,7 @@ pub(crate) async fn remove_device_in(
         .execute(&mut **tx)
         .await?;
     let id = latchkey_protocol::types::DeviceId::parse(device_id);
-    audit::record_in(
-        &mut **tx,
-        state,
-        account,
-        id.as_ref(),
-        "device_removed",
-        how,
-    )
-    .await?;
+    audit::record_in(tx, state, account, id.as_ref(), "device_removed", how).await?;
     Ok(Some(row.try_get("name")?))
 }
 

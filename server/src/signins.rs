@@ -522,7 +522,7 @@ pub(crate) async fn answer(
         return Err(already_answered());
     }
     // A relying party's transaction: its outcome goes to the feed and webhook in this commit.
-    crate::rp::outcome_in(&mut *tx, state, &stored.login_id, new_state).await?;
+    crate::rp::outcome_in(&mut tx, state, &stored.login_id, new_state).await?;
     let event = match new_state {
         login_states::APPROVED => Some("signin_approved"),
         login_states::MISMATCH => Some("signin_code_mismatch"),
@@ -531,7 +531,7 @@ pub(crate) async fn answer(
     };
     if let Some(event) = event {
         audit::record_in(
-            &mut *tx,
+            &mut tx,
             state,
             &device.account,
             Some(&device.id),

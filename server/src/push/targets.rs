@@ -54,7 +54,7 @@ pub async fn set(
     };
     // The kind only: tokens are capabilities to wake the device and stay out of the audit.
     let detail = target.map_or("", |t| t.kind.as_str());
-    crate::audit::record_in(&mut *tx, state, account, Some(device), event, detail).await?;
+    crate::audit::record_in(&mut tx, state, account, Some(device), event, detail).await?;
     tx.commit().await?;
     Ok(())
 }

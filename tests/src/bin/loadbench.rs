@@ -335,8 +335,8 @@ async fn setup(database_url: Option<String>, nodes: usize, people: usize) -> Set
             .json()
             .await
             .expect("JSON");
-        let rp_link =
-            latchkey_protocol::link::parse(enrolment["link"].as_str().expect("link")).expect("link");
+        let rp_link = latchkey_protocol::link::parse(enrolment["link"].as_str().expect("link"))
+            .expect("link");
         let rp_account = core
             .enrol(&rp_link, &Pin::new(PIN), None)
             .await
@@ -402,7 +402,12 @@ async fn round(setup: &Setup, person: &Arc<Person>, kind: Kind) -> Result<Done, 
                 let url = format!("{base}rp/v1/authentications/{transaction}?wait=20");
                 let key = setup.rp_key.clone();
                 tokio::spawn(async move {
-                    rp.get(url).bearer_auth(key).send().await?.json::<serde_json::Value>().await
+                    rp.get(url)
+                        .bearer_auth(key)
+                        .send()
+                        .await?
+                        .json::<serde_json::Value>()
+                        .await
                 })
             };
             let view = approve(person, &person.rp_account, &code, &pin).await?;
