@@ -1462,3 +1462,110 @@ async fn wait_for_calls(
     }
     panic!("callbacks: {:?}", provider.calls());
 }
+
+/// The operator's commands, as the binary runs them: add (key shown once, JSON for scripts),
+/// list (never a key), key-add / key-revoke, webhook, ciba, revoke; then a server on the same
+/// data directory takes exactly the live keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rp_admin_commands_manage_applications() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_latchkey-server"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .arg("app")
+            .args(args)
+            .env("RUST_LOG", "error")
+            .output()
+            .expect("latchkey-server runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, out, err) = run(&["add", "Intranet", "--json"]);
+    assert!(ok, "{err}");
+    let added: Value = serde_json::from_str(&out).unwrap();
+    let (app, key) = (
+        added["app"].as_str().unwrap(),
+        added["key"].as_str().unwrap(),
+    );
+    assert!(key.starts_with("lk1."));
+    let (ok, human, _) = run(&["add", "Wiki", "--webhook", "https://wiki.example.org/hook"]);
+    assert!(ok);
+    assert!(
+        human.contains("shown once") && human.contains("whsec_"),
+        "{human}"
+    );
+    let (ok, _, err) = run(&["add", "Bad", "--webhook", "http://wiki.example.org/hook"]);
+    assert!(!ok && err.contains("https://"), "{err}");
+    let (ok, out, _) = run(&["key-add", app, "--json"]);
+    assert!(ok);
+    let second: Value = serde_json::from_str(&out).unwrap();
+    let first_id = key.split('.').nth(1).unwrap();
+    let (ok, _, _) = run(&["key-revoke", first_id]);
+    assert!(ok);
+    let (ok, _, err) = run(&["key-revoke", first_id]);
+    assert!(!ok && err.contains("no live key"), "{err}");
+    let (ok, out, _) = run(&["ciba", app, "https://sso.example.org/realms/staff"]);
+    assert!(ok && out.contains("/rp/v1/ciba/keycloak/"), "{out}");
+    let (ok, list, _) = run(&["list"]);
+    assert!(ok);
+    assert!(list.contains("Intranet") && list.contains("Wiki") && list.contains("sso.example.org"));
+    assert!(
+        !list.contains(key.rsplit('.').next().unwrap()),
+        "no key in the list"
+    );
+    assert!(
+        !list.contains(first_id),
+        "a revoked key is not listed as live: {list}"
+    );
+
+    let running = latchkey_server::start(latchkey_server::config::Config::dev(dir.path()))
+        .await
+        .expect("server on the same data");
+    let ca = std::fs::read(running.ca_cert.as_ref().unwrap()).unwrap();
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .build()
+        .unwrap();
+    let get = |key: String| {
+        let (http, url) = (http.clone(), format!("{}rp/v1/users/nobody", running.url));
+        async move {
+            http.get(url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(
+        get(key.to_owned()).await,
+        StatusCode::UNAUTHORIZED,
+        "revoked"
+    );
+    let live = second["key"].as_str().unwrap().to_owned();
+    assert_eq!(
+        get(live.clone()).await,
+        StatusCode::NOT_FOUND,
+        "the live key works"
+    );
+    running.shutdown().await;
+    let (ok, _, _) = run(&["revoke", app]);
+    assert!(ok);
+    let running = latchkey_server::start(latchkey_server::config::Config::dev(dir.path()))
+        .await
+        .unwrap();
+    let url = format!("{}rp/v1/users/nobody", running.url);
+    let status = http
+        .get(url)
+        .bearer_auth(live)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a revoked application");
+    running.shutdown().await;
+}

@@ -200,7 +200,12 @@ async fn authenticate(
         .to_owned();
     let caller = match rp::authenticate(&state, &bearer).await {
         Ok(caller) => caller,
-        Err(e) => return RpError(e).into_response(),
+        Err(e) => {
+            // The key's id only (never its secret), for an operator looking for a stale key.
+            let key = rp::parse_key(&bearer).map(|k| k.id.to_owned());
+            tracing::info!(ip = %peer.ip(), key = ?key, path = %request.uri().path(), "RP call refused: {e}");
+            return RpError(e).into_response();
+        }
     };
     let method = request.method().as_str().to_owned();
     let route = request.extensions().get::<MatchedPath>().map_or_else(

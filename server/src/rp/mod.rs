@@ -101,12 +101,15 @@ pub struct Caller {
 }
 
 /// An API key as given to the application: `lk1.<key id>.<secret>`.
-pub(crate) struct KeyParts<'a> {
+pub struct KeyParts<'a> {
+    /// The key's id (not secret).
     pub id: &'a str,
+    /// The secret.
     pub secret: &'a str,
 }
 
-pub(crate) fn parse_key(text: &str) -> Option<KeyParts<'_>> {
+/// The parts of an API key, if it has the key format.
+pub fn parse_key(text: &str) -> Option<KeyParts<'_>> {
     let rest = text.strip_prefix("lk1.")?;
     let (id, secret) = rest.split_once('.')?;
     (id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()) && secret.len() == 43)
