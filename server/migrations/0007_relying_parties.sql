@@ -33,6 +33,10 @@ CREATE TABLE rp_users (
     PRIMARY KEY (app_id, user_id)
 );
 
+-- When an address was added after the account's first device (0: before, or a web account):
+-- such an address receives no proof code for a week (P7).
+ALTER TABLE addresses ADD COLUMN added_at BIGINT NOT NULL DEFAULT 0;
+
 -- What a sign-in shows on the device when it is not the server's own login page.
 ALTER TABLE logins ADD COLUMN service TEXT;
 ALTER TABLE logins ADD COLUMN location TEXT;

@@ -392,7 +392,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         providers,
         push_wake,
     ));
-    background.push(rp::spawn_senders(Arc::downgrade(&state)));
+    background.extend(rp::spawn_senders(&state));
     sweep_expired_enrolments(&state).await?;
     if !passwords::warm_dummy_hash().await {
         return Err(ServerError::of(

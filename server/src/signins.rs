@@ -545,7 +545,7 @@ pub(crate) async fn answer(
         login: stored.login_id.clone(),
     });
     // A relying party's webhook or CIBA callback may be due now.
-    state.rp.wake.notify_one();
+    state.rp.wake();
     match new_state {
         login_states::MISMATCH => {
             return Err(ServerError::new(

@@ -145,6 +145,11 @@ impl Rp {
         )
     }
 
+    async fn start_raw(&self, user: &str) -> (StatusCode, Value) {
+        self.post("/rp/v1/authentications", json!({ "user": user }))
+            .await
+    }
+
     async fn status(&self, transaction: &str, wait: u64) -> Value {
         let (status, body) = self
             .get(&format!("/rp/v1/authentications/{transaction}?wait={wait}"))
@@ -670,7 +675,10 @@ async fn webhooks(backend: Backend) {
         let retried = list
             .first()
             .is_some_and(|(h, _)| list.iter().filter(|(o, _)| id_of(o) == id_of(h)).count() == 2);
-        if approved && retried {
+        let added = list.iter().any(|(_, body)| {
+            serde_json::from_slice::<Value>(body).unwrap()["type"] == "security.device_added"
+        });
+        if approved && retried && added {
             break list;
         }
         waited += 1;
@@ -772,7 +780,40 @@ async fn webhooks(backend: Backend) {
         types.iter().any(|t| t == "security.device_added"),
         "{types:?}"
     );
+
+    // Revoked: nothing more is posted to it.
+    admin::revoke_app(&server.state.durable_db, &rp.app, now)
+        .await
+        .unwrap();
+    let before = deliveries.lock().unwrap().len();
+    let (status, _) = rp.start_raw("alice").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let account = account_of(&server, "alice").await;
+    latchkey_server::devices::remove_device(
+        &server.state,
+        &account,
+        &device.device.to_string(),
+        "test",
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        deliveries.lock().unwrap().len(),
+        before,
+        "no webhook after revocation"
+    );
     server.stop().await;
+}
+
+/// The account behind an application's user (for steps taken outside the API).
+async fn account_of(server: &TestServer, user: &str) -> latchkey_protocol::types::AccountId {
+    let id: String = sqlx::query_scalar("SELECT account_id FROM rp_users WHERE user_id = $1")
+        .bind(user)
+        .fetch_one(&server.state.db)
+        .await
+        .unwrap();
+    latchkey_protocol::types::AccountId::parse(&id).unwrap()
 }
 
 async fn proofs(backend: Backend) {
@@ -857,8 +898,14 @@ async fn proofs(backend: Backend) {
     );
     rp.post("/rp/v1/users/alice/codes", json!({})).await;
     let mailed = latest_code(&server);
-    let (status, body) = add(json!({ "code": mailed })).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Sent three times at once (within its three tries): one is spent, the others refused.
+    let tries =
+        futures_util::future::join_all((0..3).map(|_| add(json!({ "code": mailed })))).await;
+    let created = tries
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 1, "{tries:?}");
     let (status, _) = add(json!({ "code": mailed })).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "a code works once");
 
@@ -904,6 +951,60 @@ async fn proofs(backend: Backend) {
     server.state.clock.advance(601);
     let (status, _) = add(json!({ "transaction": late })).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "too old");
+
+    // An address added now (say, with a phished password on the application's profile page)
+    // receives no code for a week; the known one is told of the change and still gets codes.
+    let mails = server.mails().len();
+    let (status, _) = rp
+        .call(
+            Method::PUT,
+            "/rp/v1/users/alice",
+            Some(json!({ "addresses": ["alice@example.org", "thief@example.net"] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let told: Vec<_> = server
+        .mails()
+        .into_iter()
+        .take(server.mails().len() - mails)
+        .collect();
+    assert!(
+        told.iter()
+            .any(|m| m.to == "alice@example.org" && m.subject.contains("address changed")),
+        "the known address hears of the addition"
+    );
+    let (_, sent) = rp.post("/rp/v1/users/alice/codes", json!({})).await;
+    assert_eq!(
+        sent["sent_to"],
+        json!(["a•••@example.org"]),
+        "only to the known address"
+    );
+    assert!(!server
+        .mails()
+        .iter()
+        .any(|m| m.to == "thief@example.net" && m.subject.contains("code")));
+    let (status, _) = rp
+        .call(
+            Method::PUT,
+            "/rp/v1/users/alice",
+            Some(json!({ "addresses": ["thief@example.net"] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = rp.post("/rp/v1/users/alice/codes", json!({})).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "no trusted address: {body}"
+    );
+    server.state.clock.advance(7 * 86_400 + 1);
+    let (status, sent) = rp.post("/rp/v1/users/alice/codes", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{sent}");
+    assert_eq!(
+        sent["sent_to"],
+        json!(["t•••@example.net"]),
+        "a week later it is trusted"
+    );
     server.stop().await;
 }
 
@@ -987,6 +1088,14 @@ async fn outcomes(backend: Backend) {
             json!({ "user": "alice", "context": { "browser": "x\u{7}" } }),
             "control character",
         ),
+        (
+            json!({ "user": "alice", "context": { "service": "moc.\u{202e}live" } }),
+            "bidi override",
+        ),
+        (
+            json!({ "user": "alice", "context": { "place": "Brus\u{200b}sels" } }),
+            "zero width",
+        ),
         (json!({ "user": "alice", "extra": 1 }), "unknown field"),
         (json!({ "nobody": 1 }), "no user"),
     ] {
@@ -1024,6 +1133,27 @@ async fn limits(backend: Backend) {
         StatusCode::NOT_FOUND,
         "another application has its own budget"
     );
+    // Junk CIBA tokens are refused before they count: they cannot spend an application's budget.
+    admin::set_ciba(
+        &server.state.durable_db,
+        &other.app,
+        Some("https://localhost:9/realms/r"),
+    )
+    .await
+    .unwrap();
+    for _ in 0..700 {
+        let r = other
+            .http
+            .post(format!("{}/rp/v1/ciba/keycloak/{}", other.base, other.app))
+            .bearer_auth("junk.junk.junk")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let (status, _) = other.get("/rp/v1/users/nobody").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the budget is intact");
     // Every call is recorded: route, status; never the key.
     let rows: Vec<(String, String, i64)> = sqlx::query_as(
         "SELECT route, key_id, status FROM rp_audit WHERE app_id = $1 ORDER BY at_ms",
@@ -1367,6 +1497,10 @@ async fn ciba_channel(backend: Backend) {
             "issuer",
         ),
         (Some("not.a.token".into()), "garbage"),
+        (
+            Some(provider.token("x5", &provider.issuer, now + 7200, &provider.key)),
+            "long-lived",
+        ),
     ] {
         let (status, _) = request(token, ask("alice", "42")).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");

@@ -101,7 +101,7 @@ async fn ciba_request(
             StatusCode::CREATED.into_response()
         }
         Err(e) => {
-            tracing::info!(app = %app, error = %e, "CIBA request refused");
+            tracing::info!(app = ?app, error = %e, "CIBA request refused");
             RpError(e).into_response()
         }
     }

@@ -62,7 +62,7 @@ fn config(message: impl Into<String>) -> ServerError {
 }
 
 fn check_name(name: &str) -> Result<(), ServerError> {
-    if name.trim().is_empty() || name.chars().count() > 40 || name.chars().any(char::is_control) {
+    if name.trim().is_empty() || name.chars().count() > 40 || name.chars().any(super::unsafe_char) {
         return Err(config(
             "an application's name has 1 to 40 characters (people see it in the app)",
         ));
@@ -228,11 +228,14 @@ pub async fn revoke_key(db: &AnyPool, key_id: &str, now: i64) -> Result<(), Serv
 /// No such live application, or a storage failure.
 pub async fn revoke_app(db: &AnyPool, app: &str, now: i64) -> Result<(), ServerError> {
     live_app(db, app).await?;
-    sqlx::query("UPDATE rp_apps SET revoked_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(app)
-        .execute(db)
-        .await?;
+    sqlx::query(
+        "UPDATE rp_apps SET revoked_at = $1, webhook_url = NULL, webhook_secret = NULL, \
+         ciba_issuer = NULL WHERE id = $2",
+    )
+    .bind(now)
+    .bind(app)
+    .execute(db)
+    .await?;
     sqlx::query("UPDATE rp_events SET state = 'failed', outcome = 'application revoked' WHERE app_id = $1 AND state = 'pending'")
         .bind(app)
         .execute(db)

@@ -82,9 +82,11 @@ struct Claims {
     jti: String,
     /// The issuer, as the client reached it (the callback goes there).
     iss: String,
-    /// The client asking.
-    #[serde(default)]
-    azp: Option<String>,
+    /// The client asking (Keycloak's channel tokens always name it).
+    azp: String,
+    /// The user (Keycloak's id).
+    #[allow(dead_code)] // required: a channel token always has it
+    sub: String,
     exp: i64,
 }
 
@@ -113,6 +115,14 @@ async fn verify(state: &AppState, issuer: &str, token: &str) -> Result<Claims, S
         .get(&state.rp.client, issuer, &kid)
         .await?;
     let jwk = keys.find(&kid).ok_or_else(refused)?;
+    if jwk
+        .common
+        .public_key_use
+        .as_ref()
+        .is_some_and(|u| *u != jsonwebtoken::jwk::PublicKeyUse::Signature)
+    {
+        return Err(refused());
+    }
     let key = DecodingKey::from_jwk(jwk).map_err(|_| refused())?;
     let mut validation = Validation::new(header.alg);
     validation.set_issuer(&[issuer]);
@@ -120,6 +130,11 @@ async fn verify(state: &AppState, issuer: &str, token: &str) -> Result<Claims, S
     validation.set_required_spec_claims(&["exp", "iss", "aud"]);
     validation.leeway = 30;
     let data = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|_| refused())?;
+    // A channel token lives as long as the CIBA request (minutes): a long-lived token of the
+    // realm that happens to name the issuer as audience is not one.
+    if data.claims.exp > state.clock.now_i64() + 3600 {
+        return Err(refused());
+    }
     Ok(data.claims)
 }
 
@@ -162,8 +177,10 @@ pub async fn take_request(
     body: &[u8],
 ) -> Result<Caller, ServerError> {
     let (caller, issuer) = app_for_ciba(state, app).await?;
-    super::count_request(state, &caller).await?;
+    // Counted once the token is the provider's: junk tokens must not spend the application's
+    // budget (refusing them costs a header parse, or a signature check at most).
     let claims = verify(state, &issuer, bearer).await?;
+    super::count_request(state, &caller).await?;
     let request: ChannelRequest = serde_json::from_slice(body)
         .map_err(|e| ServerError::bad_request(format!("invalid JSON body: {e}")))?;
     let digits = usize::from(state.config.policy.code_digits);
@@ -178,7 +195,7 @@ pub async fn take_request(
             ))
         })?;
     let user = request.login_hint.unwrap_or_default();
-    let asking = claims.azp.as_deref().unwrap_or("an OpenID client");
+    let asking = claims.azp.as_str();
     let browser: String = format!("Sign-in through {asking}")
         .chars()
         .take(120)
@@ -202,8 +219,13 @@ pub async fn take_request(
     {
         Ok(started) => started.transaction,
         // An unknown user is refused through the callback, as a user without a device is:
-        // the client gets access_denied rather than a server error.
-        Err(e) if e.code() == ErrorCode::NotFound => super::random_id(),
+        // the client gets access_denied rather than a server error. Its id comes from the
+        // token's, so a request posted twice is still called back once.
+        Err(e) if e.code() == ErrorCode::NotFound => {
+            use sha2::Digest as _;
+            let digest = sha2::Sha256::digest(format!("{}\n{}", caller.app, claims.jti));
+            format!("u{}", latchkey_protocol::b64::encode(&digest[..16]))
+        }
         Err(e) => return Err(e),
     };
     let callback = format!(
@@ -229,7 +251,7 @@ pub async fn take_request(
     .bind(not_before)
     .execute(&state.db)
     .await?;
-    state.rp.wake.notify_one();
+    state.rp.wake();
     Ok(caller)
 }
 
@@ -304,6 +326,19 @@ pub async fn callback_due(state: &AppState) -> Result<usize, ServerError> {
                 continue;
             }
         };
+        // At most once: marked as being sent (in its own commit) before the POST; a row left
+        // `sending` by a crash or a lost lease is never sent again.
+        let marked = sqlx::query(
+            "UPDATE rp_ciba SET state = 'sending' WHERE transaction_id = $1 AND claim = $2 \
+             AND state = 'pending'",
+        )
+        .bind(&transaction)
+        .bind(&claim)
+        .execute(&state.db)
+        .await?;
+        if marked.rows_affected() != 1 {
+            continue;
+        }
         let sealed: String = row.try_get("token")?;
         let Some(token) = state.keys.open("ciba-token", &transaction, &sealed) else {
             finish(
@@ -359,7 +394,7 @@ async fn finish(
     let outcome: String = outcome.chars().take(200).collect();
     sqlx::query(
         "UPDATE rp_ciba SET state = $1, next_ms = $2, outcome = $3, claim = '' \
-         WHERE transaction_id = $4 AND claim = $5",
+         WHERE transaction_id = $4 AND claim = $5 AND state IN ('pending', 'sending')",
     )
     .bind(new_state)
     .bind(next_ms)

@@ -11,6 +11,7 @@ pub mod admin;
 pub mod ciba;
 pub mod webhooks;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use latchkey_protocol::b64;
@@ -35,8 +36,9 @@ use crate::{accounts, audit, devices, enrolments, AppState};
 pub struct Runtime {
     /// Trusts the web's roots plus `Config::rp_ca_pem`; never follows redirects.
     pub client: reqwest::Client,
-    /// Wakes the webhook and CIBA senders (an answer, a CIBA request).
-    pub wake: tokio::sync::Notify,
+    /// Wake the webhook sender and the CIBA callback sender ([`Runtime::wake`]).
+    wake_webhooks: Arc<tokio::sync::Notify>,
+    wake_callbacks: Arc<tokio::sync::Notify>,
     /// OpenID providers' keys, by issuer.
     pub provider_keys: ciba::ProviderKeys,
 }
@@ -54,35 +56,66 @@ impl Runtime {
                     format!("the relying-party CA: {e}"),
                 )
             })?,
-            wake: tokio::sync::Notify::new(),
+            wake_webhooks: Arc::default(),
+            wake_callbacks: Arc::default(),
             provider_keys: ciba::ProviderKeys::default(),
         })
     }
 }
 
-/// Starts the senders: webhooks and CIBA callbacks, every second or when woken.
-pub fn spawn_senders(state: std::sync::Weak<AppState>) -> tokio::task::JoinHandle<()> {
+impl Runtime {
+    /// Something may be due: an answer, a cancellation, a CIBA request.
+    pub fn wake(&self) {
+        self.wake_webhooks.notify_one();
+        self.wake_callbacks.notify_one();
+    }
+}
+
+/// Starts the senders, each every second or when woken: webhooks, and CIBA callbacks in a
+/// task of their own (a slow webhook receiver must not make Keycloak's requests expire).
+pub fn spawn_senders(state: &Arc<AppState>) -> Vec<tokio::task::JoinHandle<()>> {
+    vec![
+        spawn_loop(
+            Arc::downgrade(state),
+            state.rp.wake_webhooks.clone(),
+            "webhook",
+            |s| Box::pin(async move { webhooks::deliver_due(&s, &s.rp.client).await }),
+        ),
+        spawn_loop(
+            Arc::downgrade(state),
+            state.rp.wake_callbacks.clone(),
+            "CIBA callback",
+            |s| Box::pin(async move { ciba::callback_due(&s).await }),
+        ),
+    ]
+}
+
+type Round =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<usize, ServerError>> + Send>>;
+
+fn spawn_loop(
+    state: std::sync::Weak<AppState>,
+    wake: Arc<tokio::sync::Notify>,
+    what: &'static str,
+    round: fn(Arc<AppState>) -> Round,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             let Some(strong) = state.upgrade() else {
                 return;
             };
-            let more = {
-                let webhooks = webhooks::deliver_due(&strong, &strong.rp.client).await;
-                let callbacks = ciba::callback_due(&strong).await;
-                for e in [webhooks.as_ref().err(), callbacks.as_ref().err()]
-                    .into_iter()
-                    .flatten()
-                {
-                    tracing::warn!(error = %e, "relying-party delivery round failed");
+            let full = match round(strong.clone()).await {
+                Ok(n) => n >= 32,
+                Err(e) => {
+                    tracing::warn!(error = %e, "{what} round failed");
+                    false
                 }
-                webhooks.unwrap_or(0) >= 32 || callbacks.unwrap_or(0) >= 32
             };
-            if more {
+            if full {
                 continue;
             }
-            let wake = async { strong.rp.wake.notified().await };
-            let _ = tokio::time::timeout(Duration::from_secs(1), wake).await;
+            drop(strong);
+            let _ = tokio::time::timeout(Duration::from_secs(1), wake.notified()).await;
         }
     })
 }
@@ -216,20 +249,31 @@ fn not_found_user() -> ServerError {
     )
 }
 
-/// Checks an application's user id: 1 to 128 characters, no control characters.
+/// A character that must not reach a device's screen or a mail: control characters, and the
+/// zero-width and bidi-override characters that make "evil.com" display as "moc.live" (the
+/// enrolment link's label rules).
+pub(crate) fn unsafe_char(c: char) -> bool {
+    c.is_control()
+        || ('\u{200B}'..='\u{200F}').contains(&c)
+        || ('\u{202A}'..='\u{202E}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+        || c == '\u{FEFF}'
+}
+
+/// Checks an application's user id: 1 to 128 characters, none unsafe.
 fn check_user_id(user: &str) -> Result<(), ServerError> {
-    if user.is_empty() || user.chars().count() > 128 || user.chars().any(char::is_control) {
+    if user.is_empty() || user.chars().count() > 128 || user.chars().any(unsafe_char) {
         return Err(ServerError::bad_request(
-            "a user id has 1 to 128 characters and no control characters",
+            "a user id has 1 to 128 characters and no control, zero-width or bidi characters",
         ));
     }
     Ok(())
 }
 
 fn check_text(what: &str, text: &str, max: usize) -> Result<(), ServerError> {
-    if text.chars().count() > max || text.chars().any(char::is_control) {
+    if text.chars().count() > max || text.chars().any(unsafe_char) {
         return Err(ServerError::bad_request(format!(
-            "{what} has at most {max} characters and no control characters"
+            "{what} has at most {max} characters and no control, zero-width or bidi characters"
         )));
     }
     Ok(())
@@ -320,6 +364,9 @@ pub async fn put_user(
     check_user_id(user_id)?;
     if let Some(name) = display_name {
         check_text("a display name", name, 64)?;
+        if name.trim().is_empty() {
+            return Err(ServerError::bad_request("a display name cannot be empty"));
+        }
     }
     if let Some(list) = addresses {
         if list.len() > 5 {
@@ -386,17 +433,27 @@ pub async fn put_user(
         wanted.dedup();
         if wanted != current.addresses {
             let old = current.addresses.clone();
+            // Once the user had a device, a new address receives no proof code for
+            // ADDRESS_QUARANTINE_SECS (P7: an address changed with a phished password must not
+            // become the way to a new device at once); addresses known before are trusted.
+            let added_at = if current.had_device { now } else { 0 };
             let mut tx = state.db.begin().await?;
-            sqlx::query("DELETE FROM addresses WHERE account_id = $1")
-                .bind(current.account.to_string())
-                .execute(&mut *tx)
-                .await?;
-            for a in &wanted {
-                sqlx::query("INSERT INTO addresses (account_id, address) VALUES ($1, $2)")
+            for a in old.iter().filter(|a| !wanted.contains(a)) {
+                sqlx::query("DELETE FROM addresses WHERE account_id = $1 AND address = $2")
                     .bind(current.account.to_string())
                     .bind(a)
                     .execute(&mut *tx)
                     .await?;
+            }
+            for a in wanted.iter().filter(|a| !old.contains(a)) {
+                sqlx::query(
+                    "INSERT INTO addresses (account_id, address, added_at) VALUES ($1, $2, $3)",
+                )
+                .bind(current.account.to_string())
+                .bind(a)
+                .bind(added_at)
+                .execute(&mut *tx)
+                .await?;
             }
             if !created {
                 audit::record_in(
@@ -411,12 +468,14 @@ pub async fn put_user(
             }
             tx.commit().await?;
             if current.had_device {
-                for address in old.iter().filter(|a| !wanted.contains(a)) {
-                    let body = format!(
-                        "{} no longer sends security notices for your Latchkey devices to this \
-                         address. If you did not change it, contact {} now.",
-                        caller.name, caller.name
-                    );
+                // Every address known before hears of any change, additions included.
+                let body = format!(
+                    "The addresses where {} sends your Latchkey security notices and codes \
+                     changed. If you did not change them, contact {} now: a new address \
+                     receives no codes for 7 days.",
+                    caller.name, caller.name
+                );
+                for address in &old {
                     if let Err(e) = state
                         .mailer
                         .send(address, "Your security notices address changed", &body)
@@ -520,12 +579,19 @@ async fn spend_proof(
             };
             let stored: String = row.try_get("code_hash")?;
             let presented = crate::codes::code_hash(code.trim().as_bytes());
-            if bool::from(presented.as_bytes().ct_eq(stored.as_bytes())) {
-                sqlx::query("DELETE FROM rp_codes WHERE app_id = $1 AND user_id = $2")
-                    .bind(&caller.app)
-                    .bind(&user.user)
-                    .execute(&state.durable_db)
-                    .await?;
+            if !bool::from(presented.as_bytes().ct_eq(stored.as_bytes())) {
+                return Err(proof_refused());
+            }
+            // Spent once: of parallel requests with the right code, one deletes it.
+            let spent = sqlx::query(
+                "DELETE FROM rp_codes WHERE app_id = $1 AND user_id = $2 AND code_hash = $3",
+            )
+            .bind(&caller.app)
+            .bind(&user.user)
+            .bind(&stored)
+            .execute(&state.durable_db)
+            .await?;
+            if spent.rows_affected() == 1 {
                 Ok(())
             } else {
                 Err(proof_refused())
@@ -543,7 +609,11 @@ pub struct CodeSent {
     pub expires_at: i64,
 }
 
-/// Mails a one-time proof code to every address of `user` (rate-limited per user).
+/// How long an address added after the user's first device receives no proof code.
+pub const ADDRESS_QUARANTINE_SECS: i64 = 7 * 86_400;
+
+/// Mails a one-time proof code to every trusted address of `user` (rate-limited per user):
+/// addresses known before the first device, or for [`ADDRESS_QUARANTINE_SECS`].
 ///
 /// # Errors
 /// `not_found` (user), `bad_request` when the user has no address, `rate_limited`.
@@ -556,6 +626,19 @@ pub async fn send_code(
     if user.addresses.is_empty() {
         return Err(ServerError::bad_request(
             "this user has no address to mail a code to; add one with PUT /rp/v1/users/{user}",
+        ));
+    }
+    let trusted: Vec<String> = sqlx::query_scalar(
+        "SELECT address FROM addresses WHERE account_id = $1 AND added_at <= $2 ORDER BY address",
+    )
+    .bind(user.account.to_string())
+    .bind(state.clock.now_i64() - ADDRESS_QUARANTINE_SECS)
+    .fetch_all(&state.db)
+    .await?;
+    if trusted.is_empty() {
+        return Err(ServerError::bad_request(
+            "this user's addresses were all added in the last 7 days: they receive no codes yet; \
+             prove it with an approval on one of the user's devices instead",
         ));
     }
     crate::throttle::count(
@@ -578,25 +661,24 @@ pub async fn send_code(
     .bind(expires_at)
     .execute(&state.durable_db)
     .await?;
-    accounts::notify(
-        state,
-        &user.account,
-        &format!("Your {} code", caller.name),
-        &format!(
-            "Your code to change the Latchkey devices of your {} account: {}\n\nIt is valid for \
-             10 minutes. If you did not ask for it, do not give it to anyone.",
-            caller.name,
-            code.as_str()
-        ),
-    )
-    .await;
+    let body = Zeroizing::new(format!(
+        "Your code to change the Latchkey devices of your {} account: {}\n\nIt is valid for 10 \
+         minutes. If you did not ask for it, do not give it to anyone.",
+        caller.name,
+        code.as_str()
+    ));
+    for address in &trusted {
+        if let Err(e) = state
+            .mailer
+            .send(address, &format!("Your {} code", caller.name), &body)
+            .await
+        {
+            tracing::error!(error = %e, "code not delivered");
+        }
+    }
     audit::record(state, &user.account, None, "code_mailed", "").await;
     Ok(CodeSent {
-        sent_to: user
-            .addresses
-            .iter()
-            .map(|a| accounts::mask_address(a))
-            .collect(),
+        sent_to: trusted.iter().map(|a| accounts::mask_address(a)).collect(),
         expires_at,
     })
 }
@@ -631,7 +713,7 @@ pub async fn start_enrolment(
 ) -> Result<Enrolment, ServerError> {
     let user = user(state, caller, user_id).await?;
     let name = device_name.trim();
-    if name.is_empty() || name.chars().count() > 40 || name.chars().any(char::is_control) {
+    if name.is_empty() || name.chars().count() > 40 || name.chars().any(unsafe_char) {
         return Err(ServerError::bad_request(
             "give the device a name of 1 to 40 characters",
         ));
@@ -1200,7 +1282,7 @@ pub async fn cancel(state: &AppState, caller: &Caller, id: &str) -> Result<Statu
     if let Some(login) = t.login.as_deref().filter(|l| !l.is_empty()) {
         let user = user(state, caller, &t.user).await?;
         signins::cancel_login(state, &user.account, login).await?;
-        state.rp.wake.notify_one();
+        state.rp.wake();
     }
     read_status(state, caller, id).await
 }
@@ -1439,6 +1521,15 @@ pub async fn sweep(state: &AppState) -> Result<(), ServerError> {
         .await?;
     sqlx::query("DELETE FROM rp_codes WHERE expires_at <= $1")
         .bind(now)
+        .execute(&state.db)
+        .await?;
+    sqlx::query("DELETE FROM rp_ciba WHERE expires_at < $1 AND state <> 'pending'")
+        .bind(now - 86_400)
+        .execute(&state.db)
+        .await?;
+    // A start that crashed between its push and its record: the key may be used again.
+    sqlx::query("DELETE FROM rp_transactions WHERE login_id = '' AND created_at < $1")
+        .bind(now - 300)
         .execute(&state.db)
         .await?;
     Ok(())
