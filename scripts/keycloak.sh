@@ -18,7 +18,9 @@
 #   scripts/keycloak.sh configure PORT
 #       (Re)create realm "latchkey" (CIBA poll mode, login_hint), user "alice"
 #       (alice@example.test) and confidential client "rp" with the CIBA grant
-#       enabled. Prints the client secret of "rp" on stdout (only that).
+#       enabled. Prints the client secret of "rp" on stdout (only that). With
+#       KEYCLOAK_PING_ENDPOINT set, also client "rp-ping" in CIBA ping mode
+#       notified at that URL; its secret is printed on a second line.
 #   scripts/keycloak.sh stop
 #       Stop the Keycloak started by "start" (pid file in $KEYCLOAK_DIR).
 #   scripts/keycloak.sh check
@@ -323,10 +325,28 @@ cmd_configure() {
     cid=$(api GET "/$REALM/clients?clientId=$CLIENT_ID" | jq -r '.[0].id') || die "could not look up client $CLIENT_ID"
     secret=$(api GET "/$REALM/clients/$cid/client-secret" | jq -r .value) || die "could not read the client secret"
     [[ -n $secret && $secret != null ]] || die "client $CLIENT_ID has no secret"
+
+    local ping_secret=""
+    if [[ -n ${KEYCLOAK_PING_ENDPOINT:-} ]]; then
+        api POST "/$REALM/clients" "$(jq -n --arg id "$CLIENT_ID-ping" --arg ep "$KEYCLOAK_PING_ENDPOINT" '{
+            clientId: $id, enabled: true, protocol: "openid-connect",
+            publicClient: false, clientAuthenticatorType: "client-secret",
+            standardFlowEnabled: false, implicitFlowEnabled: false,
+            directAccessGrantsEnabled: false, serviceAccountsEnabled: false,
+            consentRequired: false,
+            attributes: {
+                "oidc.ciba.grant.enabled": "true",
+                "ciba.backchannel.token.delivery.mode": "ping",
+                "ciba.backchannel.client.notification.endpoint": $ep
+            }}')" >/dev/null || die "could not create client $CLIENT_ID-ping"
+        cid=$(api GET "/$REALM/clients?clientId=$CLIENT_ID-ping" | jq -r '.[0].id') || die "could not look up client $CLIENT_ID-ping"
+        ping_secret=$(api GET "/$REALM/clients/$cid/client-secret" | jq -r .value) || die "could not read the ping client's secret"
+    fi
     rm -f "$hdr"
     trap - EXIT
     say "realm $REALM: user alice, confidential client $CLIENT_ID (CIBA poll); CIBA endpoint $base/realms/$REALM/protocol/openid-connect/ext/ciba/auth"
     printf '%s\n' "$secret"
+    [[ -z $ping_secret ]] || printf '%s\n' "$ping_secret"
 }
 
 case ${1:-} in

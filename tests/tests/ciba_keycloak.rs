@@ -68,11 +68,13 @@ impl Keycloak {
         command
     }
 
-    /// Creates realm `latchkey`, user `alice`, CIBA client `rp`; the client's secret.
-    fn configure(&self, port: u16) -> String {
+    /// Creates realm `latchkey`, user `alice`, CIBA clients `rp` (poll) and `rp-ping` (ping,
+    /// notified at `ping_endpoint`); their secrets.
+    fn configure(&self, port: u16, ping_endpoint: &str) -> (String, String) {
         let out = self
             .command()
             .args(["configure", &port.to_string()])
+            .env("KEYCLOAK_PING_ENDPOINT", ping_endpoint)
             .output()
             .expect("keycloak.sh configure");
         assert!(
@@ -80,7 +82,12 @@ impl Keycloak {
             "configure: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut lines = text.lines().map(str::to_owned);
+        (
+            lines.next().expect("the poll client's secret"),
+            lines.next().expect("the ping client's secret"),
+        )
     }
 }
 
@@ -104,17 +111,29 @@ async fn backchannel(
     secret: &str,
     binding_message: &str,
 ) -> String {
+    backchannel_as(http, base, ("rp", secret), binding_message, &[]).await
+}
+
+async fn backchannel_as(
+    http: &reqwest::Client,
+    base: &str,
+    (client, secret): (&str, &str),
+    binding_message: &str,
+    extra: &[(&str, &str)],
+) -> String {
+    let mut form = vec![
+        ("client_id", client),
+        ("client_secret", secret),
+        ("scope", "openid"),
+        ("login_hint", "alice"),
+        ("binding_message", binding_message),
+    ];
+    form.extend_from_slice(extra);
     let response = http
         .post(format!(
             "{base}/realms/latchkey/protocol/openid-connect/ext/ciba/auth"
         ))
-        .form(&[
-            ("client_id", "rp"),
-            ("client_secret", secret),
-            ("scope", "openid"),
-            ("login_hint", "alice"),
-            ("binding_message", binding_message),
-        ])
+        .form(&form)
         .send()
         .await
         .unwrap();
@@ -127,6 +146,15 @@ async fn backchannel(
 /// Polls the token endpoint as a CIBA client does, until it answers something other than
 /// `authorization_pending` / `slow_down`.
 async fn poll_token(http: &reqwest::Client, base: &str, secret: &str, auth_req_id: &str) -> Value {
+    poll_token_as(http, base, ("rp", secret), auth_req_id).await
+}
+
+async fn poll_token_as(
+    http: &reqwest::Client,
+    base: &str,
+    (client, secret): (&str, &str),
+    auth_req_id: &str,
+) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let body: Value = http
@@ -136,7 +164,7 @@ async fn poll_token(http: &reqwest::Client, base: &str, secret: &str, auth_req_i
             .form(&[
                 ("grant_type", "urn:openid:params:grant-type:ciba"),
                 ("auth_req_id", auth_req_id),
-                ("client_id", "rp"),
+                ("client_id", client),
                 ("client_secret", secret),
             ])
             .send()
@@ -210,7 +238,44 @@ async fn ciba_keycloak_issues_tokens_after_the_device_approves() {
     })
     .await
     .unwrap();
-    let secret = keycloak.configure(port);
+    // The ping client's notification endpoint: HTTPS on loopback with the same certificate.
+    type Pings = std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>;
+    let pings: Pings = Pings::default();
+    let ping_port = free_port();
+    let notify_tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
+        .await
+        .unwrap();
+    let listener = std::net::TcpListener::bind(("127.0.0.1", ping_port)).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let notify_handle = axum_server::Handle::new();
+    {
+        let pings = pings.clone();
+        let app = axum::Router::new().route(
+            "/ciba/notify",
+            axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+                let pings = pings.clone();
+                async move {
+                    let bearer = headers
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    pings
+                        .lock()
+                        .unwrap()
+                        .push((bearer, serde_json::from_str(&body).unwrap_or(Value::Null)));
+                    axum::http::StatusCode::NO_CONTENT
+                }
+            }),
+        );
+        tokio::spawn(
+            axum_server::from_tcp_rustls(listener, notify_tls)
+                .handle(notify_handle.clone())
+                .serve(app.into_make_service()),
+        );
+    }
+    let ping_endpoint = format!("https://localhost:{ping_port}/ciba/notify");
+    let (secret, ping_secret) = keycloak.configure(port, &ping_endpoint);
     eprintln!("Keycloak started and configured in {:?}", started.elapsed());
     assert_eq!(keycloak.base, base);
 
@@ -296,6 +361,42 @@ async fn ciba_keycloak_issues_tokens_after_the_device_approves() {
     assert!(core.approve(&view, "46", &Pin::new("4831")).await.is_err());
     let refused = poll_token(&client, &base, &secret, &auth_req_id).await;
     assert_eq!(refused["error"], "access_denied", "{refused}");
+
+    // Ping mode: the same channel; Keycloak pings the client once the phone approved, and the
+    // client fetches its tokens once.
+    let notification_token = "ping-7c1f0e5b9d2a4e68";
+    let auth_req_id = backchannel_as(
+        &client,
+        &base,
+        ("rp-ping", &ping_secret),
+        "81",
+        &[("client_notification_token", notification_token)],
+    )
+    .await;
+    let view = core
+        .wait_for_challenge(&account.id, 10)
+        .await
+        .expect("wait")
+        .expect("the ping client's request reached the phone");
+    core.approve(&view, "81", &Pin::new("4831"))
+        .await
+        .expect("approved on the phone");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let ping = loop {
+        if let Some(ping) = pings.lock().unwrap().first().cloned() {
+            break ping;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Keycloak never pinged the client"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(ping.0, format!("Bearer {notification_token}"));
+    assert_eq!(ping.1["auth_req_id"], auth_req_id.as_str());
+    let tokens = poll_token_as(&client, &base, ("rp-ping", &ping_secret), &auth_req_id).await;
+    assert!(tokens["access_token"].is_string(), "ping mode: {tokens}");
+    notify_handle.shutdown();
     drop(keycloak);
     server.stop().await;
 }
