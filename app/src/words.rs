@@ -234,6 +234,20 @@ pub fn error_text(e: &Error) -> Text {
             };
         }
         Error::AlreadyStaged => return Text::of("error-busy"),
+        Error::ClockSkew { off_by_secs } => {
+            return match off_by_secs {
+                Some(off) => Text::of(if *off > 0 {
+                    "error-clock-ahead"
+                } else {
+                    "error-clock-behind"
+                })
+                .num(
+                    "minutes",
+                    i64::try_from(off.unsigned_abs().div_ceil(60)).unwrap_or(i64::MAX),
+                ),
+                None => Text::of("error-clock"),
+            };
+        }
         Error::NotLatchkeyQr(link) => {
             return Text::of("scan-not-latchkey").text("reason", link_reason(link))
         }

@@ -110,6 +110,12 @@ pub enum LatchkeyError {
         /// What to show.
         reason: String,
     },
+    /// The device's clock is off: the person should set the date and time automatically.
+    #[error("{reason}")]
+    ClockSkew {
+        /// What to show.
+        reason: String,
+    },
 }
 
 impl From<Error> for LatchkeyError {
@@ -141,6 +147,7 @@ impl From<Error> for LatchkeyError {
             ErrorKind::Signer => Self::Signer { reason },
             ErrorKind::NotFound => Self::NotFound { reason },
             ErrorKind::Invalid => Self::Invalid { reason },
+            ErrorKind::ClockSkew => Self::ClockSkew { reason },
             // `Rejected` and any kind a newer core adds.
             _ => Self::Rejected { reason },
         }

@@ -93,6 +93,15 @@ pub(crate) fn server_error(body: ErrorBody) -> Error {
             attempts_left: body.attempts_left,
         },
         ErrorCode::Locked => Error::Locked,
+        ErrorCode::ClockSkew => Error::ClockSkew {
+            off_by_secs: body.server_time.and_then(|server| {
+                let device = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .ok()?
+                    .as_secs();
+                Some(i64::try_from(device).ok()? - i64::try_from(server).ok()?)
+            }),
+        },
         code => Error::Server {
             code,
             message: body.message,

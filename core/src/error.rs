@@ -49,6 +49,8 @@ pub enum ErrorKind {
     NotFound,
     /// A value was invalid.
     Invalid,
+    /// The device's clock is too far from the server's: set the date and time automatically.
+    ClockSkew,
 }
 
 /// Everything that can go wrong in the core.
@@ -150,6 +152,30 @@ pub enum Error {
     /// An OPRF step failed.
     #[error("the server's PIN evaluation was invalid")]
     Oprf(#[from] OprfError),
+    /// The server refused the request because this device's clock is off (requests carry
+    /// the device's time and are accepted within five minutes of the server's).
+    #[error("{}", clock_skew_message(*off_by_secs))]
+    ClockSkew {
+        /// Device time minus server time, in seconds (positive: the device is ahead); `None`
+        /// when the server did not say its time.
+        off_by_secs: Option<i64>,
+    },
+}
+
+fn clock_skew_message(off_by_secs: Option<i64>) -> String {
+    match off_by_secs {
+        Some(off) => {
+            let minutes = off.unsigned_abs().div_ceil(60);
+            let way = if off > 0 { "ahead" } else { "behind" };
+            format!(
+                "this device's clock is {minutes} minutes {way}; set the date and time \
+                 automatically, then try again"
+            )
+        }
+        None => {
+            "this device's clock is off; set the date and time automatically, then try again".into()
+        }
+    }
 }
 
 impl Error {
@@ -174,6 +200,7 @@ impl Error {
             Self::Signer(_) => ErrorKind::Signer,
             Self::NotFound(_) | Self::NothingStaged => ErrorKind::NotFound,
             Self::AlreadyStaged | Self::Oprf(_) => ErrorKind::Invalid,
+            Self::ClockSkew { .. } => ErrorKind::ClockSkew,
         }
     }
 

@@ -874,8 +874,12 @@ pub enum ErrorCode {
     UnsupportedVersion,
     /// The device signature did not verify, or the device is unknown or removed.
     Unauthorized,
-    /// The request id was seen before or `issued_at` is outside the skew window.
+    /// The request id was seen before.
     Replayed,
+    /// The device's `issued_at` is more than five minutes from the server's clock;
+    /// `server_time` says the server's time, so the app can tell the person how far off the
+    /// device is and to set the date and time automatically.
+    ClockSkew,
     /// The enrolment code is unknown, used or expired (one answer for all three).
     EnrolmentCodeInvalid,
     /// The PIN was wrong (counted); `attempts_left` says how many remain.
@@ -915,4 +919,7 @@ pub struct ErrorBody {
     /// For [`ErrorCode::RateLimited`]: seconds to wait.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// For [`ErrorCode::ClockSkew`]: the server's time, unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_time: Option<u64>,
 }

@@ -428,6 +428,7 @@ fn generate() -> (String, String) {
             message: "wrong PIN; 3 attempts left before this device is locked".into(),
             attempts_left: Some(3),
             retry_after: None,
+            server_time: None,
         },
     );
 

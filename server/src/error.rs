@@ -36,6 +36,7 @@ pub struct ServerError {
     message: String,
     attempts_left: Option<u8>,
     retry_after: Option<u64>,
+    server_time: Option<u64>,
 }
 
 /// What a request that failed inside answers: never the detail, which goes to the log.
@@ -56,7 +57,19 @@ impl ServerError {
             message: message.into(),
             attempts_left: None,
             retry_after: None,
+            server_time: None,
         }
+    }
+
+    /// The device's clock is off by more than the skew window: the server's time goes with
+    /// the refusal, so the app can say by how much.
+    pub fn clock_skew(server_time: u64) -> Self {
+        let mut e = Self::new(
+            ErrorCode::ClockSkew,
+            "the device's clock is more than 5 minutes off; set the date and time automatically",
+        );
+        e.server_time = Some(server_time);
+        e
     }
 
     /// A refused request with a sentence for the person.
@@ -146,18 +159,21 @@ impl ServerError {
                 message: self.message.clone(),
                 attempts_left: self.attempts_left,
                 retry_after: self.retry_after,
+                server_time: self.server_time,
             },
             ErrorKind::Unavailable => ErrorBody {
                 error: ErrorCode::Internal,
                 message: UNAVAILABLE_MESSAGE.into(),
                 attempts_left: None,
                 retry_after: Some(UNAVAILABLE_RETRY_SECS),
+                server_time: None,
             },
             _ => ErrorBody {
                 error: ErrorCode::Internal,
                 message: INTERNAL_MESSAGE.into(),
                 attempts_left: None,
                 retry_after: None,
+                server_time: None,
             },
         }
     }

@@ -78,10 +78,7 @@ pub(crate) async fn verify<B: RequestBody>(
     }
     let now = state.clock.now();
     if header.issued_at.abs_diff(now) > MAX_CLOCK_SKEW_SECS {
-        return Err(ServerError::new(
-            ErrorCode::Replayed,
-            "the device's clock is more than 5 minutes off; set the date and time automatically",
-        ));
+        return Err(ServerError::clock_skew(now));
     }
     let device = devices::load(state, &header.device)
         .await?

@@ -875,8 +875,10 @@ async fn envelope_checks(backend: Backend) {
         let at = now().checked_add_signed(skew).expect("time");
         let request = device.envelope_with(device.account, at, body());
         let e = device.send(&request).await.expect_err("clock off");
-        assert_eq!(e.body.error, ErrorCode::Replayed, "{skew}");
+        assert_eq!(e.body.error, ErrorCode::ClockSkew, "{skew}");
         assert!(e.body.message.contains("clock"), "{e:?}");
+        let told = e.body.server_time.expect("the server's time");
+        assert!(told.abs_diff(now()) <= 2, "the server's own clock: {told}");
     }
     for skew in [-200i64, 200] {
         let at = now().checked_add_signed(skew).expect("time");

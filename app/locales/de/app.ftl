@@ -181,6 +181,15 @@ error-signer = Der Geräteschlüssel konnte nicht verwendet werden. Versuchen Si
 error-not-found = Dieses Konto ist nicht mehr auf diesem Gerät.
 error-invalid = Etwas an dieser Anfrage war ungültig. Beginnen Sie neu.
 error-busy = Eine andere PIN-Änderung dieses Kontos wird gerade abgeschlossen. Versuchen Sie es gleich noch einmal.
+error-clock = Die Uhr dieses Geräts geht falsch. Stellen Sie Datum und Uhrzeit auf automatisch und versuchen Sie es erneut.
+error-clock-ahead = { $minutes ->
+    [one] Die Uhr dieses Geräts geht 1 Minute vor.
+   *[other] Die Uhr dieses Geräts geht { $minutes } Minuten vor.
+} Stellen Sie Datum und Uhrzeit auf automatisch und versuchen Sie es erneut.
+error-clock-behind = { $minutes ->
+    [one] Die Uhr dieses Geräts geht 1 Minute nach.
+   *[other] Die Uhr dieses Geräts geht { $minutes } Minuten nach.
+} Stellen Sie Datum und Uhrzeit auf automatisch und versuchen Sie es erneut.
 
 ## Nach einem Neustart
 settle-promoted = Die PIN-Änderung von { $account } wurde abgeschlossen: Verwenden Sie Ihre neue PIN.

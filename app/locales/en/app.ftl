@@ -182,6 +182,15 @@ error-signer = The device key could not be used. Try again; if it keeps failing,
 error-not-found = This account is no longer on this device.
 error-invalid = Something in this request was not valid. Start again.
 error-busy = Another PIN change is still being finished for this account. Try again in a moment.
+error-clock = This device's clock is wrong. Set the date and time to automatic, then try again.
+error-clock-ahead = { $minutes ->
+    [one] This device's clock is 1 minute fast.
+   *[other] This device's clock is { $minutes } minutes fast.
+} Set the date and time to automatic, then try again.
+error-clock-behind = { $minutes ->
+    [one] This device's clock is 1 minute slow.
+   *[other] This device's clock is { $minutes } minutes slow.
+} Set the date and time to automatic, then try again.
 
 ## After a restart
 settle-promoted = The PIN change of { $account } was completed: use your new PIN.

@@ -181,6 +181,15 @@ error-signer = La clé de l'appareil n'a pas pu être utilisée. Réessayez ; si
 error-not-found = Ce compte n'est plus sur cet appareil.
 error-invalid = Un élément de cette demande n'était pas valide. Recommencez.
 error-busy = Une autre modification du code PIN de ce compte est en cours de finalisation. Réessayez dans un instant.
+error-clock = L'horloge de cet appareil n'est pas à l'heure. Réglez la date et l'heure en automatique, puis réessayez.
+error-clock-ahead = { $minutes ->
+    [one] L'horloge de cet appareil avance d'une minute.
+   *[other] L'horloge de cet appareil avance de { $minutes } minutes.
+} Réglez la date et l'heure en automatique, puis réessayez.
+error-clock-behind = { $minutes ->
+    [one] L'horloge de cet appareil retarde d'une minute.
+   *[other] L'horloge de cet appareil retarde de { $minutes } minutes.
+} Réglez la date et l'heure en automatique, puis réessayez.
 
 ## Après un redémarrage
 settle-promoted = La modification du code PIN de { $account } est terminée : utilisez votre nouveau code PIN.

@@ -10,7 +10,9 @@ use crate::error::{ErrorKind, ServerError};
 impl IntoResponse for ServerError {
     fn into_response(self) -> Response {
         let status = match self.code() {
-            ErrorCode::BadRequest | ErrorCode::PinPolicy => StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest | ErrorCode::PinPolicy | ErrorCode::ClockSkew => {
+                StatusCode::BAD_REQUEST
+            }
             ErrorCode::UnsupportedVersion => StatusCode::UPGRADE_REQUIRED,
             ErrorCode::Unauthorized | ErrorCode::BadCredentials => StatusCode::UNAUTHORIZED,
             ErrorCode::Replayed | ErrorCode::CounterReused => StatusCode::CONFLICT,
