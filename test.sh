@@ -70,6 +70,8 @@ export LATCHKEY_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgr
 export LATCHKEY_REQUIRE_POSTGRES=1
 export LATCHKEY_REQUIRE_SECRET_SERVICE=1
 export LATCHKEY_REQUIRE_XVFB=1
+# The device disk-fault test mounts a small tmpfs: as root it must run, not skip.
+if [ "$(id -u)" -eq 0 ]; then export LATCHKEY_REQUIRE_MOUNT=1; fi
 
 # --- Keycloak (Maven Central's keycloak-quarkus-dist) for the OpenID CIBA test ------------------
 step "Keycloak for the CIBA test (cached in ~/.cache/latchkey; needs a Java 21+ beside Java 17)"

@@ -171,6 +171,22 @@ fn create_temp(path: &Path) -> io::Result<(PathBuf, File)> {
     }
 }
 
+impl Fs {
+    /// Checks that `dir` takes a write of a record's size (16 KiB, synced, then removed): a
+    /// full or read-only disk is found before a flow spends anything on the server (a counted
+    /// PIN evaluation, a single-use enrolment code).
+    pub(crate) fn probe(&self, dir: &Path) -> io::Result<()> {
+        let (tmp, mut file) = create_temp(&dir.join("room-check"))?;
+        let written = file
+            .write_all(&[0u8; 16 * 1024])
+            .and_then(|()| file.sync_all());
+        drop(file);
+        let removed = fs::remove_file(&tmp);
+        written?;
+        removed
+    }
+}
+
 /// Whether `name` is a temp file [`Fs::write_atomic`] made (for any target), or one an
 /// earlier version made (`NAME.tmp`).
 pub(crate) fn is_temp_name(name: &std::ffi::OsStr) -> bool {

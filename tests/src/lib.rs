@@ -37,6 +37,16 @@ impl Phone {
         }
     }
 
+    /// A phone whose data directory is a fresh directory inside `parent` (a small disk).
+    pub fn on_dir(server: &TestServer, parent: std::path::PathBuf) -> Self {
+        std::fs::create_dir_all(&parent).expect("parent");
+        Self {
+            dir: tempfile::tempdir_in(parent).expect("tempdir"),
+            keystore: MemoryKeyStore::new(),
+            ca: server.ca_pem.clone(),
+        }
+    }
+
     /// A phone trusting the dev CA `ca` (a server in another process).
     pub fn with_ca(ca: Vec<u8>) -> Self {
         Self {

@@ -93,6 +93,9 @@ impl Latchkey {
     /// mismatch, expired, already answered, network.
     pub async fn approve(&self, view: &ChallengeView, typed_code: &str, pin: &Pin) -> Result<()> {
         let record = self.record_for(view)?;
+        // The counter first: when its block must be written and the disk cannot take it, no
+        // PIN attempt is spent (a skipped counter value is harmless; it only has to increase).
+        let counter = self.vault.next_counter(&record.id)?;
         let key = self
             .unlock(
                 &record,
@@ -102,7 +105,6 @@ impl Latchkey {
                 },
             )
             .await?;
-        let counter = self.vault.next_counter(&record.id)?;
         let c = &view.challenge;
         let typed = typed_code.trim();
         let bytes = signed::answer(

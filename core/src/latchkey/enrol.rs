@@ -28,6 +28,9 @@ impl Latchkey {
         if link.pin_source == PinSource::App && !confirm.is_some_and(|c| c.ct_eq(pin)) {
             return Err(Error::InvalidInput("the two PINs are different".into()));
         }
+        // Room for the device key and the record before the single-use code is redeemed and
+        // the PIN counted.
+        self.vault.check_room()?;
         let alias = KeyAlias::random(&mut OsRng);
         let device_public = self.signer.generate(&alias)?;
         let assurance = self.signer.assurance();

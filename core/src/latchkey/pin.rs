@@ -14,6 +14,8 @@ impl Latchkey {
             digits: record.identity.pin_digits,
         }
         .check(new)?;
+        // Room for the staged key before the server counts the old PIN.
+        self.vault.check_room()?;
         let operation = OperationId::random(&mut OsRng);
         let (old_state, old_blinded) = oprf::blind(old, &mut OsRng)?;
         let (new_state, new_blinded) = oprf::blind(new, &mut OsRng)?;
@@ -97,6 +99,8 @@ impl Latchkey {
             digits: record.identity.pin_digits,
         }
         .check(new)?;
+        // Room for the staged key before the mailed code is tried.
+        self.vault.check_room()?;
         let operation = ticket.operation;
         let (state, blinded) = oprf::blind(new, &mut OsRng)?;
         let verified = self

@@ -374,6 +374,18 @@ impl Vault {
         Ok(ids)
     }
 
+    /// Checks that the data directory has room for a record and is writable, before a flow
+    /// spends anything on the server (P2 attempts, single-use codes).
+    ///
+    /// # Errors
+    /// [`Error::Storage`] (disk full, read-only, permissions).
+    pub fn check_room(&self) -> Result<()> {
+        let accounts = self.dir.join("accounts");
+        self.fs
+            .probe(&accounts)
+            .map_err(|e| Error::storage("check for room in", &accounts, e))
+    }
+
     /// Reads a record and removes its outer layer.
     ///
     /// # Errors
