@@ -182,6 +182,8 @@ pub struct Config {
     pub server_keys: Option<crate::keys::KeySource>,
     /// An extra CA (PEM) for calls to relying parties (webhooks; the OpenID provider of CIBA).
     pub rp_ca_pem: Option<Vec<u8>>,
+    /// How long a request waits on the database before answering 503 (`db::DEFAULT_TIMEOUT`).
+    pub db_timeout: std::time::Duration,
 }
 
 /// Push senders.
@@ -262,6 +264,7 @@ impl Config {
             push: PushConfig::default(),
             server_keys: None,
             rp_ca_pem: None,
+            db_timeout: crate::db::DEFAULT_TIMEOUT,
         }
     }
 }

@@ -25,30 +25,47 @@ pub struct Pools {
     pub durable: AnyPool,
 }
 
+/// How long a request waits on the database before it answers 503: for a pooled connection,
+/// for SQLite's write lock (`busy_timeout`), and for one PostgreSQL statement
+/// (`statement_timeout`, which also ends a statement stuck behind another's lock). A timed-out
+/// statement's transaction rolls back: nothing is half applied.
+pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Connects, enables WAL on SQLite, and migrates.
 ///
 /// # Errors
 /// A sentence naming the database and what failed.
 pub async fn connect(url: &str) -> Result<AnyPool, ServerError> {
-    Ok(connect_pools(url).await?.main)
+    Ok(connect_pools(url, DEFAULT_TIMEOUT).await?.main)
 }
 
-async fn pool(url: &str, max: u32, synchronous: &'static str) -> Result<AnyPool, ServerError> {
+async fn pool(
+    url: &str,
+    max: u32,
+    synchronous: &'static str,
+    timeout: std::time::Duration,
+) -> Result<AnyPool, ServerError> {
     let sqlite = url.starts_with("sqlite:");
+    let millis = timeout.as_millis();
     let options = AnyConnectOptions::from_str(url)
         .map_err(|e| ServerError::of(ErrorKind::Storage, format!("invalid database URL: {e}")))?;
     AnyPoolOptions::new()
         .max_connections(max)
+        .acquire_timeout(timeout)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if sqlite {
                     sqlx::query("PRAGMA foreign_keys = ON")
                         .execute(&mut *conn)
                         .await?;
-                    sqlx::query("PRAGMA busy_timeout = 10000")
+                    sqlx::query(&format!("PRAGMA busy_timeout = {millis}"))
                         .execute(&mut *conn)
                         .await?;
                     sqlx::query(&format!("PRAGMA synchronous = {synchronous}"))
+                        .execute(&mut *conn)
+                        .await?;
+                } else {
+                    sqlx::query(&format!("SET statement_timeout = {millis}"))
                         .execute(&mut *conn)
                         .await?;
                 }
@@ -64,13 +81,13 @@ async fn pool(url: &str, max: u32, synchronous: &'static str) -> Result<AnyPool,
 ///
 /// # Errors
 /// A sentence naming the database and what failed.
-pub async fn connect_pools(url: &str) -> Result<Pools, ServerError> {
+pub async fn connect_pools(url: &str, timeout: std::time::Duration) -> Result<Pools, ServerError> {
     sqlx::any::install_default_drivers();
     let sqlite = url.starts_with("sqlite:");
     let pool = if sqlite {
-        self::pool(url, 2, "NORMAL").await?
+        self::pool(url, 2, "NORMAL", timeout).await?
     } else {
-        self::pool(url, 16, "").await?
+        self::pool(url, 16, "", timeout).await?
     };
     if sqlite {
         sqlx::query("PRAGMA journal_mode = WAL")
@@ -85,7 +102,7 @@ pub async fn connect_pools(url: &str) -> Result<Pools, ServerError> {
         )
     })?;
     let durable = if sqlite {
-        self::pool(url, 1, "FULL").await?
+        self::pool(url, 1, "FULL", timeout).await?
     } else {
         // Every commit is the durable kind on PostgreSQL, as long as the cluster says so.
         let level: String = sqlx::query_scalar("SELECT current_setting('synchronous_commit')")

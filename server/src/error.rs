@@ -207,11 +207,14 @@ fn unreachable_database(e: &sqlx::Error) -> bool {
         | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
             // PostgreSQL: connection exceptions (08…), shutting down or not yet accepting
-            // (57P01–57P03), too many connections (53300), a database refusing connections
-            // (55000). SQLite: busy or locked after the busy timeout (5, 6 and their
+            // (57P01–57P03), a statement cancelled by `statement_timeout` (57014), too many
+            // connections (53300), a database refusing connections or a lock not available
+            // (55000, 55P03). SQLite: busy or locked after the busy timeout (5, 6 and their
             // extended codes).
             code.starts_with("08")
                 || code.starts_with("57P0")
+                || code == "57014"
+                || code == "55P03"
                 || code == "53300"
                 || code == "55000"
                 || (code.len() < 5 && code.parse::<u32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6)))

@@ -278,7 +278,7 @@ pub async fn open_for_admin(config: &Config) -> Result<(AnyPool, ServerKeys), Se
         .database_url
         .clone()
         .unwrap_or_else(|| db::sqlite_url(&config.data_dir));
-    let pools = db::connect_pools(&url).await?;
+    let pools = db::connect_pools(&url, config.db_timeout).await?;
     keys.check_database(&pools.main).await?;
     Ok((pools.durable, keys))
 }
@@ -334,7 +334,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         .database_url
         .clone()
         .unwrap_or_else(|| db::sqlite_url(&config.data_dir));
-    let pools = db::connect_pools(&database_url).await?;
+    let pools = db::connect_pools(&database_url, config.db_timeout).await?;
     let pool = pools.main.clone();
     keys.check_database(&pool).await?;
     let mailer = mail::build(&config.mail, &config.data_dir, &config.policy.service_name)?;

@@ -514,6 +514,7 @@ async fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         },
+        db_timeout: latchkey_server::db::DEFAULT_TIMEOUT,
         mail,
         policy: Policy {
             service_name: args.service_name.clone(),
