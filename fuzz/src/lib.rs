@@ -53,7 +53,6 @@ pub fn link(data: &[u8]) {
     };
     let strict = LinkPolicy {
         allowed_hosts: Some(vec!["login.example.org".into()]),
-        ..LinkPolicy::default()
     };
     let _ = link::parse_with(text, &strict);
     if let Ok(parsed) = link::parse(text) {

@@ -20,9 +20,15 @@
 //! (each long-poll lasts 60 s and is asked again at once, as devices do), and the time from
 //! creating a sign-in on one node to a waiting device's long-poll answering.
 //!
+//! *Soak* (`soak MINUTES sqlite|postgres [idle]`, issue 23): one server process for MINUTES
+//! minutes under steady concurrency-8 protocol rounds, with every device's push going through
+//! a loopback FCM fake (the push outbox) and 200 long-polls waiting; `idle` instead keeps
+//! 10,000 long-polls waiting and signs in only a few times a minute. Every minute it prints the
+//! server's RSS, open file descriptors, database size, rounds and p99, pushes sent, errors.
+//!
 //! Run: `cargo run --release -p latchkey-e2e --bin latchkey-loadbench [-- SECONDS]` (seconds
-//! per cell, default 5), `… -- idle [WAITERS]`. The server processes are this binary in
-//! `serve` mode.
+//! per cell, default 5), `… -- idle [WAITERS]`, `… -- soak 60 sqlite`. The server processes are
+//! this binary in `serve` mode.
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a benchmark stops loudly on failure
 
 use std::collections::HashMap;
@@ -58,6 +64,13 @@ fn main() {
         runtime.block_on(idle(waiters));
         return;
     }
+    if args.get(1).map(String::as_str) == Some("soak") {
+        let minutes = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(60);
+        let postgres = args.get(3).map(String::as_str) == Some("postgres");
+        let idle_only = args.get(4).map(String::as_str) == Some("idle");
+        runtime.block_on(soak(minutes, postgres, idle_only));
+        return;
+    }
     let seconds: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(5);
     runtime.block_on(bench(Duration::from_secs(seconds)));
 }
@@ -80,6 +93,22 @@ fn serve(args: &[String]) {
         config.server_keys = Some(latchkey_server::keys::KeySource::File(
             args[2].clone().into(),
         ));
+        // The soak pushes through a loopback FCM fake (the bench process says where).
+        if let (Ok(account), Ok(url), Ok(ca)) = (
+            std::env::var("LATCHKEY_BENCH_FCM_ACCOUNT"),
+            std::env::var("LATCHKEY_BENCH_FCM_URL"),
+            std::env::var("LATCHKEY_BENCH_FCM_CA"),
+        ) {
+            config.push = latchkey_server::config::PushConfig {
+                fcm: Some(latchkey_server::config::FcmConfig {
+                    account: serde_json::from_slice(&std::fs::read(account).expect("account"))
+                        .expect("service account"),
+                    endpoint: url,
+                }),
+                extra_ca_pem: Some(std::fs::read(ca).expect("CA")),
+                ..latchkey_server::config::PushConfig::default()
+            };
+        }
         // A benchmark signs in thousands of times from one address.
         config.policy.login_attempts = i64::MAX / 4;
         config.policy.max_pending_pushes = i64::MAX / 4;
@@ -867,5 +896,178 @@ async fn idle(waiters: usize) {
         for t in tasks {
             t.abort();
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Soak.
+
+/// Open file descriptors of process `pid`.
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count)
+}
+
+/// The database's size on disk, MiB (SQLite: the file, its WAL and shared memory).
+async fn database_mib(data_dir: &std::path::Path, postgres: Option<&str>) -> f64 {
+    match postgres {
+        Some(url) => {
+            let Ok(pool) = sqlx::PgPool::connect(url).await else {
+                return f64::NAN;
+            };
+            let bytes: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
+                .fetch_one(&pool)
+                .await
+                .unwrap_or(0);
+            pool.close().await;
+            bytes as f64 / 1_048_576.0
+        }
+        None => {
+            ["latchkey.db", "latchkey.db-wal", "latchkey.db-shm"]
+                .iter()
+                .filter_map(|f| std::fs::metadata(data_dir.join(f)).ok())
+                .map(|m| m.len() as f64)
+                .sum::<f64>()
+                / 1_048_576.0
+        }
+    }
+}
+
+async fn soak(minutes: u64, postgres: bool, idle_only: bool) {
+    let fcm = server::fcm::FcmFake::start().await;
+    let files = tempfile::tempdir().expect("tempdir");
+    let account = files.path().join("fcm-account.json");
+    let ca = files.path().join("fcm-ca.pem");
+    std::fs::write(
+        &account,
+        serde_json::to_vec(&fcm.service_account).expect("json"),
+    )
+    .expect("account");
+    std::fs::write(&ca, &fcm.ca_pem).expect("CA");
+    // The server processes inherit these (set before any of them starts).
+    std::env::set_var("LATCHKEY_BENCH_FCM_ACCOUNT", &account);
+    std::env::set_var("LATCHKEY_BENCH_FCM_URL", &fcm.url);
+    std::env::set_var("LATCHKEY_BENCH_FCM_CA", &ca);
+    let database_url = if postgres {
+        Some(server::fresh_postgres().await)
+    } else {
+        None
+    };
+    let (waiters, workers) = if idle_only { (10_000, 0) } else { (200, 8) };
+    println!(
+        "# Soak — {} on {}: {} for {minutes} min, {workers} sign-in workers, {waiters} long-polls, \
+         pushes through a loopback FCM fake\n",
+        date(),
+        machine(),
+        if postgres { "PostgreSQL" } else { "SQLite" },
+    );
+    let setup = Arc::new(setup(database_url.clone(), 1, workers.max(1)).await);
+    let proc = &setup.procs[0];
+    let pid = proc.child.id();
+    for (i, person) in setup.people.iter().enumerate() {
+        let target = latchkey_protocol::wire::PushTarget {
+            kind: latchkey_protocol::wire::PushKind::Fcm,
+            token: format!("soak-token-{i}"),
+            p256dh: None,
+            auth: None,
+        };
+        person
+            .core
+            .set_push_target(&person.account, Some(&target))
+            .await
+            .expect("push target");
+    }
+    // Long-polls over 100 devices of their own.
+    let mut devices = Vec::new();
+    for i in 0..100 {
+        let (_, device) =
+            server::enrolled(&proc.endpoint, &format!("soak{i}@example.org"), PIN).await;
+        devices.push(Arc::new(device));
+    }
+    let errors = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for w in 0..waiters {
+        let device = devices[w % devices.len()].clone();
+        let errors = errors.clone();
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis((w as u64 * 5000) / waiters as u64)).await;
+            loop {
+                match long_poll(&device).await {
+                    Ok(ids) if !ids.is_empty() => {
+                        if let Ok(signed) = device.fetch(ids[0]).await {
+                            let _ = device.deny(&signed, false).await;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                }
+            }
+        }));
+    }
+    // Round times of the current minute.
+    let times: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let deadline = Instant::now() + Duration::from_secs(minutes * 60);
+    for w in 0..workers {
+        let (setup, times, errors) = (setup.clone(), times.clone(), errors.clone());
+        let person = setup.people[w].clone();
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                match round(&setup, &person, Kind::Protocol).await {
+                    Ok(_) => times.lock().unwrap().push(t.elapsed()),
+                    Err(e) => {
+                        eprintln!("round failed: {e}");
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }));
+    }
+    println!(
+        "| minute | server RSS MiB | open fds | database MiB | rounds | p99 ms | pushes sent | \
+         sign-in to waiting device ms | errors |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let data_dir = proc.endpoint.data_dir.clone();
+    let mut pushes_before = 0;
+    for minute in 1..=minutes {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        // A sign-in to a waiting device, timed until that device's waiter answered it (the
+        // device's list is empty again).
+        let d = (minute as usize * 7) % devices.len();
+        let t0 = Instant::now();
+        let _ = proc.signin(&format!("soak{d}@example.org")).await;
+        let mut wake_ms = f64::NAN;
+        for _ in 0..300 {
+            if devices[d].pending(0).await.is_empty() {
+                wake_ms = t0.elapsed().as_secs_f64() * 1e3;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut minute_times = std::mem::take(&mut *times.lock().unwrap());
+        minute_times.sort();
+        let p99 = minute_times
+            .get(((minute_times.len().max(1) - 1) as f64 * 0.99).round() as usize)
+            .map_or(f64::NAN, |t| t.as_secs_f64() * 1e3);
+        let pushes = fcm.sends();
+        fcm.forget_accepted();
+        println!(
+            "| {minute} | {:.0} | {} | {:.1} | {} | {p99:.1} | {} | {wake_ms:.1} | {} |",
+            rss_mib(pid),
+            open_fds(pid),
+            database_mib(&data_dir, database_url.as_deref()).await,
+            minute_times.len(),
+            pushes - pushes_before,
+            errors.load(Ordering::Relaxed),
+        );
+        pushes_before = pushes;
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+    }
+    for t in tasks {
+        t.abort();
     }
 }

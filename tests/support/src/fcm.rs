@@ -153,6 +153,20 @@ impl FcmFake {
             .clone()
     }
 
+    /// Forgets the messages kept so far (a long run counts sends without keeping them all).
+    pub fn forget_accepted(&self) {
+        self.inner
+            .accepted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.inner
+            .accepted_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
     /// `messages:send` calls, whatever the answer.
     pub fn sends(&self) -> usize {
         self.inner.sends.load(Ordering::SeqCst)
