@@ -5,10 +5,11 @@
 #   scripts/fuzz.sh all MINUTES         # each target in turn, MINUTES each
 #
 # The targets are the functions in fuzz/src/lib.rs that `cargo test -p latchkey-fuzz` runs
-# bounded on every CI run. Inputs that reach new code are added to fuzz/corpus/TARGET (commit
-# the small ones; `cargo +nightly fuzz cmin` keeps it small); a crash is saved under
-# fuzz/cargo-fuzz/artifacts/TARGET/ and stops the run: fix it and commit the input to
-# fuzz/corpus/TARGET/ as its regression test. Not part of test.sh.
+# bounded on every CI run. The working corpus grows in ${LATCHKEY_CACHE:-~/.cache/latchkey}/
+# fuzz-corpus/TARGET (thousands of files: not committed); fuzz/corpus/TARGET holds a small
+# committed sample (the smallest files of a set-cover merge, replayed by every CI run). A crash
+# is saved under fuzz/cargo-fuzz/artifacts/TARGET/ and stops the run: fix it and commit the
+# input to fuzz/corpus/TARGET/ as its regression test. Not part of test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,10 +36,11 @@ fi
 seeds="target/fuzz-seeds/$target"
 rm -rf "$seeds"
 cargo run -q -p latchkey-fuzz --bin latchkey-fuzz-seeds -- "$target" "$seeds"
-mkdir -p "fuzz/corpus/$target"
-before=$(ls "fuzz/corpus/$target" | wc -l)
-echo "==> fuzzing $target for $minutes min (corpus: $before committed + $(ls "$seeds" | wc -l) seeds)"
+work="${LATCHKEY_CACHE:-$HOME/.cache/latchkey}/fuzz-corpus/$target"
+mkdir -p "$work" "fuzz/corpus/$target"
+before=$(ls "$work" | wc -l)
+echo "==> fuzzing $target for $minutes min (working corpus $before, committed $(ls "fuzz/corpus/$target" | wc -l), seeds $(ls "$seeds" | wc -l))"
 start=$SECONDS
-cargo +nightly fuzz run --fuzz-dir fuzz/cargo-fuzz "$target" "fuzz/corpus/$target" "$seeds" -- \
+cargo +nightly fuzz run --fuzz-dir fuzz/cargo-fuzz "$target" "$work" "fuzz/corpus/$target" "$seeds" -- \
   -max_total_time=$((minutes * 60)) -rss_limit_mb=4096 -max_len=65536 -timeout=10 -print_final_stats=1
-echo "==> $target: no crash in $(( (SECONDS - start) / 60 )) min; corpus $before -> $(ls "fuzz/corpus/$target" | wc -l) files"
+echo "==> $target: no crash in $(( (SECONDS - start) / 60 )) min; working corpus $before -> $(ls "$work" | wc -l) files"
