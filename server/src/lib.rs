@@ -173,6 +173,7 @@ pub async fn sweep_expired_enrolments(state: &AppState) -> Result<u64, ServerErr
     // Finished push jobs are kept a week for operators, then dropped.
     push::outbox::sweep(state, state.clock.now_millis() - 7 * 24 * 3600 * 1000).await?;
     rp::sweep(state).await?;
+    signins::sweep_ended(state).await?;
     Ok(swept)
 }
 

@@ -35,7 +35,7 @@ async fn list(
     let found = state
         .signals
         .wait_for(&key, wait, || async {
-            match signins::pending_ids(&state, &device.id).await {
+            match signins::pending_ids(&state, &device).await {
                 Ok(ids) if ids.is_empty() => None,
                 other => Some(other),
             }
