@@ -269,6 +269,14 @@ pub async fn open_for_admin(config: &Config) -> Result<(AnyPool, ServerKeys), Se
             ),
         )
     })?;
+    let (pools, keys, _) = open_database(config).await?;
+    Ok((pools.durable, keys))
+}
+
+/// The keys (the configured source, or the data directory's file), the database pools (and
+/// the URL they use), and the check that the keys are this database's: what the server and
+/// the operator's commands both open.
+async fn open_database(config: &Config) -> Result<(db::Pools, ServerKeys, String), ServerError> {
     let keys = ServerKeys::load(
         &config
             .server_keys
@@ -281,7 +289,7 @@ pub async fn open_for_admin(config: &Config) -> Result<(AnyPool, ServerKeys), Se
         .unwrap_or_else(|| db::sqlite_url(&config.data_dir));
     let pools = db::connect_pools(&url, config.db_timeout).await?;
     keys.check_database(&pools.main).await?;
-    Ok((pools.durable, keys))
+    Ok((pools, keys, url))
 }
 
 /// Starts the server: data directory, keys, TLS, database, listener.
@@ -325,19 +333,8 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
             )
         })?;
 
-    let keys = ServerKeys::load(
-        &config
-            .server_keys
-            .clone()
-            .unwrap_or_else(|| keys::KeySource::in_data_dir(&config.data_dir)),
-    )?;
-    let database_url = config
-        .database_url
-        .clone()
-        .unwrap_or_else(|| db::sqlite_url(&config.data_dir));
-    let pools = db::connect_pools(&database_url, config.db_timeout).await?;
+    let (pools, keys, database_url) = open_database(&config).await?;
     let pool = pools.main.clone();
-    keys.check_database(&pool).await?;
     let mailer = mail::build(&config.mail, &config.data_dir, &config.policy.service_name)?;
 
     let listener = std::net::TcpListener::bind(config.listen).map_err(|e| {

@@ -75,12 +75,7 @@ async fn ciba_request(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let Some(bearer) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-    else {
+    let Some(bearer) = bearer(&headers) else {
         return RpError(ServerError::new(
             ErrorCode::Unauthorized,
             "a CIBA request carries the OpenID provider's bearer token",
@@ -142,6 +137,15 @@ impl IntoResponse for RpError {
 
 type RpResult<T> = Result<T, RpError>;
 
+/// The bearer token of a request (an application's API key, or an OpenID provider's token).
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
 /// A JSON body; a malformed one answers `bad_request` in the API's error form.
 struct Body<T>(T);
 
@@ -190,14 +194,7 @@ async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let bearer = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .unwrap_or_default()
-        .to_owned();
+    let bearer = bearer(request.headers()).unwrap_or_default().to_owned();
     let caller = match rp::authenticate(&state, &bearer).await {
         Ok(caller) => caller,
         Err(e) => {
