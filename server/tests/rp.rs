@@ -760,9 +760,6 @@ async fn webhooks(backend: Backend) {
     let fresh = Receiver::new(&secret).unwrap();
     let mut types = Vec::new();
     for (headers, body) in list.iter().skip(1) {
-        if id_of(headers) == id_of(first_headers) {
-            continue;
-        }
         let ts: i64 = headers["webhook-timestamp"]
             .to_str()
             .unwrap()
