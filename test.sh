@@ -23,6 +23,8 @@ command -v npm >/dev/null 2>&1 || apt_missing+=(npm)
 command -v mvn >/dev/null 2>&1 || apt_missing+=(maven)
 command -v curl >/dev/null 2>&1 || apt_missing+=(curl)
 command -v jq >/dev/null 2>&1 || apt_missing+=(jq)
+# The Android shell's compile check unpacks AARs (android/check.sh).
+command -v unzip >/dev/null 2>&1 || apt_missing+=(unzip)
 # The desktop app: the Secret Service keystore on a private session bus (dbus-daemon,
 # dbus-send, gnome-keyring), a real window under Xvfb, and the Windows type-check (ring's
 # build script needs a MinGW C compiler).
@@ -133,5 +135,12 @@ tests/kotlin/run.sh
 
 step "bindings: Python (pytest against latchkey-server --dev)"
 tests/python/run.sh
+
+# --- the Android shell ------------------------------------------------------------------------
+# Every Kotlin file of android/ compiled against the Android framework as a JVM jar (android-all
+# and the push libraries' classes, from Maven Central, cached); its plain-Kotlin core ran above
+# with the Kotlin suite (tests/kotlin/ShellCoreTest.kt).
+step "android: compile the whole shell against android-all (API 36) with kotlinc"
+android/check.sh
 
 step "all tests passed"

@@ -29,7 +29,7 @@ val latchkeyBindings by tasks.registering(Exec::class) {
     dependsOn(latchkeyRustLibs)
 }
 
-extensions.configure<com.android.build.gradle.LibraryExtension>("android") {
+extensions.configure<com.android.build.gradle.AppExtension>("android") {
     sourceSets["main"].java.srcDir(File(repoRoot, "target/bindings"))
 }
 

@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# Xcode "Run Script" build phase for the iOS shell (add it before "Compile Sources" when the
-# shell is written; input: the Rust sources, outputs: the files below). Builds latchkey-ffi as
+# Xcode "Run Script" build phase of the iOS shell (project.yml runs it before compiling). Builds latchkey-ffi as
 # a static library for the SDK Xcode is building for, and generates the Swift bindings.
 # Needs: rustup targets aarch64-apple-ios aarch64-apple-ios-sim. Not exercised on the CI
 # machine (no Swift toolchain there); the generated C header is compiled by generate.sh.
@@ -18,5 +17,5 @@ mkdir -p "$out"
 ./target/debug/uniffi-bindgen generate "target/$target/release-ffi/liblatchkey_ffi.a" \
     --language swift --no-format --out-dir "$out"
 cp "target/$target/release-ffi/liblatchkey_ffi.a" "$out/"
-# Xcode: link ios/Generated/liblatchkey_ffi.a, add latchkey.swift to the target, and set
-# "Import Paths"/module map to ios/Generated (latchkeyFFI.modulemap).
+# project.yml links ios/Generated/liblatchkey_ffi.a, compiles latchkey.swift and imports the
+# module map from ios/Generated.

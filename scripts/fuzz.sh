@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one fuzz target under libFuzzer (cargo fuzz, nightly Rust) for MINUTES minutes:
 #
-#   scripts/fuzz.sh TARGET MINUTES      # targets: link wire vault signer_file scan pem pin
+#   scripts/fuzz.sh TARGET MINUTES      # targets: link wire vault signer_file scan pem pin attestation
 #   scripts/fuzz.sh all MINUTES         # each target in turn, MINUTES each
 #
 # The targets are the functions in fuzz/src/lib.rs that `cargo test -p latchkey-fuzz` runs
@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-targets="link wire vault signer_file scan pem pin"
+targets="link wire vault signer_file scan pem pin attestation"
 usage() { echo "usage: $0 TARGET|all MINUTES   (targets: $targets)" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 target=$1 minutes=$2

@@ -63,6 +63,8 @@ pub enum Action {
     Submit,
     /// Use the link typed in the link field.
     UseLink,
+    /// Turn the camera's light on or off while scanning: [`AppEffect::SetTorch`].
+    Torch,
     /// Ask the shell for an image of a code (desktops): [`AppEffect::PickImage`].
     OpenImage,
     /// Look for the code on every screen (desktops): [`AppEffect::CaptureScreens`].
@@ -156,6 +158,33 @@ pub enum AppEvent {
         request: String,
         /// `Some(Deny)` for the notification's Deny action; `None` opens the request.
         action: Option<NotificationAction>,
+    },
+    /// The system opened the app with a link (an Android App Link, an iOS Universal Link, a
+    /// desktop URL handler): an enrolment link read as if scanned, anything else explained.
+    /// Zeroized once used (it holds an enrolment code).
+    LinkOpened {
+        /// The link as the system gave it.
+        url: String,
+    },
+    /// The camera started (after [`AppEffect::OpenCamera`]); `torch`: it has a light the app
+    /// can turn on (the scan screen then offers it).
+    CameraOpened {
+        /// A light is available.
+        torch: bool,
+    },
+    /// The camera cannot be used while scanning: `denied` when the person refused the
+    /// permission, otherwise the device has none or it failed. The scan screen says what to
+    /// do instead.
+    CameraUnavailable {
+        /// The permission was refused.
+        denied: bool,
+    },
+    /// Whether the system lets the app post notifications (Android 13's permission, iOS's
+    /// authorisation), at every start and when it changes. Off: home says that requests
+    /// show only while the app is open.
+    NotificationsAllowed {
+        /// Allowed.
+        allowed: bool,
     },
     /// The app came to the foreground.
     Foregrounded,
@@ -285,6 +314,8 @@ pub enum AppEffect {
         approve: String,
         /// The Deny action's label.
         deny: String,
+        /// The name of the notification channel it goes to (Android's settings list it).
+        channel: String,
     },
     /// Remove a request's notification.
     CancelNotification {
@@ -295,6 +326,11 @@ pub enum AppEffect {
     OpenCamera,
     /// Stop the camera.
     CloseCamera,
+    /// Turn the camera's light on or off.
+    SetTorch {
+        /// On.
+        on: bool,
+    },
     /// Vibrate.
     Vibrate {
         /// The pattern.
@@ -344,6 +380,14 @@ impl std::fmt::Debug for AppEvent {
                 f,
                 "NotificationPressed {{ request: {request:?}, action: {action:?} }}"
             ),
+            Self::LinkOpened { .. } => f.write_str("LinkOpened { url: .. }"),
+            Self::CameraOpened { torch } => write!(f, "CameraOpened {{ torch: {torch} }}"),
+            Self::CameraUnavailable { denied } => {
+                write!(f, "CameraUnavailable {{ denied: {denied} }}")
+            }
+            Self::NotificationsAllowed { allowed } => {
+                write!(f, "NotificationsAllowed {{ allowed: {allowed} }}")
+            }
             Self::Foregrounded => f.write_str("Foregrounded"),
             Self::Backgrounded { stop_polling } => {
                 write!(f, "Backgrounded {{ stop_polling: {stop_polling} }}")

@@ -299,6 +299,8 @@ pub(crate) struct Scan {
     pub guidance: Option<(Text, Tone)>,
     pub frames_without_code: u32,
     pub link: Zeroizing<String>,
+    /// The camera's light: `None` without one, else whether it is on.
+    pub torch: Option<bool>,
 }
 
 /// Adding a scanned account.
@@ -382,6 +384,8 @@ pub(crate) struct Model {
     pub foreground: bool,
     pub polling_stopped: bool,
     pub device_locked: bool,
+    /// The system refuses the app's notifications (the shell's last word).
+    pub notifications_off: bool,
     pub checking: bool,
     /// The app's clock (seconds, monotonic), set by the driver before each update.
     pub now: u64,
@@ -426,6 +430,7 @@ impl Model {
             polling_stopped: false,
             // Until the shell says otherwise, notifications show no details.
             device_locked: true,
+            notifications_off: false,
             checking: false,
             now: 0,
             unix_now: 0,
@@ -612,6 +617,38 @@ impl Model {
                     }
                 }
             }
+            AppEvent::LinkOpened { mut url } => {
+                if self.busy.is_some() || !self.loaded {
+                    // Never while work is in flight (a cold start by link: once loaded).
+                    self.deferred.push_back(AppEvent::LinkOpened { url });
+                    return;
+                }
+                let result = link::parse_with(url.trim(), &self.link_policy);
+                zeroize::Zeroize::zeroize(&mut url);
+                // Read as if scanned: the add-account screen, then the PIN, or the scan
+                // screen saying why this link is not one (with the camera to scan instead).
+                self.go(Route::Scan(Scan::default()));
+                if result.is_err() {
+                    out.push(Out::AppEffect(AppEffect::OpenCamera));
+                }
+                self.scanned_link(result, out);
+            }
+            AppEvent::CameraOpened { torch } => {
+                if let Route::Scan(scan) = &mut self.route {
+                    scan.torch = torch.then_some(false);
+                }
+            }
+            AppEvent::CameraUnavailable { denied } => {
+                if let Route::Scan(scan) = &mut self.route {
+                    let why = if denied {
+                        "scan-camera-denied"
+                    } else {
+                        "scan-camera-missing"
+                    };
+                    scan.guidance = Some((Text::of(why), Tone::Warning));
+                }
+            }
+            AppEvent::NotificationsAllowed { allowed } => self.notifications_off = !allowed,
             AppEvent::Foregrounded => {
                 self.foreground = true;
                 if self.polling_stopped {
@@ -709,6 +746,15 @@ impl Model {
                 }
             }
             Action::Submit => self.submit(out),
+            Action::Torch => {
+                if let Route::Scan(Scan {
+                    torch: Some(on), ..
+                }) = &mut self.route
+                {
+                    *on = !*on;
+                    out.push(Out::AppEffect(AppEffect::SetTorch { on: *on }));
+                }
+            }
             Action::UseLink => {
                 if let Route::Scan(scan) = &mut self.route {
                     let result = link::parse_with(scan.link.trim(), &self.link_policy);
@@ -1533,6 +1579,7 @@ impl Model {
             public_body,
             approve: words.say("notify-approve"),
             deny: words.say("notify-deny"),
+            channel: words.say("notify-channel"),
         }));
     }
 

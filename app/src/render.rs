@@ -83,6 +83,13 @@ impl Model {
                             enabled: enabled && self.capturing.is_none(),
                             ..button(w.say("scan-paste-image"), Action::PasteImage)
                         }),
+                        torch: scan.torch.map(|on| ButtonView {
+                            a11y: w.say(if on { "scan-torch-off-a11y" } else { "scan-torch-on-a11y" }),
+                            ..button(
+                                w.say(if on { "scan-torch-off" } else { "scan-torch-on" }),
+                                Action::Torch,
+                            )
+                        }),
                     }),
                     back(),
                 )
@@ -289,7 +296,17 @@ impl Model {
                 )
             }
         };
+        let secure = matches!(
+            screen,
+            Screen::Scan(_)
+                | Screen::Enrol(_)
+                | Screen::Request(_)
+                | Screen::ChangePin(_)
+                | Screen::ForgotPin(_)
+                | Screen::Remove(_)
+        );
         AppView {
+            secure,
             revision: self.revision,
             language: w.tag().to_owned(),
             title,
@@ -391,6 +408,9 @@ impl Model {
                 .sources
                 .keys_forgotten_at_reboot
                 .then(|| w.say("accounts-keys-forgotten")),
+            notifications_warning: self
+                .notifications_off
+                .then(|| w.say("accounts-notifications-off")),
             accounts,
             add: ButtonView {
                 label: w.say("accounts-add"),

@@ -22,6 +22,10 @@ pub struct AppView {
     pub busy: Option<String>,
     /// "Back", when there is somewhere to go back to.
     pub back: Option<ButtonView>,
+    /// The screen takes or shows what must not be captured (a PIN, a password, a mailed
+    /// code, an enrolment code in the camera's view): keep it out of screenshots, screen
+    /// recordings and the app switcher (Android `FLAG_SECURE`, iOS a privacy cover).
+    pub secure: bool,
 }
 
 /// A message and how it should look.
@@ -153,6 +157,9 @@ pub struct AccountsScreen {
     pub empty: Option<String>,
     /// A lasting warning about where keys are kept (the kernel keyring forgets at reboot).
     pub keystore_warning: Option<String>,
+    /// Notifications are off: requests show only while the app is open (and how to turn
+    /// them on).
+    pub notifications_warning: Option<String>,
     /// "Initialise (add an account)".
     pub add: ButtonView,
     /// "Check for sign-in requests now".
@@ -206,6 +213,8 @@ pub struct ScanScreen {
     pub scan_screens: Option<ButtonView>,
     /// "Paste an image of the code", where the shell reads clipboard images.
     pub paste_image: Option<ButtonView>,
+    /// "Light on" / "Light off", once the camera said it has one.
+    pub torch: Option<ButtonView>,
 }
 
 /// Adding an account.

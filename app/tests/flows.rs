@@ -31,6 +31,7 @@ on_both_backends! {
     enrol_with_a_pin_chosen_in_the_app => enrol_app_pin;
     an_answer_only_counts_for_the_request_on_screen => answers_are_bound;
     a_push_at_a_cold_start_is_not_lost => cold_start_push;
+    enrol_from_a_link_the_system_opened => link_opened;
 }
 
 /// Issue 17: "Scan my screens" and "Paste an image of the code" (desktops). The shell
@@ -494,6 +495,7 @@ async fn enrol_from_frame(backend: Backend) {
     let Screen::Enrol(enrol) = &view.screen else {
         panic!("{view:#?}")
     };
+    assert!(view.secure, "a PIN screen is kept out of screenshots");
     assert!(enrol.who.contains("ana@example.org"), "{}", enrol.who);
     assert!(enrol.who.contains("localhost"), "{}", enrol.who);
     assert_eq!(enrol.instruction, "Type the PIN you set on the page.");
@@ -526,6 +528,7 @@ async fn enrol_from_frame(backend: Backend) {
     let Screen::Accounts(home) = &view.screen else {
         panic!("{view:#?}")
     };
+    assert!(!view.secure, "the list of accounts may be captured");
     assert_eq!(home.accounts.len(), 1);
     let row = &home.accounts[0];
     assert_eq!(row.account, "ana@example.org");
@@ -736,12 +739,14 @@ async fn push_and_poll(backend: Backend) {
         public_body,
         approve,
         deny,
+        channel,
     } = &notified[0]
     else {
         unreachable!()
     };
     assert_eq!(key, &format!("{account}/{challenge}"));
     assert_eq!(title, "Sign-in request");
+    assert_eq!(channel, "Sign-in requests");
     assert!(
         body.starts_with("Latchkey demo: approve the sign-in from"),
         "{body}"
@@ -1230,6 +1235,109 @@ async fn cold_start_push(backend: Backend) {
         notified(),
         "the push was not lost: {:#?}",
         recorder.effects.lock().unwrap()
+    );
+    server.stop().await;
+}
+
+/// Issue 21: an App Link / Universal Link opens the app with the enrolment link; it reads as if
+/// scanned, even at a cold start, and any other link is explained on the scan screen; so are a
+/// refused camera and refused notifications.
+async fn link_opened(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let phone = Phone::new(&server);
+    let browser = Browser::register(&server, "ana@example.org", PASSWORD).await;
+    let (_, link) = browser.add_device("Phone", "4831").await;
+    let event = AppEvent::LinkOpened { url: link.clone() };
+    let code = link.split("c=").nth(1).unwrap().split('&').next().unwrap();
+    assert!(
+        !format!("{event:?}").contains(code),
+        "the code is not in Debug output"
+    );
+
+    // Another site's link: the scan screen says why, and the camera opens to scan instead.
+    let shell = Shell::open(phone.open());
+    let view = shell
+        .send(AppEvent::LinkOpened {
+            url: "https://example.org/welcome".into(),
+        })
+        .await;
+    let Screen::Scan(scan) = &view.screen else {
+        panic!("{view:#?}")
+    };
+    assert!(
+        scan.guidance.starts_with("This is not a Latchkey code"),
+        "{}",
+        scan.guidance
+    );
+    assert_eq!(scan.tone, Tone::Warning);
+    assert!(shell.effects().contains(&AppEffect::OpenCamera));
+    // A camera with a light: the screen offers it, and the app turns it on and off.
+    let view = shell.send(AppEvent::CameraOpened { torch: true }).await;
+    let Screen::Scan(scan) = &view.screen else {
+        panic!("{view:#?}")
+    };
+    let torch = scan.torch.clone().expect("a light is offered");
+    assert_eq!(
+        (torch.label.as_str(), torch.a11y.as_str()),
+        ("Light on", "Turn the camera's light on")
+    );
+    let view = shell.press(Action::Torch).await;
+    assert!(shell
+        .effects()
+        .contains(&AppEffect::SetTorch { on: true }));
+    let Screen::Scan(scan) = &view.screen else {
+        panic!("{view:#?}")
+    };
+    assert_eq!(scan.torch.as_ref().unwrap().label, "Light off");
+    // The camera refused: what to do instead.
+    let view = shell
+        .send(AppEvent::CameraUnavailable { denied: true })
+        .await;
+    let Screen::Scan(scan) = &view.screen else {
+        panic!("{view:#?}")
+    };
+    assert!(
+        scan.guidance.starts_with("Latchkey may not use the camera.")
+            && scan.guidance.contains("paste the link"),
+        "{}",
+        scan.guidance
+    );
+    // Notifications refused: home says requests show only while the app is open.
+    shell
+        .send(AppEvent::NotificationsAllowed { allowed: false })
+        .await;
+    let view = shell.press(Action::Back).await;
+    let Screen::Accounts(home) = &view.screen else {
+        panic!("{view:#?}")
+    };
+    assert!(home
+        .notifications_warning
+        .as_deref()
+        .is_some_and(|w| w.starts_with("Notifications are off")));
+    let view = shell
+        .send(AppEvent::NotificationsAllowed { allowed: true })
+        .await;
+    let Screen::Accounts(home) = &view.screen else {
+        panic!("{view:#?}")
+    };
+    assert_eq!(home.notifications_warning, None);
+    drop(shell);
+
+    // A cold start by the link: it arrives before the accounts are read, and is not lost.
+    let shell = Shell::open(phone.open());
+    shell.app.send(event);
+    let view = shell
+        .wait_for("the enrolment", |v| matches!(v.screen, Screen::Enrol(_)))
+        .await;
+    let Screen::Enrol(enrol) = &view.screen else {
+        unreachable!()
+    };
+    assert!(enrol.who.contains("ana@example.org"), "{}", enrol.who);
+    shell.type_digits(InputField::Pin, "4831").await;
+    let view = shell.press(Action::Submit).await;
+    assert!(
+        notice(&view).contains("This device is ready"),
+        "enrolled: {view:#?}"
     );
     server.stop().await;
 }

@@ -27,6 +27,10 @@ pub struct AppView {
     pub busy: Option<String>,
     /// "Back", when there is somewhere to go back to.
     pub back: Option<ButtonView>,
+    /// The screen takes or shows what must not be captured (a PIN, a password, a mailed
+    /// code, an enrolment code in the camera's view): keep it out of screenshots, screen
+    /// recordings and the app switcher (Android `FLAG_SECURE`, iOS a privacy cover).
+    pub secure: bool,
 }
 
 /// A message and how it should look.
@@ -158,6 +162,9 @@ pub struct AccountsScreen {
     pub empty: Option<String>,
     /// A lasting warning about where keys are kept (the kernel keyring forgets at reboot).
     pub keystore_warning: Option<String>,
+    /// Notifications are off: requests show only while the app is open (and how to turn
+    /// them on).
+    pub notifications_warning: Option<String>,
     /// "Initialise (add an account)".
     pub add: ButtonView,
     /// "Check for sign-in requests now".
@@ -211,6 +218,8 @@ pub struct ScanScreen {
     pub scan_screens: Option<ButtonView>,
     /// "Paste an image of the code", where the shell reads clipboard images.
     pub paste_image: Option<ButtonView>,
+    /// "Light on" / "Light off", once the camera said it has one.
+    pub torch: Option<ButtonView>,
 }
 
 /// Adding an account.
@@ -395,6 +404,8 @@ pub enum Action {
     Submit,
     /// Use the link typed in the link field.
     UseLink,
+    /// Turn the camera's light on or off while scanning: `AppEffect::SetTorch`.
+    Torch,
     /// Ask the shell for an image of a code (desktops): `AppEffect::PickImage`.
     OpenImage,
     /// Look for the code on every screen (desktops): `AppEffect::CaptureScreens`.
@@ -488,6 +499,33 @@ pub enum AppEvent {
         request: String,
         /// `Some(Deny)` for the notification's Deny action; `None` opens the request.
         action: Option<NotificationAction>,
+    },
+    /// The system opened the app with a link (an Android App Link, an iOS Universal Link, a
+    /// desktop URL handler): an enrolment link read as if scanned, anything else explained.
+    /// Zeroized once used (it holds an enrolment code).
+    LinkOpened {
+        /// The link as the system gave it.
+        url: String,
+    },
+    /// The camera started (after `AppEffect::OpenCamera`); `torch`: it has a light the app
+    /// can turn on (the scan screen then offers it).
+    CameraOpened {
+        /// A light is available.
+        torch: bool,
+    },
+    /// The camera cannot be used while scanning: `denied` when the person refused the
+    /// permission, otherwise the device has none or it failed. The scan screen says what to
+    /// do instead.
+    CameraUnavailable {
+        /// The permission was refused.
+        denied: bool,
+    },
+    /// Whether the system lets the app post notifications (Android 13's permission, iOS's
+    /// authorisation), at every start and when it changes. Off: home says that requests
+    /// show only while the app is open.
+    NotificationsAllowed {
+        /// Allowed.
+        allowed: bool,
     },
     /// The app came to the foreground.
     Foregrounded,
@@ -593,6 +631,8 @@ pub enum AppEffect {
         approve: String,
         /// The Deny action's label.
         deny: String,
+        /// The name of the notification channel it goes to (Android's settings list it).
+        channel: String,
     },
     /// Remove a request's notification.
     CancelNotification {
@@ -603,6 +643,11 @@ pub enum AppEffect {
     OpenCamera,
     /// Stop the camera.
     CloseCamera,
+    /// Turn the camera's light on or off.
+    SetTorch {
+        /// On.
+        on: bool,
+    },
     /// Vibrate.
     Vibrate {
         /// The pattern.

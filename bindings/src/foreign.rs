@@ -19,13 +19,29 @@ pub trait KeyStore: Send + Sync {
 pub trait DeviceSigner: Send + Sync {
     /// How this signer holds keys (reported to the server at enrolment).
     fn assurance(&self) -> Assurance;
-    /// Creates a key under `alias`; returns its public key as SEC1 (33 or 65 bytes) or
-    /// X.509 SubjectPublicKeyInfo DER (Java's `PublicKey.getEncoded()`).
-    fn generate(&self, alias: String) -> Result<Vec<u8>, ShellError>;
+    /// Creates a key under `alias`, attested with `attestation_challenge` where the platform
+    /// can (Android: `KeyGenParameterSpec.Builder.setAttestationChallenge`, then
+    /// `KeyStore.getCertificateChain(alias)`); returns its public key and that chain.
+    fn generate(
+        &self,
+        alias: String,
+        attestation_challenge: Vec<u8>,
+    ) -> Result<GeneratedKey, ShellError>;
     /// ECDSA P-256 with SHA-256 over `message` (Java's `SHA256withECDSA`); DER or raw r‖s.
     fn sign(&self, alias: String, message: Vec<u8>) -> Result<Vec<u8>, ShellError>;
     /// Deletes the key; deleting a missing key succeeds.
     fn delete(&self, alias: String) -> Result<(), ShellError>;
+}
+
+/// A key a [`DeviceSigner`] made.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct GeneratedKey {
+    /// The public key as SEC1 (33 or 65 bytes) or X.509 SubjectPublicKeyInfo DER (Java's
+    /// `PublicKey.getEncoded()`).
+    pub public_key: Vec<u8>,
+    /// The platform's attestation of the key: certificates, DER, leaf first (Android's
+    /// `getCertificateChain` → `getEncoded()` each); empty where there is none.
+    pub attestation: Vec<Vec<u8>>,
 }
 
 /// What the shell knows about the device.
@@ -130,13 +146,22 @@ impl core_signer::DeviceSigner for ForeignSigner {
     }
 
     fn generate(&self, alias: &KeyAlias) -> Result<ptypes::PublicKey, SignerError> {
-        let bytes = self
+        self.generate_attested(alias, &[]).map(|(key, _)| key)
+    }
+
+    fn generate_attested(
+        &self,
+        alias: &KeyAlias,
+        challenge: &[u8],
+    ) -> Result<(ptypes::PublicKey, Vec<Vec<u8>>), SignerError> {
+        let made = self
             .0
-            .generate(alias.as_str().to_owned())
+            .generate(alias.as_str().to_owned(), challenge.to_vec())
             .map_err(|e| signer_error(alias, e))?;
-        ptypes::PublicKey::from_sec1_or_spki(&bytes).ok_or_else(|| {
+        let key = ptypes::PublicKey::from_sec1_or_spki(&made.public_key).ok_or_else(|| {
             SignerError::Platform("the device signer returned an invalid P-256 public key".into())
-        })
+        })?;
+        Ok((key, made.attestation))
     }
 
     fn sign(&self, alias: &KeyAlias, message: &[u8]) -> Result<ptypes::Signature, SignerError> {

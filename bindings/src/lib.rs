@@ -33,8 +33,16 @@ mod records;
 
 pub use app::{AppListener, LatchkeyApp};
 pub use error::{LatchkeyError, ShellError};
-pub use foreign::{Assurance, DeviceSigner, KeyStore, Platform};
+pub use foreign::{Assurance, DeviceSigner, GeneratedKey, KeyStore, Platform};
 pub use records::*;
 
 // Shared between the modules (each does `use super::*`).
 use foreign::{ForeignKeyStore, ForeignPlatform, ForeignSigner};
+
+/// The request id in a push body (a decrypted UnifiedPush / Web Push message, a WNS raw
+/// notification), to send as `AppEvent.PushReceived`; `None` for anything else. FCM and APNs
+/// hand the id over as a field of their own (`challenge`).
+#[uniffi::export]
+pub fn challenge_in_push(body: Vec<u8>) -> Option<String> {
+    latchkey_core::challenge_in_push(&body)
+}

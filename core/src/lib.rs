@@ -35,7 +35,9 @@ mod stored;
 pub use fsio::FaultPlan;
 
 pub use error::{Error, ErrorKind, Result};
-pub use latchkey::{Account, ChallengeView, Latchkey, Options, ResetTicket, Settled};
+pub use latchkey::{
+    challenge_in_push, Account, ChallengeView, Latchkey, Options, ResetTicket, Settled,
+};
 pub use platform::{Platform, StaticPlatform};
 #[cfg(feature = "image-files")]
 pub use scan::scan_image;

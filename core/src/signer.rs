@@ -99,6 +99,22 @@ pub trait DeviceSigner: Send + Sync {
     /// [`SignerError`] if the key cannot be created or stored.
     fn generate(&self, alias: &KeyAlias) -> Result<PublicKey, SignerError>;
 
+    /// Creates a new key like [`DeviceSigner::generate`], attested by the platform with
+    /// `challenge` where it can (Android key attestation): the public key and the
+    /// attestation's certificate chain (DER, leaf first; empty where the platform attests
+    /// nothing, as here by default).
+    ///
+    /// # Errors
+    /// [`SignerError`] if the key cannot be created or stored.
+    fn generate_attested(
+        &self,
+        alias: &KeyAlias,
+        challenge: &[u8],
+    ) -> Result<(PublicKey, Vec<Vec<u8>>), SignerError> {
+        let _ = challenge;
+        Ok((self.generate(alias)?, Vec::new()))
+    }
+
     /// Signs `message` (ECDSA P-256 over SHA-256 of the message).
     ///
     /// # Errors

@@ -6,7 +6,8 @@
 //!   random and mutated inputs, on stable Rust, on every CI run;
 //! - for hours under libFuzzer: `scripts/fuzz.sh TARGET MINUTES` (`fuzz/cargo-fuzz`, nightly).
 //!
-//! Targets: [`link`], [`wire`], [`vault`], [`signer_file`], [`scan`], [`pem`], [`pin`]. The
+//! Targets: [`link`], [`wire`], [`vault`], [`signer_file`], [`scan`], [`pem`], [`pin`],
+//! [`attestation`]. The
 //! server's form handlers are fuzzed against the running server in `server/tests/fuzz_forms.rs`.
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a fuzz target stops loudly on a broken invariant
 
@@ -26,7 +27,16 @@ use latchkey_protocol::wire::*;
 use rand_core::OsRng;
 
 /// The names `scripts/fuzz.sh` and the corpus directories use.
-pub const TARGETS: &[&str] = &["link", "wire", "vault", "signer_file", "scan", "pem", "pin"];
+pub const TARGETS: &[&str] = &[
+    "link",
+    "wire",
+    "vault",
+    "signer_file",
+    "scan",
+    "pem",
+    "pin",
+    "attestation",
+];
 
 /// Runs target `name` on `data`.
 ///
@@ -41,6 +51,7 @@ pub fn run(name: &str, data: &[u8]) {
         "scan" => scan(data),
         "pem" => pem(data),
         "pin" => pin(data),
+        "attestation" => attestation(data),
         other => panic!("no fuzz target {other}"),
     }
 }
@@ -308,6 +319,102 @@ pub fn pin(data: &[u8]) {
     }
 }
 
+/// A real Pixel 9 Pro StrongBox chain (server/tests/data/attestation), its challenge and a time
+/// inside its validity: the one input that verifies.
+const PIXEL_CHAIN: &str =
+    include_str!("../../server/tests/data/attestation/ak_caiman_sdk36_sb_ec_rkp.pem");
+const PIXEL_CHALLENGE: &[u8] = b"7ccac1ea-4845-482e-858d-f6fa9aa8c295";
+const PIXEL_TIME: i64 = 1_759_017_600;
+
+/// A chain as the fuzzer writes it: each certificate as a 2-byte little-endian length and its
+/// bytes, at most 8 (the server's limit).
+fn chain_of(data: &[u8]) -> Vec<Vec<u8>> {
+    let mut chain = Vec::new();
+    let mut rest = data;
+    while rest.len() >= 2 && chain.len() < 8 {
+        let len = usize::from(u16::from_le_bytes([rest[0], rest[1]]));
+        let take = len.min(rest.len() - 2);
+        chain.push(rest[2..2 + take].to_vec());
+        rest = &rest[2 + take..];
+    }
+    chain
+}
+
+/// The chain `data` encodes, as [`chain_of`] reads it.
+fn chain_bytes(chain: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for cert in chain {
+        let len = u16::try_from(cert.len()).expect("certificates under 64 KiB");
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(cert);
+    }
+    out
+}
+
+fn pem_chain(text: &str) -> Vec<Vec<u8>> {
+    text.split("-----BEGIN CERTIFICATE-----")
+        .skip(1)
+        .filter_map(|block| block.split("-----END CERTIFICATE-----").next())
+        .map(|b64| {
+            use base64::Engine as _;
+            let clean: String = b64.chars().filter(|c| !c.is_whitespace()).collect();
+            base64::engine::general_purpose::STANDARD
+                .decode(clean)
+                .expect("test data is base64")
+        })
+        .collect()
+}
+
+/// What the attestation target checks against: Google's roots, the real chain, its leaf key.
+struct AttestationBed {
+    roots: latchkey_server::attestation::Roots,
+    real: Vec<Vec<u8>>,
+    leaf_key: PublicKey,
+}
+
+thread_local! {
+    static ATTESTATION: AttestationBed = {
+        let real = pem_chain(PIXEL_CHAIN);
+        // The leaf's P-256 point: the 65 bytes after the SubjectPublicKeyInfo's BIT STRING
+        // header (03 42 00).
+        let at = real[0]
+            .windows(3)
+            .position(|w| w == [0x03, 0x42, 0x00])
+            .expect("the leaf has a P-256 key");
+        let leaf_key = PublicKey::from_sec1(&real[0][at + 3..at + 3 + 65]).expect("a point");
+        let roots = latchkey_server::attestation::Roots::google();
+        latchkey_server::attestation::verify(&real, &leaf_key, PIXEL_CHALLENGE, &roots, PIXEL_TIME)
+            .expect("the seed chain verifies (else this target tests nothing)");
+        AttestationBed { roots, real, leaf_key }
+    };
+}
+
+/// Android key attestation chains (issue 21), as the server verifies them at enrolment, under
+/// Google's roots. Nothing may panic; and since every byte that matters is signed, a chain that
+/// verifies must be the real one byte for byte, with or without its root (no malleability).
+pub fn attestation(data: &[u8]) {
+    let chain = chain_of(data);
+    ATTESTATION.with(|bed| {
+        for (challenge, at) in [(PIXEL_CHALLENGE, PIXEL_TIME), (&b"another"[..], 0)] {
+            let verified = latchkey_server::attestation::verify(
+                &chain,
+                &bed.leaf_key,
+                challenge,
+                &bed.roots,
+                at,
+            );
+            if verified.is_ok() {
+                let rootless = &bed.real[..bed.real.len() - 1];
+                assert!(
+                    chain == bed.real || chain == rootless,
+                    "only the real chain verifies"
+                );
+                assert_eq!(challenge, PIXEL_CHALLENGE, "only for its own challenge");
+            }
+        }
+    });
+}
+
 /// Every JSON block of docs/PROTOCOL.md: one example of each wire message (generated from the
 /// code and checked by a protocol test, so they stay current).
 fn protocol_examples() -> Vec<Vec<u8>> {
@@ -355,6 +462,14 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
                 .to_vec(),
             b"not a certificate".to_vec(),
         ],
+        "attestation" => {
+            let real = pem_chain(PIXEL_CHAIN);
+            vec![
+                chain_bytes(&real),
+                chain_bytes(&real[..real.len() - 1]),
+                chain_bytes(&real[1..]),
+            ]
+        }
         "pin" => vec![
             b"4831".to_vec(),
             b"1234".to_vec(),

@@ -164,6 +164,11 @@ proptest! {
     }
 
     #[test]
+    fn fuzz_attestation_chains_never_verify_but_the_real_one(data in inputs("attestation")) {
+        latchkey_fuzz::attestation(&data);
+    }
+
+    #[test]
     fn fuzz_pem_and_pin_never_panic(pem in inputs("pem"), pin in inputs("pin")) {
         latchkey_fuzz::pem(&pem);
         latchkey_fuzz::pin(&pin);

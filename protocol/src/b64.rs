@@ -61,3 +61,25 @@ pub(crate) mod opt_vec {
             .transpose()
     }
 }
+
+/// Serde adapter for a list of byte strings (a certificate chain) as base64url texts.
+pub(crate) mod vec_list {
+    use serde::{de::Error as _, Deserialize, Deserializer, Serializer};
+
+    #[allow(clippy::ptr_arg)] // serde's `with` hands over `&Vec<_>`
+    pub(crate) fn serialize<S: Serializer>(
+        list: &Vec<Vec<u8>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(list.iter().map(|bytes| super::encode(bytes)))
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<Vec<u8>>, D::Error> {
+        Vec::<String>::deserialize(deserializer)?
+            .iter()
+            .map(|text| super::decode(text).ok_or_else(|| D::Error::custom("invalid base64url")))
+            .collect()
+    }
+}

@@ -150,9 +150,38 @@ pub struct EnrolBeginRequest {
     pub blinded_pin: Element,
     /// Device-key signature over [`EnrolBeginRequest::signed_bytes`] (proof of possession).
     pub signature: Signature,
+    /// The platform's attestation of the device key (Android key attestation): its
+    /// certificate chain, DER, leaf first, made with [`EnrolBeginRequest::attestation_challenge`]
+    /// of the code. Empty where the platform attests nothing; the server then records the
+    /// assurance as claimed, not verified. Not in the signed bytes: the chain binds itself to
+    /// the key and the code.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "crate::b64::vec_list")]
+    pub attestation: Vec<Vec<u8>>,
 }
 
+/// The most certificates an attestation chain may hold.
+pub const MAX_ATTESTATION_CERTS: usize = 8;
+
+/// The largest certificate of an attestation chain, bytes.
+pub const MAX_ATTESTATION_CERT_BYTES: usize = 8192;
+
 impl EnrolBeginRequest {
+    /// The challenge a platform's key attestation must carry for this enrolment: SHA-256 of
+    /// the tag `attestation-challenge` and the SHA-256 of the code. Only the device that
+    /// scanned the code and the server that issued it can make it, and it names this
+    /// enrolment alone (a chain recorded for another code is refused).
+    pub fn attestation_challenge(code: &EnrolmentCode) -> [u8; 32] {
+        // EXPOSE: only a hash of the 128-bit code enters the challenge.
+        let code_digest = Digest::of(code.expose_secret());
+        *Digest::of(
+            &Canonical::new("attestation-challenge")
+                .u64(u64::from(PROTOCOL_VERSION))
+                .bytes(code_digest.as_bytes())
+                .finish(),
+        )
+        .as_bytes()
+    }
+
     /// Canonical bytes: tag `enrol-begin`, version, SHA-256 of the code, device key,
     /// assurance, device model, blinded PIN.
     pub fn signed_bytes(
@@ -733,6 +762,14 @@ impl PushKind {
             PushKind::Webpush => "webpush",
         }
     }
+}
+
+/// What a push carries (P4): the waiting request's id, nothing else. Web Push and WNS send it
+/// as the whole body, FCM as its data, APNs beside the alert.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushPayload {
+    /// The waiting request.
+    pub challenge: ChallengeId,
 }
 
 /// Where to push a device. The push itself only ever carries an opaque challenge id (P4).

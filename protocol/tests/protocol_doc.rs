@@ -157,6 +157,7 @@ fn generate() -> (String, String) {
         device_model: model.into(),
         blinded_pin: blinded.clone(),
         signature: sign(&device_sk, &begin_bytes),
+        attestation: Vec::new(),
     };
     assert!(begin.verify());
     d.message("EnrolBeginRequest", &begin);

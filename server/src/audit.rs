@@ -59,6 +59,15 @@ pub(crate) async fn record_in(
     Ok(())
 }
 
+/// Deletes security events older than the policy's `audit_days` (see [`crate::db::delete_older`]).
+///
+/// # Errors
+/// A storage failure.
+pub(crate) async fn sweep(state: &AppState) -> Result<u64, ServerError> {
+    let before = state.clock.now_i64() - i64::from(state.config.policy.audit_days) * 86_400;
+    crate::db::delete_older(&state.db, "audit", "at", before).await
+}
+
 /// A recorded event, as the devices page lists it.
 pub(crate) struct Entry {
     pub event: String,

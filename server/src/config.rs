@@ -41,6 +41,9 @@ pub struct Policy {
     /// How long a sign-in approved on a device, or a mailed code, lets the session add or
     /// remove devices, seconds (P7).
     pub confirm_ttl: u64,
+    /// How long security events stay on an account's devices page, days (at least 30, at
+    /// most ten years). Older events are deleted by the minute's sweep.
+    pub audit_days: u32,
 }
 
 impl Default for Policy {
@@ -61,6 +64,7 @@ impl Default for Policy {
             registrations_per_ip: 20,
             mailed_codes_per_hour: 5,
             confirm_ttl: 600,
+            audit_days: 400,
         }
     }
 }
@@ -93,6 +97,15 @@ impl Policy {
             return Err(ServerError::of(
                 ErrorKind::Config,
                 "enrolment codes must expire within 600 seconds",
+            ));
+        }
+        if !(30..=3650).contains(&self.audit_days) {
+            return Err(ServerError::of(
+                ErrorKind::Config,
+                format!(
+                    "security events must be kept 30 to 3650 days, not {}",
+                    self.audit_days
+                ),
             ));
         }
         if !latchkey_protocol::link::is_valid_label(&self.service_name) {
@@ -184,6 +197,115 @@ pub struct Config {
     pub rp_ca_pem: Option<Vec<u8>>,
     /// How long a request waits on the database before answering 503 (`db::DEFAULT_TIMEOUT`).
     pub db_timeout: std::time::Duration,
+    /// The apps that may open this server's enrolment links (App Links, Universal Links).
+    pub app_links: AppLinks,
+    /// Android key attestation: Google's status file of revoked attestation certificates
+    /// (`--attestation-status FILE`, fetched daily by the operator's cron from
+    /// `https://android.googleapis.com/attestation/status`; read again when it changes).
+    pub attestation_status: Option<PathBuf>,
+    /// Root certificates (PEM) trusted for key attestation besides Google's: a test's own
+    /// root. No command-line flag sets it.
+    pub attestation_extra_roots: Vec<String>,
+}
+
+/// The apps allowed to open this server's enrolment links straight from a camera or a mail:
+/// served as `/.well-known/assetlinks.json` (Android App Links) and
+/// `/.well-known/apple-app-site-association` (iOS Universal Links). Empty: both answer 404
+/// and the links open the `/e` page, which tells people to scan from inside the app.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AppLinks {
+    /// Android apps: package name and the SHA-256 fingerprints of its signing certificates.
+    pub android: Vec<AndroidApp>,
+    /// iOS apps: `TEAMID.bundle.id`.
+    pub apple_app_ids: Vec<String>,
+}
+
+/// An Android app allowed to open enrolment links.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AndroidApp {
+    /// `com.example.latchkey`.
+    pub package: String,
+    /// `AB:CD:…` (32 bytes, upper-case hex with colons, as `keytool` and Play Console show).
+    pub fingerprints: Vec<String>,
+}
+
+impl AppLinks {
+    /// Adds `PACKAGE=FINGERPRINT` (`--android-app`); a package given twice gets both
+    /// fingerprints (an upload key and Play's signing key).
+    ///
+    /// # Errors
+    /// A sentence naming what is wrong.
+    pub fn add_android(&mut self, text: &str) -> Result<(), String> {
+        let (package, fingerprint) = text.split_once('=').ok_or_else(|| {
+            format!("--android-app wants PACKAGE=SHA256_FINGERPRINT, not {text:?}")
+        })?;
+        let package = package.trim();
+        let valid_part = |part: &str| {
+            part.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        if package.split('.').count() < 2 || !package.split('.').all(valid_part) {
+            return Err(format!(
+                "{package:?} is not an Android package name (like com.example.latchkey)"
+            ));
+        }
+        let hex: String = fingerprint
+            .trim()
+            .chars()
+            .filter(|c| *c != ':')
+            .collect::<String>()
+            .to_ascii_uppercase();
+        if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(format!(
+                "the fingerprint of {package} must be the SHA-256 of its signing certificate: \
+                 32 bytes in hex (keytool -list -v shows it)"
+            ));
+        }
+        let fingerprint = hex
+            .as_bytes()
+            .chunks(2)
+            .map(|pair| String::from_utf8_lossy(pair).into_owned())
+            .collect::<Vec<_>>()
+            .join(":");
+        match self.android.iter_mut().find(|a| a.package == package) {
+            Some(app) if app.fingerprints.contains(&fingerprint) => {}
+            Some(app) => app.fingerprints.push(fingerprint),
+            None => self.android.push(AndroidApp {
+                package: package.to_owned(),
+                fingerprints: vec![fingerprint],
+            }),
+        }
+        Ok(())
+    }
+
+    /// Adds `TEAMID.bundle.id` (`--apple-app-id`).
+    ///
+    /// # Errors
+    /// A sentence naming what is wrong.
+    pub fn add_apple(&mut self, text: &str) -> Result<(), String> {
+        let text = text.trim();
+        let valid = text.split_once('.').is_some_and(|(team, bundle)| {
+            team.len() == 10
+                && team
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+                && !bundle.is_empty()
+                && bundle.len() <= 155
+                && bundle
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        });
+        if !valid {
+            return Err(format!(
+                "{text:?} is not an iOS app id: the 10-character team id, a dot and the bundle \
+                 id (like ABCDE12345.org.example.latchkey)"
+            ));
+        }
+        if !self.apple_app_ids.iter().any(|id| id == text) {
+            self.apple_app_ids.push(text.to_owned());
+        }
+        Ok(())
+    }
 }
 
 /// Push senders.
@@ -265,6 +387,9 @@ impl Config {
             server_keys: None,
             rp_ca_pem: None,
             db_timeout: crate::db::DEFAULT_TIMEOUT,
+            app_links: AppLinks::default(),
+            attestation_status: None,
+            attestation_extra_roots: Vec::new(),
         }
     }
 }

@@ -163,3 +163,34 @@ where
     holder.rollback().await?;
     result.map(Some)
 }
+
+/// Deletes the rows of `table` whose `column` is below `before`, at most 10,000 per call in
+/// batches of 1,000: a backlog (a retention lowered, a server that was down) goes over a few
+/// sweeps without holding the database for long. Returns how many went. Both names are the
+/// caller's constants, never input.
+///
+/// # Errors
+/// A storage failure.
+pub(crate) async fn delete_older(
+    db: &AnyPool,
+    table: &'static str,
+    column: &'static str,
+    before: i64,
+) -> Result<u64, ServerError> {
+    let sql = format!(
+        "DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {column} < $1 LIMIT 1000)"
+    );
+    let mut total = 0;
+    for _ in 0..10 {
+        let deleted = sqlx::query(&sql)
+            .bind(before)
+            .execute(db)
+            .await?
+            .rows_affected();
+        total += deleted;
+        if deleted < 1000 {
+            break;
+        }
+    }
+    Ok(total)
+}

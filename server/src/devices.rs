@@ -390,6 +390,8 @@ pub(crate) struct Summary {
     pub model: Option<String>,
     pub state: String,
     pub assurance: Option<String>,
+    /// What verified the assurance (`android:tee`, `android:strongbox`), if anything did.
+    pub attestation: Option<String>,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub attempts: Attempts,
@@ -406,8 +408,8 @@ impl Summary {
     }
 }
 
-const SUMMARY_COLUMNS: &str = "id, name, model, state, assurance, created_at, last_used_at, \
-    failures, pin_source, code_expires_at, enrol_link";
+const SUMMARY_COLUMNS: &str = "id, name, model, state, assurance, attestation, created_at, \
+    last_used_at, failures, pin_source, code_expires_at, enrol_link";
 
 fn summary_from_row(state: &AppState, r: &sqlx::any::AnyRow) -> Result<Summary, sqlx::Error> {
     Ok(Summary {
@@ -416,6 +418,7 @@ fn summary_from_row(state: &AppState, r: &sqlx::any::AnyRow) -> Result<Summary, 
         model: r.try_get("model")?,
         state: r.try_get("state")?,
         assurance: r.try_get("assurance")?,
+        attestation: r.try_get("attestation")?,
         created_at: r.try_get("created_at")?,
         last_used_at: r.try_get("last_used_at")?,
         attempts: Attempts::new(r.try_get("failures")?, &state.config.policy),
@@ -488,4 +491,39 @@ pub async fn sweep_expired(state: &AppState) -> Result<u64, ServerError> {
         tracing::info!(swept, "expired enrolments ended");
     }
     Ok(swept)
+}
+
+/// Reads the attestation status file again when it changed (the minute's sweep), and
+/// withdraws the "verified" of every device whose attestation chain holds a certificate it
+/// newly revokes: the device stays, shown with the assurance its app claimed, and the account's
+/// activity says why. An unreadable file keeps the previous list (and is logged).
+///
+/// # Errors
+/// A storage failure.
+pub(crate) async fn withdraw_revoked_attestations(state: &AppState) -> Result<u64, ServerError> {
+    let revoked = match state.attestation.refresh() {
+        Ok(revoked) => revoked,
+        Err(e) => {
+            tracing::warn!(error = %e, "attestation status file not read; the previous list stays");
+            return Ok(0);
+        }
+    };
+    let mut withdrawn = 0;
+    for serial in revoked {
+        let rows = sqlx::query(
+            "UPDATE devices SET attestation = NULL WHERE attestation IS NOT NULL \
+             AND attestation_serials LIKE $1 RETURNING id, account_id",
+        )
+        .bind(format!("% {serial} %"))
+        .fetch_all(&state.durable_db)
+        .await?;
+        for row in rows {
+            let (device, account): (String, String) = (row.try_get("id")?, row.try_get("account_id")?);
+            if let (Some(device), Some(account)) = (DeviceId::parse(&device), AccountId::parse(&account)) {
+                audit::record(state, &account, Some(&device), "attestation_revoked", &serial).await;
+            }
+            withdrawn += 1;
+        }
+    }
+    Ok(withdrawn)
 }

@@ -50,15 +50,44 @@ pub(crate) async fn begin(
     let device = devices::load_by_code(state, &hash)
         .await?
         .ok_or_else(code_invalid)?;
+    // The platform's attestation, when sent (checked only for a live code, off the async
+    // threads: up to eight signatures): verified hardware replaces the claim; a chain that
+    // fails leaves the claim, recorded as such with the reason.
+    let attested = if request.attestation.is_empty() {
+        None
+    } else {
+        let chain = request.attestation.clone();
+        let key = request.device_key;
+        let challenge = EnrolBeginRequest::attestation_challenge(&request.code);
+        let roots = state.attestation.roots();
+        Some(
+            tokio::task::spawn_blocking(move || {
+                crate::attestation::verify(&chain, &key, &challenge, &roots, now)
+            })
+            .await
+            .map_err(|e| ServerError::internal("attestation check", e))?,
+        )
+    };
+    let (assurance, attestation, serials) = match &attested {
+        Some(Ok(verified)) => (
+            verified.assurance,
+            Some(verified.label()),
+            Some(format!(" {} ", verified.serials.join(" "))),
+        ),
+        _ => (request.assurance, None, None),
+    };
     // Redeem the code: single use, one conditional UPDATE.
     let redeemed = sqlx::query(
         "UPDATE devices SET code_hash = NULL, enrol_link = NULL, state = $1, device_key = $2, assurance = $3, \
-         model = $4 WHERE id = $5 AND code_hash = $6 AND state = $7 AND code_expires_at > $8",
+         model = $4, attestation = $5, attestation_serials = $6 WHERE id = $7 AND code_hash = $8 AND state = $9 \
+         AND code_expires_at > $10",
     )
     .bind(states::ENROLLING)
     .bind(devices::key_text(&request.device_key))
-    .bind(request.assurance.as_str())
+    .bind(assurance.as_str())
     .bind(&request.device_model)
+    .bind(attestation)
+    .bind(serials)
     .bind(device.id.to_string())
     .bind(&hash)
     .bind(states::PENDING)
@@ -67,6 +96,30 @@ pub(crate) async fn begin(
     .await?;
     if redeemed.rows_affected() != 1 {
         return Err(code_invalid());
+    }
+    match &attested {
+        Some(Ok(verified)) => {
+            audit::record(
+                state,
+                &device.account,
+                Some(&device.id),
+                "attestation_verified",
+                verified.label(),
+            )
+            .await;
+        }
+        Some(Err(refused)) => {
+            tracing::warn!(device = %device.id, reason = %refused, "key attestation refused");
+            audit::record(
+                state,
+                &device.account,
+                Some(&device.id),
+                "attestation_refused",
+                &refused.to_string(),
+            )
+            .await;
+        }
+        None => {}
     }
     let (evaluated, attempts_left) =
         devices::counted_evaluate(state, &device, &request.blinded_pin, None, None).await?;

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod accounts;
+pub mod attestation;
 pub mod attempts;
 pub mod audit;
 pub mod clock;
@@ -135,6 +136,8 @@ pub struct AppState {
     pub providers: Arc<push::Providers>,
     /// Relying parties: the client, the senders' wake-up, OpenID providers' keys.
     pub rp: rp::Runtime,
+    /// Android key attestation: trusted roots, revoked certificates.
+    pub attestation: attestation::Trust,
 }
 
 /// A started server.
@@ -151,6 +154,24 @@ pub struct Running {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     /// Sweeper, push sender, cross-node wake-ups: stopped with the server.
     background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Google's attestation roots, the configured extra roots and revocations.
+fn attestation_trust(config: &Config) -> Result<attestation::Trust, ServerError> {
+    let bad = |what: &str, e: String| ServerError::of(ErrorKind::Config, format!("{what}: {e}"));
+    let mut roots = attestation::Roots::google();
+    if !config.attestation_extra_roots.is_empty() {
+        let pems: Vec<&str> = config
+            .attestation_extra_roots
+            .iter()
+            .map(String::as_str)
+            .collect();
+        roots = roots.with(
+            attestation::Roots::from_pems(&pems).map_err(|e| bad("attestation root", e))?,
+        );
+    }
+    attestation::Trust::new(roots, config.attestation_status.clone())
+        .map_err(|e| bad("the attestation status file", e))
 }
 
 /// How often expired enrolments are swept, seconds.
@@ -174,6 +195,8 @@ pub async fn sweep_expired_enrolments(state: &AppState) -> Result<u64, ServerErr
     push::outbox::sweep(state, state.clock.now_millis() - 7 * 24 * 3600 * 1000).await?;
     rp::sweep(state).await?;
     signins::sweep_ended(state).await?;
+    audit::sweep(state).await?;
+    devices::withdraw_revoked_attestations(state).await?;
     Ok(swept)
 }
 
@@ -370,7 +393,9 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         Box::new(events::InProcess::new(signals.clone(), pusher))
     };
     let config_rp_ca = config.rp_ca_pem.clone();
+    let attestation = attestation_trust(&config)?;
     let state = Arc::new(AppState {
+        attestation,
         db: pool,
         durable_db: pools.durable,
         keys,

@@ -68,6 +68,9 @@ struct Args {
     /// Consecutive wrong PINs before a device locks (1 to 10).
     #[arg(long, default_value_t = 5)]
     max_pin_attempts: u8,
+    /// Days security events stay on an account's devices page (30 to 3650), then deleted.
+    #[arg(long, default_value_t = 400)]
+    audit_days: u32,
     /// SMTP relay host (production mail).
     #[arg(long, env = "LATCHKEY_SMTP_HOST")]
     smtp_host: Option<String>,
@@ -155,6 +158,20 @@ struct Args {
     /// An extra CA (PEM) for calls to relying parties: webhooks, the OpenID provider of CIBA.
     #[arg(long, env = "LATCHKEY_RP_CA")]
     rp_ca: Option<std::path::PathBuf>,
+    /// An Android app that may open enrolment links (App Links): PACKAGE=SHA256_FINGERPRINT
+    /// of its signing certificate. Repeat for more apps or keys.
+    #[arg(long, value_name = "PACKAGE=FINGERPRINT")]
+    android_app: Vec<String>,
+    /// An iOS app that may open enrolment links (Universal Links): TEAMID.bundle.id. Repeat
+    /// for more apps.
+    #[arg(long, value_name = "TEAMID.BUNDLE")]
+    apple_app_id: Vec<String>,
+    /// Google's list of revoked Android attestation certificates (the JSON of
+    /// https://android.googleapis.com/attestation/status, fetched daily by cron; read again
+    /// each minute when it changed): devices whose attestation it names are not shown as
+    /// verified hardware. Without it, a leaked and revoked factory key would pass.
+    #[arg(long, env = "LATCHKEY_ATTESTATION_STATUS")]
+    attestation_status: Option<std::path::PathBuf>,
     /// An operator's command instead of serving.
     #[command(subcommand)]
     command: Option<Command>,
@@ -486,7 +503,24 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let mut app_links = latchkey_server::config::AppLinks::default();
+    let added = args
+        .android_app
+        .iter()
+        .try_for_each(|a| app_links.add_android(a))
+        .and_then(|()| {
+            args.apple_app_id
+                .iter()
+                .try_for_each(|a| app_links.add_apple(a))
+        });
+    if let Err(e) = added {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let config = Config {
+        attestation_status: args.attestation_status.clone(),
+        attestation_extra_roots: Vec::new(),
+        app_links,
         push,
         data_dir: args.data_dir.clone(),
         database_url: args.database_url.clone(),
@@ -526,6 +560,7 @@ async fn main() -> ExitCode {
             pin_digits: args.pin_digits,
             code_digits: args.code_digits,
             max_failures: args.max_pin_attempts,
+            audit_days: args.audit_days,
             ..Policy::default()
         },
     };

@@ -799,19 +799,5 @@ pub(crate) async fn completed(
 /// A storage failure.
 pub(crate) async fn sweep_ended(state: &AppState) -> Result<u64, ServerError> {
     let before = state.clock.now_i64() - 7 * 86_400;
-    let mut total = 0;
-    for _ in 0..10 {
-        let deleted = sqlx::query(
-            "DELETE FROM logins WHERE id IN (SELECT id FROM logins WHERE expires_at < $1 LIMIT 1000)",
-        )
-        .bind(before)
-        .execute(&state.db)
-        .await?
-        .rows_affected();
-        total += deleted;
-        if deleted < 1000 {
-            break;
-        }
-    }
-    Ok(total)
+    crate::db::delete_older(&state.db, "logins", "expires_at", before).await
 }

@@ -14,6 +14,7 @@ async fn count(server: &TestServer, table: &str) -> i64 {
 
 on_both_backends! {
     ended_sign_ins_are_deleted_a_week_after_they_expire => retention;
+    security_events_go_after_the_audit_days => audit_retention;
 }
 
 async fn retention(backend: Backend) {
@@ -57,4 +58,61 @@ async fn retention(backend: Backend) {
         "what happened is still recorded"
     );
     server.stop().await;
+}
+
+async fn audit_retention(backend: Backend) {
+    let server = TestServer::start_config(backend, |config| config.policy.audit_days = 30).await;
+    enrolled(&server, "keep@example.org", "4831").await;
+    let recorded = count(&server, "audit").await;
+    let account: String = sqlx::query_scalar("SELECT account_id FROM audit LIMIT 1")
+        .fetch_one(&server.state.db)
+        .await
+        .unwrap();
+    assert!(recorded > 0, "enrolment is recorded");
+    // A backlog older than the retention, more than one sweep takes (10,000).
+    let now = server.state.clock.now_i64();
+    let mut tx = server.state.db.begin().await.unwrap();
+    for i in 0..10_500 {
+        sqlx::query(
+            "INSERT INTO audit (id, account_id, device_id, event, detail, at) \
+             VALUES ($1, $2, NULL, 'old', '', $3)",
+        )
+        .bind(format!("old-{i}"))
+        .bind(&account)
+        .bind(now - 31 * 86_400)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    latchkey_server::sweep_expired_enrolments(&server.state)
+        .await
+        .unwrap();
+    assert_eq!(
+        count(&server, "audit").await,
+        recorded + 500,
+        "one sweep deletes at most 10,000 and keeps what is recent"
+    );
+    latchkey_server::sweep_expired_enrolments(&server.state)
+        .await
+        .unwrap();
+    assert_eq!(count(&server, "audit").await, recorded, "the rest next minute");
+    // 29 days on: kept; past 30: gone.
+    server.state.clock.advance(29 * 86_400);
+    latchkey_server::sweep_expired_enrolments(&server.state)
+        .await
+        .unwrap();
+    assert_eq!(count(&server, "audit").await, recorded);
+    server.state.clock.advance(2 * 86_400);
+    latchkey_server::sweep_expired_enrolments(&server.state)
+        .await
+        .unwrap();
+    assert_eq!(count(&server, "audit").await, 0);
+    server.stop().await;
+
+    let mut policy = latchkey_server::config::Policy::default();
+    for (days, ok) in [(29, false), (30, true), (400, true), (3650, true), (3651, false)] {
+        policy.audit_days = days;
+        assert_eq!(policy.validate().is_ok(), ok, "{days} days");
+    }
 }

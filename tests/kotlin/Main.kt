@@ -6,7 +6,7 @@ import org.junit.runner.notification.Failure
 import kotlin.system.exitProcess
 
 fun main() {
-    val result = JUnitCore.runClasses(AppTest::class.java)
+    val result = JUnitCore.runClasses(AppTest::class.java, ShellCoreTest::class.java)
     result.failures.forEach { f: Failure ->
         println("FAILED ${f.testHeader}: ${f.message}")
         println(f.trace.lines().take(12).joinToString("\n"))

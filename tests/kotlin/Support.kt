@@ -201,12 +201,17 @@ class JavaSigner : DeviceSigner {
 
     override fun assurance() = Assurance.HARDWARE
 
-    override fun generate(alias: String): ByteArray {
+    /** The attestation challenges asked for (an Android signer passes each to Keystore). */
+    val challenges = java.util.concurrent.CopyOnWriteArrayList<ByteArray>()
+
+    override fun generate(alias: String, attestationChallenge: ByteArray): GeneratedKey {
+        challenges.add(attestationChallenge)
         val gen = KeyPairGenerator.getInstance("EC")
         gen.initialize(ECGenParameterSpec("secp256r1"))
         val pair = gen.generateKeyPair()
         keys[alias] = pair
-        return pair.public.encoded // X.509 SubjectPublicKeyInfo, as Android returns it
+        // X.509 SubjectPublicKeyInfo, as Android returns it; java.security attests nothing.
+        return GeneratedKey(pair.public.encoded, emptyList())
     }
 
     override fun sign(alias: String, message: ByteArray): ByteArray {

@@ -11,7 +11,8 @@ out=target/kotlin-tests
 rm -rf "$out" && mkdir -p "$out"
 echo "kotlinc: generated bindings + tests/kotlin"
 "$kotlinc" -jvm-target 17 -nowarn -cp "$lib/kotlinx-coroutines-core-jvm.jar:$jars" \
-    target/bindings/uniffi/latchkey/latchkey.kt tests/kotlin/*.kt -d "$out" 2>&1 \
+    target/bindings/uniffi/latchkey/latchkey.kt tests/kotlin/*.kt \
+    android/app/src/main/kotlin/org/latchkey/android/core/*.kt -d "$out" 2>&1 \
     | grep -v '^warning: unable to find kotlin-stdlib.jar' || true
 [[ -f "$out/latchkey/test/MainKt.class" ]] || { echo "kotlinc failed" >&2; exit 1; }
 java -Djna.library.path=target/bindings -Djava.net.preferIPv4Stack=true \

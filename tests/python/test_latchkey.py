@@ -35,9 +35,12 @@ class PySigner(lk.DeviceSigner):
     def assurance(self):
         return lk.Assurance.HARDWARE
 
-    def generate(self, alias):
+    def generate(self, alias, attestation_challenge):
+        assert len(attestation_challenge) == 32, "the enrolment's attestation challenge"
         self.keys[alias] = ec.generate_private_key(ec.SECP256R1())
-        return self.keys[alias].public_key().public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
+        public = self.keys[alias].public_key().public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
+        # Python's `cryptography` attests nothing: no chain.
+        return lk.GeneratedKey(public_key=public, attestation=[])
 
     def sign(self, alias, message):
         if alias not in self.keys:

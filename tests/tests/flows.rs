@@ -674,3 +674,30 @@ async fn a_wrong_web_pin_at_enrolment_is_retried_with_finish_enrolment() {
         .expect("approves");
     server.stop().await;
 }
+
+/// The link decides where the PIN comes from, never the server's answer: a server that says
+/// "the PIN was set on the page" for a link that says "choose it in the app" would otherwise be
+/// sent the check of the PIN just chosen, which it could search offline (found by the issue 21
+/// review: any app on a phone can open Latchkey with a link to any server).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn enrol_refuses_a_server_that_contradicts_the_link() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let phone = Phone::new(&server);
+    let core = phone.open();
+    let (_, link) = scanned_link(&server, "contradicted@example.org", "4831").await;
+    assert_eq!(link.pin_source, latchkey_protocol::wire::PinSource::Web);
+    // The same code under a link that says the PIN is chosen in the app.
+    let text = link.render().replace("p=web", "p=app");
+    let forged = link::parse(&text).expect("still a link");
+    assert_eq!(forged.pin_source, latchkey_protocol::wire::PinSource::App);
+    let e = core
+        .enrol(&forged, &Pin::new("7395"), Some(&Pin::new("7395")))
+        .await
+        .expect_err("refused");
+    assert_eq!(e.kind(), ErrorKind::ServerUntrusted, "{e}");
+    assert!(
+        core.accounts().expect("accounts").is_empty(),
+        "nothing kept, no check sent"
+    );
+    server.stop().await;
+}

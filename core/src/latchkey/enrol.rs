@@ -32,7 +32,9 @@ impl Latchkey {
         // the PIN counted.
         self.vault.check_room()?;
         let alias = KeyAlias::random(&mut OsRng);
-        let device_public = self.signer.generate(&alias)?;
+        let (device_public, attestation) = self
+            .signer
+            .generate_attested(&alias, &EnrolBeginRequest::attestation_challenge(&link.code))?;
         let assurance = self.signer.assurance();
         let model: String = self.platform.device_model().chars().take(64).collect();
         let (state, blinded) = oprf::blind(pin, &mut OsRng)?;
@@ -51,6 +53,7 @@ impl Latchkey {
             device_model: model,
             blinded_pin: blinded,
             signature: self.signer.sign(&alias, &bytes)?,
+            attestation,
         };
         let begun: EnrolBeginResponse = match self
             .client
@@ -68,6 +71,15 @@ impl Latchkey {
                 return Err(e);
             }
         };
+        // The link (the page the person scanned) says where the PIN comes from. A server that
+        // answers otherwise would get the PIN check of a PIN chosen here for no PIN it set: a
+        // check it could search offline. Only the link's word counts.
+        if begun.pin_source != link.pin_source {
+            let _ = self.signer.delete(&alias);
+            return Err(Error::ServerUntrusted(
+                "its answer does not match the code scanned".into(),
+            ));
+        }
         let output = state.finalize(pin, &begun.evaluated_pin)?;
         let identity = AccountIdentity {
             server: link.api_base(),

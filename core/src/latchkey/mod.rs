@@ -39,6 +39,7 @@ mod approve;
 mod enrol;
 mod pin;
 mod push;
+pub use push::challenge_in_push;
 mod remove;
 mod settle;
 

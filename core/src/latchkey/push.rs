@@ -28,3 +28,27 @@ impl Latchkey {
         Ok(self.send(&record, &body, REQUEST_TIMEOUT).await?.registered)
     }
 }
+
+/// The request id a push body carries (a decrypted Web Push / UnifiedPush payload, a WNS raw
+/// notification: `{"challenge":"…"}`), for the app's `PushReceived`; `None` for any other
+/// body.
+pub fn challenge_in_push(body: &[u8]) -> Option<String> {
+    serde_json::from_slice::<latchkey_protocol::wire::PushPayload>(body)
+        .ok()
+        .map(|p| p.challenge.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_bodies_give_their_challenge_only() {
+        let id = latchkey_protocol::types::ChallengeId::random(&mut rand_core::OsRng);
+        let body = format!(r#"{{"challenge":"{id}","extra":1}}"#);
+        assert_eq!(challenge_in_push(body.as_bytes()), Some(id.to_string()));
+        for bad in [&b"{}"[..], b"not json", br#"{"challenge":"short"}"#, b""] {
+            assert_eq!(challenge_in_push(bad), None);
+        }
+    }
+}

@@ -7,6 +7,7 @@ pub mod pin;
 pub mod push;
 pub mod rp;
 pub mod web;
+pub mod wellknown;
 
 use std::sync::Arc;
 
@@ -27,6 +28,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(push::router())
         .merge(rp::router(state.clone()))
         .merge(web::router(state.config.dev))
+        .merge(wellknown::router())
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
 }

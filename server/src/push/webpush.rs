@@ -221,8 +221,11 @@ impl Provider for WebPush {
                 return Outcome::Gone("the subscription's auth secret is not 16 bytes".into());
             };
             let auth = web_push_native::Auth::from(auth);
-            let body =
-                serde_json::json!({ "challenge": delivery.challenge.to_string() }).to_string();
+            // Serialising one id cannot fail.
+            let body = serde_json::to_string(&latchkey_protocol::wire::PushPayload {
+                challenge: *delivery.challenge,
+            })
+            .unwrap_or_default();
             let payload = match web_push_native::encrypt(body.into_bytes(), &ua_public, &auth) {
                 Ok(payload) => payload,
                 Err(e) => return Outcome::Refused(format!("Web Push encryption: {e}")),

@@ -106,7 +106,11 @@ impl Wns {
             Err(outcome) => return (outcome, String::new()),
         };
         let used = token.clone();
-        let body = serde_json::json!({ "challenge": delivery.challenge.to_string() }).to_string();
+        // Serialising one id cannot fail.
+        let body = serde_json::to_string(&latchkey_protocol::wire::PushPayload {
+            challenge: *delivery.challenge,
+        })
+        .unwrap_or_default();
         let answer = self
             .http
             .post(&delivery.target.token)

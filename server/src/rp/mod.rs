@@ -1299,9 +1299,14 @@ pub struct DeviceView {
     pub model: Option<String>,
     /// `active`, `locked` (too many wrong PINs), or `enrolling`.
     pub state: &'static str,
-    /// `hardware` or `software` key storage, as reported.
+    /// `software`, `hardware` or `secure_element` key storage: as the app reported it, or
+    /// as verified (`attestation`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assurance: Option<String>,
+    /// What verified the assurance (`android:tee`, `android:strongbox`); absent when it is
+    /// only what the app reported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.
@@ -1340,6 +1345,7 @@ pub async fn list_devices(
         name: d.name,
         model: d.model,
         assurance: d.assurance,
+        attestation: d.attestation,
         created_at: d.created_at,
         last_used_at: d.last_used_at,
     })
@@ -1515,10 +1521,7 @@ pub async fn sweep(state: &AppState) -> Result<(), ServerError> {
         .bind(month_ms)
         .execute(&state.db)
         .await?;
-    sqlx::query("DELETE FROM rp_audit WHERE at_ms < $1")
-        .bind(month_ms)
-        .execute(&state.db)
-        .await?;
+    crate::db::delete_older(&state.db, "rp_audit", "at_ms", month_ms).await?;
     sqlx::query("DELETE FROM rp_codes WHERE expires_at <= $1")
         .bind(now)
         .execute(&state.db)

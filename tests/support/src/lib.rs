@@ -61,6 +61,7 @@ pub fn postgres_url() -> Option<String> {
 }
 
 pub mod apns;
+pub mod attest;
 
 /// Where a provider fake listens: `https://localhost:PORT` on a free loopback port, with a
 /// certificate from a throwaway CA (the server under test trusts `ca_pem`).
@@ -626,9 +627,24 @@ impl Device {
         link_text: &str,
         pin: &str,
     ) -> Reply<(EnrolmentLink, Begun)> {
+        Self::begin_attested(server, link_text, pin, |_, _| Vec::new()).await
+    }
+
+    /// Enrolment step 1, sending the attestation chain `attest` makes for the device key and
+    /// the enrolment's attestation challenge.
+    pub async fn begin_attested(
+        server: &impl Served,
+        link_text: &str,
+        pin: &str,
+        attest: impl FnOnce(&SigningKey, &[u8; 32]) -> Vec<Vec<u8>>,
+    ) -> Reply<(EnrolmentLink, Begun)> {
         let link = link::parse(link_text).expect("link parses");
         let http = server.client();
         let device_key = SigningKey::random(&mut OsRng);
+        let attestation = attest(
+            &device_key,
+            &EnrolBeginRequest::attestation_challenge(&link.code),
+        );
         let public = PublicKey::from(device_key.verifying_key());
         let pin = Pin::new(pin);
         let (state, blinded) = oprf::blind(&pin, &mut OsRng).expect("blind");
@@ -647,6 +663,7 @@ impl Device {
             device_model: "Test device".into(),
             blinded_pin: blinded,
             signature: sign(&device_key, &bytes),
+            attestation,
         };
         let response: EnrolBeginResponse = post_json(
             &http,
@@ -688,7 +705,18 @@ impl Device {
 
     /// Full enrolment with the PIN set on the web page.
     pub async fn enrol(server: &impl Served, link_text: &str, pin: &str) -> Reply<Self> {
-        let (link, begun) = Self::begin(server, link_text, pin).await?;
+        Self::enrol_attested(server, link_text, pin, |_, _| Vec::new()).await
+    }
+
+    /// [`Device::enrol`], sending the attestation chain `attest` makes (see
+    /// [`Device::begin_attested`]).
+    pub async fn enrol_attested(
+        server: &impl Served,
+        link_text: &str,
+        pin: &str,
+        attest: impl FnOnce(&SigningKey, &[u8; 32]) -> Vec<Vec<u8>>,
+    ) -> Reply<Self> {
+        let (link, begun) = Self::begin_attested(server, link_text, pin, attest).await?;
         assert_eq!(
             begun.response.pin_source,
             PinSource::Web,

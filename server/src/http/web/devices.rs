@@ -98,6 +98,9 @@ fn describe_event(event: &str, detail: &str) -> String {
         "pin_reset" => "PIN reset with password and e-mailed code",
         "pin_reset_code_sent" => "PIN reset code e-mailed",
         "pin_reset_bad_password" => "PIN reset refused: wrong password",
+        "attestation_verified" => "Device key verified as held in secure hardware",
+        "attestation_refused" => "Device key's hardware attestation not accepted",
+        "attestation_revoked" => "Device key no longer shown as verified: Google revoked a certificate of its attestation",
         other => other,
     };
     if detail.is_empty() {
@@ -142,10 +145,12 @@ async fn account(
                 .last_used_at
                 .map(format_time)
                 .unwrap_or_else(|| "never".into()),
-            assurance: match d.assurance.as_deref() {
-                Some("software") => "software (encrypted on the device)".into(),
-                Some("hardware") => "hardware key".into(),
-                Some("secure_element") => "secure element".into(),
+            assurance: match (d.assurance.as_deref(), d.attestation.is_some()) {
+                (Some("software"), _) => "software (encrypted on the device)".into(),
+                (Some("hardware"), true) => "hardware key (verified by Android)".into(),
+                (Some("hardware"), false) => "hardware key (as the app says)".into(),
+                (Some("secure_element"), true) => "secure element (verified by Android)".into(),
+                (Some("secure_element"), false) => "secure element (as the app says)".into(),
                 _ => "—".into(),
             },
             state: label,
