@@ -50,5 +50,9 @@ if ! "$kotlinc" -jvm-target 17 -Werror -cp "$classpath" \
     exit 1
 fi
 grep -v '^warning: unable to find kotlin-stdlib.jar' "$log" || true
+# The libraries it compiled against but android-all (Robolectric brings its own framework),
+# for android/robolectric/run.sh.
+echo "$(IFS=:; echo "${cp[*]:1}"):$lib/kotlinx-coroutines-core-jvm.jar:/usr/share/java/jna.jar" \
+    >target/android-classes.classpath
 count=$(find "$out/org/latchkey/android" -name '*.class' | wc -l)
 echo "android shell compiled: $count classes in $out/org/latchkey/android"

@@ -84,9 +84,17 @@ impl Model {
                             ..button(w.say("scan-paste-image"), Action::PasteImage)
                         }),
                         torch: scan.torch.map(|on| ButtonView {
-                            a11y: w.say(if on { "scan-torch-off-a11y" } else { "scan-torch-on-a11y" }),
+                            a11y: w.say(if on {
+                                "scan-torch-off-a11y"
+                            } else {
+                                "scan-torch-on-a11y"
+                            }),
                             ..button(
-                                w.say(if on { "scan-torch-off" } else { "scan-torch-on" }),
+                                w.say(if on {
+                                    "scan-torch-off"
+                                } else {
+                                    "scan-torch-on"
+                                }),
                                 Action::Torch,
                             )
                         }),

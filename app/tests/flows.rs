@@ -1282,9 +1282,7 @@ async fn link_opened(backend: Backend) {
         ("Light on", "Turn the camera's light on")
     );
     let view = shell.press(Action::Torch).await;
-    assert!(shell
-        .effects()
-        .contains(&AppEffect::SetTorch { on: true }));
+    assert!(shell.effects().contains(&AppEffect::SetTorch { on: true }));
     let Screen::Scan(scan) = &view.screen else {
         panic!("{view:#?}")
     };
@@ -1297,7 +1295,8 @@ async fn link_opened(backend: Backend) {
         panic!("{view:#?}")
     };
     assert!(
-        scan.guidance.starts_with("Latchkey may not use the camera.")
+        scan.guidance
+            .starts_with("Latchkey may not use the camera.")
             && scan.guidance.contains("paste the link"),
         "{}",
         scan.guidance

@@ -155,7 +155,11 @@ pub struct EnrolBeginRequest {
     /// of the code. Empty where the platform attests nothing; the server then records the
     /// assurance as claimed, not verified. Not in the signed bytes: the chain binds itself to
     /// the key and the code.
-    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "crate::b64::vec_list")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        with = "crate::b64::vec_list"
+    )]
     pub attestation: Vec<Vec<u8>>,
 }
 

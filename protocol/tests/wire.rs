@@ -175,22 +175,33 @@ fn enrol_begin_proves_possession_and_binds_code() {
     };
     assert!(request.verify());
     assert!(
-        !serde_json::to_string(&request).unwrap().contains("attestation"),
+        !serde_json::to_string(&request)
+            .unwrap()
+            .contains("attestation"),
         "no chain, no field (older servers read the request as before)"
     );
     let mut attested = request.clone();
     attested.attestation = vec![vec![0x30, 0x82, 1, 2], vec![0x30, 3]];
     let back: EnrolBeginRequest =
         serde_json::from_str(&serde_json::to_string(&attested).unwrap()).unwrap();
-    assert_eq!(back.attestation, attested.attestation, "the chain round-trips");
-    assert!(back.verify(), "the chain is not part of the proof of possession");
+    assert_eq!(
+        back.attestation, attested.attestation,
+        "the chain round-trips"
+    );
+    assert!(
+        back.verify(),
+        "the chain is not part of the proof of possession"
+    );
     let challenge = EnrolBeginRequest::attestation_challenge(&request.code);
     assert_ne!(
         challenge,
         EnrolBeginRequest::attestation_challenge(&EnrolmentCode::generate(&mut OsRng)),
         "each code its own challenge"
     );
-    assert_eq!(challenge, EnrolBeginRequest::attestation_challenge(&request.code));
+    assert_eq!(
+        challenge,
+        EnrolBeginRequest::attestation_challenge(&request.code)
+    );
     let json = serde_json::to_string(&request).expect("serialise");
     let mut back: EnrolBeginRequest = serde_json::from_str(&json).expect("parse");
     assert!(back.verify());

@@ -195,17 +195,23 @@ pub struct Trust {
 }
 
 impl Trust {
-    /// `base` (roots, nothing revoked) and the status file at `status`, read now.
+    /// `base` (roots, nothing revoked) and the status file at `status`, read now; `quiet`:
+    /// no warning without a status file (dev mode, tests).
     ///
     /// # Errors
     /// A status file that cannot be read or is not Google's format.
-    pub fn new(base: Roots, status: Option<std::path::PathBuf>) -> Result<Self, String> {
+    pub fn new(
+        base: Roots,
+        status: Option<std::path::PathBuf>,
+        quiet: bool,
+    ) -> Result<Self, String> {
         let trust = Self {
             current: std::sync::RwLock::new((std::sync::Arc::new(base.clone()), Vec::new())),
             base,
             status,
         };
         match &trust.status {
+            None if quiet => {}
             None => tracing::warn!(
                 "no attestation status file (--attestation-status): Android keys attested by \
                  a leaked and since revoked factory key would be shown as verified hardware"
@@ -235,8 +241,8 @@ impl Trust {
         let Some(path) = &self.status else {
             return Ok(Vec::new());
         };
-        let json = std::fs::read(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let json =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         if let Ok(age) = std::fs::metadata(path)
             .and_then(|m| m.modified())
             .map(|modified| modified.elapsed().unwrap_or_default())
@@ -263,7 +269,11 @@ impl Trust {
             .cloned()
             .collect();
         newly.sort();
-        tracing::info!(revoked = roots.revoked.len(), new = newly.len(), "attestation status read");
+        tracing::info!(
+            revoked = roots.revoked.len(),
+            new = newly.len(),
+            "attestation status read"
+        );
         *current = (std::sync::Arc::new(roots), json);
         Ok(newly)
     }
@@ -301,7 +311,7 @@ pub fn verify(
             return Err(Refused::Malformed("a certificate is too large"));
         }
         match X509Certificate::from_der(der) {
-            Ok((rest, cert)) if rest.is_empty() => certs.push(cert),
+            Ok(([], cert)) => certs.push(cert),
             _ => return Err(Refused::Malformed("a certificate does not parse")),
         }
     }
@@ -372,7 +382,11 @@ pub fn verify(
         let named: Vec<&str> = attester
             .subject()
             .iter_organization()
-            .chain(attester.subject().iter_by_oid(&x509_parser::oid_registry::OID_X509_TITLE))
+            .chain(
+                attester
+                    .subject()
+                    .iter_by_oid(&x509_parser::oid_registry::OID_X509_TITLE),
+            )
             .filter_map(|a| a.as_str().ok())
             .collect();
         let says_tee = named.contains(&"TEE");
@@ -429,13 +443,17 @@ const STRONG_BOX: u32 = 2;
 fn check_description(der: &[u8], challenge: &[u8]) -> Result<Assurance, Refused> {
     let (rest, sequence) = Any::from_der(der).map_err(malformed)?;
     if !rest.is_empty() || sequence.header.tag() != Tag::Sequence {
-        return Err(Refused::Malformed("the key description is not one sequence"));
+        return Err(Refused::Malformed(
+            "the key description is not one sequence",
+        ));
     }
     let fields = items(sequence.data)?;
     let [_, attestation_level, _, keymint_level, attested_challenge, _, _, hardware] =
         fields.as_slice()
     else {
-        return Err(Refused::Malformed("the key description has the wrong fields"));
+        return Err(Refused::Malformed(
+            "the key description has the wrong fields",
+        ));
     };
     let attestation_level = attestation_level.as_enumerated().map_err(malformed)?.0;
     let keymint_level = keymint_level.as_enumerated().map_err(malformed)?.0;
@@ -509,7 +527,9 @@ fn check_description(der: &[u8], challenge: &[u8]) -> Result<Assurance, Refused>
         return Err(Refused::NotHardware("not an EC P-256 key"));
     }
     if origin != Some(GENERATED) {
-        return Err(Refused::NotHardware("the key was imported, not made inside"));
+        return Err(Refused::NotHardware(
+            "the key was imported, not made inside",
+        ));
     }
     // Sign, and on some phones also verify (a public-key operation): nothing else.
     const VERIFY: u32 = 3;
@@ -553,8 +573,8 @@ fn malformed<E>(_: E) -> Refused {
 fn items(mut data: &[u8]) -> Result<Vec<Any<'_>>, Refused> {
     let mut out = Vec::new();
     while !data.is_empty() {
-        let (rest, any) = Any::from_der(data)
-            .map_err(|_| Refused::Malformed("an element does not parse"))?;
+        let (rest, any) =
+            Any::from_der(data).map_err(|_| Refused::Malformed("an element does not parse"))?;
         out.push(any);
         data = rest;
         if out.len() > 128 {

@@ -518,9 +518,19 @@ pub(crate) async fn withdraw_revoked_attestations(state: &AppState) -> Result<u6
         .fetch_all(&state.durable_db)
         .await?;
         for row in rows {
-            let (device, account): (String, String) = (row.try_get("id")?, row.try_get("account_id")?);
-            if let (Some(device), Some(account)) = (DeviceId::parse(&device), AccountId::parse(&account)) {
-                audit::record(state, &account, Some(&device), "attestation_revoked", &serial).await;
+            let (device, account): (String, String) =
+                (row.try_get("id")?, row.try_get("account_id")?);
+            if let (Some(device), Some(account)) =
+                (DeviceId::parse(&device), AccountId::parse(&account))
+            {
+                audit::record(
+                    state,
+                    &account,
+                    Some(&device),
+                    "attestation_revoked",
+                    &serial,
+                )
+                .await;
             }
             withdrawn += 1;
         }

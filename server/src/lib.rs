@@ -9,8 +9,8 @@
 #![forbid(unsafe_code)]
 
 pub mod accounts;
-pub mod attestation;
 pub mod attempts;
+pub mod attestation;
 pub mod audit;
 pub mod clock;
 pub mod codes;
@@ -166,11 +166,10 @@ fn attestation_trust(config: &Config) -> Result<attestation::Trust, ServerError>
             .iter()
             .map(String::as_str)
             .collect();
-        roots = roots.with(
-            attestation::Roots::from_pems(&pems).map_err(|e| bad("attestation root", e))?,
-        );
+        roots = roots
+            .with(attestation::Roots::from_pems(&pems).map_err(|e| bad("attestation root", e))?);
     }
-    attestation::Trust::new(roots, config.attestation_status.clone())
+    attestation::Trust::new(roots, config.attestation_status.clone(), config.dev)
         .map_err(|e| bad("the attestation status file", e))
 }
 

@@ -64,37 +64,52 @@ fn attestation_made_chains_verify_and_each_defect_is_refused() {
         refused(|d| d.keymint_level = 0),
         Err(Refused::NotHardware(_))
     ));
-    assert!(matches!(
-        refused(|d| {
-            d.attestation_level = 2;
-        }),
-        Err(Refused::NotHardware(_))
-    ), "attestation and key levels differ");
-    assert!(matches!(
-        refused(|d| d.origin = 2),
-        Err(Refused::NotHardware(_))
-    ), "imported");
-    assert!(matches!(
-        refused(|d| d.purposes = vec![2, 0]),
-        Err(Refused::NotHardware(_))
-    ), "may also encrypt");
-    assert!(matches!(
-        refused(|d| d.purposes = vec![3]),
-        Err(Refused::NotHardware(_))
-    ), "may not sign");
-    assert!(refused(|d| d.purposes = vec![2, 3]).is_ok(), "sign and verify, as some phones say");
-    assert!(matches!(
-        refused(|d| d.curve = 2),
-        Err(Refused::NotHardware(_))
-    ), "P-384");
-    assert!(matches!(
-        refused(|d| d.algorithm = 1),
-        Err(Refused::NotHardware(_))
-    ), "RSA");
-    assert!(matches!(
-        refused(|d| d.in_software_list = true),
-        Err(Refused::NotHardware(_))
-    ), "the properties are only claimed by software");
+    assert!(
+        matches!(
+            refused(|d| {
+                d.attestation_level = 2;
+            }),
+            Err(Refused::NotHardware(_))
+        ),
+        "attestation and key levels differ"
+    );
+    assert!(
+        matches!(refused(|d| d.origin = 2), Err(Refused::NotHardware(_))),
+        "imported"
+    );
+    assert!(
+        matches!(
+            refused(|d| d.purposes = vec![2, 0]),
+            Err(Refused::NotHardware(_))
+        ),
+        "may also encrypt"
+    );
+    assert!(
+        matches!(
+            refused(|d| d.purposes = vec![3]),
+            Err(Refused::NotHardware(_))
+        ),
+        "may not sign"
+    );
+    assert!(
+        refused(|d| d.purposes = vec![2, 3]).is_ok(),
+        "sign and verify, as some phones say"
+    );
+    assert!(
+        matches!(refused(|d| d.curve = 2), Err(Refused::NotHardware(_))),
+        "P-384"
+    );
+    assert!(
+        matches!(refused(|d| d.algorithm = 1), Err(Refused::NotHardware(_))),
+        "RSA"
+    );
+    assert!(
+        matches!(
+            refused(|d| d.in_software_list = true),
+            Err(Refused::NotHardware(_))
+        ),
+        "the properties are only claimed by software"
+    );
     assert_eq!(
         refused(|d| d.device_locked = false),
         Err(Refused::BootNotVerified),
@@ -105,7 +120,10 @@ fn attestation_made_chains_verify_and_each_defect_is_refused() {
         Err(Refused::BootNotVerified),
         "unverified boot"
     );
-    assert!(refused(|d| d.boot_state = 1).is_ok(), "the owner's own verified OS");
+    assert!(
+        refused(|d| d.boot_state = 1).is_ok(),
+        "the owner's own verified OS"
+    );
 
     // A signature broken anywhere.
     for i in 0..tee.len() {
@@ -113,7 +131,10 @@ fn attestation_made_chains_verify_and_each_defect_is_refused() {
         let last = broken[i].len() - 3;
         broken[i][last] ^= 1;
         assert!(
-            matches!(check(&broken), Err(Refused::BadSignature | Refused::Malformed(_))),
+            matches!(
+                check(&broken),
+                Err(Refused::BadSignature | Refused::Malformed(_))
+            ),
             "certificate {i}"
         );
     }
@@ -123,12 +144,23 @@ fn attestation_made_chains_verify_and_each_defect_is_refused() {
         Err(Refused::BadSignature)
     );
     assert_eq!(
-        check(&[tee[1].clone(), tee[0].clone(), tee[2].clone(), tee[3].clone()]),
+        check(&[
+            tee[1].clone(),
+            tee[0].clone(),
+            tee[2].clone(),
+            tee[3].clone()
+        ]),
         Err(Refused::BadSignature)
     );
-    assert!(matches!(check(&vec![tee[0].clone(); 9]), Err(Refused::Malformed(_))));
+    assert!(matches!(
+        check(&vec![tee[0].clone(); 9]),
+        Err(Refused::Malformed(_))
+    ));
     assert!(matches!(check(&[]), Err(Refused::Malformed(_))));
-    assert!(matches!(check(&[vec![0x30, 0x03, 1, 2, 3]]), Err(Refused::Malformed(_))));
+    assert!(matches!(
+        check(&[vec![0x30, 0x03, 1, 2, 3]]),
+        Err(Refused::Malformed(_))
+    ));
     let mut trailing = tee.clone();
     trailing[0].push(0);
     assert!(matches!(check(&trailing), Err(Refused::Malformed(_))));
@@ -136,8 +168,19 @@ fn attestation_made_chains_verify_and_each_defect_is_refused() {
     // An attestation certificate that says TEE vouches for TEE keys, never for StrongBox.
     let tee_ca = Authority::remote_tee(NOW);
     let tee_roots = Roots::from_pems(&[&tee_ca.root_pem()]).unwrap();
-    let by_tee = |d: Description| verify(&tee_ca.chain(&key, &d), &public(&key), &challenge, &tee_roots, NOW);
-    assert_eq!(by_tee(Description::tee(&challenge)).unwrap().assurance, Assurance::Hardware);
+    let by_tee = |d: Description| {
+        verify(
+            &tee_ca.chain(&key, &d),
+            &public(&key),
+            &challenge,
+            &tee_roots,
+            NOW,
+        )
+    };
+    assert_eq!(
+        by_tee(Description::tee(&challenge)).unwrap().assurance,
+        Assurance::Hardware
+    );
     assert!(matches!(
         by_tee(Description::strongbox(&challenge)),
         Err(Refused::NotHardware(_))
@@ -155,7 +198,14 @@ fn attestation_made_chains_verify_and_each_defect_is_refused() {
     let factory = Authority::factory(NOW);
     let factory_roots = Roots::from_pems(&[&factory.root_pem()]).unwrap();
     let old = factory.chain(&key, &Description::tee(&challenge));
-    assert!(verify(&old, &public(&key), &challenge, &factory_roots, NOW + 31 * 86_400).is_ok());
+    assert!(verify(
+        &old,
+        &public(&key),
+        &challenge,
+        &factory_roots,
+        NOW + 31 * 86_400
+    )
+    .is_ok());
     // A chain sent without its root (as some do) ends at a certificate the root signed.
     assert!(check(&tee[..3]).is_ok());
     // Revoked by Google's status list: the attestation certificate's serial.
@@ -248,6 +298,8 @@ async fn enrolment(backend: Backend) {
     })
     .await
     .expect("enrolled");
+    // P7: a second device needs a confirmation (here the mailed code).
+    browser.confirm_by_mail(&server).await;
     let (_, link) = browser.add_device("Old phone", "4831").await;
     Device::enrol_attested(&server, &link, "4831", |key, _| {
         // Made for another enrolment's challenge.
@@ -266,7 +318,9 @@ async fn enrolment(backend: Backend) {
     );
     assert!(page.contains("Device key verified as held in secure hardware"));
     assert!(
-        page.contains("hardware attestation not accepted (the attestation is for another enrolment)"),
+        page.contains(
+            "hardware attestation not accepted (the attestation is for another enrolment)"
+        ),
         "{page}"
     );
     let recorded: Vec<(String, Option<String>)> =
@@ -283,7 +337,9 @@ async fn enrolment(backend: Backend) {
     let serial = x509_serial(&ca.chain(&key, &Description::tee(&[0u8; 32]))[1]);
     std::fs::write(
         &status,
-        format!(r#"{{"entries": {{"{serial}": {{"status": "REVOKED", "reason": "KEY_COMPROMISE"}}}}}}"#),
+        format!(
+            r#"{{"entries": {{"{serial}": {{"status": "REVOKED", "reason": "KEY_COMPROMISE"}}}}}}"#
+        ),
     )
     .unwrap();
     latchkey_server::sweep_expired_enrolments(&server.state)
@@ -291,13 +347,17 @@ async fn enrolment(backend: Backend) {
         .unwrap();
     let (_, page) = browser.get("/account").await;
     assert!(page.contains("secure element (as the app says)"), "{page}");
-    assert!(page.contains("Google revoked a certificate of its attestation"), "{page}");
+    assert!(
+        page.contains("Google revoked a certificate of its attestation"),
+        "{page}"
+    );
     let verified: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE attestation IS NOT NULL")
             .fetch_one(&server.state.db)
             .await
             .unwrap();
     assert_eq!(verified, 0);
+    browser.confirm_by_mail(&server).await;
     let (_, link) = browser.add_device("Newer phone", "4831").await;
     Device::enrol_attested(&server, &link, "4831", |key, challenge| {
         ca.chain(key, &Description::strongbox(challenge))
@@ -329,6 +389,9 @@ fn leaf_key(chain: &[Vec<u8>]) -> PublicKey {
         .unwrap_or_else(|| public(&SigningKey::random(&mut OsRng)))
 }
 
+/// A real chain's file, its challenge, a time inside its validity, and its verdict.
+type Case = (&'static str, Vec<u8>, i64, Result<Assurance, Refused>);
+
 /// Real phones' chains (sources in the data folder's README): each gets the verdict its
 /// publisher states, at a time inside the chain's validity.
 #[test]
@@ -336,9 +399,14 @@ fn attestation_real_chains_give_the_published_verdicts() {
     let roots = Roots::google();
     let uuid = |s: &str| s.as_bytes().to_vec();
     let hex = |s: &str| hex::decode(s).unwrap();
-    let (sep_2025, mar_2026, jan_2025, sep_2024, may_2026) =
-        (1_759_017_600, 1_772_323_200, 1_737_331_200, 1_726_790_400, 1_777_593_600);
-    let cases: Vec<(&str, Vec<u8>, i64, Result<Assurance, Refused>)> = vec![
+    let (sep_2025, mar_2026, jan_2025, sep_2024, may_2026) = (
+        1_759_017_600,
+        1_772_323_200,
+        1_737_331_200,
+        1_726_790_400,
+        1_777_593_600,
+    );
+    let cases: Vec<Case> = vec![
         ("ak_caiman_sdk36_tee_ec_rkp", uuid("d688d763-6118-4ca6-94b2-e6cd9ed7e4e4"), sep_2025, Ok(Assurance::Hardware)),
         ("ak_caiman_sdk36_sb_ec_rkp", uuid("7ccac1ea-4845-482e-858d-f6fa9aa8c295"), sep_2025, Ok(Assurance::SecureElement)),
         ("ak_tegu_sdk36_tee_ec_2026_root", uuid("6417f92c-daef-4cc1-8828-5bb39338ffd5"), mar_2026, Ok(Assurance::Hardware)),
@@ -368,7 +436,13 @@ fn attestation_real_chains_give_the_published_verdicts() {
                 "{name}"
             );
             assert_eq!(
-                verify(&chain, &public(&SigningKey::random(&mut OsRng)), &challenge, &roots, at),
+                verify(
+                    &chain,
+                    &public(&SigningKey::random(&mut OsRng)),
+                    &challenge,
+                    &roots,
+                    at
+                ),
                 Err(Refused::WrongKey),
                 "{name}"
             );
@@ -379,8 +453,21 @@ fn attestation_real_chains_give_the_published_verdicts() {
     let caiman = real("ak_caiman_sdk36_tee_ec_rkp");
     let challenge = uuid("d688d763-6118-4ca6-94b2-e6cd9ed7e4e4");
     assert_eq!(
-        verify(&caiman, &leaf_key(&caiman), &challenge, &roots, 1_893_456_000),
+        verify(
+            &caiman,
+            &leaf_key(&caiman),
+            &challenge,
+            &roots,
+            1_893_456_000
+        ),
         Err(Refused::Expired)
     );
-    assert!(verify(&caiman[..caiman.len() - 1], &leaf_key(&caiman), &challenge, &roots, sep_2025).is_ok());
+    assert!(verify(
+        &caiman[..caiman.len() - 1],
+        &leaf_key(&caiman),
+        &challenge,
+        &roots,
+        sep_2025
+    )
+    .is_ok());
 }

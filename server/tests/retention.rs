@@ -96,7 +96,11 @@ async fn audit_retention(backend: Backend) {
     latchkey_server::sweep_expired_enrolments(&server.state)
         .await
         .unwrap();
-    assert_eq!(count(&server, "audit").await, recorded, "the rest next minute");
+    assert_eq!(
+        count(&server, "audit").await,
+        recorded,
+        "the rest next minute"
+    );
     // 29 days on: kept; past 30: gone.
     server.state.clock.advance(29 * 86_400);
     latchkey_server::sweep_expired_enrolments(&server.state)
@@ -111,7 +115,13 @@ async fn audit_retention(backend: Backend) {
     server.stop().await;
 
     let mut policy = latchkey_server::config::Policy::default();
-    for (days, ok) in [(29, false), (30, true), (400, true), (3650, true), (3651, false)] {
+    for (days, ok) in [
+        (29, false),
+        (30, true),
+        (400, true),
+        (3650, true),
+        (3651, false),
+    ] {
         policy.audit_days = days;
         assert_eq!(policy.validate().is_ok(), ok, "{days} days");
     }

@@ -14,7 +14,10 @@ on_both_backends! {
     well_known_files_are_absent_unless_configured => absent;
 }
 
-async fn get(server: &TestServer, path: &str) -> (reqwest::StatusCode, reqwest::header::HeaderMap, String) {
+async fn get(
+    server: &TestServer,
+    path: &str,
+) -> (reqwest::StatusCode, reqwest::header::HeaderMap, String) {
     let response = server
         .client()
         .get(format!("{}{}", server.url, path.trim_start_matches('/')))
@@ -33,15 +36,17 @@ async fn configured(backend: Backend) {
         .add_android(&format!("org.latchkey.app={PLAY}"))
         .unwrap();
     links
+        .add_android(&format!("org.latchkey.app={}", "ab".repeat(32)))
+        .unwrap();
+    links
         .add_android(&format!(
             "org.latchkey.app={}",
-            "ab".repeat(32)
+            PLAY.replace(':', "").to_lowercase()
         ))
         .unwrap();
     links
-        .add_android(&format!("org.latchkey.app={}", PLAY.replace(':', "").to_lowercase()))
+        .add_android(&format!("com.example.corp={PLAY}"))
         .unwrap();
-    links.add_android(&format!("com.example.corp={PLAY}")).unwrap();
     links.add_apple("ABCDE12345.org.latchkey.app").unwrap();
     let server = TestServer::start_config(backend, |config| config.app_links = links).await;
 
@@ -73,12 +78,17 @@ async fn configured(backend: Backend) {
     assert_eq!(details["appIDs"][0], "ABCDE12345.org.latchkey.app");
     // The component is the path of the links this server makes.
     let link = {
-        let browser = Browser::register(&server, "links@example.org", "correct horse battery").await;
+        let browser =
+            Browser::register(&server, "links@example.org", "correct horse battery").await;
         browser.add_device("Phone", "4831").await.1
     };
     let path = url::Url::parse(&link).unwrap().path().to_owned();
     assert_eq!(details["components"][0]["/"], path.as_str());
-    assert_eq!(details["components"].as_array().unwrap().len(), 1, "only enrolment links");
+    assert_eq!(
+        details["components"].as_array().unwrap().len(),
+        1,
+        "only enrolment links"
+    );
     server.stop().await;
 }
 
@@ -99,22 +109,22 @@ async fn absent(backend: Backend) {
 fn app_link_settings_are_checked() {
     let mut links = AppLinks::default();
     for bad in [
-        "org.latchkey.app",                          // no fingerprint
-        &format!("latchkey={PLAY}"),                 // one-part package
-        &format!("org.1latchkey.app={PLAY}"),        // part starting with a digit
-        &format!("org.latch-key.app={PLAY}"),        // hyphen
-        "org.latchkey.app=AB:CD",                    // short
+        "org.latchkey.app",                               // no fingerprint
+        &format!("latchkey={PLAY}"),                      // one-part package
+        &format!("org.1latchkey.app={PLAY}"),             // part starting with a digit
+        &format!("org.latch-key.app={PLAY}"),             // hyphen
+        "org.latchkey.app=AB:CD",                         // short
         &format!("org.latchkey.app={}", "zz".repeat(32)), // not hex
     ] {
         let e = links.add_android(bad).unwrap_err();
         assert!(!e.is_empty(), "{bad}");
     }
     for bad in [
-        "org.latchkey.app",             // no team
-        "abcde12345.org.latchkey.app",  // lower-case team
-        "ABCDE1234.org.latchkey.app",   // 9 characters
-        "ABCDE12345.",                  // no bundle
-        "ABCDE12345.org/latchkey",      // slash
+        "org.latchkey.app",            // no team
+        "abcde12345.org.latchkey.app", // lower-case team
+        "ABCDE1234.org.latchkey.app",  // 9 characters
+        "ABCDE12345.",                 // no bundle
+        "ABCDE12345.org/latchkey",     // slash
     ] {
         assert!(links.add_apple(bad).is_err(), "{bad}");
     }

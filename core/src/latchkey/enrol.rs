@@ -32,9 +32,10 @@ impl Latchkey {
         // the PIN counted.
         self.vault.check_room()?;
         let alias = KeyAlias::random(&mut OsRng);
-        let (device_public, attestation) = self
-            .signer
-            .generate_attested(&alias, &EnrolBeginRequest::attestation_challenge(&link.code))?;
+        let (device_public, attestation) = self.signer.generate_attested(
+            &alias,
+            &EnrolBeginRequest::attestation_challenge(&link.code),
+        )?;
         let assurance = self.signer.assurance();
         let model: String = self.platform.device_model().chars().take(64).collect();
         let (state, blinded) = oprf::blind(pin, &mut OsRng)?;

@@ -58,7 +58,10 @@ pub fn apple_json(links: &AppLinks, public_url: &str) -> Option<Value> {
     // Apple reads `*` and `?` in a path as wildcards, with no escape: such a prefix would
     // hand the app more than enrolment links.
     if prefix.contains(['*', '?']) {
-        tracing::error!(public_url, "no Universal Links: the public URL's path has * or ?");
+        tracing::error!(
+            public_url,
+            "no Universal Links: the public URL's path has * or ?"
+        );
         return None;
     }
     Some(json!({

@@ -75,8 +75,7 @@ impl Description {
                 });
                 w.next()
                     .write_tagged(Tag::context(2), |w| w.write_u32(self.algorithm));
-                w.next()
-                    .write_tagged(Tag::context(3), |w| w.write_u32(256));
+                w.next().write_tagged(Tag::context(3), |w| w.write_u32(256));
                 w.next().write_tagged(Tag::context(5), |w| {
                     w.write_set(|w| w.next().write_u32(4));
                 });
@@ -93,7 +92,8 @@ impl Description {
                         w.next().write_bytes(&[8u8; 32]);
                     });
                 });
-                w.next().write_tagged(Tag::context(705), |w| w.write_u32(150_000));
+                w.next()
+                    .write_tagged(Tag::context(705), |w| w.write_u32(150_000));
             });
         };
         yasna::construct_der(|w| {
@@ -161,9 +161,13 @@ impl Authority {
         hardware: Option<&str>,
     ) -> Self {
         let root_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).expect("key");
-        let root = ca_params("Test Key Attestation Root", now - 86_400, now + 3650 * 86_400)
-            .self_signed(&root_key)
-            .expect("root");
+        let root = ca_params(
+            "Test Key Attestation Root",
+            now - 86_400,
+            now + 3650 * 86_400,
+        )
+        .self_signed(&root_key)
+        .expect("root");
         let intermediate_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
         let intermediate = ca_params(intermediate_name, now - 86_400, now + 30 * 86_400)
             .signed_by(&intermediate_key, &root, &root_key)
@@ -245,5 +249,9 @@ pub fn self_signed_leaf(key: &SigningKey, description: &Description) -> Vec<u8> 
         KEY_DESCRIPTION_OID,
         description.der(),
     )];
-    params.self_signed(&pair).expect("self-signed").der().to_vec()
+    params
+        .self_signed(&pair)
+        .expect("self-signed")
+        .der()
+        .to_vec()
 }
