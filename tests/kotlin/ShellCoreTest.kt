@@ -96,10 +96,13 @@ class ShellCoreTest {
         val web = Browser(AppTest.server)
         web.register("kt-link@example.org", PASSWORD)
         val html = web.addDevice("Linked phone", "4831")
-        val link = Regex("https://[^\"<\\s]*/e#[^\"<\\s]*").find(html)!!.value.replace("&amp;", "&")
+        // The link the page prints under the code (HTML-escaped there).
+        val link = Regex("https://[^\"<\\s]*/e#[^\"<\\s]*").find(html)!!.value
+            .replace("&#38;", "&").replace("&amp;", "&")
         val phone = Phone()
         Incoming.events(Incoming.VIEW, link, null).forEach { phone.send(it) }
-        val enrol = phone.view().screen as Screen.Enrol
+        val enrol = phone.view().screen as? Screen.Enrol
+            ?: throw AssertionError("not enrolling from $link: ${phone.view()}")
         assertTrue(enrol.v1.who, enrol.v1.who.contains("kt-link@example.org"))
         phone.type(InputField.PIN, "4831")
         phone.press(uniffi.latchkey.Action.Submit)

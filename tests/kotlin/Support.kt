@@ -23,6 +23,7 @@ import javax.net.ssl.SSLContext
 import javax.net.ssl.TrustManagerFactory
 import uniffi.latchkey.Assurance
 import uniffi.latchkey.DeviceSigner
+import uniffi.latchkey.GeneratedKey
 import uniffi.latchkey.KeyStore
 import uniffi.latchkey.Platform
 import uniffi.latchkey.ShellException

@@ -30,7 +30,8 @@ object FcmPush {
             .setGcmSenderId(id("sender_id") ?: return)
             .build()
         if (FirebaseApp.getApps(context).isEmpty()) FirebaseApp.initializeApp(context, options)
-        FirebaseMessaging.getInstance().token.addOnSuccessListener { token -> registered(context, token) }
+        // The token arrives in FcmService.onRegistered (firebase-messaging 26's API).
+        FirebaseMessaging.getInstance().register()
     }
 
     fun registered(context: Context, token: String) {
@@ -39,7 +40,9 @@ object FcmPush {
 }
 
 class FcmService : FirebaseMessagingService() {
-    override fun onNewToken(token: String) = FcmPush.registered(this, token)
+    override fun onRegistered(token: String) = FcmPush.registered(this, token)
+
+    override fun onUnregistered(token: String) = Push.registered(this, null)
 
     override fun onMessageReceived(message: RemoteMessage) {
         Push.received(this, Incoming.push(message.data))

@@ -44,7 +44,7 @@ class Render(
     private val title = TextView(activity).apply {
         textSize = 22f
         setTypeface(typeface, Typeface.BOLD)
-        accessibilityHeading = true
+        isAccessibilityHeading = true
     }
     private val notice = TextView(activity).apply {
         accessibilityLiveRegion = View.ACCESSIBILITY_LIVE_REGION_POLITE
