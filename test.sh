@@ -143,4 +143,9 @@ tests/python/run.sh
 step "android: compile the whole shell against android-all (API 36) with kotlinc"
 android/check.sh
 
+# The shell's activity and application under Robolectric 4.17 (Maven Central), over the real
+# Rust library through JNA: drawn screens, permissions, FLAG_SECURE, a link from the system.
+step "android: Robolectric (the real MainActivity over the real app model, Java 21+)"
+android/robolectric/run.sh
+
 step "all tests passed"

@@ -50,10 +50,22 @@ class ShellTest {
         activity.window.attributes.flags and WindowManager.LayoutParams.FLAG_SECURE != 0
 
     @Test fun homeScanAndARefusedCameraAreDrawnAndExplained() {
-        val activity = Robolectric.buildActivity(MainActivity::class.java).setup().get()
+        val controller = Robolectric.buildActivity(MainActivity::class.java).setup()
+        val activity = controller.get()
         val app = activity.application as LatchkeyApplication
         settle(app)
         val root = activity.window.decorView
+        // Android 13+: the notifications permission is asked at start; refused, home says what
+        // that means.
+        val notifications = shadowOf(activity).lastRequestedPermission
+        assertEquals(listOf(Manifest.permission.POST_NOTIFICATIONS), notifications.requestedPermissions.toList())
+        activity.onRequestPermissionsResult(
+            notifications.requestCode,
+            notifications.requestedPermissions,
+            intArrayOf(PackageManager.PERMISSION_DENIED),
+        )
+        settle(app)
+        assertTrue(texts(root).toString(), texts(root).any { it.startsWith("Notifications are off") })
         assertTrue(texts(root).toString(), texts(root).any { it.startsWith("No account yet.") })
         // Every button is named for screen readers.
         shown(root).filterIsInstance<Button>().forEach {
@@ -77,9 +89,9 @@ class ShellTest {
         assertTrue(texts(root).toString(), texts(root).any { it.startsWith("Latchkey may not use the camera.") })
 
         // Another site's link, opened by the system: the reason on the scan screen.
-        activity.onNewIntent(Intent(Intent.ACTION_VIEW).setData(android.net.Uri.parse("https://example.org/welcome")))
+        controller.newIntent(Intent(Intent.ACTION_VIEW).setData(android.net.Uri.parse("https://example.org/welcome")))
         settle(app)
-        assertTrue(texts(root).toString(), texts(root).any { it.startsWith("This is not a Latchkey code") })
+        assertTrue("${texts(root)} / ${app.app.view()}", texts(root).any { it.startsWith("This is not a Latchkey code") })
 
         button(root, "Back").performClick()
         settle(app)

@@ -81,7 +81,10 @@ class MainActivity : Activity() {
     }
 
     override fun onRequestPermissionsResult(code: Int, permissions: Array<String>, results: IntArray) {
-        val granted = results.isNotEmpty() && results.all { it == PackageManager.PERMISSION_GRANTED }
+        // No results: the request was cancelled (another one was showing), not refused; the
+        // camera asks again the next time the scan screen opens it.
+        if (results.isEmpty()) return
+        val granted = results.all { it == PackageManager.PERMISSION_GRANTED }
         when (code) {
             CAMERA -> if (granted) camera.open() else latchkey.app.send(AppEvent.CameraUnavailable(true))
             NOTIFICATIONS -> latchkey.app.send(AppEvent.NotificationsAllowed(granted))
