@@ -110,6 +110,8 @@ struct Inner {
     idle: Notify,
     poll_wait: u16,
     poll_pause: Duration,
+    /// The camera's frames, read with the passes spread over them.
+    scanner: Mutex<latchkey_core::FrameScanner>,
 }
 
 /// The app: one per process, over one core handle.
@@ -158,6 +160,7 @@ impl App {
             idle: Notify::new(),
             poll_wait: options.poll_wait_seconds,
             poll_pause: options.poll_pause,
+            scanner: Mutex::default(),
         });
         if system {
             let weak = Arc::downgrade(&inner);
@@ -197,12 +200,13 @@ impl App {
     }
 
     /// One camera frame while scanning: its luma (Y) plane, rows `stride` bytes apart. Decoded
-    /// on the calling thread (the camera's), without a copy.
+    /// on the calling thread (the camera's), without a copy; the deeper passes take turns over
+    /// successive frames ([`latchkey_core::FrameScanner`]).
     pub fn scan_frame(&self, luma: &[u8], width: u32, height: u32, stride: u32) {
         if !lock(&self.inner.model).scanning() {
             return;
         }
-        let result = latchkey_core::scan_frame(
+        let result = lock(&self.inner.scanner).scan(
             luma,
             width as usize,
             height as usize,

@@ -397,6 +397,9 @@ pub(crate) struct Model {
     pub deferred: VecDeque<AppEvent>,
     /// Requests to deny as soon as they are fetched (a notification's Deny).
     pub deny_when_fetched: BTreeSet<String>,
+    /// Requests (by challenge id) to open as soon as they are fetched: a notification the
+    /// system showed for a push, pressed.
+    pub open_when_fetched: BTreeSet<String>,
     /// Requests whose signature did not verify (P4): never fetched again.
     pub refused: BTreeSet<String>,
     /// Unix seconds, set by the driver before each update.
@@ -438,6 +441,7 @@ impl Model {
             loaded: false,
             deferred: VecDeque::new(),
             deny_when_fetched: BTreeSet::new(),
+            open_when_fetched: BTreeSet::new(),
             refused: BTreeSet::new(),
         }
     }
@@ -598,6 +602,34 @@ impl Model {
                     .requests
                     .get(&request)
                     .is_some_and(|r| r.view.is_some());
+                if split_key(&request).is_none() && ChallengeId::parse(&request).is_some() {
+                    // A push the system showed while the app was not running (iOS): it names
+                    // the request alone. Already fetched (the app was opened meanwhile):
+                    // answered or opened as the app's own notification would be.
+                    let fetched = self
+                        .requests
+                        .iter()
+                        .find(|(key, r)| {
+                            r.view.is_some() && split_key(key).is_some_and(|(_, c)| c == request)
+                        })
+                        .map(|(key, _)| key.clone());
+                    if let Some(key) = fetched {
+                        match action {
+                            Some(NotificationAction::Deny) => self.answer(&key, Answer::Deny, out),
+                            None => self.go(Route::Request(key)),
+                        }
+                        return;
+                    }
+                    // Else fetched (and verified) for whichever account it is, then opened as
+                    // any new request, or denied.
+                    if action == Some(NotificationAction::Deny) {
+                        self.deny_when_fetched.insert(request.clone());
+                    } else {
+                        self.open_when_fetched.insert(request.clone());
+                    }
+                    self.heard(None, &request, out);
+                    return;
+                }
                 match action {
                     None if known => self.go(Route::Request(request)),
                     None => {
@@ -1267,6 +1299,9 @@ impl Model {
                     self.accounts.iter().map(|a| a.id.clone()).collect();
                 self.accounts = accounts;
                 self.loaded = true;
+                if first {
+                    self.notification_actions(out);
+                }
                 // Accounts new to the app (the first list, or one just added) learn the push
                 // target; the others were told when it changed.
                 if self.push.is_some() {
@@ -1291,6 +1326,9 @@ impl Model {
             }
             Done::Accounts(Err(e)) => {
                 // Pushes must not wait forever for a list that cannot be read.
+                if !self.loaded {
+                    self.notification_actions(out);
+                }
                 self.loaded = true;
                 self.notice = Some((error_text(&e), Tone::Error));
             }
@@ -1508,9 +1546,19 @@ impl Model {
                 };
                 r.deadline = self.now.saturating_add(view.seconds_left());
                 r.view = Some(view);
-                if self.deny_when_fetched.remove(id) {
+                let pushed_deny = split_key(id)
+                    .is_some_and(|(_, challenge)| self.deny_when_fetched.remove(&challenge));
+                if self.deny_when_fetched.remove(id) || pushed_deny {
                     // The notification's Deny, now that the request is verified.
                     self.answer(id, Answer::Deny, out);
+                    return;
+                }
+                let pressed = split_key(id)
+                    .is_some_and(|(_, challenge)| self.open_when_fetched.remove(&challenge));
+                if pressed && self.busy.is_none() {
+                    // The pressed notification's request, verified: shown (never over work in
+                    // flight, whose result belongs to the screen shown).
+                    self.go(Route::Request(id.to_owned()));
                     return;
                 }
                 let calm = self.busy.is_none()
@@ -1533,6 +1581,10 @@ impl Model {
             }
             Err(e) => {
                 self.deny_when_fetched.remove(id);
+                if let Some((_, challenge)) = split_key(id) {
+                    self.deny_when_fetched.remove(&challenge);
+                    self.open_when_fetched.remove(&challenge);
+                }
                 if e.kind() == ErrorKind::ServerUntrusted {
                     // P4: a request not signed by the pinned key is never shown, never fetched
                     // again, and the person is warned.
@@ -1553,6 +1605,14 @@ impl Model {
                 }
             }
         }
+    }
+
+    fn notification_actions(&self, out: &mut Vec<Out>) {
+        out.push(Out::AppEffect(AppEffect::NotificationActions {
+            approve: self.words.say("notify-approve"),
+            deny: self.words.say("notify-deny"),
+            public_body: self.words.say("notify-body-private"),
+        }));
     }
 
     fn notify(&mut self, id: &str, out: &mut Vec<Out>) {

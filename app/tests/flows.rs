@@ -32,6 +32,7 @@ on_both_backends! {
     an_answer_only_counts_for_the_request_on_screen => answers_are_bound;
     a_push_at_a_cold_start_is_not_lost => cold_start_push;
     enrol_from_a_link_the_system_opened => link_opened;
+    a_push_the_system_showed_is_denied_from_its_action => system_shown_push;
 }
 
 /// Issue 17: "Scan my screens" and "Paste an image of the code" (desktops). The shell
@@ -1237,6 +1238,117 @@ async fn cold_start_push(backend: Backend) {
         recorder.effects.lock().unwrap()
     );
     server.stop().await;
+}
+
+/// Issue 21: iOS shows an APNs push itself while the app is not running, with the Approve /
+/// Deny actions the app registered from `NotificationActions` (given once at start, in the
+/// app's words). Pressed, it names the request alone (no account): Deny is sent once the
+/// request is fetched and verified for whichever account it is; Approve opens it.
+async fn system_shown_push(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let phone = Phone::new(&server);
+    let shell = Shell::open(phone.open());
+    shell.app.idle().await;
+    let actions: Vec<AppEffect> = shell
+        .effects()
+        .into_iter()
+        .filter(|e| matches!(e, AppEffect::NotificationActions { .. }))
+        .collect();
+    assert_eq!(
+        actions,
+        vec![AppEffect::NotificationActions {
+            approve: "Approve".into(),
+            deny: "Deny".into(),
+            public_body: "A sign-in needs your approval.".into(),
+        }],
+        "given once, before any notification"
+    );
+    enrolled(&server, &shell, "ana@example.org", "4831").await;
+    enrolled(&server, &shell, "bob@example.org", "5038").await;
+    // Away from home and without polling: only the pressed notification brings the request.
+    shell.press(Action::OpenSettings).await;
+    shell
+        .send(AppEvent::Backgrounded { stop_polling: true })
+        .await;
+    let (_, _, _) = Browser::sign_in(&server, "bob@example.org", PASSWORD).await;
+    let challenge = newest_challenge(&server).await;
+    shell
+        .send(AppEvent::NotificationPressed {
+            request: challenge.clone(),
+            action: Some(latchkey_app::NotificationAction::Deny),
+        })
+        .await;
+    let state = || async {
+        use sqlx::Row as _;
+        sqlx::query(
+            "SELECT l.state FROM logins l JOIN challenges c ON c.login_id = l.id WHERE c.id = $1",
+        )
+        .bind(&challenge)
+        .fetch_one(&server.state.db)
+        .await
+        .map(|r| r.try_get::<String, _>("state").unwrap())
+        .unwrap()
+    };
+    for _ in 0..200 {
+        shell.app.idle().await;
+        if state().await != "pending" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(state().await, "denied", "{:#?}", shell.effects());
+    // Approve on another one opens it, for the account it belongs to.
+    let (_, _, _) = Browser::sign_in(&server, "ana@example.org", PASSWORD).await;
+    let challenge = newest_challenge(&server).await;
+    shell
+        .send(AppEvent::NotificationPressed {
+            request: challenge,
+            action: None,
+        })
+        .await;
+    let view = shell.wait_for("the request", is_request).await;
+    assert_eq!(request(&view).account, "ana@example.org");
+    // Anything else a notification might name: ignored.
+    let before = shell.effects().len();
+    let view = shell
+        .send(AppEvent::NotificationPressed {
+            request: "not a request".into(),
+            action: Some(latchkey_app::NotificationAction::Deny),
+        })
+        .await;
+    assert!(is_request(&view));
+    assert_eq!(shell.effects().len(), before, "nothing done");
+    // The same push's Deny pressed later, the request already on screen (fetched when the
+    // app was opened): answered at once, not lost.
+    let ana = newest_challenge(&server).await;
+    shell
+        .send(AppEvent::NotificationPressed {
+            request: ana.clone(),
+            action: Some(latchkey_app::NotificationAction::Deny),
+        })
+        .await;
+    for _ in 0..200 {
+        shell.app.idle().await;
+        if login_state(&server, &ana).await != "pending" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(login_state(&server, &ana).await, "denied");
+    server.stop().await;
+}
+
+/// The state of the sign-in a challenge belongs to.
+async fn login_state(server: &TestServer, challenge: &str) -> String {
+    use sqlx::Row as _;
+    sqlx::query(
+        "SELECT l.state FROM logins l JOIN challenges c ON c.login_id = l.id WHERE c.id = $1",
+    )
+    .bind(challenge)
+    .fetch_one(&server.state.db)
+    .await
+    .map(|r| r.try_get::<String, _>("state").unwrap())
+    .unwrap()
 }
 
 /// Issue 21: an App Link / Universal Link opens the app with the enrolment link; it reads as if

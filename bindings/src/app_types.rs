@@ -634,6 +634,19 @@ pub enum AppEffect {
         /// The name of the notification channel it goes to (Android's settings list it).
         channel: String,
     },
+    /// The words of the Approve and Deny actions and of the hidden lock-screen text, given once
+    /// the app has started (and before any `AppEffect::Notify`): iOS registers its
+    /// notification category with them, so a push shown by the system while the app is not
+    /// running already offers Approve / Deny. Shells that build each notification themselves
+    /// ignore it.
+    NotificationActions {
+        /// The Approve action's label.
+        approve: String,
+        /// The Deny action's label.
+        deny: String,
+        /// What the lock screen may show.
+        public_body: String,
+    },
     /// Remove a request's notification.
     CancelNotification {
         /// The request.

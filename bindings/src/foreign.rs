@@ -42,6 +42,20 @@ pub struct GeneratedKey {
     /// The platform's attestation of the key: certificates, DER, leaf first (Android's
     /// `getCertificateChain` → `getEncoded()` each); empty where there is none.
     pub attestation: Vec<Vec<u8>>,
+    /// iOS App Attest: the attestation of the app's App Attest key
+    /// (`DCAppAttestService.attestKey`) over [`app_attest_client_data_hash`](crate::app_attest_client_data_hash)
+    /// of the challenge and this key; `None` where there is none.
+    #[uniffi(default = None)]
+    pub app_attest: Option<AppAttestation>,
+}
+
+/// An App Attest key's attestation, as `DCAppAttestService` gave it.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct AppAttestation {
+    /// The App Attest key's id (`generateKey`'s string, base64-decoded: 32 bytes).
+    pub key_id: Vec<u8>,
+    /// The attestation object `attestKey` returned.
+    pub object: Vec<u8>,
 }
 
 /// What the shell knows about the device.
@@ -140,28 +154,53 @@ pub(crate) fn signer_error(alias: &KeyAlias, e: ShellError) -> SignerError {
     }
 }
 
+fn public_key(bytes: &[u8]) -> Result<ptypes::PublicKey, SignerError> {
+    ptypes::PublicKey::from_sec1_or_spki(bytes).ok_or_else(|| {
+        SignerError::Platform("the device signer returned an invalid P-256 public key".into())
+    })
+}
+
 impl core_signer::DeviceSigner for ForeignSigner {
     fn assurance(&self) -> ptypes::Assurance {
         self.0.assurance().into()
     }
 
     fn generate(&self, alias: &KeyAlias) -> Result<ptypes::PublicKey, SignerError> {
-        self.generate_attested(alias, &[]).map(|(key, _)| key)
+        // No challenge: the platform attests nothing (only enrolment asks for attestation).
+        let made = self
+            .0
+            .generate(alias.as_str().to_owned(), Vec::new())
+            .map_err(|e| signer_error(alias, e))?;
+        public_key(&made.public_key)
     }
 
     fn generate_attested(
         &self,
         alias: &KeyAlias,
-        challenge: &[u8],
-    ) -> Result<(ptypes::PublicKey, Vec<Vec<u8>>), SignerError> {
+        challenge: &[u8; 32],
+    ) -> Result<(ptypes::PublicKey, core_signer::KeyAttestation), SignerError> {
         let made = self
             .0
             .generate(alias.as_str().to_owned(), challenge.to_vec())
             .map_err(|e| signer_error(alias, e))?;
-        let key = ptypes::PublicKey::from_sec1_or_spki(&made.public_key).ok_or_else(|| {
-            SignerError::Platform("the device signer returned an invalid P-256 public key".into())
-        })?;
-        Ok((key, made.attestation))
+        let key = public_key(&made.public_key)?;
+        let app_attest = match made.app_attest {
+            None => None,
+            Some(a) => Some(latchkey_core::protocol::wire::AppAttestation {
+                key_id: a.key_id.try_into().map_err(|_| {
+                    SignerError::Platform(
+                        "the device signer returned an App Attest key id that is not 32 bytes"
+                            .into(),
+                    )
+                })?,
+                object: a.object,
+            }),
+        };
+        let attestation = core_signer::KeyAttestation {
+            chain: made.attestation,
+            app_attest,
+        };
+        Ok((key, attestation))
     }
 
     fn sign(&self, alias: &KeyAlias, message: &[u8]) -> Result<ptypes::Signature, SignerError> {

@@ -33,11 +33,30 @@ mod records;
 
 pub use app::{AppListener, LatchkeyApp};
 pub use error::{LatchkeyError, ShellError};
-pub use foreign::{Assurance, DeviceSigner, GeneratedKey, KeyStore, Platform};
+pub use foreign::{AppAttestation, Assurance, DeviceSigner, GeneratedKey, KeyStore, Platform};
 pub use records::*;
 
 // Shared between the modules (each does `use super::*`).
 use foreign::{ForeignKeyStore, ForeignPlatform, ForeignSigner};
+
+/// The client data hash an iOS signer hands `DCAppAttestService.attestKey` for a new device
+/// key: the enrolment's attestation challenge (as `DeviceSigner.generate` received it) and
+/// the key's public key (SEC1 or SubjectPublicKeyInfo), bound together as the server checks
+/// them. `None` when the challenge is not 32 bytes or the key is not a P-256 public key.
+#[uniffi::export]
+pub fn app_attest_client_data_hash(
+    attestation_challenge: Vec<u8>,
+    public_key: Vec<u8>,
+) -> Option<Vec<u8>> {
+    let challenge: [u8; 32] = attestation_challenge.try_into().ok()?;
+    let key = ptypes::PublicKey::from_sec1_or_spki(&public_key)?;
+    Some(
+        latchkey_core::protocol::wire::EnrolBeginRequest::app_attest_client_data_hash(
+            &challenge, &key,
+        )
+        .to_vec(),
+    )
+}
 
 /// The request id in a push body (a decrypted UnifiedPush / Web Push message, a WNS raw
 /// notification), to send as `AppEvent.PushReceived`; `None` for anything else. FCM and APNs

@@ -91,3 +91,47 @@ fn no_secret_service_is_refused_with_the_fix() {
         "nothing written"
     );
 }
+
+/// GNOME Keyring's session collection forgets everything at logout: when the Secret Service's
+/// default keyring is that one, the CLI refuses with the fix and writes nothing.
+#[test]
+fn the_session_only_keyring_is_refused_with_the_fix() {
+    let Some(session) = SecretServiceSession::start() else {
+        return;
+    };
+    let env = session.env();
+    let set_default = std::process::Command::new("dbus-send")
+        .args([
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.secrets",
+            "/org/freedesktop/secrets",
+            "org.freedesktop.Secret.Service.SetAlias",
+            "string:default",
+            "objpath:/org/freedesktop/secrets/collection/session",
+        ])
+        .envs(env.iter().cloned())
+        .output()
+        .expect("dbus-send");
+    assert!(
+        set_default.status.success(),
+        "SetAlias: {}",
+        String::from_utf8_lossy(&set_default.stderr)
+    );
+    let data = tempfile::tempdir().expect("data");
+    let ca = session.home.path().join("ca.pem");
+    std::fs::write(&ca, "").expect("ca");
+    let (ok, _, err) = support::latchkey_env(data.path(), &ca, &["accounts"], "", &env);
+    assert!(!ok, "refused: {err}");
+    assert!(
+        err.contains("session keyring") && err.contains("Set as Default"),
+        "says why and the fix: {err}"
+    );
+    assert!(
+        std::fs::read_dir(data.path())
+            .expect("data")
+            .next()
+            .is_none(),
+        "nothing written"
+    );
+}

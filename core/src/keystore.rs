@@ -216,6 +216,7 @@ impl KeyringKeyStore {
                 advice: SECRET_SERVICE_ADVICE.into(),
             }
         })?;
+        refuse_session_collection()?;
         Ok(Self::new(store, service))
     }
 
@@ -286,6 +287,42 @@ impl KeyStore for KeyringKeyStore {
 const SECRET_SERVICE_ADVICE: &str = "start and unlock a Secret Service (GNOME Keyring or \
      KWallet; a desktop session starts one at login), or choose the kernel keyring \
      (`--keystore kernel-keyring` or LATCHKEY_KEYSTORE=kernel-keyring), which forgets keys at reboot";
+
+/// GNOME Keyring's *session* collection lives in memory only: keys written there are gone at
+/// logout. When the Secret Service's default collection is that one (no login keyring, or an
+/// alias set so), the store is refused with the fix, never used to lose keys silently.
+#[cfg(all(target_os = "linux", feature = "secret-service"))]
+fn refuse_session_collection() -> Result<(), KeyStoreError> {
+    use secret_service::{EncryptionType, blocking::SecretService};
+    // Plain: this connection only reads two aliases, no secret crosses it.
+    let Ok(service) = SecretService::connect(EncryptionType::Plain) else {
+        // The store above connected; a failure here is reported by the store's first use.
+        return Ok(());
+    };
+    let Ok(default) = service.get_default_collection() else {
+        return Ok(());
+    };
+    let session = service
+        .get_collection_by_alias("session")
+        .ok()
+        .map(|c| c.collection_path);
+    let path = default.collection_path.as_str();
+    if session.as_deref().map(|p| p.as_str()) == Some(path) || path.ends_with("/collection/session") {
+        return Err(KeyStoreError::Unavailable {
+            detail: "the Secret Service's default keyring is the session keyring, which \
+                     forgets everything at logout"
+                .into(),
+            advice: SESSION_COLLECTION_ADVICE.into(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(all(target_os = "linux", feature = "secret-service"))]
+const SESSION_COLLECTION_ADVICE: &str = "make a keyring that is kept on disk the default one \
+     (GNOME: Passwords and Keys, right-click the Login keyring, Set as Default; or log in to a \
+     desktop session, which creates it), then try again; or choose the kernel keyring \
+     (`--keystore kernel-keyring`), which forgets keys at reboot";
 
 /// Maps keyring errors without ever formatting their payloads (some carry secret bytes).
 fn map_error(error: keyring_core::Error) -> KeyStoreError {

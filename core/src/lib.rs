@@ -41,4 +41,4 @@ pub use latchkey::{
 pub use platform::{Platform, StaticPlatform};
 #[cfg(feature = "image-files")]
 pub use scan::scan_image;
-pub use scan::{read_codes, scan_frame, ScanResult};
+pub use scan::{read_codes, scan_frame, FrameScanner, ScanResult};

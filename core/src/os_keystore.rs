@@ -135,30 +135,128 @@ pub fn open(
 /// Writes the record once: a complete temporary file hard-linked into place, which fails if
 /// another process recorded first (its choice then stands, and a different one is refused).
 fn record(data_dir: &Path, kind: StoreKind) -> Result<(), KeyStoreError> {
+    match record_once(data_dir, MARKER, kind.name())? {
+        None => Ok(()),
+        Some(other) if StoreKind::parse(&other) == Some(kind) => Ok(()),
+        Some(other) => Err(KeyStoreError::Unavailable {
+            detail: format!(
+                "another Latchkey program set up {} with the {} store meanwhile",
+                data_dir.display(),
+                other.trim()
+            ),
+            advice: "start this program again".into(),
+        }),
+    }
+}
+
+/// Writes `name` into the marker file `marker` unless it exists: `None` when written, else
+/// the text another process recorded first.
+fn record_once(data_dir: &Path, marker: &str, name: &str) -> Result<Option<String>, KeyStoreError> {
     let fail =
-        |e: std::io::Error| KeyStoreError::Failure(format!("cannot record the keystore: {e}"));
+        |e: std::io::Error| KeyStoreError::Failure(format!("cannot record the {marker}: {e}"));
     let fs = crate::fsio::Fs::with_faults(None);
     fs.create_dir(data_dir).map_err(fail)?;
-    let temp = data_dir.join(format!(".{MARKER}.{}.tmp", std::process::id()));
-    fs.write_atomic(&temp, format!("{}\n", kind.name()).as_bytes())
+    let temp = data_dir.join(format!(".{marker}.{}.tmp", std::process::id()));
+    fs.write_atomic(&temp, format!("{name}\n").as_bytes())
         .map_err(fail)?;
-    let linked = std::fs::hard_link(&temp, data_dir.join(MARKER));
+    let linked = std::fs::hard_link(&temp, data_dir.join(marker));
     let _ = std::fs::remove_file(&temp);
     match linked {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match recorded(data_dir)? {
-            Some(other) if other != kind => Err(KeyStoreError::Unavailable {
-                detail: format!(
-                    "another Latchkey program set up {} with the {} store meanwhile",
-                    data_dir.display(),
-                    other.name()
-                ),
-                advice: "start this program again".into(),
-            }),
-            _ => Ok(()),
-        },
+        Ok(()) => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::read_to_string(data_dir.join(marker))
+                .map(Some)
+                .map_err(fail)
+        }
         Err(e) => Err(fail(e)),
     }
+}
+
+/// The file that records which signer makes a data directory's device keys.
+const SIGNER_MARKER: &str = "signer";
+
+/// Which signer makes a data directory's device keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignerKind {
+    /// The platform's key hardware (a TPM on Windows): keys never leave it.
+    Hardware,
+    /// The core's software signer: keys wrapped by the OS keystore.
+    Software,
+}
+
+impl SignerKind {
+    /// The name in the record.
+    pub fn name(self) -> &'static str {
+        match self {
+            SignerKind::Hardware => "hardware",
+            SignerKind::Software => "software",
+        }
+    }
+}
+
+/// Chooses the signer of the data directory `data_dir` and records it once: the recorded kind
+/// if there is one, else the platform's key hardware where `hardware` opened, else software.
+/// Returns the hardware signer to use, or `None` for the software one.
+///
+/// The device keys of existing accounts are where the record says: a directory set up with
+/// the hardware never silently goes on in software because the hardware did not open this
+/// time, and one set up in software stays there when hardware appears.
+///
+/// # Errors
+/// [`KeyStoreError::Unavailable`], with the platform's reason and the fix, when the record
+/// says hardware and `hardware` failed; [`KeyStoreError::Failure`] when the record cannot be
+/// read or written or names no known kind.
+pub fn choose_signer<S>(
+    data_dir: &Path,
+    hardware: Result<S, String>,
+) -> Result<Option<S>, KeyStoreError> {
+    let path = data_dir.join(SIGNER_MARKER);
+    let recorded = match std::fs::read_to_string(&path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(KeyStoreError::Failure(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )))
+        }
+    };
+    let recorded = match recorded {
+        Some(text) => Some(parse_signer(&text, &path)?),
+        None => {
+            let kind = if hardware.is_ok() {
+                SignerKind::Hardware
+            } else {
+                SignerKind::Software
+            };
+            // Another process may have recorded first: its choice stands.
+            record_once(data_dir, SIGNER_MARKER, kind.name())?
+                .map(|other| parse_signer(&other, &path))
+                .transpose()?
+        }
+    };
+    match (recorded, hardware) {
+        (None | Some(SignerKind::Hardware), Ok(signer)) => Ok(Some(signer)),
+        (None | Some(SignerKind::Software), _) => Ok(None),
+        (Some(SignerKind::Hardware), Err(why)) => Err(KeyStoreError::Unavailable {
+            detail: format!(
+                "the device keys of {} are in this computer's key hardware, which did not \
+                 open ({why})",
+                data_dir.display()
+            ),
+            advice: "turn the TPM back on (the computer's firmware settings, or Windows \
+                     Security, Device security), then start Latchkey again; the keys never \
+                     leave it, so Latchkey does not go on without it"
+                .into(),
+        }),
+    }
+}
+
+fn parse_signer(text: &str, path: &Path) -> Result<SignerKind, KeyStoreError> {
+    [SignerKind::Hardware, SignerKind::Software]
+        .into_iter()
+        .find(|k| k.name() == text.trim())
+        .ok_or_else(|| KeyStoreError::Failure(format!("{} names no known signer", path.display())))
 }
 
 /// Whether the data directory holds accounts (a missing directory holds none).
@@ -342,6 +440,38 @@ mod tests {
             vec![std::ffi::OsString::from(MARKER)],
             "no temporary left"
         );
+    }
+
+    /// The first choice is recorded; hardware recorded and not opening is refused with the
+    /// fix (never software in its place); software recorded stays software.
+    #[test]
+    fn the_signer_choice_is_recorded_and_kept() {
+        let hw = tempfile::tempdir().expect("tempdir");
+        assert_eq!(choose_signer(hw.path(), Ok::<_, String>(7)).expect("first"), Some(7));
+        assert_eq!(
+            std::fs::read_to_string(hw.path().join(SIGNER_MARKER)).expect("record"),
+            "hardware\n"
+        );
+        assert_eq!(choose_signer(hw.path(), Ok::<_, String>(8)).expect("again"), Some(8));
+        let err = choose_signer::<u8>(hw.path(), Err("TPM disabled".into()))
+            .err()
+            .expect("refused");
+        let text = err.to_string();
+        assert!(text.contains("TPM disabled") && text.contains("turn the TPM back on"), "{text}");
+
+        let sw = tempfile::tempdir().expect("tempdir");
+        assert_eq!(choose_signer::<u8>(sw.path(), Err("no TPM".into())).expect("first"), None);
+        assert_eq!(
+            std::fs::read_to_string(sw.path().join(SIGNER_MARKER)).expect("record"),
+            "software\n"
+        );
+        assert_eq!(choose_signer(sw.path(), Ok::<_, String>(1)).expect("hardware now"), None);
+
+        std::fs::write(sw.path().join(SIGNER_MARKER), "enclave\n").expect("edit");
+        assert!(matches!(
+            choose_signer(sw.path(), Ok::<_, String>(1)),
+            Err(KeyStoreError::Failure(_))
+        ));
     }
 
     /// Under `keyctl session` the kernel keyring opens, is recorded, and is used next time

@@ -88,6 +88,16 @@ pub enum SignerError {
     Platform(String),
 }
 
+/// What the platform says of a new device key; empty where it says nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyAttestation {
+    /// Android key attestation: the certificate chain, DER, leaf first.
+    pub chain: Vec<Vec<u8>>,
+    /// iOS App Attest, made with
+    /// [`EnrolBeginRequest::app_attest_client_data_hash`](latchkey_protocol::wire::EnrolBeginRequest::app_attest_client_data_hash).
+    pub app_attest: Option<latchkey_protocol::wire::AppAttestation>,
+}
+
 /// Creates, uses and deletes device keys. Shells implement this for hardware keys.
 pub trait DeviceSigner: Send + Sync {
     /// How keys of this signer are held (reported to the server at enrolment).
@@ -100,19 +110,18 @@ pub trait DeviceSigner: Send + Sync {
     fn generate(&self, alias: &KeyAlias) -> Result<PublicKey, SignerError>;
 
     /// Creates a new key like [`DeviceSigner::generate`], attested by the platform with
-    /// `challenge` where it can (Android key attestation): the public key and the
-    /// attestation's certificate chain (DER, leaf first; empty where the platform attests
-    /// nothing, as here by default).
+    /// `challenge` where it can (Android key attestation, iOS App Attest): the public key and
+    /// what the platform says of it (nothing, as here by default).
     ///
     /// # Errors
     /// [`SignerError`] if the key cannot be created or stored.
     fn generate_attested(
         &self,
         alias: &KeyAlias,
-        challenge: &[u8],
-    ) -> Result<(PublicKey, Vec<Vec<u8>>), SignerError> {
+        challenge: &[u8; 32],
+    ) -> Result<(PublicKey, KeyAttestation), SignerError> {
         let _ = challenge;
-        Ok((self.generate(alias)?, Vec::new()))
+        Ok((self.generate(alias)?, KeyAttestation::default()))
     }
 
     /// Signs `message` (ECDSA P-256 over SHA-256 of the message).

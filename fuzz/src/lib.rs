@@ -280,6 +280,23 @@ pub fn scan(data: &[u8]) {
     if width > 0 && height > 0 && plane.len() >= width * height {
         let _ = latchkey_core::scan_frame(plane, width, height, width, &LinkPolicy::default());
     }
+    // Strips and large frames (the downscale path, sides up to 4000, either side possibly 1),
+    // from the bytes repeated, through the still reader and three frames of the camera's.
+    if data[5] & 2 != 0 && !plane.is_empty() {
+        let long = 1 + usize::from(u16::from_le_bytes([data[0], data[1]])) % 4000;
+        let short = 1 + usize::from(data[2]) % 8;
+        let (width, height) = if data[5] & 4 == 0 {
+            (long, short)
+        } else {
+            (short, long)
+        };
+        let big: Vec<u8> = plane.iter().copied().cycle().take(width * height).collect();
+        let _ = latchkey_core::scan_frame(&big, width, height, width, &LinkPolicy::default());
+        let mut camera = latchkey_core::FrameScanner::new();
+        for _ in 0..3 {
+            let _ = camera.scan(&big, width, height, width, &LinkPolicy::default());
+        }
+    }
 }
 
 /// PEM input: a deployment's extra trust anchor, as the core takes it when it opens.
@@ -365,11 +382,69 @@ fn pem_chain(text: &str) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// What the attestation target checks against: Google's roots, the real chain, its leaf key.
+/// What the attestation target checks against: Google's roots, the real chain, its leaf key;
+/// and Apple's example App Attest object with what it was made for.
 struct AttestationBed {
     roots: latchkey_server::attestation::Roots,
     real: Vec<Vec<u8>>,
     leaf_key: PublicKey,
+    apple: AppleSample,
+}
+
+/// Apple's documented App Attest example (server/tests/data/app_attest/samples.json).
+struct AppleSample {
+    object: Vec<u8>,
+    key_id: [u8; 32],
+    client_data_hash: Vec<u8>,
+    policy: latchkey_server::attestation::apple::AppAttestPolicy,
+    time: i64,
+    serials: Vec<String>,
+}
+
+fn apple_sample() -> AppleSample {
+    use base64::Engine as _;
+    let samples: serde_json::Value = serde_json::from_str(include_str!(
+        "../../server/tests/data/app_attest/samples.json"
+    ))
+    .expect("samples are JSON");
+    let sample = &samples[0];
+    let text = |k: &str| sample[k].as_str().expect("a text field");
+    let hex = |t: &str| -> Vec<u8> {
+        (0..t.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&t[i..i + 2], 16).expect("hex"))
+            .collect()
+    };
+    let object = base64::engine::general_purpose::STANDARD
+        .decode(text("object"))
+        .expect("base64");
+    let key_id: [u8; 32] = hex(text("key_id")).try_into().expect("32 bytes");
+    let client_data_hash = hex(text("client_data_hash"));
+    let policy = latchkey_server::attestation::apple::AppAttestPolicy::new(
+        &[],
+        vec![text("app_id").to_owned()],
+        false,
+    )
+    .expect("policy");
+    let time = sample["time"].as_i64().expect("time");
+    let verified = latchkey_server::attestation::apple::verify(
+        &latchkey_protocol::wire::AppAttestation {
+            key_id,
+            object: object.clone(),
+        },
+        &client_data_hash,
+        &policy,
+        time,
+    )
+    .expect("Apple's example verifies (else this target tests nothing)");
+    AppleSample {
+        object,
+        key_id,
+        client_data_hash,
+        policy,
+        time,
+        serials: verified.serials,
+    }
 }
 
 thread_local! {
@@ -385,17 +460,18 @@ thread_local! {
         let roots = latchkey_server::attestation::Roots::google();
         latchkey_server::attestation::verify(&real, &leaf_key, PIXEL_CHALLENGE, &roots, PIXEL_TIME)
             .expect("the seed chain verifies (else this target tests nothing)");
-        AttestationBed { roots, real, leaf_key }
+        AttestationBed { roots, real, leaf_key, apple: apple_sample() }
     };
 }
 
 /// Android key attestation chains (issue 21), as the server verifies them at enrolment, under
-/// Google's roots. Nothing may panic; and since every byte that matters is signed, a chain that
-/// verifies must be the real one byte for byte, with or without its root (no malleability).
+/// Google's roots. Nothing may panic; and since the server takes only the canonical DER of
+/// each certificate, a chain that verifies must be the real one byte for byte, with or without
+/// its root (no malleability; ECDSA's (r, n − s), which mutation cannot reach, aside).
 pub fn attestation(data: &[u8]) {
     let chain = chain_of(data);
     ATTESTATION.with(|bed| {
-        for (challenge, at) in [(PIXEL_CHALLENGE, PIXEL_TIME), (&b"another"[..], 0)] {
+        for (challenge, at) in [(PIXEL_CHALLENGE, PIXEL_TIME), (&b"another"[..], PIXEL_TIME)] {
             let verified = latchkey_server::attestation::verify(
                 &chain,
                 &bed.leaf_key,
@@ -410,6 +486,28 @@ pub fn attestation(data: &[u8]) {
                     "only the real chain verifies"
                 );
                 assert_eq!(challenge, PIXEL_CHALLENGE, "only for its own challenge");
+            }
+        }
+        // The same bytes as an iOS App Attest object: one that verifies holds Apple's
+        // certificates of the example, for its own client data only.
+        let apple = &bed.apple;
+        let object = latchkey_protocol::wire::AppAttestation {
+            key_id: apple.key_id,
+            object: data.to_vec(),
+        };
+        for (client_data, at) in [
+            (&apple.client_data_hash[..], apple.time),
+            (&b"another"[..], apple.time),
+        ] {
+            if let Ok(verified) =
+                latchkey_server::attestation::apple::verify(&object, client_data, &apple.policy, at)
+            {
+                assert_eq!(verified.serials, apple.serials, "only Apple's certificates");
+                assert_eq!(
+                    client_data,
+                    &apple.client_data_hash[..],
+                    "only for its own data"
+                );
             }
         }
     });
@@ -468,6 +566,7 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
                 chain_bytes(&real),
                 chain_bytes(&real[..real.len() - 1]),
                 chain_bytes(&real[1..]),
+                apple_sample().object,
             ]
         }
         "pin" => vec![

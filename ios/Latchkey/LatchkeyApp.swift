@@ -73,7 +73,11 @@ final class AppDelegate: NSObject, UIApplicationDelegate, UNUserNotificationCent
         didReceive response: UNNotificationResponse,
         withCompletionHandler done: @escaping () -> Void
     ) {
-        let request = response.notification.request.identifier
+        // The app's own notification is named by its request; a push iOS showed itself names
+        // the request id alone (the APNs payload's `challenge`).
+        let shown = response.notification.request
+        let pushed = shown.trigger is UNPushNotificationTrigger
+        let request = pushed ? (shown.content.userInfo["challenge"] as? String ?? "") : shown.identifier
         let action: NotificationAction? = response.actionIdentifier == Notifications.deny ? .deny : nil
         Shell.shared.send(.notificationPressed(request: request, action: action))
         Shell.shared.whenIdle(done)

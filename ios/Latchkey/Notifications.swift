@@ -34,5 +34,11 @@ enum Notifications {
         let center = UNUserNotificationCenter.current()
         center.removeDeliveredNotifications(withIdentifiers: [request])
         center.removePendingNotificationRequests(withIdentifiers: [request])
+        // A push iOS showed itself is named by the request id alone (the key's last part).
+        let challenge = request.split(separator: "/").last.map(String.init) ?? request
+        center.getDeliveredNotifications { shown in
+            let pushed = shown.filter { ($0.request.content.userInfo["challenge"] as? String) == challenge }
+            center.removeDeliveredNotifications(withIdentifiers: pushed.map { $0.request.identifier })
+        }
     }
 }

@@ -1,8 +1,11 @@
 // The device key in the Secure Enclave: P-256, made inside it, never exportable, usable only
 // while this device is unlocked and never restored to another device. The Secure Enclave
-// attests nothing a server could check for this key (App Attest attests an app instance, not
-// this key: docs/adr/0012), so the attestation chain is empty and the server shows the
-// assurance as claimed.
+// attests nothing a server could check for this key; App Attest attests this app instead
+// (docs/adr/0012): at enrolment a new App Attest key attests the client data the Rust core
+// binds to this enrolment and this device key (`appAttestClientDataHash`), so the server can
+// show the device as enrolled by the genuine app. Where App Attest is missing or fails, the
+// key is sent without it and the server shows the assurance as claimed.
+import DeviceCheck
 import Foundation
 import Security
 
@@ -31,7 +34,40 @@ final class SecureEnclaveSigner: DeviceSigner, @unchecked Sendable {
               let sec1 = SecKeyCopyExternalRepresentation(publicKey, &error) as Data?
         else { throw ShellError.Failed(reason: "the Secure Enclave could not make a key") }
         // SEC1 uncompressed point (65 bytes), as the core reads it.
-        return GeneratedKey(publicKey: sec1, attestation: [])
+        return GeneratedKey(
+            publicKey: sec1, attestation: [],
+            appAttest: attestationChallenge.isEmpty ? nil : appAttest(challenge: attestationChallenge, publicKey: sec1)
+        )
+    }
+
+    /// App Attest over this enrolment and this key, or nil where the device cannot (older
+    /// devices, the simulator, Apple's service unreachable). Called on the core's worker
+    /// thread, never the main thread, so waiting for the completion handlers is safe.
+    private func appAttest(challenge: Data, publicKey: Data) -> AppAttestation? {
+        let service = DCAppAttestService.shared
+        guard service.isSupported,
+              let clientDataHash = appAttestClientDataHash(attestationChallenge: challenge, publicKey: publicKey)
+        else { return nil }
+        // Apple's service can stall: enrolment goes on without App Attest after 20 s.
+        let done = DispatchSemaphore(value: 0)
+        var keyId: String?
+        service.generateKey { id, _ in keyId = id; done.signal() }
+        guard done.wait(timeout: .now() + 20) == .success,
+              let keyId, let keyIdBytes = Data(base64Encoded: keyId) else { return nil }
+        // One retry with the same key when Apple's server was unavailable, as Apple advises.
+        for _ in 0..<2 {
+            var object: Data?
+            var unavailable = false
+            service.attestKey(keyId, clientDataHash: clientDataHash) { attestation, error in
+                object = attestation
+                unavailable = (error as? DCError)?.code == .serverUnavailable
+                done.signal()
+            }
+            guard done.wait(timeout: .now() + 20) == .success else { return nil }
+            if let object { return AppAttestation(keyId: keyIdBytes, object: object) }
+            if !unavailable { return nil }
+        }
+        return nil
     }
 
     private func key(_ alias: String) throws -> SecKey {

@@ -60,6 +60,10 @@ final class Shell: ObservableObject, AppListener, @unchecked Sendable {
             switch effect {
             case let .notify(request, title, body, publicBody, approve, deny, _):
                 Notifications.show(request: request, title: title, body: body, hidden: publicBody, approve: approve, deny: deny)
+            case let .notificationActions(approve, deny, publicBody):
+                // Before any push: iOS shows a push itself while the app is not running, with
+                // this category's actions (the server's APNs alert names it).
+                Notifications.registerCategories(approveLabel: approve, denyLabel: deny, hidden: publicBody)
             case let .cancelNotification(request):
                 Notifications.cancel(request: request)
             case .openCamera:

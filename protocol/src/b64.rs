@@ -38,6 +38,22 @@ pub(crate) mod array {
     }
 }
 
+/// Serde adapter for byte strings as base64url text.
+pub(crate) mod vec {
+    use serde::{de::Error as _, Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&super::encode(bytes))
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        super::decode(&text).ok_or_else(|| D::Error::custom("invalid base64url"))
+    }
+}
+
 /// Serde adapter for optional byte strings as base64url text.
 pub(crate) mod opt_vec {
     use serde::{de::Error as _, Deserialize, Deserializer, Serializer};

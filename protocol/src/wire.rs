@@ -161,7 +161,28 @@ pub struct EnrolBeginRequest {
         with = "crate::b64::vec_list"
     )]
     pub attestation: Vec<Vec<u8>>,
+    /// iOS App Attest (`DCAppAttestService.attestKey`): the genuine app, on a genuine Apple
+    /// device, vouches for this device key and this enrolment through
+    /// [`EnrolBeginRequest::app_attest_client_data_hash`]. Absent elsewhere. Not in the signed
+    /// bytes, for the same reason as `attestation`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_attest: Option<AppAttestation>,
 }
+
+/// An App Attest key's attestation, as the iOS app got it from `DCAppAttestService`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppAttestation {
+    /// The App Attest key's id (`generateKey`'s answer: the SHA-256 of its public key).
+    #[serde(with = "crate::b64::array")]
+    pub key_id: [u8; 32],
+    /// The attestation object (CBOR, format `apple-appattest`) `attestKey` returned.
+    #[serde(with = "crate::b64::vec")]
+    pub object: Vec<u8>,
+}
+
+/// The largest App Attest attestation object, bytes (Apple's are about 5 KiB with the
+/// receipt).
+pub const MAX_APP_ATTESTATION_BYTES: usize = 16384;
 
 /// The most certificates an attestation chain may hold.
 pub const MAX_ATTESTATION_CERTS: usize = 8;
@@ -181,6 +202,23 @@ impl EnrolBeginRequest {
             &Canonical::new("attestation-challenge")
                 .u64(u64::from(PROTOCOL_VERSION))
                 .bytes(code_digest.as_bytes())
+                .finish(),
+        )
+        .as_bytes()
+    }
+
+    /// The client data hash an iOS app gives `DCAppAttestService.attestKey`: SHA-256 of the
+    /// tag `app-attest-client-data`, this enrolment's [`attestation_challenge`] and the device
+    /// key (SEC1 compressed). Apple's attestation then names this device key for this
+    /// enrolment alone; the app's App Attest key is a different key (it attests the app).
+    ///
+    /// [`attestation_challenge`]: EnrolBeginRequest::attestation_challenge
+    pub fn app_attest_client_data_hash(challenge: &[u8; 32], device_key: &PublicKey) -> [u8; 32] {
+        *Digest::of(
+            &Canonical::new("app-attest-client-data")
+                .u64(u64::from(PROTOCOL_VERSION))
+                .bytes(challenge)
+                .bytes(&device_key.to_sec1())
                 .finish(),
         )
         .as_bytes()

@@ -158,6 +158,7 @@ fn generate() -> (String, String) {
         blinded_pin: blinded.clone(),
         signature: sign(&device_sk, &begin_bytes),
         attestation: Vec::new(),
+        app_attest: None,
     };
     assert!(begin.verify());
     d.message("EnrolBeginRequest", &begin);

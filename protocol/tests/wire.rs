@@ -172,6 +172,7 @@ fn enrol_begin_proves_possession_and_binds_code() {
         blinded_pin: blinded,
         signature: sign(&key, &bytes),
         attestation: Vec::new(),
+        app_attest: None,
     };
     assert!(request.verify());
     assert!(

@@ -38,21 +38,172 @@ pub struct Frame {
 /// The two frame sizes the benchmark reports.
 pub const SIZES: [(usize, usize, &str); 2] = [(1280, 720, "720p"), (1920, 1080, "1080p")];
 
-/// `count` frames of `width` × `height` from `seed`.
+/// Which generator draws the frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    /// The corpus the pipeline was first tuned on (2026-11-23..25): modules from 2 px,
+    /// contrast from 30 levels, mostly upright codes, tilt to 40°, JPEG from quality 35.
+    Seeded,
+    /// What phones produce (issue 22): modules from 1.5 px (40 % under 2.5 px), contrast
+    /// 20–100 % of full range (30 % under 35 %), gamma 0.5–1.5, any in-plane angle, tilt to
+    /// 45°, rolling-shutter skew, defocus to σ 2 or motion to 10 px, sensor noise smoothed by a
+    /// denoiser (correlated), JPEG down to quality 10; half the frames without a code show a
+    /// decoy (finder patterns around random modules, not a code).
+    Wide,
+}
+
+/// `count` frames of `width` × `height` from `seed` ([`Profile::Seeded`]).
 pub fn corpus(seed: u64, width: usize, height: usize, label: &str, count: usize) -> Vec<Frame> {
+    corpus_in(Profile::Seeded, seed, width, height, label, count)
+}
+
+/// `count` frames of `width` × `height` from `seed`, drawn by `profile`.
+pub fn corpus_in(
+    profile: Profile,
+    seed: u64,
+    width: usize,
+    height: usize,
+    label: &str,
+    count: usize,
+) -> Vec<Frame> {
     (0..count)
-        .map(|i| frame(seed, i, width, height, label))
+        .map(|i| frame_in(profile, seed, i, width, height, label))
         .collect()
 }
 
-/// Frame `index` of the corpus for `seed` and this size (independent of the others).
+/// Frame `index` of the corpus for `seed` and this size (independent of the others;
+/// [`Profile::Seeded`]).
 pub fn frame(seed: u64, index: usize, width: usize, height: usize, label: &str) -> Frame {
+    frame_in(Profile::Seeded, seed, index, width, height, label)
+}
+
+/// What is in front of the camera: the code (or decoy) on a page on a screen in a room.
+/// Lengths are in image pixels at the module size [`Scene::module`]; a pose with another
+/// module size scales them.
+struct Scene {
+    /// Modules per side, and which are dark (empty: a page without a code).
+    n: usize,
+    dark: Vec<bool>,
+    /// The payload a decoder must read.
+    expected: Option<String>,
+    module: f64,
+    /// The screen's edges around the code's centre, in code-plane pixels.
+    screen: (f64, f64, f64, f64),
+    /// Lines of "text": x, y, length.
+    bars: Vec<(f64, f64, f64)>,
+    inverted: bool,
+    room: f64,
+}
+
+/// Where the camera is: module size at the code's centre, in-plane rotation, tilt about an
+/// axis, where the code's centre lands, rolling-shutter skew.
+#[derive(Clone, Copy)]
+struct Pose {
+    module: f64,
+    rotation: f64,
+    tilt: f64,
+    tilt_axis: f64,
+    centre: (f64, f64),
+    skew: f64,
+}
+
+/// Light on the screen: levels, gain gradient, glare (x, y, radius, amount), moiré.
+struct Light {
+    lo: f64,
+    hi: f64,
+    gain0: f64,
+    gx: f64,
+    gy: f64,
+    glare: Option<(f64, f64, f64, f64)>,
+    moire: Option<(f64, f64, f64)>,
+}
+
+/// What the lens does during one frame.
+#[derive(Clone, Copy)]
+enum Optics {
+    Sharp,
+    Defocus(f64),
+    Motion {
+        len: f64,
+        angle: f64,
+    },
+    /// Both: out of focus and moving (a phone on its way to the screen).
+    Shake {
+        sigma: f64,
+        len: f64,
+        angle: f64,
+    },
+}
+
+/// The sensor and what the phone does after it: noise σ, (grain, gamma) for
+/// [`Profile::Wide`].
+#[derive(Clone, Copy)]
+struct Sensor {
+    sigma: f64,
+    denoised: Option<(f64, f64)>,
+}
+
+/// Frame `index` of `profile`'s corpus for `seed` and this size.
+pub fn frame_in(
+    profile: Profile,
+    seed: u64,
+    index: usize,
+    width: usize,
+    height: usize,
+    label: &str,
+) -> Frame {
+    let wide = profile == Profile::Wide;
     let mut rng = ChaCha8Rng::seed_from_u64(
-        seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ((width as u64) << 40),
+        seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ ((width as u64) << 40)
+            ^ if wide { 0x5EED_0000_0000_0022 } else { 0 },
     );
     let mut traits = Vec::new();
+    let (scene, pose) = draw_scene(&mut rng, wide, width, height, &mut traits);
+    let light = draw_light(&mut rng, wide, &pose, scene.side(pose.module), &mut traits);
+    let optics = draw_optics(&mut rng, wide, &mut traits);
+    let sensor = draw_sensor(&mut rng, wide, &mut traits);
+    let mut luma = render(
+        &scene, &pose, &light, optics, sensor, &mut rng, width, height,
+    );
+    if let Some(quality) = draw_jpeg(&mut rng, wide, &mut traits) {
+        luma = jpeg(luma, width, height, quality);
+    }
+    if scene.expected.is_none() {
+        traits.push("no-code".into());
+    }
+    Frame {
+        name: format!("{label}-{index:04}"),
+        width,
+        height,
+        luma,
+        expected: scene.expected,
+        traits: traits.join(" "),
+    }
+}
+
+impl Scene {
+    /// The code's side with its quiet zone, in pixels at `module`.
+    fn side(&self, module: f64) -> f64 {
+        (self.n as f64 + 8.0) * module
+    }
+}
+
+/// The code, its pose (fitted into the frame) and the page around it.
+fn draw_scene(
+    rng: &mut ChaCha8Rng,
+    wide: bool,
+    width: usize,
+    height: usize,
+    traits: &mut Vec<String>,
+) -> (Scene, Pose) {
     let with_code = rng.gen_bool(0.9);
-    let payload = with_code.then(|| payload(&mut rng));
+    let payload = with_code.then(|| payload(rng));
+    // A decoy: finder patterns and timing around random modules, which no decoder may read.
+    let decoy = (wide && !with_code && rng.gen_bool(0.5)).then(|| {
+        traits.push("decoy".into());
+        decoy(rng)
+    });
     let matrix = payload.as_deref().and_then(|p| {
         qrcode::QrCode::with_error_correction_level(p.as_bytes(), qrcode::EcLevel::M).ok()
     });
@@ -64,43 +215,46 @@ pub fn frame(seed: u64, index: usize, width: usize, height: usize, label: &str) 
                 .map(|c| *c == qrcode::Color::Dark)
                 .collect::<Vec<_>>(),
         ),
-        None => (33, Vec::new()),
+        None => decoy.unwrap_or((33, Vec::new())),
     };
     let quiet = n as f64 + 8.0;
 
     // Geometry: module size at the code's centre, rotation, tilt, position.
     let max_module = if width > 1280 { 10.0 } else { 7.0 };
-    let mut module = rng.gen_range(2.0..max_module);
-    let rotation = if rng.gen_bool(0.3) {
+    let min_module = if wide { 1.5 } else { 2.0 };
+    let mut module = if wide && rng.gen_bool(0.4) {
+        rng.gen_range(1.5..2.5)
+    } else {
+        rng.gen_range(min_module..max_module)
+    };
+    let rotation = if wide || rng.gen_bool(0.3) {
         rng.gen_range(-PI..PI)
     } else {
         rng.gen_range(-0.26..0.26)
     };
-    let tilt = rng.gen_range(0.0f64..40.0).to_radians();
+    let tilt = rng
+        .gen_range(0.0f64..if wide { 45.0 } else { 40.0 })
+        .to_radians();
     let tilt_axis = rng.gen_range(0.0..PI);
-    let f = width as f64;
     let (cx, cy) = (width as f64 / 2.0, height as f64 / 2.0);
-    let rot = rotation_matrix(rotation, tilt, tilt_axis);
-    let mut h_inv = [[0.0; 3]; 3];
-    let mut centre = (cx, cy);
+    let mut pose = Pose {
+        module,
+        rotation,
+        tilt,
+        tilt_axis,
+        centre: (cx, cy),
+        skew: 0.0,
+    };
     for attempt in 0..12 {
-        let side = quiet * module;
-        centre = (
+        pose.module = module;
+        pose.centre = (
             cx + rng.gen_range(-0.3..0.3) * width as f64,
             cy + rng.gen_range(-0.3..0.3) * height as f64,
         );
-        let h = homography(&rot, f, (cx, cy), centre);
-        let fits = [(-1.0, -1.0), (1.0, -1.0), (1.0, 1.0), (-1.0, 1.0)]
-            .iter()
-            .all(|&(sx, sy)| {
-                let (x, y) = apply(&h, sx * side / 2.0, sy * side / 2.0);
-                x > 4.0 && y > 4.0 && x < width as f64 - 4.0 && y < height as f64 - 4.0
-            });
-        if fits || attempt == 11 {
-            h_inv = invert(&h);
+        if fits(&pose, quiet * module, width, height) || attempt == 11 {
             break;
         }
-        module = (module * 0.85).max(2.0);
+        module = (module * 0.85).max(min_module);
     }
     if let Some(p) = &payload {
         traits.push(format!("len={}", p.len()));
@@ -133,11 +287,178 @@ pub fn frame(seed: u64, index: usize, width: usize, height: usize, label: &str) 
             )
         })
         .collect();
-    let text_height = module.max(3.0) * 1.2;
+    // Rolling shutter: rows exposed one after another while the phone moves sideways.
+    if wide && rng.gen_bool(0.3) {
+        pose.skew = rng.gen_range(-0.08..0.08);
+        traits.push(format!("skew={:.2}", pose.skew));
+    }
+    let scene = Scene {
+        n,
+        dark,
+        expected: matrix.and(payload),
+        module,
+        screen,
+        bars,
+        inverted,
+        room,
+    };
+    (scene, pose)
+}
+
+/// Whether the code with its quiet zone (`side` pixels) lies inside the frame at `pose`.
+fn fits(pose: &Pose, side: f64, width: usize, height: usize) -> bool {
+    let h = homography_of(pose, width, height);
+    [(-1.0, -1.0), (1.0, -1.0), (1.0, 1.0), (-1.0, 1.0)]
+        .iter()
+        .all(|&(sx, sy)| {
+            let (x, y) = apply(&h, sx * side / 2.0, sy * side / 2.0);
+            x > 4.0 && y > 4.0 && x < width as f64 - 4.0 && y < height as f64 - 4.0
+        })
+}
+
+/// Code plane → image for `pose` (focal length = frame width).
+fn homography_of(pose: &Pose, width: usize, height: usize) -> M3 {
+    let rot = rotation_matrix(pose.rotation, pose.tilt, pose.tilt_axis);
+    let (cx, cy) = (width as f64 / 2.0, height as f64 / 2.0);
+    homography(&rot, width as f64, (cx, cy), pose.centre)
+}
+
+/// Photometry: contrast, uneven light, glare, moiré.
+fn draw_light(
+    rng: &mut ChaCha8Rng,
+    wide: bool,
+    pose: &Pose,
+    side: f64,
+    traits: &mut Vec<String>,
+) -> Light {
+    let (lo, hi) = if wide {
+        let range = if rng.gen_bool(0.3) {
+            traits.push("low-contrast".into());
+            rng.gen_range(0.2..0.35)
+        } else {
+            rng.gen_range(0.35..1.0)
+        } * 255.0f64;
+        let lo: f64 = rng.gen_range(0.0..=(255.0f64 - range).max(1.0));
+        traits.push(format!("contrast={:.2}", range / 255.0));
+        (lo, lo + range)
+    } else if rng.gen_bool(0.25) {
+        let lo = rng.gen_range(60.0..110.0);
+        traits.push("low-contrast".into());
+        (lo, lo + rng.gen_range(30.0..55.0))
+    } else {
+        (rng.gen_range(5.0..70.0), rng.gen_range(150.0..250.0))
+    };
+    let gain0 = rng.gen_range(0.75..1.1);
+    let (gx, gy) = (rng.gen_range(-0.5..0.5), rng.gen_range(-0.5..0.5));
+    let glare = rng.gen_bool(0.35).then(|| {
+        traits.push("glare".into());
+        (
+            pose.centre.0 + rng.gen_range(-1.0..1.0) * side,
+            pose.centre.1 + rng.gen_range(-1.0..1.0) * side,
+            rng.gen_range(0.2..1.0) * side,
+            rng.gen_range(40.0..150.0),
+        )
+    });
+    let moire = rng.gen_bool(0.3).then(|| {
+        traits.push("moire".into());
+        let angle: f64 = rng.gen_range(0.0..PI);
+        let freq = rng.gen_range(0.2..0.45);
+        (
+            freq * angle.cos(),
+            freq * angle.sin(),
+            rng.gen_range(4.0..16.0),
+        )
+    });
+    Light {
+        lo,
+        hi,
+        gain0,
+        gx,
+        gy,
+        glare,
+        moire,
+    }
+}
+
+/// Defocus or motion blur (or neither).
+fn draw_optics(rng: &mut ChaCha8Rng, wide: bool, traits: &mut Vec<String>) -> Optics {
+    match rng.gen_range(0..10) {
+        0..=4 => {
+            let sigma = rng.gen_range(0.4..if wide { 2.0 } else { 1.6 });
+            traits.push(format!("defocus={sigma:.1}"));
+            Optics::Defocus(sigma)
+        }
+        5..=6 => {
+            let len = rng.gen_range(2.0..if wide { 10.0 } else { 8.0 });
+            let angle = rng.gen_range(0.0..PI);
+            traits.push(format!("motion={len:.0}"));
+            Optics::Motion { len, angle }
+        }
+        _ => Optics::Sharp,
+    }
+}
+
+/// Sensor noise, and for [`Profile::Wide`] the denoiser's grain and the tone curve.
+fn draw_sensor(rng: &mut ChaCha8Rng, wide: bool, traits: &mut Vec<String>) -> Sensor {
+    let sigma = rng.gen_range(1.0..12.0);
+    traits.push(format!("noise={sigma:.0}"));
+    let denoised = wide.then(|| {
+        let grain = rng.gen_range(0.7..1.8);
+        let gamma = rng.gen_range(0.5f64..1.5);
+        traits.push(format!("grain={grain:.1} gamma={gamma:.2}"));
+        (grain, gamma)
+    });
+    Sensor { sigma, denoised }
+}
+
+/// JPEG artefacts (the camera pipeline or a screenshot), if any: the quality.
+fn draw_jpeg(rng: &mut ChaCha8Rng, wide: bool, traits: &mut Vec<String>) -> Option<u8> {
+    rng.gen_bool(if wide { 0.6 } else { 0.5 }).then(|| {
+        let quality = if wide && rng.gen_bool(0.35) {
+            rng.gen_range(10..30u8)
+        } else {
+            rng.gen_range(if wide { 30 } else { 35 }..85u8)
+        };
+        traits.push(format!("jpeg={quality}"));
+        quality
+    })
+}
+
+/// The frame through a pinhole camera at `pose`, lit, blurred and sensed (noise from `rng`).
+#[allow(clippy::too_many_arguments)]
+fn render(
+    scene: &Scene,
+    pose: &Pose,
+    light: &Light,
+    optics: Optics,
+    sensor: Sensor,
+    rng: &mut ChaCha8Rng,
+    width: usize,
+    height: usize,
+) -> Vec<u8> {
+    let h_inv = invert(&homography_of(pose, width, height));
+    let cy = height as f64 / 2.0;
+    // The scene's lengths at this pose's module size (exactly 1 for a single frame).
+    let scale = pose.module / scene.module;
+    let module = pose.module;
+    let side = scene.side(module);
     let code_half = side / 2.0;
+    let screen = (
+        scene.screen.0 * scale,
+        scene.screen.1 * scale,
+        scene.screen.2 * scale,
+        scene.screen.3 * scale,
+    );
+    let bars: Vec<(f64, f64, f64)> = scene
+        .bars
+        .iter()
+        .map(|&(x, y, len)| (x * scale, y * scale, len * scale))
+        .collect();
+    let text_height = module.max(3.0) * 1.2;
+    let (n, dark, skew) = (scene.n, &scene.dark, pose.skew);
 
     let sample = |px: f64, py: f64| -> f64 {
-        let (x, y) = apply(&h_inv, px, py);
+        let (x, y) = apply(&h_inv, px - skew * (py - cy), py);
         if x < screen.0 || x > screen.2 || y < screen.1 || y > screen.3 {
             // Bezel just outside the screen, then the room.
             let bezel = side * 0.05;
@@ -148,7 +469,7 @@ pub fn frame(seed: u64, index: usize, width: usize, height: usize, label: &str) 
             {
                 return 0.08;
             }
-            return room + 0.1 * ((px * 0.013).sin() * (py * 0.021).cos());
+            return scene.room + 0.1 * ((px * 0.013).sin() * (py * 0.021).cos());
         }
         let light = if x.abs() < code_half && y.abs() < code_half {
             let u = ((x + code_half) / module) as i64 - 4;
@@ -161,7 +482,7 @@ pub fn frame(seed: u64, index: usize, width: usize, height: usize, label: &str) 
                 x > bx && x < bx + len && y > by && y < by + text_height * 0.6
             })
         };
-        if light != inverted {
+        if light != scene.inverted {
             1.0
         } else {
             0.0
@@ -181,35 +502,16 @@ pub fn frame(seed: u64, index: usize, width: usize, height: usize, label: &str) 
         }
     }
 
-    // Photometry: contrast, uneven light, glare, moiré.
-    let (lo, hi) = if rng.gen_bool(0.25) {
-        let lo = rng.gen_range(60.0..110.0);
-        traits.push("low-contrast".into());
-        (lo, lo + rng.gen_range(30.0..55.0))
-    } else {
-        (rng.gen_range(5.0..70.0), rng.gen_range(150.0..250.0))
-    };
-    let gain0 = rng.gen_range(0.75..1.1);
-    let (gx, gy) = (rng.gen_range(-0.5..0.5), rng.gen_range(-0.5..0.5));
-    let glare = rng.gen_bool(0.35).then(|| {
-        traits.push("glare".into());
-        (
-            centre.0 + rng.gen_range(-1.0..1.0) * side,
-            centre.1 + rng.gen_range(-1.0..1.0) * side,
-            rng.gen_range(0.2..1.0) * side,
-            rng.gen_range(40.0..150.0),
-        )
-    });
-    let moire = rng.gen_bool(0.3).then(|| {
-        traits.push("moire".into());
-        let angle: f64 = rng.gen_range(0.0..PI);
-        let freq = rng.gen_range(0.2..0.45);
-        (
-            freq * angle.cos(),
-            freq * angle.sin(),
-            rng.gen_range(4.0..16.0),
-        )
-    });
+    // Photometry.
+    let Light {
+        lo,
+        hi,
+        gain0,
+        gx,
+        gy,
+        glare,
+        moire,
+    } = *light;
     for y in 0..height {
         for x in 0..width {
             let (fx, fy) = (x as f64, y as f64);
@@ -226,64 +528,92 @@ pub fn frame(seed: u64, index: usize, width: usize, height: usize, label: &str) 
         }
     }
 
-    // Optics: defocus or motion blur.
-    match rng.gen_range(0..10) {
-        0..=4 => {
-            let sigma = rng.gen_range(0.4..1.6);
-            traits.push(format!("defocus={sigma:.1}"));
+    // Optics.
+    match optics {
+        Optics::Defocus(sigma) => gaussian_blur(&mut img, width, height, sigma),
+        Optics::Motion { len, angle } => img = motion_blur(&img, width, height, len, angle),
+        Optics::Shake { sigma, len, angle } => {
             gaussian_blur(&mut img, width, height, sigma);
-        }
-        5..=6 => {
-            let len = rng.gen_range(2.0..8.0);
-            let angle = rng.gen_range(0.0..PI);
-            traits.push(format!("motion={len:.0}"));
             img = motion_blur(&img, width, height, len, angle);
         }
-        _ => {}
+        Optics::Sharp => {}
     }
 
     // Sensor noise, then 8 bits.
-    let sigma = rng.gen_range(1.0..12.0);
-    traits.push(format!("noise={sigma:.0}"));
-    let mut luma: Vec<u8> = img
-        .iter()
-        .map(|&v| {
-            let g = gaussian(&mut rng) * sigma;
-            (f64::from(v) + g).round().clamp(0.0, 255.0) as u8
-        })
-        .collect();
+    let sigma = sensor.sigma;
+    match sensor.denoised {
+        Some((grain, gamma)) => {
+            // A phone's denoiser leaves grain a few pixels wide: white noise, smoothed,
+            // rescaled to σ; then the tone curve (gamma).
+            let mut noise: Vec<f32> = (0..img.len()).map(|_| gaussian(rng) as f32).collect();
+            gaussian_blur(&mut noise, width, height, grain);
+            // A Gaussian of σ g leaves white noise with σ 1 / (2 g √π).
+            let rescale = (sigma * 2.0 * grain * PI.sqrt()) as f32;
+            img.iter()
+                .zip(&noise)
+                .map(|(&v, &n)| {
+                    let linear = (f64::from(v + n * rescale) / 255.0).clamp(0.0, 1.0);
+                    (linear.powf(gamma) * 255.0).round() as u8
+                })
+                .collect()
+        }
+        None => img
+            .iter()
+            .map(|&v| {
+                let g = gaussian(rng) * sigma;
+                (f64::from(v) + g).round().clamp(0.0, 255.0) as u8
+            })
+            .collect(),
+    }
+}
 
-    // JPEG artefacts (the camera pipeline or a screenshot).
-    if rng.gen_bool(0.5) {
-        let quality = rng.gen_range(35..85u8);
-        traits.push(format!("jpeg={quality}"));
-        let mut out = Vec::new();
-        let encoded = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
-            .encode(
-                &luma,
-                width as u32,
-                height as u32,
-                image::ExtendedColorType::L8,
-            )
-            .is_ok();
-        if encoded {
-            if let Ok(img) = image::load_from_memory(&out) {
-                luma = img.to_luma8().into_raw();
+/// Through a JPEG encoder and back at `quality`.
+fn jpeg(luma: Vec<u8>, width: usize, height: usize, quality: u8) -> Vec<u8> {
+    let mut out = Vec::new();
+    let encoded = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
+        .encode(
+            &luma,
+            width as u32,
+            height as u32,
+            image::ExtendedColorType::L8,
+        )
+        .is_ok();
+    match encoded
+        .then(|| image::load_from_memory(&out).ok())
+        .flatten()
+    {
+        Some(img) => img.to_luma8().into_raw(),
+        None => luma,
+    }
+}
+
+/// Finder patterns, timing patterns and random modules on a version-2..6 grid: looks like a
+/// code to a detector, but its format bits and data are noise.
+fn decoy(rng: &mut ChaCha8Rng) -> (usize, Vec<bool>) {
+    let n = 17 + 4 * rng.gen_range(2..=6usize);
+    let mut dark: Vec<bool> = (0..n * n).map(|_| rng.gen_bool(0.5)).collect();
+    // Each finder pattern with its light separator (8 × 8 from the corner).
+    for (ox, oy) in [(0, 0), (n - 8, 0), (0, n - 8)] {
+        for y in 0..8usize {
+            for x in 0..8usize {
+                let outside = (ox > 0 && x == 0)
+                    || (ox == 0 && x == 7)
+                    || (oy > 0 && y == 0)
+                    || (oy == 0 && y == 7);
+                // Position inside the 7 × 7 pattern, which sits away from the code's centre.
+                let (px, py) = (
+                    x.wrapping_sub(usize::from(ox > 0)),
+                    y.wrapping_sub(usize::from(oy > 0)),
+                );
+                dark[(oy + y) * n + ox + x] = !outside && px.min(py).min(6 - px).min(6 - py) != 1;
             }
         }
     }
-    if matrix.is_none() {
-        traits.push("no-code".into());
+    for i in 8..n - 8 {
+        dark[6 * n + i] = i % 2 == 0;
+        dark[i * n + 6] = i % 2 == 0;
     }
-
-    Frame {
-        name: format!("{label}-{index:04}"),
-        width,
-        height,
-        luma,
-        expected: matrix.and(payload),
-        traits: traits.join(" "),
-    }
+    (n, dark)
 }
 
 fn payload(rng: &mut ChaCha8Rng) -> String {
@@ -465,4 +795,160 @@ fn motion_blur(img: &[f32], w: usize, h: usize, len: f64, angle: f64) -> Vec<f32
         }
     }
     out
+}
+
+/// Frames a second of [`sequence`]s.
+pub const SEQUENCE_FPS: f64 = 30.0;
+/// Length of a [`sequence`] in seconds.
+pub const SEQUENCE_SECONDS: f64 = 2.5;
+
+/// A person bringing the phone to the screen, frame by frame.
+pub struct Sequence {
+    /// `seq-720p-007`.
+    pub name: String,
+    /// [`SEQUENCE_FPS`] frames a second, each expecting the same payload.
+    pub frames: Vec<Frame>,
+    /// The pose it settles at stays hard (small modules, defocus, shake): it never gets easy.
+    pub hard: bool,
+    /// What the sequence got.
+    pub traits: String,
+}
+
+/// Sequence `index` for `seed` at this size: a [`Profile::Wide`] scene (always with a code),
+/// seen first from further away, turned and tilted, out of focus and moving, then settling
+/// over 0.6–2 s into a held pose with hand tremor, while autofocus closes in over 0.2–0.5 s.
+/// In three sequences of four the settled pose is comfortable (modules of 2.5–5 px, tilt under
+/// 20°, σ 0.3–0.8); in the others it is the scene's own pose (modules from 2 px, tilt to 45°),
+/// somewhat out of focus (σ 0.6–1.3) and shaking more: it never gets easy.
+/// No JPEG: camera frames reach the app uncompressed.
+pub fn sequence(seed: u64, index: usize, width: usize, height: usize, label: &str) -> Sequence {
+    let mut rng = ChaCha8Rng::seed_from_u64(
+        seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ ((width as u64) << 40)
+            ^ 0x5E9E_0000_0000_0004,
+    );
+    let mut traits = Vec::new();
+    let (scene, drawn) = loop {
+        traits.clear();
+        let (scene, pose) = draw_scene(&mut rng, true, width, height, &mut traits);
+        if scene.expected.is_some() {
+            break (scene, pose);
+        }
+    };
+    let hard = rng.gen_bool(0.25);
+    let mut settled = drawn;
+    if hard {
+        // Hard but not hopeless: the scene's own pose, modules of at least 2 px.
+        settled.module = settled.module.max(2.0);
+    } else {
+        settled.tilt = settled.tilt.min(20f64.to_radians());
+        settled.module = rng.gen_range(2.5..5.0);
+    }
+    while settled.module > 2.0 && !fits(&settled, scene.side(settled.module), width, height) {
+        settled.module *= 0.9;
+    }
+    let light = draw_light(
+        &mut rng,
+        true,
+        &settled,
+        scene.side(settled.module),
+        &mut traits,
+    );
+    let sensor = draw_sensor(&mut rng, true, &mut traits);
+    let start = Pose {
+        module: settled.module * rng.gen_range(0.3..0.5),
+        rotation: settled.rotation + rng.gen_range(-0.7..0.7),
+        tilt: (settled.tilt + rng.gen_range(0.1..0.4)).min(1.05),
+        centre: (
+            settled.centre.0 + rng.gen_range(-0.25..0.25) * width as f64,
+            settled.centre.1 + rng.gen_range(-0.25..0.25) * height as f64,
+        ),
+        ..settled
+    };
+    let settle: f64 = rng.gen_range(0.6..2.0);
+    // Autofocus closes in over a few hundred milliseconds, around when the phone settles.
+    let focus_at = (settle + rng.gen_range(-0.3..0.4)).max(0.3);
+    let focus_over = rng.gen_range(0.2..0.5);
+    let blur_far = rng.gen_range(2.0..3.5);
+    let blur_held = if hard {
+        rng.gen_range(0.6..1.3)
+    } else {
+        rng.gen_range(0.3..0.8)
+    };
+    // Hand tremor: a few pixels at a few hertz, on both axes and the angle.
+    let tremor = if hard { 3.0 } else { 1.5 } * rng.gen_range(0.5..1.0);
+    let (fx, fy, phase) = (
+        rng.gen_range(2.0..6.0),
+        rng.gen_range(2.0..6.0),
+        rng.gen_range(0.0..2.0 * PI),
+    );
+    traits.push(format!(
+        "{} settle={settle:.1}s focus={focus_at:.1}s held-module={:.1} held-tilt={:.0} held-blur={blur_held:.1} tremor={tremor:.1}",
+        if hard { "hard" } else { "easy" },
+        settled.module,
+        settled.tilt.to_degrees()
+    ));
+    let blur_at = |t: f64| -> f64 {
+        let k = ((t - (focus_at - focus_over)) / focus_over).clamp(0.0, 1.0);
+        blur_far + (blur_held - blur_far) * k
+    };
+    let pose_at = |t: f64| -> Pose {
+        let e = if t < settle {
+            1.0 - (1.0 - t / settle).powi(3)
+        } else {
+            1.0
+        };
+        let mix = |a: f64, b: f64| a + (b - a) * e;
+        let shake = |f: f64, p: f64| tremor * (2.0 * PI * f * t + p).sin();
+        Pose {
+            module: mix(start.module, settled.module),
+            rotation: mix(start.rotation, settled.rotation) + 0.003 * shake(fx, phase),
+            tilt: mix(start.tilt, settled.tilt),
+            centre: (
+                mix(start.centre.0, settled.centre.0) + shake(fx, phase),
+                mix(start.centre.1, settled.centre.1) + shake(fy, 2.0 * phase),
+            ),
+            ..settled
+        }
+    };
+    let count = (SEQUENCE_SECONDS * SEQUENCE_FPS) as usize;
+    let frames = (0..count)
+        .map(|i| {
+            let t = i as f64 / SEQUENCE_FPS;
+            let pose = pose_at(t);
+            // Motion during a half-frame exposure: how far the code's centre moves.
+            let next = pose_at(t + 0.5 / SEQUENCE_FPS);
+            let (dx, dy) = (next.centre.0 - pose.centre.0, next.centre.1 - pose.centre.1);
+            let len = dx.hypot(dy) + (next.module / pose.module - 1.0).abs() * 20.0;
+            let sigma = blur_at(t);
+            let optics = if len >= 1.0 {
+                Optics::Shake {
+                    sigma,
+                    len,
+                    angle: dy.atan2(dx),
+                }
+            } else {
+                Optics::Defocus(sigma)
+            };
+            Frame {
+                name: format!("{label}-{index:03}-{i:03}"),
+                width,
+                height,
+                luma: render(
+                    &scene, &pose, &light, optics, sensor, &mut rng, width, height,
+                ),
+                expected: scene.expected.clone(),
+                traits: format!(
+                    "t={t:.2} module={:.1} blur={sigma:.1} motion={len:.1}",
+                    pose.module
+                ),
+            }
+        })
+        .collect();
+    Sequence {
+        name: format!("{label}-{index:03}"),
+        frames,
+        hard,
+        traits: traits.join(" "),
+    }
 }

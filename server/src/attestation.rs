@@ -27,6 +27,8 @@
 
 use std::collections::HashSet;
 
+pub mod apple;
+
 use latchkey_protocol::types::{Assurance, PublicKey};
 use latchkey_protocol::wire::{MAX_ATTESTATION_CERTS, MAX_ATTESTATION_CERT_BYTES};
 use x509_parser::asn1_rs::{Any, Class, FromDer as _, Tag};
@@ -76,17 +78,28 @@ pub enum Refused {
     /// The key was not made and kept in secure hardware, or may do more than sign.
     #[error("the key is not a hardware-held P-256 signing key: {0}")]
     NotHardware(&'static str),
+    /// An App Attest object made for another app than the configured ones.
+    #[error("the App Attest attestation is for another app (see --apple-app-id)")]
+    WrongApp,
+    /// An App Attest object of the development environment, on a production server.
+    #[error(
+        "the App Attest attestation comes from a development build (accepted only with --dev)"
+    )]
+    Development,
     /// The device's bootloader is unlocked or its boot not verified.
     #[error("the device's boot is not verified (unlocked bootloader or modified system)")]
     BootNotVerified,
 }
 
-/// A chain that passed.
+/// An attestation that passed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
-    /// Where the key lives: [`Assurance::Hardware`] (TEE) or [`Assurance::SecureElement`]
-    /// (StrongBox).
+    /// Where the key lives: [`Assurance::Hardware`] (Android's TEE) or
+    /// [`Assurance::SecureElement`] (StrongBox; the Secure Enclave of a genuine iOS app).
     pub assurance: Assurance,
+    /// What verified it, as the devices table records it (`devices.attestation`):
+    /// `android:tee`, `android:strongbox` or `ios:app-attest`.
+    pub label: &'static str,
     /// The serial numbers of the chain's certificates (lower-case hex), kept with the device:
     /// a later revocation of any of them withdraws the "verified".
     pub serials: Vec<String>,
@@ -95,10 +108,7 @@ pub struct Verified {
 impl Verified {
     /// What the devices table records (`devices.attestation`).
     pub fn label(&self) -> &'static str {
-        match self.assurance {
-            Assurance::SecureElement => "android:strongbox",
-            _ => "android:tee",
-        }
+        self.label
     }
 }
 
@@ -314,6 +324,14 @@ pub fn verify(
             Ok(([], cert)) => certs.push(cert),
             _ => return Err(Refused::Malformed("a certificate does not parse")),
         }
+        canonical(der)?;
+    }
+    if chain
+        .iter()
+        .enumerate()
+        .any(|(i, der)| chain[..i].contains(der))
+    {
+        return Err(Refused::Malformed("a certificate appears twice"));
     }
     let key_description: Oid<'static> = KEY_DESCRIPTION
         .parse()
@@ -401,7 +419,67 @@ pub fn verify(
             ));
         }
     }
-    Ok(Verified { assurance, serials })
+    let label = match assurance {
+        Assurance::SecureElement => "android:strongbox",
+        _ => "android:tee",
+    };
+    Ok(Verified {
+        assurance,
+        label,
+        serials,
+    })
+}
+
+/// One encoding per certificate: the bytes must be the DER the parts give, written back with
+/// the shortest lengths: the certificate and the outer signature algorithm as SEQUENCEs, the
+/// outer algorithm equal to the signed one inside the TBSCertificate (RFC 5280 §4.1.1.2), the
+/// signature a BIT STRING with no unused bits. Nothing outside the TBSCertificate is signed,
+/// and the parser reads tags by number and lengths in any form: without this, an edited copy
+/// (found by fuzzing: the outer algorithm's OID retagged as an OCTET STRING) still verified.
+/// ECDSA's (r, n − s) remains a second valid signature; devices produce either.
+fn canonical(der: &[u8]) -> Result<(), Refused> {
+    let (_, outer) =
+        Any::from_der(der).map_err(|_| Refused::Malformed("a certificate does not parse"))?;
+    let parts = items(outer.data)?;
+    let [tbs, _, signature] = parts.as_slice() else {
+        return Err(Refused::Malformed("a certificate is not three parts"));
+    };
+    let fields = items(tbs.data)?;
+    // TBSCertificate ::= SEQUENCE { version [0] EXPLICIT (v2, v3), serialNumber, signature, … }
+    let version =
+        usize::from(fields.first().is_some_and(|f| {
+            f.header.class() == Class::ContextSpecific && f.header.tag() == Tag(0)
+        }));
+    let inside = fields.get(version + 1).ok_or(Refused::Malformed(
+        "a certificate has no signature algorithm",
+    ))?;
+    let mut body = Vec::with_capacity(der.len());
+    tlv(0x30, tbs.data, &mut body);
+    tlv(0x30, inside.data, &mut body);
+    tlv(0x03, signature.data, &mut body);
+    let mut rebuilt = Vec::with_capacity(der.len());
+    tlv(0x30, &body, &mut rebuilt);
+    if rebuilt != der || signature.data.first() != Some(&0) {
+        return Err(Refused::BadSignature);
+    }
+    Ok(())
+}
+
+/// Appends a DER element: `tag`, the shortest length, `content`.
+fn tlv(tag: u8, content: &[u8], out: &mut Vec<u8>) {
+    out.push(tag);
+    let len = content.len();
+    let bytes = len.to_be_bytes();
+    let skip = bytes.iter().take_while(|&&b| b == 0).count();
+    match u8::try_from(len) {
+        Ok(short) if short < 0x80 => out.push(short),
+        // At most 8 length bytes: 0x81..=0x88.
+        _ => {
+            out.push(0x80 | u8::try_from(bytes.len() - skip).unwrap_or(8));
+            out.extend_from_slice(&bytes[skip..]);
+        }
+    }
+    out.extend_from_slice(content);
 }
 
 /// `cert` names `signer` as its issuer and carries its signature (never a SHA-1 one).

@@ -390,7 +390,7 @@ pub(crate) struct Summary {
     pub model: Option<String>,
     pub state: String,
     pub assurance: Option<String>,
-    /// What verified the assurance (`android:tee`, `android:strongbox`), if anything did.
+    /// What verified the assurance (`android:tee`, `android:strongbox`, `ios:app-attest`), if anything did.
     pub attestation: Option<String>,
     pub created_at: i64,
     pub last_used_at: Option<i64>,

@@ -53,20 +53,51 @@ pub(crate) async fn begin(
     // The platform's attestation, when sent (checked only for a live code, off the async
     // threads: up to eight signatures): verified hardware replaces the claim; a chain that
     // fails leaves the claim, recorded as such with the reason.
-    let attested = if request.attestation.is_empty() {
-        None
-    } else {
-        let chain = request.attestation.clone();
-        let key = request.device_key;
-        let challenge = EnrolBeginRequest::attestation_challenge(&request.code);
-        let roots = state.attestation.roots();
-        Some(
-            tokio::task::spawn_blocking(move || {
-                crate::attestation::verify(&chain, &key, &challenge, &roots, now)
-            })
-            .await
-            .map_err(|e| ServerError::internal("attestation check", e))?,
-        )
+    let challenge = EnrolBeginRequest::attestation_challenge(&request.code);
+    let check: Option<Box<dyn FnOnce() -> _ + Send>> =
+        match (request.attestation.is_empty(), &request.app_attest) {
+            (true, None) => None,
+            (false, None) => {
+                let chain = request.attestation.clone();
+                let key = request.device_key;
+                let roots = state.attestation.roots();
+                Some(Box::new(move || {
+                    crate::attestation::verify(&chain, &key, &challenge, &roots, now)
+                }))
+            }
+            (true, Some(app_attest)) => {
+                let app_attest = app_attest.clone();
+                let client_data =
+                    EnrolBeginRequest::app_attest_client_data_hash(&challenge, &request.device_key);
+                let policy = state.app_attest.clone();
+                let claimed = request.assurance;
+                Some(Box::new(move || {
+                    let verified =
+                        crate::attestation::apple::verify(&app_attest, &client_data, &policy, now)?;
+                    // Apple vouches for the app, not the key: it backs the genuine app's own
+                    // claim (the Secure Enclave) and never upgrades another one.
+                    if claimed == latchkey_protocol::types::Assurance::SecureElement {
+                        Ok(verified)
+                    } else {
+                        Err(crate::attestation::Refused::NotHardware(
+                            "the app does not claim the Secure Enclave",
+                        ))
+                    }
+                }))
+            }
+            (false, Some(_)) => {
+                return Err(ServerError::bad_request(
+                    "an Android chain and an App Attest object together",
+                ))
+            }
+        };
+    let attested = match check {
+        None => None,
+        Some(check) => Some(
+            tokio::task::spawn_blocking(check)
+                .await
+                .map_err(|e| ServerError::internal("attestation check", e))?,
+        ),
     };
     let (assurance, attestation, serials) = match &attested {
         Some(Ok(verified)) => (
@@ -103,7 +134,11 @@ pub(crate) async fn begin(
                 state,
                 &device.account,
                 Some(&device.id),
-                "attestation_verified",
+                if verified.label == crate::attestation::apple::LABEL {
+                    "app_attest_verified"
+                } else {
+                    "attestation_verified"
+                },
                 verified.label(),
             )
             .await;

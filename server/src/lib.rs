@@ -138,6 +138,8 @@ pub struct AppState {
     pub rp: rp::Runtime,
     /// Android key attestation: trusted roots, revoked certificates.
     pub attestation: attestation::Trust,
+    /// iOS App Attest: Apple's root, the apps, whether development builds count.
+    pub app_attest: attestation::apple::AppAttestPolicy,
 }
 
 /// A started server.
@@ -393,8 +395,15 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
     };
     let config_rp_ca = config.rp_ca_pem.clone();
     let attestation = attestation_trust(&config)?;
+    let app_attest = attestation::apple::AppAttestPolicy::new(
+        &config.attestation_extra_roots,
+        config.app_links.apple_app_ids.clone(),
+        config.dev,
+    )
+    .map_err(|e| ServerError::of(ErrorKind::Config, format!("attestation root: {e}")))?;
     let state = Arc::new(AppState {
         attestation,
+        app_attest,
         db: pool,
         durable_db: pools.durable,
         keys,

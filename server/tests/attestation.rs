@@ -389,6 +389,52 @@ fn leaf_key(chain: &[Vec<u8>]) -> PublicKey {
         .unwrap_or_else(|| public(&SigningKey::random(&mut OsRng)))
 }
 
+/// Edits of the parts of a certificate nothing signs: the outer `signatureAlgorithm`'s OID
+/// retagged as an OCTET STRING, that algorithm's SEQUENCE tag given another class, the
+/// certificate's length written in a longer form, the signature BIT STRING claiming an
+/// unused bit.
+fn unsigned_edits(der: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    // A DER header at `at`: (header length, content length).
+    let header = |at: usize| -> (usize, usize) {
+        let first = usize::from(der[at + 1]);
+        if first < 0x80 {
+            return (2, first);
+        }
+        let n = first & 0x7f;
+        let len = der[at + 2..at + 2 + n]
+            .iter()
+            .fold(0, |acc, &b| (acc << 8) | usize::from(b));
+        (2 + n, len)
+    };
+    let (outer, outer_len) = header(0);
+    let (tbs_header, tbs_len) = header(outer);
+    let algorithm = outer + tbs_header + tbs_len;
+    let (alg_header, alg_len) = header(algorithm);
+    let signature = algorithm + alg_header + alg_len;
+    let (sig_header, _) = header(signature);
+    assert_eq!(
+        der[algorithm + alg_header],
+        0x06,
+        "an OID starts the algorithm"
+    );
+    let mut retagged = der.to_vec();
+    retagged[algorithm + alg_header] = 0x04;
+    let mut classed = der.to_vec();
+    classed[algorithm] = 0x70;
+    let mut longer = vec![0x30, 0x84];
+    longer.extend_from_slice(&u32::try_from(outer_len).unwrap().to_be_bytes());
+    longer.extend_from_slice(&der[outer..]);
+    let mut unused = der.to_vec();
+    assert_eq!(der[signature + sig_header], 0, "no unused bits");
+    unused[signature + sig_header] = 1;
+    vec![
+        ("outer algorithm OID retagged", retagged),
+        ("outer algorithm in another class", classed),
+        ("a longer length form", longer),
+        ("an unused bit claimed", unused),
+    ]
+}
+
 /// A real chain's file, its challenge, a time inside its validity, and its verdict.
 type Case = (&'static str, Vec<u8>, i64, Result<Assurance, Refused>);
 
@@ -444,6 +490,28 @@ fn attestation_real_chains_give_the_published_verdicts() {
                     at
                 ),
                 Err(Refused::WrongKey),
+                "{name}"
+            );
+            // What is outside a certificate's signed part, edited (libFuzzer found the first
+            // one verifying): refused, so a chain has one encoding (up to ECDSA's s).
+            for i in 0..chain.len() {
+                for (what, edit) in unsigned_edits(&chain[i]) {
+                    let mut edited = chain.clone();
+                    edited[i] = edit;
+                    let got = verify(&edited, &leaf_key(&chain), &challenge, &roots, at)
+                        .map(|v| v.assurance);
+                    assert!(
+                        matches!(got, Err(Refused::BadSignature | Refused::Malformed(_))),
+                        "{name}: certificate {i}, {what}: {got:?}"
+                    );
+                }
+            }
+            // A certificate twice (the root repeated): refused.
+            let mut twice = chain.clone();
+            twice.push(chain[chain.len() - 1].clone());
+            assert_eq!(
+                verify(&twice, &leaf_key(&chain), &challenge, &roots, at).map(|v| v.assurance),
+                Err(Refused::Malformed("a certificate appears twice")),
                 "{name}"
             );
         }

@@ -103,10 +103,14 @@ fn main() -> ExitCode {
         #[cfg(windows)]
         {
             // Device keys in the TPM where there is one; otherwise the core's software signer,
-            // which the server is told is software.
-            match latchkey_desktop::tpm::TpmSigner::open() {
-                Ok(tpm) => options.signer = Some(Arc::new(tpm)),
-                Err(e) => eprintln!("note: no TPM ({e}); device keys are kept in software"),
+            // which the server is told is software. The data directory keeps its first choice.
+            let tpm = latchkey_desktop::tpm::TpmSigner::open().map_err(|e| e.to_string());
+            if let Err(why) = &tpm {
+                eprintln!("note: no TPM ({why})");
+            }
+            match os_keystore::choose_signer(&data_dir, tpm).map_err(|e| e.to_string())? {
+                Some(tpm) => options.signer = Some(Arc::new(tpm)),
+                None => eprintln!("note: device keys are kept in software"),
             }
         }
         if let Some(ca) = arg("--ca", "LATCHKEY_CA") {

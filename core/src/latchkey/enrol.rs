@@ -54,7 +54,8 @@ impl Latchkey {
             device_model: model,
             blinded_pin: blinded,
             signature: self.signer.sign(&alias, &bytes)?,
-            attestation,
+            attestation: attestation.chain,
+            app_attest: attestation.app_attest,
         };
         let begun: EnrolBeginResponse = match self
             .client

@@ -13,6 +13,10 @@ use super::{retry_after, Delivery, Outcome, Provider, Sending};
 
 /// The alert every push shows (the request itself is fetched, verified and shown by the app).
 pub const ALERT: &str = "Sign-in request \u{2014} open to review";
+
+/// The notification category the iOS app registers (with Approve and Deny, in its words):
+/// a push iOS shows while the app is not running offers them too.
+pub const CATEGORY: &str = "org.latchkey.signin";
 /// Collapses an undelivered older push.
 pub const COLLAPSE_ID: &str = "latchkey-signin";
 /// How long a provider token is used before a new one is minted (between Apple's 20 and 60).
@@ -106,7 +110,7 @@ impl Apns {
             Err(outcome) => return outcome,
         };
         let body = serde_json::json!({
-            "aps": { "alert": ALERT, "sound": "default" },
+            "aps": { "alert": ALERT, "sound": "default", "category": CATEGORY },
             "challenge": delivery.challenge.to_string(),
         });
         let url = format!("{}/3/device/{}", self.endpoint, delivery.target.token);
@@ -190,5 +194,18 @@ impl Provider for Apns {
                 other => other,
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The category the alert names is the one the iOS app registers its actions under.
+    #[test]
+    fn the_category_is_the_ios_apps() {
+        let swift = include_str!("../../../ios/Latchkey/Notifications.swift");
+        assert!(
+            swift.contains(&format!("static let category = \"{}\"", super::CATEGORY)),
+            "ios/Latchkey/Notifications.swift names another category"
+        );
     }
 }

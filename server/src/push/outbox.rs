@@ -134,6 +134,23 @@ pub async fn finish(
     outcome: &str,
     now_ms: i64,
 ) -> Result<(), ServerError> {
+    finish_on(&state.db, job, final_state, outcome, now_ms).await
+}
+
+/// [`finish`] on a given connection or transaction.
+///
+/// # Errors
+/// Storage.
+pub async fn finish_on<'c, E>(
+    db: E,
+    job: &Job,
+    final_state: &str,
+    outcome: &str,
+    now_ms: i64,
+) -> Result<(), ServerError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
     sqlx::query(
         "UPDATE push_jobs SET state = $1, outcome = $2, done_ms = $3, attempts = $4 \
          WHERE id = $5 AND claim = $6 AND state = $7",
@@ -145,7 +162,7 @@ pub async fn finish(
     .bind(&job.id)
     .bind(&job.claim)
     .bind(job_states::PENDING)
-    .execute(&state.db)
+    .execute(db)
     .await?;
     Ok(())
 }

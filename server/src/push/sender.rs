@@ -152,11 +152,14 @@ async fn deliver(
         }
         Outcome::Gone(why) => {
             tracing::info!(job = %job.id, device = %job.device, kind, why, "push target gone: dropped");
-            // The outcome first: a failure after it cannot make the job go out again.
-            outbox::finish(state, job, job_states::GONE, &why, done_ms).await?;
-            targets::drop_gone(state, &job.device, &target.token)
-                .await
-                .map(|_| ())
+            // The outcome and the drop in one transaction: nobody sees the job gone with the
+            // target still there, and a failure leaves both as they were (the job is tried
+            // again after its lease).
+            let mut tx = state.db.begin().await?;
+            outbox::finish_on(&mut *tx, job, job_states::GONE, &why, done_ms).await?;
+            targets::drop_gone(&mut *tx, &job.device, &target.token).await?;
+            tx.commit().await?;
+            Ok(())
         }
         Outcome::Refused(why) => {
             tracing::error!(job = %job.id, device = %job.device, kind, why, "push refused; not retried");

@@ -103,15 +103,19 @@ pub async fn account_of(state: &AppState, device: &str) -> Result<Option<Account
 }
 
 /// Drops the target of `device` if it still is `token` (a provider said it is gone; a target
-/// registered meanwhile stays).
+/// registered meanwhile stays). Runs on the caller's transaction, so the job's outcome and the
+/// drop are seen together.
 ///
 /// # Errors
 /// Storage.
-pub async fn drop_gone(state: &AppState, device: &str, token: &str) -> Result<bool, ServerError> {
+pub async fn drop_gone<'c, E>(db: E, device: &str, token: &str) -> Result<bool, ServerError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
     let done = sqlx::query("DELETE FROM push_targets WHERE device_id = $1 AND token = $2")
         .bind(device)
         .bind(token)
-        .execute(&state.db)
+        .execute(db)
         .await?;
     Ok(done.rows_affected() > 0)
 }

@@ -1303,7 +1303,7 @@ pub struct DeviceView {
     /// as verified (`attestation`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assurance: Option<String>,
-    /// What verified the assurance (`android:tee`, `android:strongbox`); absent when it is
+    /// What verified the assurance (`android:tee`, `android:strongbox`, `ios:app-attest`); absent when it is
     /// only what the app reported.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attestation: Option<String>,

@@ -273,7 +273,12 @@ async fn push(
             .as_str()
             .is_some_and(|c| latchkey_protocol::types::ChallengeId::parse(c).is_some())
         && payload["aps"]
-            == json!({ "alert": "Sign-in request \u{2014} open to review", "sound": "default" });
+            == json!({
+                "alert": "Sign-in request \u{2014} open to review",
+                "sound": "default",
+                // The iOS app's category (ios/Latchkey/Notifications.swift), for Approve / Deny.
+                "category": "org.latchkey.signin",
+            });
     if !only_the_id {
         return refuse(&inner, "BadRequest", format!("payload {payload}"));
     }

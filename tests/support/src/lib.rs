@@ -61,6 +61,7 @@ pub fn postgres_url() -> Option<String> {
 }
 
 pub mod apns;
+pub mod app_attest;
 pub mod attest;
 
 /// Where a provider fake listens: `https://localhost:PORT` on a free loopback port, with a
@@ -620,6 +621,32 @@ pub struct Begun {
     pub output: latchkey_protocol::secret::OprfOutput,
 }
 
+/// What a device sends about its key at enrolment.
+pub enum Attest {
+    /// Nothing (the claim alone).
+    Nothing,
+    /// An Android key attestation chain, leaf first.
+    Chain(Vec<Vec<u8>>),
+    /// An iOS App Attest object.
+    App(latchkey_protocol::wire::AppAttestation),
+    /// An iOS App Attest object with another claim than the Secure Enclave.
+    AppClaiming(Assurance, latchkey_protocol::wire::AppAttestation),
+    /// Both (a malformed request).
+    Both(Vec<Vec<u8>>, latchkey_protocol::wire::AppAttestation),
+}
+
+impl From<Vec<Vec<u8>>> for Attest {
+    fn from(chain: Vec<Vec<u8>>) -> Self {
+        Self::Chain(chain)
+    }
+}
+
+impl From<latchkey_protocol::wire::AppAttestation> for Attest {
+    fn from(object: latchkey_protocol::wire::AppAttestation) -> Self {
+        Self::App(object)
+    }
+}
+
 impl Device {
     /// Enrolment step 1 only.
     pub async fn begin(
@@ -627,31 +654,48 @@ impl Device {
         link_text: &str,
         pin: &str,
     ) -> Reply<(EnrolmentLink, Begun)> {
-        Self::begin_attested(server, link_text, pin, |_, _| Vec::new()).await
+        Self::begin_attested(server, link_text, pin, |_, _| Attest::Nothing).await
     }
 
-    /// Enrolment step 1, sending the attestation chain `attest` makes for the device key and
-    /// the enrolment's attestation challenge.
-    pub async fn begin_attested(
+    /// Enrolment step 1, sending the attestation `attest` makes for the device key and the
+    /// enrolment's attestation challenge (an Android chain, or an App Attest object).
+    pub async fn begin_attested<A: Into<Attest>>(
         server: &impl Served,
         link_text: &str,
         pin: &str,
-        attest: impl FnOnce(&SigningKey, &[u8; 32]) -> Vec<Vec<u8>>,
+        attest: impl FnOnce(&SigningKey, &[u8; 32]) -> A,
     ) -> Reply<(EnrolmentLink, Begun)> {
         let link = link::parse(link_text).expect("link parses");
         let http = server.client();
         let device_key = SigningKey::random(&mut OsRng);
-        let attestation = attest(
+        let mut claim = None;
+        let (attestation, app_attest) = match attest(
             &device_key,
             &EnrolBeginRequest::attestation_challenge(&link.code),
-        );
+        )
+        .into()
+        {
+            Attest::Nothing => (Vec::new(), None),
+            Attest::Chain(chain) => (chain, None),
+            Attest::App(object) => (Vec::new(), Some(object)),
+            Attest::AppClaiming(assurance, object) => {
+                claim = Some(assurance);
+                (Vec::new(), Some(object))
+            }
+            Attest::Both(chain, object) => (chain, Some(object)),
+        };
         let public = PublicKey::from(device_key.verifying_key());
+        // An iOS app claims the Secure Enclave (App Attest backs only that claim).
+        let assurance = claim.unwrap_or(match &app_attest {
+            Some(_) => Assurance::SecureElement,
+            None => Assurance::Software,
+        });
         let pin = Pin::new(pin);
         let (state, blinded) = oprf::blind(&pin, &mut OsRng).expect("blind");
         let bytes = EnrolBeginRequest::signed_bytes(
             &link.code,
             &public,
-            Assurance::Software,
+            assurance,
             "Test device",
             &blinded,
         );
@@ -659,11 +703,12 @@ impl Device {
             v: 1,
             code: link.code.clone(),
             device_key: public,
-            assurance: Assurance::Software,
+            assurance,
             device_model: "Test device".into(),
             blinded_pin: blinded,
             signature: sign(&device_key, &bytes),
             attestation,
+            app_attest,
         };
         let response: EnrolBeginResponse = post_json(
             &http,
@@ -705,16 +750,16 @@ impl Device {
 
     /// Full enrolment with the PIN set on the web page.
     pub async fn enrol(server: &impl Served, link_text: &str, pin: &str) -> Reply<Self> {
-        Self::enrol_attested(server, link_text, pin, |_, _| Vec::new()).await
+        Self::enrol_attested(server, link_text, pin, |_, _| Attest::Nothing).await
     }
 
     /// [`Device::enrol`], sending the attestation chain `attest` makes (see
     /// [`Device::begin_attested`]).
-    pub async fn enrol_attested(
+    pub async fn enrol_attested<A: Into<Attest>>(
         server: &impl Served,
         link_text: &str,
         pin: &str,
-        attest: impl FnOnce(&SigningKey, &[u8; 32]) -> Vec<Vec<u8>>,
+        attest: impl FnOnce(&SigningKey, &[u8; 32]) -> A,
     ) -> Reply<Self> {
         let (link, begun) = Self::begin_attested(server, link_text, pin, attest).await?;
         assert_eq!(

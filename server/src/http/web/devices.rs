@@ -22,6 +22,7 @@ use zeroize::Zeroizing;
 
 use super::session::{self, Session};
 use super::{csrf_refused, format_time, render, PageError};
+use crate::attestation::apple::LABEL as APP_ATTEST;
 use crate::devices::states;
 use crate::sessions::{self, Gate};
 use crate::AppState;
@@ -99,6 +100,7 @@ fn describe_event(event: &str, detail: &str) -> String {
         "pin_reset_code_sent" => "PIN reset code e-mailed",
         "pin_reset_bad_password" => "PIN reset refused: wrong password",
         "attestation_verified" => "Device key verified as held in secure hardware",
+        "app_attest_verified" => "Device enrolled by the genuine app, verified by Apple",
         "attestation_refused" => "Device key's hardware attestation not accepted",
         "attestation_revoked" => "Device key no longer shown as verified: Google revoked a certificate of its attestation",
         other => other,
@@ -145,12 +147,15 @@ async fn account(
                 .last_used_at
                 .map(format_time)
                 .unwrap_or_else(|| "never".into()),
-            assurance: match (d.assurance.as_deref(), d.attestation.is_some()) {
+            assurance: match (d.assurance.as_deref(), d.attestation.as_deref()) {
                 (Some("software"), _) => "software (encrypted on the device)".into(),
-                (Some("hardware"), true) => "hardware key (verified by Android)".into(),
-                (Some("hardware"), false) => "hardware key (as the app says)".into(),
-                (Some("secure_element"), true) => "secure element (verified by Android)".into(),
-                (Some("secure_element"), false) => "secure element (as the app says)".into(),
+                (Some("secure_element"), Some(APP_ATTEST)) => {
+                    "secure element (genuine app, verified by Apple)".into()
+                }
+                (Some("hardware"), Some(_)) => "hardware key (verified by Android)".into(),
+                (Some("hardware"), None) => "hardware key (as the app says)".into(),
+                (Some("secure_element"), Some(_)) => "secure element (verified by Android)".into(),
+                (Some("secure_element"), None) => "secure element (as the app says)".into(),
                 _ => "—".into(),
             },
             state: label,

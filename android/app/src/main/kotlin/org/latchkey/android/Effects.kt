@@ -27,6 +27,9 @@ class Effects(private val context: Context) {
             is AppEffect.OpenUrl -> context.startActivity(
                 Intent(Intent.ACTION_VIEW, Uri.parse(effect.url)).addFlags(Intent.FLAG_ACTIVITY_NEW_TASK),
             )
+            // iOS registers its notification category with these; Android builds each
+            // notification with its actions itself (Notifier).
+            is AppEffect.NotificationActions -> Unit
             // Desktops only: a phone scans with its camera.
             is AppEffect.PickImage, is AppEffect.CaptureScreens, is AppEffect.ReadClipboardImage -> Unit
         }
