@@ -293,7 +293,7 @@ const SECRET_SERVICE_ADVICE: &str = "start and unlock a Secret Service (GNOME Ke
 /// alias set so), the store is refused with the fix, never used to lose keys silently.
 #[cfg(all(target_os = "linux", feature = "secret-service"))]
 fn refuse_session_collection() -> Result<(), KeyStoreError> {
-    use secret_service::{EncryptionType, blocking::SecretService};
+    use secret_service::{blocking::SecretService, EncryptionType};
     // Plain: this connection only reads two aliases, no secret crosses it.
     let Ok(service) = SecretService::connect(EncryptionType::Plain) else {
         // The store above connected; a failure here is reported by the store's first use.
@@ -307,7 +307,8 @@ fn refuse_session_collection() -> Result<(), KeyStoreError> {
         .ok()
         .map(|c| c.collection_path);
     let path = default.collection_path.as_str();
-    if session.as_deref().map(|p| p.as_str()) == Some(path) || path.ends_with("/collection/session") {
+    if session.as_deref().map(|p| p.as_str()) == Some(path) || path.ends_with("/collection/session")
+    {
         return Err(KeyStoreError::Unavailable {
             detail: "the Secret Service's default keyring is the session keyring, which \
                      forgets everything at logout"

@@ -447,25 +447,38 @@ mod tests {
     #[test]
     fn the_signer_choice_is_recorded_and_kept() {
         let hw = tempfile::tempdir().expect("tempdir");
-        assert_eq!(choose_signer(hw.path(), Ok::<_, String>(7)).expect("first"), Some(7));
+        assert_eq!(
+            choose_signer(hw.path(), Ok::<_, String>(7)).expect("first"),
+            Some(7)
+        );
         assert_eq!(
             std::fs::read_to_string(hw.path().join(SIGNER_MARKER)).expect("record"),
             "hardware\n"
         );
-        assert_eq!(choose_signer(hw.path(), Ok::<_, String>(8)).expect("again"), Some(8));
-        let err = choose_signer::<u8>(hw.path(), Err("TPM disabled".into()))
-            .err()
-            .expect("refused");
+        assert_eq!(
+            choose_signer(hw.path(), Ok::<_, String>(8)).expect("again"),
+            Some(8)
+        );
+        let err = choose_signer::<u8>(hw.path(), Err("TPM disabled".into())).expect_err("refused");
         let text = err.to_string();
-        assert!(text.contains("TPM disabled") && text.contains("turn the TPM back on"), "{text}");
+        assert!(
+            text.contains("TPM disabled") && text.contains("turn the TPM back on"),
+            "{text}"
+        );
 
         let sw = tempfile::tempdir().expect("tempdir");
-        assert_eq!(choose_signer::<u8>(sw.path(), Err("no TPM".into())).expect("first"), None);
+        assert_eq!(
+            choose_signer::<u8>(sw.path(), Err("no TPM".into())).expect("first"),
+            None
+        );
         assert_eq!(
             std::fs::read_to_string(sw.path().join(SIGNER_MARKER)).expect("record"),
             "software\n"
         );
-        assert_eq!(choose_signer(sw.path(), Ok::<_, String>(1)).expect("hardware now"), None);
+        assert_eq!(
+            choose_signer(sw.path(), Ok::<_, String>(1)).expect("hardware now"),
+            None
+        );
 
         std::fs::write(sw.path().join(SIGNER_MARKER), "enclave\n").expect("edit");
         assert!(matches!(
