@@ -262,8 +262,69 @@ pub fn qr_luma(text: &str) -> (usize, usize, Vec<u8>) {
 pub struct SecretServiceSession {
     pub home: tempfile::TempDir,
     pub bus_address: String,
-    bus: std::process::Child,
+    _bus: SessionBus,
     keyring: Option<std::process::Child>,
+}
+
+/// Whether every tool is installed; if one is missing, says so and returns false, or fails
+/// when `LATCHKEY_REQUIRE_SECRET_SERVICE` is set (test.sh sets it: there, D-Bus tests must run).
+pub fn tools_present(tools: &[&str], what: &str) -> bool {
+    let missing = tools.iter().find(|tool| {
+        std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .map(|o| !o.status.success())
+            .unwrap_or(true)
+    });
+    if let Some(tool) = missing {
+        assert!(
+            std::env::var_os("LATCHKEY_REQUIRE_SECRET_SERVICE").is_none(),
+            "{what} needs {tool} (Debian: dbus-daemon, gnome-keyring)"
+        );
+        eprintln!("skipped: {tool} is not installed (Debian: dbus-daemon, gnome-keyring)");
+        return false;
+    }
+    true
+}
+
+/// A private D-Bus session bus (`dbus-daemon --session`), stopped when dropped.
+pub struct SessionBus {
+    /// Its address, for `DBUS_SESSION_BUS_ADDRESS` or a connection builder.
+    pub address: String,
+    child: std::process::Child,
+}
+
+impl SessionBus {
+    /// Starts a bus; `None` (after saying why) when `dbus-daemon` is missing, which fails
+    /// instead when `LATCHKEY_REQUIRE_SECRET_SERVICE` is set.
+    pub fn start(home: &std::path::Path) -> Option<Self> {
+        tools_present(&["dbus-daemon"], "a D-Bus test").then(|| Self::spawn(home))
+    }
+
+    fn spawn(home: &std::path::Path) -> Self {
+        use std::io::BufRead as _;
+        let mut child = std::process::Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .env("HOME", home)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("dbus-daemon");
+        let mut address = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("bus stdout"))
+            .read_line(&mut address)
+            .expect("bus address");
+        Self {
+            address: address.trim().to_owned(),
+            child,
+        }
+    }
+}
+
+impl Drop for SessionBus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl SecretServiceSession {
@@ -273,39 +334,18 @@ impl SecretServiceSession {
     /// `gnome-keyring-daemon` is missing, which fails instead when
     /// `LATCHKEY_REQUIRE_SECRET_SERVICE` is set (test.sh sets it).
     pub fn start() -> Option<Self> {
-        use std::io::BufRead as _;
-        let missing = ["dbus-daemon", "gnome-keyring-daemon", "dbus-send"]
-            .into_iter()
-            .find(|tool| {
-                std::process::Command::new("sh")
-                    .args(["-c", &format!("command -v {tool}")])
-                    .output()
-                    .map(|o| !o.status.success())
-                    .unwrap_or(true)
-            });
-        if let Some(tool) = missing {
-            assert!(
-                std::env::var_os("LATCHKEY_REQUIRE_SECRET_SERVICE").is_none(),
-                "the Secret Service test needs {tool} (Debian: dbus-daemon, gnome-keyring)"
-            );
-            eprintln!("skipped: {tool} is not installed (Debian: dbus-daemon, gnome-keyring)");
+        if !tools_present(
+            &["dbus-daemon", "gnome-keyring-daemon", "dbus-send"],
+            "the Secret Service test",
+        ) {
             return None;
         }
         let home = tempfile::tempdir().expect("home");
-        let mut bus = std::process::Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--print-address=1"])
-            .env("HOME", home.path())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("dbus-daemon");
-        let mut bus_address = String::new();
-        std::io::BufReader::new(bus.stdout.take().expect("bus stdout"))
-            .read_line(&mut bus_address)
-            .expect("bus address");
+        let bus = SessionBus::spawn(home.path());
         let mut session = Self {
             home,
-            bus_address: bus_address.trim().to_owned(),
-            bus,
+            bus_address: bus.address.clone(),
+            _bus: bus,
             keyring: None,
         };
         session.start_keyring();
@@ -385,9 +425,8 @@ impl SecretServiceSession {
 
 impl Drop for SecretServiceSession {
     fn drop(&mut self) {
+        // The bus stops after the keyring (fields drop after this).
         self.stop_keyring();
-        let _ = self.bus.kill();
-        let _ = self.bus.wait();
     }
 }
 

@@ -5,6 +5,8 @@
 #![deny(unsafe_code)] // allowed only in `tpm`, which calls NCrypt
 
 mod draw;
+#[cfg(all(unix, not(target_os = "macos")))]
+pub mod notifications;
 pub mod platform;
 #[cfg(windows)]
 pub mod tpm;

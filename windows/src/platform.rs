@@ -68,8 +68,35 @@ pub fn luma(pixels: &[u8], width: usize, height: usize, bgra: bool) -> Vec<u8> {
 /// The real desktop.
 #[derive(Default)]
 pub struct System {
+    /// Each request's notification: its id and whether it still answers (a replaced or
+    /// withdrawn one does not).
     #[cfg(all(unix, not(target_os = "macos")))]
-    shown: std::sync::Mutex<std::collections::HashMap<String, u32>>,
+    shown: std::sync::Mutex<std::collections::HashMap<String, Shown>>,
+    #[cfg(all(unix, not(target_os = "macos")))]
+    notifier: crate::notifications::Notifier,
+}
+
+#[cfg(all(unix, not(target_os = "macos")))]
+struct Shown {
+    id: u32,
+    live: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[cfg(all(unix, not(target_os = "macos")))]
+impl System {
+    /// The desktop with notifications on this notifier's bus (tests: a private bus).
+    pub fn with_notifier(notifier: crate::notifications::Notifier) -> Self {
+        Self {
+            shown: std::sync::Mutex::default(),
+            notifier,
+        }
+    }
+
+    fn shown(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Shown>> {
+        self.shown
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 impl Desktop for System {
@@ -110,45 +137,43 @@ impl Desktop for System {
 
     #[cfg(all(unix, not(target_os = "macos")))]
     fn notify(&self, notification: Notification, answer: OnNotification) {
-        let replaces = self
-            .shown
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&notification.request)
-            .copied();
-        let mut n = notify_rust::Notification::new();
-        n.appname("Latchkey")
-            .summary(&notification.title)
-            .body(&notification.body)
-            .action("default", &notification.approve)
-            .action("approve", &notification.approve)
-            .action("deny", &notification.deny)
-            .urgency(notify_rust::Urgency::Critical)
-            .timeout(notify_rust::Timeout::Never);
-        if let Some(id) = replaces {
-            n.id(id);
-        }
-        let Ok(handle) = n.show() else {
-            // No notification server: the window still comes forward.
-            return;
-        };
-        self.shown
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(notification.request, handle.id());
-        std::thread::spawn(move || {
-            let mut answer = Some(answer);
-            handle.wait_for_action(|action| {
-                let pressed = match action {
-                    "deny" => Some(Some(NotificationAction::Deny)),
-                    "default" | "approve" => Some(None),
-                    _ => None, // closed or expired
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+
+        use crate::notifications::Outcome;
+
+        let replaces = self.shown().remove(&notification.request).map_or(0, |old| {
+            old.live.store(false, Ordering::SeqCst);
+            old.id
+        });
+        let live = Arc::new(AtomicBool::new(true));
+        let answers = Arc::clone(&live);
+        let shown = self.notifier.show(
+            replaces,
+            &notification.title,
+            &notification.body,
+            &[
+                ("default", &notification.approve),
+                ("approve", &notification.approve),
+                ("deny", &notification.deny),
+            ],
+            move |outcome| {
+                let pressed = match outcome {
+                    Outcome::Action(key) if key == "deny" => Some(NotificationAction::Deny),
+                    Outcome::Action(key) if key == "default" || key == "approve" => None,
+                    // Another key, or closed: nothing to tell the app.
+                    _ => return,
                 };
-                if let (Some(pressed), Some(answer)) = (pressed, answer.take()) {
+                if answers.swap(false, Ordering::SeqCst) {
                     answer(pressed);
                 }
-            });
-        });
+            },
+        );
+        // No notification server: the window still asks for attention.
+        if let Ok(id) = shown {
+            self.shown()
+                .insert(notification.request, Shown { id, live });
+        }
     }
 
     #[cfg(not(all(unix, not(target_os = "macos"))))]
@@ -163,16 +188,10 @@ impl Desktop for System {
 
     #[cfg(all(unix, not(target_os = "macos")))]
     fn withdraw(&self, request: &str) {
-        let id = self
-            .shown
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(request);
-        if let Some(id) = id {
-            let _ = notify_rust::Notification::new()
-                .id(id)
-                .show()
-                .map(|h| h.close());
+        let shown = self.shown().remove(request);
+        if let Some(shown) = shown {
+            shown.live.store(false, std::sync::atomic::Ordering::SeqCst);
+            self.notifier.close(shown.id);
         }
     }
 
