@@ -121,6 +121,7 @@ fn every_id_the_code_names_is_in_the_catalogue() {
         include_str!("../src/words.rs"),
         include_str!("../../cli/src/main.rs"),
         include_str!("../../cli/src/words.rs"),
+        include_str!("../../windows/src/tray.rs"),
     ];
     let mut named = BTreeSet::new();
     for source in sources {

@@ -10,6 +10,8 @@ pub mod notifications;
 pub mod platform;
 #[cfg(windows)]
 pub mod tpm;
+#[cfg(all(unix, not(target_os = "macos")))]
+pub mod tray;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -186,6 +188,7 @@ impl Shell {
                     ));
                     let app = Arc::clone(&self.app);
                     let answered = request.clone();
+                    let window = ctx.clone();
                     self.desktop.notify(
                         Notification {
                             request,
@@ -195,6 +198,12 @@ impl Shell {
                             deny,
                         },
                         Box::new(move |action| {
+                            if action.is_none() {
+                                // Opened (or Approve, which needs the PIN): the window comes
+                                // back, also from the tray.
+                                window.send_viewport_cmd(egui::ViewportCommand::Visible(true));
+                                window.send_viewport_cmd(egui::ViewportCommand::Focus);
+                            }
                             app.send(AppEvent::NotificationPressed {
                                 request: answered,
                                 action,

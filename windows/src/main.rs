@@ -16,6 +16,13 @@ use latchkey_desktop::{draw, Mailbox, Shell};
 
 struct Window {
     shell: Shell,
+    /// The tray icon, where the desktop has a tray: closing the window then hides it and the
+    /// app keeps answering sign-ins.
+    #[cfg(all(unix, not(target_os = "macos")))]
+    tray: Option<latchkey_desktop::tray::Tray>,
+    /// "Quit" was chosen in the tray: the window's close is not turned into hiding.
+    #[cfg(all(unix, not(target_os = "macos")))]
+    quitting: Arc<std::sync::atomic::AtomicBool>,
     /// `--first-frame`: say when the first frame was drawn (the benchmark's cold start), then
     /// close.
     first_frame: bool,
@@ -23,6 +30,21 @@ struct Window {
 }
 
 impl eframe::App for Window {
+    /// Runs also while the window is hidden (eframe then draws nothing): the app's effects
+    /// (a request's notification) are performed here.
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.shell.perform(ctx);
+        #[cfg(all(unix, not(target_os = "macos")))]
+        if let Some(tray) = &mut self.tray {
+            tray.set_language(&self.shell.view().language);
+            let quitting = self.quitting.load(std::sync::atomic::Ordering::SeqCst);
+            if ctx.input(|i| i.viewport().close_requested()) && !quitting {
+                ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+                ctx.send_viewport_cmd(egui::ViewportCommand::Visible(false));
+            }
+        }
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         egui::CentralPanel::default().show(ui, |ui| draw(ui, &mut self.shell));
         self.frames += 1;
@@ -83,6 +105,34 @@ fn show_startup_error(message: &str) {
             });
         },
     );
+}
+
+/// The tray icon, if the desktop has a tray (otherwise closing the window quits, as said).
+#[cfg(all(unix, not(target_os = "macos")))]
+fn tray(
+    ctx: &egui::Context,
+    language: &str,
+    quitting: &Arc<std::sync::atomic::AtomicBool>,
+) -> Option<latchkey_desktop::tray::Tray> {
+    use latchkey_desktop::tray::{self, TrayAction};
+    let (ctx, quitting) = (ctx.clone(), Arc::clone(quitting));
+    let shown = tray::spawn(language, move |action| {
+        if action == TrayAction::Quit {
+            quitting.store(true, std::sync::atomic::Ordering::SeqCst);
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        } else {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Visible(true));
+            ctx.send_viewport_cmd(egui::ViewportCommand::Focus);
+        }
+        ctx.request_repaint();
+    });
+    match shown {
+        Ok(shown) => Some(shown),
+        Err(why) => {
+            eprintln!("note: {why}; closing the window quits Latchkey");
+            None
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -147,9 +197,20 @@ fn main() -> ExitCode {
             Box::new(move |cc| {
                 cc.egui_ctx.set_theme(egui::ThemePreference::System);
                 mailbox.attach(cc.egui_ctx.clone());
+                let first_frame = std::env::args().any(|a| a == "--first-frame");
+                #[cfg(all(unix, not(target_os = "macos")))]
+                let quitting = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                #[cfg(all(unix, not(target_os = "macos")))]
+                let tray = (!first_frame)
+                    .then(|| tray(&cc.egui_ctx, &app.view().language, &quitting))
+                    .flatten();
                 Ok(Box::new(Window {
                     shell: Shell::new(app, mailbox, Arc::new(System::default())),
-                    first_frame: std::env::args().any(|a| a == "--first-frame"),
+                    #[cfg(all(unix, not(target_os = "macos")))]
+                    tray,
+                    #[cfg(all(unix, not(target_os = "macos")))]
+                    quitting,
+                    first_frame,
                     frames: 0,
                 }))
             }),

@@ -2,6 +2,8 @@
 # Wörter aus der EU-Login-App: „Initialisieren", „Authentifizieren", „PIN vergessen".
 
 app-name = Latchkey
+tray-open = Latchkey öffnen
+tray-quit = Latchkey beenden
 back = Zurück
 cancel = Abbrechen
 done = Fertig

@@ -3,6 +3,8 @@
 # where people know them ("Initialise", "Authenticate", "Forgot PIN").
 
 app-name = Latchkey
+tray-open = Open Latchkey
+tray-quit = Quit Latchkey
 back = Back
 cancel = Cancel
 done = Done

@@ -2,6 +2,8 @@
 # Mots de l'application EU Login : « Initialiser », « S'authentifier », « Code PIN oublié ».
 
 app-name = Latchkey
+tray-open = Ouvrir Latchkey
+tray-quit = Quitter Latchkey
 back = Retour
 cancel = Annuler
 done = Terminé
