@@ -307,8 +307,13 @@ fn refuse_session_collection() -> Result<(), KeyStoreError> {
         .ok()
         .map(|c| c.collection_path);
     let path = default.collection_path.as_str();
-    if session.as_deref().map(|p| p.as_str()) == Some(path) || path.ends_with("/collection/session")
-    {
+    // The alias where the service has one (GNOME Keyring); the path GNOME gives it otherwise
+    // (a KeePassXC database named "session" has no such alias and is kept on disk).
+    let is_session = match session.as_deref() {
+        Some(session) => session.as_str() == path,
+        None => path.ends_with("/collection/session"),
+    };
+    if is_session {
         return Err(KeyStoreError::Unavailable {
             detail: "the Secret Service's default keyring is the session keyring, which \
                      forgets everything at logout"
@@ -323,7 +328,8 @@ fn refuse_session_collection() -> Result<(), KeyStoreError> {
 const SESSION_COLLECTION_ADVICE: &str = "make a keyring that is kept on disk the default one \
      (GNOME: Passwords and Keys, right-click the Login keyring, Set as Default; or log in to a \
      desktop session, which creates it), then try again; or choose the kernel keyring \
-     (`--keystore kernel-keyring`), which forgets keys at reboot";
+     (`--keystore kernel-keyring` or LATCHKEY_KEYSTORE=kernel-keyring), which forgets keys at \
+     reboot";
 
 /// Maps keyring errors without ever formatting their payloads (some carry secret bytes).
 fn map_error(error: keyring_core::Error) -> KeyStoreError {

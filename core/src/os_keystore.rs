@@ -224,6 +224,26 @@ pub fn choose_signer<S>(
     let recorded = match recorded {
         Some(text) => Some(parse_signer(&text, &path)?),
         None => {
+            if let Err(why) = &hardware {
+                // Accounts made before the choice was recorded: their keys may be in the TPM,
+                // so a failed TPM is not taken as "software".
+                if has_accounts(data_dir)? {
+                    return Err(KeyStoreError::Unavailable {
+                        detail: format!(
+                            "{} has accounts but no record of where their device keys are, \
+                             and this computer's key hardware did not open ({why})",
+                            data_dir.display()
+                        ),
+                        advice: format!(
+                            "turn the TPM back on (the computer's firmware settings, or Windows \
+                             Security, Device security), then start Latchkey again. If this \
+                             computer has no TPM, its keys were made in software: write the word \
+                             software into {} and start again",
+                            path.display()
+                        ),
+                    });
+                }
+            }
             let kind = if hardware.is_ok() {
                 SignerKind::Hardware
             } else {
@@ -444,6 +464,32 @@ mod tests {
 
     /// The first choice is recorded; hardware recorded and not opening is refused with the
     /// fix (never software in its place); software recorded stays software.
+    #[test]
+    fn accounts_without_a_signer_record_are_not_guessed_software() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("accounts").join("a1")).expect("account");
+        let err =
+            choose_signer::<u8>(dir.path(), Err("TPM disabled".into())).expect_err("not guessed");
+        let text = err.to_string();
+        assert!(
+            text.contains("no record") && text.contains("write the word software"),
+            "{text}"
+        );
+        assert!(
+            !dir.path().join(SIGNER_MARKER).exists(),
+            "nothing recorded on a guess"
+        );
+        // With the TPM working, the accounts' keys are where they were made before: hardware.
+        assert_eq!(
+            choose_signer(dir.path(), Ok::<_, String>(3)).expect("hardware"),
+            Some(3)
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(SIGNER_MARKER)).expect("record"),
+            "hardware\n"
+        );
+    }
+
     #[test]
     fn the_signer_choice_is_recorded_and_kept() {
         let hw = tempfile::tempdir().expect("tempdir");

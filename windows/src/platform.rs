@@ -169,10 +169,15 @@ impl Desktop for System {
                 }
             },
         );
-        // No notification server: the window still asks for attention.
-        if let Ok(id) = shown {
-            self.shown()
-                .insert(notification.request, Shown { id, live });
+        match shown {
+            Ok(id) => {
+                self.shown()
+                    .insert(notification.request, Shown { id, live });
+            }
+            // Not shown (no notification server; the window still asks for attention): the
+            // notification it was to replace answers no more, so it goes too.
+            Err(_) if replaces != 0 => self.notifier.close(replaces),
+            Err(_) => {}
         }
     }
 

@@ -161,6 +161,24 @@ fn only_the_notification_server_answers_a_notification() {
         rx.recv_timeout(QUIET).is_err(),
         "an ActionInvoked signal from a program that is not the notification server counted"
     );
+    // It claims to have become the server (a NameOwnerChanged sent to the app alone), then
+    // answers: still not the connection that showed the notification.
+    let spoofer_name = spoofer.unique_name().expect("unique name").to_string();
+    let server_name = server.unique_name().expect("server").to_string();
+    spoofer
+        .emit_signal(
+            Some(BusName::try_from(app_name.as_str()).expect("name")),
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus",
+            "NameOwnerChanged",
+            &(NAME, server_name.as_str(), spoofer_name.as_str()),
+        )
+        .expect("fake NameOwnerChanged");
+    action(&spoofer, Some(&app_name), first.id, "deny");
+    assert!(
+        rx.recv_timeout(QUIET).is_err(),
+        "a program that claimed the notification server's name in a signal answered"
+    );
 
     // The server's answer counts, once.
     action(&server, None, first.id, "deny");
