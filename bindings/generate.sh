@@ -33,11 +33,11 @@ else
     fi
     RUSTFLAGS="${RUSTFLAGS:-} ${icf[*]}" cargo build "${cargo_flags[@]}" -p latchkey-ffi
 fi
-cargo build -p latchkey-uniffi-bindgen
+cargo build --profile bindgen -p latchkey-uniffi-bindgen
 lib="target/$profile/liblatchkey_ffi.so"
 rm -rf "$out"
 mkdir -p "$out"
-./target/debug/uniffi-bindgen generate "$lib" \
+./target/bindgen/uniffi-bindgen generate "$lib" \
     --language kotlin --language swift --language python \
     --no-format --out-dir "$out"
 cp "$lib" "$out/"
