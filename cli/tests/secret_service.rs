@@ -83,13 +83,7 @@ fn no_secret_service_is_refused_with_the_fix() {
         err.contains("GNOME Keyring") && err.contains("--keystore kernel-keyring"),
         "the fix is named: {err}"
     );
-    assert!(
-        std::fs::read_dir(data.path())
-            .expect("data")
-            .next()
-            .is_none(),
-        "nothing written"
-    );
+    assert_nothing_written(data.path());
 }
 
 /// GNOME Keyring's session collection forgets everything at logout: when the Secret Service's
@@ -127,11 +121,13 @@ fn the_session_only_keyring_is_refused_with_the_fix() {
         err.contains("session keyring") && err.contains("Set as Default"),
         "says why and the fix: {err}"
     );
+    assert_nothing_written(data.path());
+}
+
+/// A refused start leaves the data directory as it was: empty.
+fn assert_nothing_written(data: &std::path::Path) {
     assert!(
-        std::fs::read_dir(data.path())
-            .expect("data")
-            .next()
-            .is_none(),
+        std::fs::read_dir(data).expect("data").next().is_none(),
         "nothing written"
     );
 }

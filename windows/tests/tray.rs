@@ -47,15 +47,20 @@ impl Watcher {
     }
 }
 
-/// The menu's items as (id, label).
-fn menu(conn: &Connection, service: &str) -> Vec<(i32, String)> {
-    let menu = Proxy::new(
+/// The tray's dbusmenu object.
+fn menu_proxy<'a>(conn: &Connection, service: &str) -> Proxy<'a> {
+    Proxy::new(
         conn,
         service.to_owned(),
         "/MenuBar",
         "com.canonical.dbusmenu",
     )
-    .expect("menu proxy");
+    .expect("menu proxy")
+}
+
+/// The menu's items as (id, label).
+fn menu(conn: &Connection, service: &str) -> Vec<(i32, String)> {
+    let menu = menu_proxy(conn, service);
     let (_revision, (_root, _props, children)): (u32, Node) = menu
         .call("GetLayout", &(0i32, -1i32, Vec::<String>::new()))
         .expect("GetLayout");
@@ -71,13 +76,7 @@ fn menu(conn: &Connection, service: &str) -> Vec<(i32, String)> {
 }
 
 fn click(conn: &Connection, service: &str, id: i32) {
-    let menu = Proxy::new(
-        conn,
-        service.to_owned(),
-        "/MenuBar",
-        "com.canonical.dbusmenu",
-    )
-    .expect("menu proxy");
+    let menu = menu_proxy(conn, service);
     let () = menu
         .call("Event", &(id, "clicked", Value::from(0i32), 0u32))
         .expect("Event");
