@@ -75,6 +75,9 @@ pub struct Options {
     /// The shell reads clipboard images ([`AppEffect::ReadClipboardImage`]): "Paste an image
     /// of the code" is offered.
     pub clipboard_images: bool,
+    /// The shell has a webcam that starts when the person asks ("Use my camera"; desktops),
+    /// not with the scan screen as a phone's camera does.
+    pub webcam: bool,
     /// The keystore forgets keys when the computer restarts (the Linux kernel keyring): the
     /// home screen says so for as long as it is used.
     pub keys_forgotten_at_reboot: bool,
@@ -90,6 +93,7 @@ impl Default for Options {
             poll_pause: Duration::from_secs(3),
             screens: false,
             clipboard_images: false,
+            webcam: false,
             keys_forgotten_at_reboot: false,
         }
     }
@@ -144,6 +148,7 @@ impl App {
                 files: cfg!(feature = "image-files"),
                 screens: options.screens,
                 clipboard: options.clipboard_images,
+                webcam: options.webcam,
                 keys_forgotten_at_reboot: options.keys_forgotten_at_reboot,
             },
         );

@@ -72,6 +72,9 @@ pub enum Action {
     /// Look for the code in an image on the clipboard (desktops):
     /// [`AppEffect::ReadClipboardImage`].
     PasteImage,
+    /// Start or stop a webcam (desktops: "Use my camera" / "Stop the camera"):
+    /// [`AppEffect::OpenCamera`] or [`AppEffect::CloseCamera`].
+    Webcam,
     /// Approve this request (refused unless it is the one on screen).
     Approve {
         /// The request.

@@ -289,6 +289,9 @@ pub(crate) struct Sources {
     pub screens: bool,
     /// Images on the clipboard.
     pub clipboard: bool,
+    /// A webcam the person starts ("Use my camera"; desktops) instead of a camera that opens
+    /// with the scan screen (phones).
+    pub webcam: bool,
     /// The keystore forgets keys at reboot (say so on the home screen).
     pub keys_forgotten_at_reboot: bool,
 }
@@ -301,6 +304,20 @@ pub(crate) struct Scan {
     pub link: Zeroizing<String>,
     /// The camera's light: `None` without one, else whether it is on.
     pub torch: Option<bool>,
+    /// A webcam's state (desktops start it on request; phones' cameras open with the screen).
+    pub webcam: Webcam,
+}
+
+/// A webcam started on request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Webcam {
+    /// Not running.
+    #[default]
+    Off,
+    /// Asked for; not yet opened.
+    Starting,
+    /// Sending frames.
+    On,
 }
 
 /// Adding a scanned account.
@@ -473,9 +490,20 @@ impl Model {
             .any(|r| r.view.is_some() && r.outcome.is_none())
     }
 
-    /// The camera is wanted.
+    /// The camera is wanted (a webcam: once started).
     pub(crate) fn scanning(&self) -> bool {
-        matches!(self.route, Route::Scan(_))
+        match &self.route {
+            Route::Scan(scan) => !self.sources.webcam || scan.webcam != Webcam::Off,
+            _ => false,
+        }
+    }
+
+    /// Asks for the camera when the scan screen opens, except for a webcam, which waits for
+    /// "Use my camera".
+    fn open_camera(&self, out: &mut Vec<Out>) {
+        if !self.sources.webcam {
+            out.push(Out::AppEffect(AppEffect::OpenCamera));
+        }
     }
 
     fn go(&mut self, route: Route) {
@@ -661,23 +689,31 @@ impl Model {
                 // screen saying why this link is not one (with the camera to scan instead).
                 self.go(Route::Scan(Scan::default()));
                 if result.is_err() {
-                    out.push(Out::AppEffect(AppEffect::OpenCamera));
+                    self.open_camera(out);
                 }
                 self.scanned_link(result, out);
             }
             AppEvent::CameraOpened { torch } => {
                 if let Route::Scan(scan) = &mut self.route {
                     scan.torch = torch.then_some(false);
+                    if scan.webcam == Webcam::Starting {
+                        scan.webcam = Webcam::On;
+                        scan.guidance = Some((Text::of("scan-webcam-point"), Tone::Info));
+                    }
                 }
             }
             AppEvent::CameraUnavailable { denied } => {
+                let webcam = self.sources.webcam;
                 if let Route::Scan(scan) = &mut self.route {
-                    let why = if denied {
-                        "scan-camera-denied"
-                    } else {
-                        "scan-camera-missing"
+                    let why = match (denied, webcam) {
+                        (true, false) => "scan-camera-denied",
+                        (false, false) => "scan-camera-missing",
+                        (true, true) => "scan-webcam-denied",
+                        (false, true) => "scan-webcam-missing",
                     };
                     scan.guidance = Some((Text::of(why), Tone::Warning));
+                    scan.webcam = Webcam::Off;
+                    scan.torch = None;
                 }
             }
             AppEvent::NotificationsAllowed { allowed } => self.notifications_off = !allowed,
@@ -722,7 +758,7 @@ impl Model {
             Action::Back => self.back(out),
             Action::AddAccount => {
                 self.go(Route::Scan(Scan::default()));
-                out.push(Out::AppEffect(AppEffect::OpenCamera));
+                self.open_camera(out);
             }
             Action::OpenAccount { account } => {
                 if let Some(id) = RecordId::parse(&account).filter(|id| self.account(id).is_some())
@@ -785,6 +821,21 @@ impl Model {
                 {
                     *on = !*on;
                     out.push(Out::AppEffect(AppEffect::SetTorch { on: *on }));
+                }
+            }
+            Action::Webcam => {
+                if let (Route::Scan(scan), true) = (&mut self.route, self.sources.webcam) {
+                    if scan.webcam == Webcam::Off {
+                        scan.webcam = Webcam::Starting;
+                        scan.guidance = Some((Text::of("scan-webcam-starting"), Tone::Info));
+                        scan.frames_without_code = 0;
+                        out.push(Out::AppEffect(AppEffect::OpenCamera));
+                    } else {
+                        scan.webcam = Webcam::Off;
+                        scan.torch = None;
+                        scan.guidance = None;
+                        out.push(Out::AppEffect(AppEffect::CloseCamera));
+                    }
                 }
             }
             Action::UseLink => {
@@ -1416,7 +1467,7 @@ impl Model {
                                 guidance: Some((Text::of("scan-expired"), Tone::Warning)),
                                 ..Scan::default()
                             }));
-                            out.push(Out::AppEffect(AppEffect::OpenCamera));
+                            self.open_camera(out);
                         } else {
                             self.notice = Some((error_text(&err), Tone::Error));
                         }

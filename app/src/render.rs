@@ -6,7 +6,7 @@ use latchkey_core::Account;
 
 use crate::event::{Action, InputField};
 use crate::model::{
-    assurance_text, host_of, split_label, Digits, Model, Request, Route, MAILED_CODE_DIGITS,
+    assurance_text, host_of, split_label, Digits, Model, Request, Route, Webcam, MAILED_CODE_DIGITS,
 };
 use crate::view::{
     AccountRow, AccountScreen, AccountsScreen, AppView, ButtonView, ChangePinScreen, DigitsInput,
@@ -45,11 +45,12 @@ impl Model {
             Route::Scan(scan) => {
                 let (guidance, tone) = scan.guidance.as_ref().map_or_else(
                     || {
-                        // Desktops have no camera: the code is on a screen or in a file.
-                        let first = if self.sources.screens {
-                            "scan-point-desktop"
-                        } else {
-                            "scan-point"
+                        // On desktops the code is on a screen or in a file (or, with a webcam,
+                        // on another device or paper).
+                        let first = match (self.sources.screens, self.sources.webcam) {
+                            (true, true) => "scan-point-desktop-webcam",
+                            (true, false) => "scan-point-desktop",
+                            (false, _) => "scan-point",
                         };
                         (w.say(first), Tone::Info)
                     },
@@ -83,6 +84,18 @@ impl Model {
                             enabled: enabled && self.capturing.is_none(),
                             ..button(w.say("scan-paste-image"), Action::PasteImage)
                         }),
+                        webcam: self.sources.webcam.then(|| {
+                            let off = scan.webcam == Webcam::Off;
+                            button(
+                                w.say(if off {
+                                    "scan-webcam-start"
+                                } else {
+                                    "scan-webcam-stop"
+                                }),
+                                Action::Webcam,
+                            )
+                        }),
+                        camera_view: !self.sources.webcam || scan.webcam == Webcam::On,
                         torch: scan.torch.map(|on| ButtonView {
                             a11y: w.say(if on {
                                 "scan-torch-off-a11y"

@@ -215,6 +215,10 @@ pub struct ScanScreen {
     pub paste_image: Option<ButtonView>,
     /// "Light on" / "Light off", once the camera said it has one.
     pub torch: Option<ButtonView>,
+    /// "Use my camera" / "Stop the camera", where the shell has a webcam it starts on request.
+    pub webcam: Option<ButtonView>,
+    /// The camera's picture is shown: always on phones; with a webcam, while it runs.
+    pub camera_view: bool,
 }
 
 /// Adding an account.

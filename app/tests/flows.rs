@@ -88,7 +88,7 @@ async fn enrol_from_a_screen_capture_or_the_clipboard() {
         .await;
     assert!(
         guidance(&view).0.contains("choose \"Scan my screens\""),
-        "no camera on a desktop: {view:#?}"
+        "the screens first on a desktop: {view:#?}"
     );
 
     // Two screens without the code: say so, and what to do.
@@ -151,8 +151,78 @@ async fn enrol_from_a_screen_capture_or_the_clipboard() {
         "{view:#?}"
     );
 
-    // The page's code on the second of two screens, a 2560×1440 one.
+    // The webcam: only when asked for (a desktop camera does not start with the screen),
+    // frames count only while it runs, and a camera that cannot open says what to do instead.
+    let opened =
+        |shell: &Shell, effect: AppEffect| shell.effects().iter().filter(|e| **e == effect).count();
+    assert_eq!(opened(&shell, AppEffect::OpenCamera), 0, "not by itself");
+    let webcam = |view: &AppView| match &view.screen {
+        Screen::Scan(s) => (
+            s.webcam
+                .as_ref()
+                .map(|b| b.label.clone())
+                .unwrap_or_default(),
+            s.camera_view,
+        ),
+        other => panic!("not the scan screen: {other:#?}"),
+    };
+    let view = shell.view();
+    assert_eq!(webcam(&view), ("Use my camera".into(), false));
     let (cw, ch, code) = server::rasterise(server::page_svg(&html));
+    shell.app.scan_frame(&code, cw as u32, ch as u32, cw as u32);
+    assert!(
+        matches!(shell.view().screen, Screen::Scan(_)),
+        "a frame while the webcam is off is not read"
+    );
+    let view = shell.press(Action::Webcam).await;
+    assert_eq!(opened(&shell, AppEffect::OpenCamera), 1);
+    assert_eq!(guidance(&view).0, "Starting the camera…");
+    assert_eq!(webcam(&view), ("Stop the camera".into(), false));
+    let view = shell
+        .send(AppEvent::CameraUnavailable { denied: false })
+        .await;
+    assert_eq!(
+        guidance(&view),
+        (
+            "No camera could be opened: none is connected, or another program is using it. \
+             Scan your screens, open an image of the code or paste the link instead."
+                .into(),
+            Tone::Warning
+        )
+    );
+    assert_eq!(webcam(&view), ("Use my camera".into(), false));
+    shell.press(Action::Webcam).await;
+    let view = shell
+        .send(AppEvent::CameraUnavailable { denied: true })
+        .await;
+    assert!(
+        guidance(&view).0.contains("system’s privacy settings"),
+        "a desktop's words, not a phone's: {view:#?}"
+    );
+    shell.press(Action::Webcam).await;
+    let view = shell.send(AppEvent::CameraOpened { torch: false }).await;
+    assert_eq!(
+        guidance(&view).0,
+        "Hold the QR code up to the camera, so that the whole code is in the picture."
+    );
+    assert_eq!(webcam(&view), ("Stop the camera".into(), true));
+    let (w, h, wifi) = latchkey_e2e::qr_luma("WIFI:S:home;T:WPA;P:secret;;");
+    shell.app.scan_frame(&wifi, w as u32, h as u32, w as u32);
+    assert_eq!(
+        guidance(&shell.view()).0,
+        "This is not a Latchkey code: it is a Wi-Fi network code."
+    );
+    let view = shell.press(Action::Webcam).await;
+    assert_eq!(opened(&shell, AppEffect::CloseCamera), 1);
+    assert_eq!(webcam(&view), ("Use my camera".into(), false));
+    assert!(guidance(&view).0.contains("\"Use my camera\""), "{view:#?}");
+    shell.app.scan_frame(&code, cw as u32, ch as u32, cw as u32);
+    assert!(
+        matches!(shell.view().screen, Screen::Scan(_)),
+        "a frame after the webcam stopped is not read"
+    );
+
+    // The page's code on the second of two screens, a 2560×1440 one.
     let screen = latchkey_e2e::virtual_screen(2560, 1440, &code, cw, ch, 1500, 500);
     shell.press(Action::ScanScreens).await;
     let view = shell
@@ -297,7 +367,7 @@ impl Shell {
         Self::open_as(core, false)
     }
 
-    /// As a desktop: screens and the clipboard can be scanned, there is no camera.
+    /// As a desktop: screens and the clipboard can be scanned, a webcam starts on request.
     fn open_desktop(core: Latchkey) -> Self {
         Self::open_as(core, true)
     }
@@ -316,6 +386,7 @@ impl Shell {
                 poll_pause: Duration::from_millis(200),
                 screens: desktop,
                 clipboard_images: desktop,
+                webcam: desktop,
                 // The desktop under test keeps its keys in the kernel keyring.
                 keys_forgotten_at_reboot: desktop,
                 ..Options::default()
@@ -467,9 +538,10 @@ async fn enrol_from_frame(backend: Backend) {
         panic!("{view:#?}")
     };
     assert!(
-        scan.scan_screens.is_none() && scan.paste_image.is_none(),
+        scan.scan_screens.is_none() && scan.paste_image.is_none() && scan.webcam.is_none(),
         "a phone scans with its camera"
     );
+    assert!(scan.camera_view, "its picture shows from the start");
     assert!(
         scan.guidance.contains("Point the camera"),
         "{}",

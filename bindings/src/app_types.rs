@@ -220,6 +220,10 @@ pub struct ScanScreen {
     pub paste_image: Option<ButtonView>,
     /// "Light on" / "Light off", once the camera said it has one.
     pub torch: Option<ButtonView>,
+    /// "Use my camera" / "Stop the camera", where the shell has a webcam it starts on request.
+    pub webcam: Option<ButtonView>,
+    /// The camera's picture is shown: always on phones; with a webcam, while it runs.
+    pub camera_view: bool,
 }
 
 /// Adding an account.
@@ -413,6 +417,9 @@ pub enum Action {
     /// Look for the code in an image on the clipboard (desktops):
     /// `AppEffect::ReadClipboardImage`.
     PasteImage,
+    /// Start or stop a webcam (desktops: "Use my camera" / "Stop the camera"):
+    /// `AppEffect::OpenCamera` or `AppEffect::CloseCamera`.
+    Webcam,
     /// Approve this request (refused unless it is the one on screen).
     Approve {
         /// The request.

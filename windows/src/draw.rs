@@ -182,9 +182,19 @@ fn screen(ui: &mut egui::Ui, view: &AppView, form: &mut Form<'_>) {
                 ui.visuals().text_color()
             };
             ui.label(RichText::new(&s.guidance).color(color));
+            if s.camera_view {
+                if let Some(texture) = form.shell.camera_picture(ui.ctx()) {
+                    let picture = ui
+                        .add(egui::Image::new(&texture).max_width(400.0))
+                        .accessible_name(&s.camera_a11y);
+                    form.shell
+                        .placed
+                        .push((s.camera_a11y.clone(), picture.rect));
+                }
+            }
             text(ui, &s.link, form);
             button(ui, &s.use_link, form);
-            for b in [&s.scan_screens, &s.paste_image, &s.open_image]
+            for b in [&s.scan_screens, &s.webcam, &s.paste_image, &s.open_image]
                 .into_iter()
                 .flatten()
             {

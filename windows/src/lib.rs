@@ -2,18 +2,24 @@
 //! back. Every word, state and step comes from `latchkey-app`; this crate decides nothing.
 //! It performs the desktop's effects (window attention, the file picker) and holds the one
 //! frame of typed digits it forwards.
-#![deny(unsafe_code)] // allowed only in `tpm`, which calls NCrypt
+#![deny(unsafe_code)] // allowed only in `tpm` (NCrypt) and the Windows webcam (Media Foundation)
 
+pub mod camera;
 mod draw;
 #[cfg(all(unix, not(target_os = "macos")))]
 pub mod notifications;
 pub mod platform;
+#[cfg(all(unix, not(target_os = "macos")))]
+pub mod portal;
+pub mod toast;
 #[cfg(windows)]
 pub mod tpm;
 #[cfg(all(unix, not(target_os = "macos")))]
 pub mod tray;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
 
 use eframe::egui;
 use latchkey_app::{App, AppEffect, AppEvent, AppView, ImageSource, Listener};
@@ -105,7 +111,24 @@ pub struct Shell {
     pub(crate) placed: Vec<(String, egui::Rect)>,
     /// Whether the window had the focus at the last frame (the app is "foregrounded" then).
     focused: Option<bool>,
+    /// The webcam while it runs: its stop flag and its thread.
+    camera: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
+    /// The webcam's newest picture, small, for the scan screen.
+    picture: Arc<Mutex<Option<Picture>>>,
+    /// That picture as a texture, and which picture it is.
+    texture: Option<(u64, egui::TextureHandle)>,
 }
+
+/// A small grey copy of the webcam's newest frame.
+struct Picture {
+    number: u64,
+    width: usize,
+    height: usize,
+    luma: Vec<u8>,
+}
+
+/// The picture's width on screen, in pixels of the frame copy.
+const PICTURE_WIDTH: u32 = 400;
 
 impl Shell {
     /// The shell over an app whose listener is `mailbox`, performing effects on `desktop`.
@@ -122,6 +145,104 @@ impl Shell {
             text: zeroize::Zeroizing::default(),
             focused: None,
             placed: Vec::new(),
+            camera: None,
+            picture: Arc::default(),
+            texture: None,
+        }
+    }
+
+    /// The webcam's newest picture, while it runs.
+    pub(crate) fn camera_picture(&mut self, ctx: &egui::Context) -> Option<egui::TextureHandle> {
+        let picture = self.picture.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(picture) = picture.as_ref() else {
+            self.texture = None;
+            return None;
+        };
+        if self.texture.as_ref().map(|(n, _)| *n) != Some(picture.number) {
+            let image = egui::ColorImage::from_gray([picture.width, picture.height], &picture.luma);
+            match &mut self.texture {
+                Some((number, texture)) => {
+                    texture.set(image, egui::TextureOptions::LINEAR);
+                    *number = picture.number;
+                }
+                None => {
+                    let texture = ctx.load_texture("camera", image, egui::TextureOptions::LINEAR);
+                    self.texture = Some((picture.number, texture));
+                }
+            }
+        }
+        self.texture.as_ref().map(|(_, t)| t.clone())
+    }
+
+    /// Starts the webcam on its own thread: it opens the camera, tells the app, then hands
+    /// every frame's luma to the app's scanner until stopped. A camera still closing is
+    /// waited for first (it holds the device).
+    fn start_camera(&mut self, ctx: &egui::Context) {
+        let previous = self.camera.take();
+        if let Some((stop, _)) = &previous {
+            stop.store(true, Ordering::SeqCst);
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let (desktop, app, picture, ctx) = (
+            Arc::clone(&self.desktop),
+            Arc::clone(&self.app),
+            Arc::clone(&self.picture),
+            ctx.clone(),
+        );
+        let stopped = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            if let Some((_, thread)) = previous {
+                let _ = thread.join();
+            }
+            let mut webcam = match desktop.open_webcam() {
+                Ok(webcam) => webcam,
+                Err(e) => {
+                    if !stopped.load(Ordering::SeqCst) {
+                        let denied = e == camera::OpenError::Denied;
+                        app.send(AppEvent::CameraUnavailable { denied });
+                    }
+                    return;
+                }
+            };
+            if !stopped.load(Ordering::SeqCst) {
+                app.send(AppEvent::CameraOpened { torch: false });
+            }
+            let mut number = 0;
+            while !stopped.load(Ordering::SeqCst) {
+                let read = webcam.next_frame(&mut |frame| {
+                    // A frame that does not convert is skipped; the next one may.
+                    let Ok(luma) = camera::luma(&frame) else {
+                        return;
+                    };
+                    app.scan_frame(&luma.pixels, luma.width, luma.height, luma.stride);
+                    let (width, height, small) = camera::picture(&luma, PICTURE_WIDTH);
+                    number += 1;
+                    *picture.lock().unwrap_or_else(PoisonError::into_inner) = Some(Picture {
+                        number,
+                        width,
+                        height,
+                        luma: small,
+                    });
+                    ctx.request_repaint();
+                });
+                if read.is_err() {
+                    if !stopped.load(Ordering::SeqCst) {
+                        app.send(AppEvent::CameraUnavailable { denied: false });
+                    }
+                    break;
+                }
+            }
+            drop(webcam);
+            *picture.lock().unwrap_or_else(PoisonError::into_inner) = None;
+            ctx.request_repaint();
+        });
+        self.camera = Some((stop, thread));
+    }
+
+    /// Stops the webcam (its thread closes the device and ends).
+    fn stop_camera(&mut self) {
+        if let Some((stop, _)) = &self.camera {
+            stop.store(true, Ordering::SeqCst);
         }
     }
 
@@ -243,7 +364,9 @@ impl Shell {
                         failure,
                     });
                 }),
-                // No camera (webcams come later) and no vibration on a desktop.
+                AppEffect::OpenCamera => self.start_camera(ctx),
+                AppEffect::CloseCamera => self.stop_camera(),
+                // No camera light and no vibration on a desktop.
                 _ => {}
             }
         }
@@ -252,5 +375,11 @@ impl Shell {
     fn worker(&self, job: impl FnOnce(&dyn Desktop, &App) + Send + 'static) {
         let (desktop, app) = (Arc::clone(&self.desktop), Arc::clone(&self.app));
         std::thread::spawn(move || job(&*desktop, &app));
+    }
+}
+
+impl Drop for Shell {
+    fn drop(&mut self) {
+        self.stop_camera();
     }
 }

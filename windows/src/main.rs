@@ -179,6 +179,8 @@ fn main() -> ExitCode {
                 utc_offset_minutes: chrono::Local::now().offset().local_minus_utc() / 60,
                 screens: true,
                 clipboard_images: true,
+                // Where this crate reads a webcam (camera.rs).
+                webcam: cfg!(any(target_os = "linux", windows)),
                 keys_forgotten_at_reboot: !opened.kind.survives_reboot(),
                 ..AppOptions::default()
             },

@@ -45,7 +45,11 @@ impl Notifier {
         }
     }
 
-    fn connection(&self) -> zbus::Result<Connection> {
+    /// The session-bus connection (made on first use; the screenshot portal uses it too).
+    ///
+    /// # Errors
+    /// No session bus.
+    pub fn connection(&self) -> zbus::Result<Connection> {
         let mut slot = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(conn) = &*slot {
             return Ok(conn.clone());

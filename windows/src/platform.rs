@@ -5,6 +5,8 @@
 
 use latchkey_app::{CapturedImage, NotificationAction};
 
+use crate::camera::{OpenError, Webcam};
+
 /// A notification to show: the app's words for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Notification {
@@ -50,6 +52,16 @@ pub trait Desktop: Send + Sync + 'static {
 
     /// Withdraws a request's notification.
     fn withdraw(&self, request: &str);
+
+    /// Opens the first webcam; called on the thread that then reads it.
+    ///
+    /// # Errors
+    /// Why no camera can be used.
+    fn open_webcam(&self) -> Result<Box<dyn Webcam>, OpenError> {
+        Err(OpenError::Missing(
+            "this system's cameras are not supported".into(),
+        ))
+    }
 }
 
 /// An RGBA (or BGRA, `bgra`) image as luma, BT.601 weights in integers.
@@ -74,6 +86,9 @@ pub struct System {
     shown: std::sync::Mutex<std::collections::HashMap<String, Shown>>,
     #[cfg(all(unix, not(target_os = "macos")))]
     notifier: crate::notifications::Notifier,
+    /// Toasts with Approve / Deny.
+    #[cfg(windows)]
+    toasts: crate::toast::Toasts,
 }
 
 #[cfg(all(unix, not(target_os = "macos")))]
@@ -99,8 +114,55 @@ impl System {
     }
 }
 
+/// How long the person has to allow a screenshot when the desktop asks.
+#[cfg(all(unix, not(target_os = "macos")))]
+const SCREENSHOT_ANSWER: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Every screen through the desktop portal (Wayland), as one image.
+///
+/// # Errors
+/// See [`crate::portal::Failure`]; a PNG that does not decode is `Failed`.
+#[cfg(all(unix, not(target_os = "macos")))]
+pub fn portal_screens(
+    conn: &zbus::blocking::Connection,
+    answer_within: std::time::Duration,
+) -> Result<Vec<CapturedImage>, crate::portal::Failure> {
+    use crate::portal::Failure;
+    let mut png = crate::portal::screenshot(conn, answer_within)?;
+    let decoded = image::load_from_memory_with_format(&png, image::ImageFormat::Png);
+    zeroize::Zeroize::zeroize(&mut png);
+    let mut luma = decoded
+        .map_err(|e| Failure::Failed(format!("the screenshot does not decode: {e}")))?
+        .into_luma8();
+    let (width, height) = luma.dimensions();
+    let captured = CapturedImage {
+        name: "all screens".into(),
+        width,
+        height,
+        luma: luma.to_vec(),
+    };
+    zeroize::Zeroize::zeroize(&mut *luma);
+    Ok(vec![captured])
+}
+
 impl Desktop for System {
     fn capture_screens(&self) -> Result<Vec<CapturedImage>, String> {
+        // Wayland: only the portal sees the screens (an X11 capture through XWayland would
+        // see other X11 windows only). Where no portal answers, X11 is tried.
+        #[cfg(all(unix, not(target_os = "macos")))]
+        if std::env::var_os("WAYLAND_DISPLAY").is_some() {
+            use crate::portal::Failure;
+            if let Ok(conn) = self.notifier.connection() {
+                match portal_screens(&conn, SCREENSHOT_ANSWER) {
+                    Ok(screens) => return Ok(screens),
+                    Err(Failure::Unavailable(_)) => {}
+                    Err(Failure::Refused) => {
+                        return Err("taking screenshots was not allowed".into());
+                    }
+                    Err(Failure::Failed(why)) => return Err(why),
+                }
+            }
+        }
         capture::screens()
     }
 
@@ -181,15 +243,15 @@ impl Desktop for System {
         }
     }
 
-    #[cfg(not(all(unix, not(target_os = "macos"))))]
-    fn notify(&self, notification: Notification, _answer: OnNotification) {
-        // Windows: a toast (the actions need the app's AUMID; see windows/README.md).
-        let _ = notify_rust::Notification::new()
-            .appname("Latchkey")
-            .summary(&notification.title)
-            .body(&notification.body)
-            .show();
+    #[cfg(windows)]
+    fn notify(&self, notification: Notification, answer: OnNotification) {
+        // Refused (no registered AUMID, notifications off): the window still asks for
+        // attention, and the request opens there.
+        let _ = self.toasts.show(notification, answer);
     }
+
+    #[cfg(not(any(windows, all(unix, not(target_os = "macos")))))]
+    fn notify(&self, _notification: Notification, _answer: OnNotification) {}
 
     #[cfg(all(unix, not(target_os = "macos")))]
     fn withdraw(&self, request: &str) {
@@ -200,8 +262,23 @@ impl Desktop for System {
         }
     }
 
-    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    #[cfg(windows)]
+    fn withdraw(&self, request: &str) {
+        self.toasts.withdraw(request);
+    }
+
+    #[cfg(not(any(windows, all(unix, not(target_os = "macos")))))]
     fn withdraw(&self, _request: &str) {}
+
+    #[cfg(target_os = "linux")]
+    fn open_webcam(&self) -> Result<Box<dyn Webcam>, OpenError> {
+        crate::camera::v4l2::open()
+    }
+
+    #[cfg(windows)]
+    fn open_webcam(&self) -> Result<Box<dyn Webcam>, OpenError> {
+        crate::camera::media_foundation::open()
+    }
 }
 
 /// Screen capture on X11 (also XWayland): one image per RandR monitor, read from the root

@@ -3,6 +3,8 @@
 //! harness fails the test otherwise), and the person's flows work by keyboard and clicks.
 #![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)]
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -11,18 +13,55 @@ use eframe::egui::accesskit::Role;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use egui_kittest::Harness;
 use latchkey_app::{App, CapturedImage, NotificationAction, Options};
+use latchkey_desktop::camera::{Frame, OpenError, PixelFormat, Webcam};
 use latchkey_desktop::platform::{Desktop, Notification, OnNotification};
 use latchkey_desktop::{draw, Mailbox, Shell};
 use latchkey_e2e::server::{self, Backend, Browser, TestServer};
 use latchkey_e2e::{Phone, PASSWORD};
 
 /// The desktop's effects, faked as strictly as the shell uses them: screens are virtual
-/// images, the clipboard is empty, notifications are recorded and can be "pressed".
+/// images, the clipboard is empty, notifications are recorded and can be "pressed", the
+/// webcam is refused or sends the YUYV frames the test gives it.
 #[derive(Default)]
 struct FakeDesktop {
     screens: Mutex<Vec<CapturedImage>>,
     shown: Mutex<Vec<(Notification, Option<OnNotification>)>>,
     withdrawn: Mutex<Vec<String>>,
+    /// `None`: the system refuses the camera; else its frames (1920×1080 luma).
+    webcam: Mutex<Option<Receiver<Vec<u8>>>>,
+    webcam_closed: Arc<AtomicBool>,
+}
+
+/// A webcam sending 1920×1080 YUYV frames made from the luma planes it is given.
+struct FakeWebcam {
+    frames: Receiver<Vec<u8>>,
+    closed: Arc<AtomicBool>,
+}
+
+impl Webcam for FakeWebcam {
+    fn next_frame(&mut self, each: &mut dyn FnMut(Frame<'_>)) -> Result<(), String> {
+        match self.frames.recv_timeout(Duration::from_millis(20)) {
+            Ok(luma) => {
+                let yuyv: Vec<u8> = luma.iter().flat_map(|&y| [y, 128]).collect();
+                each(Frame {
+                    format: PixelFormat::Yuyv,
+                    width: 1920,
+                    height: 1080,
+                    stride: 1920 * 2,
+                    data: &yuyv,
+                });
+                Ok(())
+            }
+            Err(RecvTimeoutError::Timeout) => Ok(()),
+            Err(RecvTimeoutError::Disconnected) => Err("unplugged".into()),
+        }
+    }
+}
+
+impl Drop for FakeWebcam {
+    fn drop(&mut self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
 }
 
 impl Desktop for FakeDesktop {
@@ -43,6 +82,15 @@ impl Desktop for FakeDesktop {
     }
     fn withdraw(&self, request: &str) {
         self.withdrawn.lock().unwrap().push(request.to_owned());
+    }
+    fn open_webcam(&self) -> Result<Box<dyn Webcam>, OpenError> {
+        match self.webcam.lock().unwrap().take() {
+            Some(frames) => Ok(Box::new(FakeWebcam {
+                frames,
+                closed: Arc::clone(&self.webcam_closed),
+            })),
+            None => Err(OpenError::Denied),
+        }
     }
 }
 
@@ -76,6 +124,7 @@ fn open_with(phone: &Phone, desktop: Arc<FakeDesktop>) -> Harness<'static, Shell
             poll_pause: Duration::from_millis(200),
             screens: true,
             clipboard_images: true,
+            webcam: true,
             ..Options::default()
         },
     );
@@ -436,5 +485,55 @@ async fn screen_scan_notification_deny_and_wrong_pins_lock() {
     );
     click(&mut h, "Forgot PIN").await;
     until(&mut h, "the reset", |h| shows(h, "Send the code")).await;
+    server.stop().await;
+}
+
+/// Issue 17: "a webcam where one exists". It starts only when asked for, a refusal says
+/// where to allow it, its picture shows while it runs (named for screen readers), and the
+/// page's code held up to it enrols; the camera is closed once the code is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrol_by_webcam() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let phone = Phone::new(&server);
+    let desktop = Arc::new(FakeDesktop::default());
+    let mut h = open_with(&phone, desktop.clone());
+    until(&mut h, "the home screen", |h| shows(h, "No account yet")).await;
+    let browser = Browser::register(&server, "cam@example.org", PASSWORD).await;
+    let (html, _) = browser.add_device("Desktop", "4831").await;
+    let (cw, ch, code) = server::rasterise(server::page_svg(&html));
+
+    click(&mut h, "Initialise (add an account)").await;
+    assert!(shows(&h, "If the code is on another device or on paper"));
+    click(&mut h, "Use my camera").await;
+    until(&mut h, "the refusal", |h| shows(h, "privacy settings")).await;
+
+    let (frames, receiver) = channel();
+    *desktop.webcam.lock().unwrap() = Some(receiver);
+    click(&mut h, "Use my camera").await;
+    until(&mut h, "the camera running", |h| {
+        shows(h, "Hold the QR code up to the camera")
+    })
+    .await;
+    assert!(h.query_by_label("Stop the camera").is_some());
+    frames.send(vec![0x80; 1920 * 1080]).unwrap();
+    until(&mut h, "the camera's picture", |h| {
+        h.query_by_label("Camera view for scanning the QR code")
+            .is_some()
+    })
+    .await;
+    assert!(!desktop.webcam_closed.load(Ordering::SeqCst));
+    frames
+        .send(latchkey_e2e::virtual_screen(
+            1920, 1080, &code, cw, ch, 400, 100,
+        ))
+        .unwrap();
+    until(&mut h, "the enrol screen", |h| shows(h, "cam@example.org")).await;
+    until(&mut h, "the camera closed", |_| {
+        desktop.webcam_closed.load(Ordering::SeqCst)
+    })
+    .await;
+    type_digits(&mut h, "PIN:", "4831").await;
+    click(&mut h, "Add the account").await;
+    until(&mut h, "success", |h| shows(h, "This device is ready.")).await;
     server.stop().await;
 }

@@ -356,6 +356,18 @@ fn all_steps() -> Vec<Step> {
         Click("Initialise (add an account)"),
         Until("scan", |v| matches!(screen(v), Screen::Scan(_))),
         Shot("02-scan"),
+        // The real webcam path (V4L2): on a machine without a camera (CI) it says so and
+        // offers the other ways; with one, its picture shows until the screen scan below.
+        Click("Use my camera"),
+        Until("the camera's answer", |v| match screen(v) {
+            Screen::Scan(s) => {
+                let label = s.webcam.as_ref().map(|b| b.label.as_str());
+                (label == Some("Use my camera") && s.guidance.starts_with("No camera"))
+                    || (label == Some("Stop the camera") && s.camera_view)
+            }
+            _ => false,
+        }),
+        Shot("02b-scan-camera"),
         Click("Scan my screens"),
         Until("enrol", |v| matches!(screen(v), Screen::Enrol(_))),
         Type("PIN:", Typed::Text("4831")),
@@ -458,6 +470,7 @@ fn tour() -> ExitCode {
             languages: vec!["en".into()],
             screens: true,
             clipboard_images: true,
+            webcam: true,
             ..Options::default()
         },
     );
