@@ -521,6 +521,7 @@ impl Model {
     pub(crate) fn update(&mut self, input: Input) -> Vec<Out> {
         self.revision += 1;
         let mut out = Vec::new();
+        let camera_wanted = self.scanning();
         match input {
             Input::AppEvent(event) => self.event(event, &mut out),
             Input::Scanned(result) => self.scanned(result, &mut out),
@@ -534,6 +535,12 @@ impl Model {
             self.event(event, &mut out);
         }
         self.expire(&mut out);
+        // Whatever the way out of scanning (another screen, a request, a new scan screen),
+        // the camera is told to close.
+        let closed = |o: &Out| matches!(o, Out::AppEffect(AppEffect::CloseCamera));
+        if camera_wanted && !self.scanning() && !out.iter().any(closed) {
+            out.push(Out::AppEffect(AppEffect::CloseCamera));
+        }
         out
     }
 
@@ -726,6 +733,16 @@ impl Model {
             }
             AppEvent::Backgrounded { stop_polling } => {
                 self.foreground = false;
+                // A webcam never watches for a window the person left (also hidden to the
+                // tray); it starts again on request.
+                if let (Route::Scan(scan), true) = (&mut self.route, self.sources.webcam) {
+                    if scan.webcam != Webcam::Off {
+                        scan.webcam = Webcam::Off;
+                        scan.torch = None;
+                        scan.guidance = Some((Text::of("scan-webcam-stopped"), Tone::Info));
+                        out.push(Out::AppEffect(AppEffect::CloseCamera));
+                    }
+                }
                 if stop_polling {
                     self.polling_stopped = true;
                     out.push(Out::Work(Work::Poll(Vec::new())));
@@ -1241,6 +1258,10 @@ impl Model {
     }
 
     fn scanned(&mut self, result: Result<ScanResult, Error>, out: &mut Vec<Out>) {
+        // A frame read while the camera was being stopped counts for nothing.
+        if !self.scanning() {
+            return;
+        }
         let Route::Scan(scan) = &mut self.route else {
             return;
         };

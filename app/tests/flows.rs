@@ -212,8 +212,33 @@ async fn enrol_from_a_screen_capture_or_the_clipboard() {
         guidance(&shell.view()).0,
         "This is not a Latchkey code: it is a Wi-Fi network code."
     );
+    // Leaving the window stops it (a camera never watches for a window the person left).
+    let closes = opened(&shell, AppEffect::CloseCamera);
+    let view = shell
+        .send(AppEvent::Backgrounded {
+            stop_polling: false,
+        })
+        .await;
+    assert_eq!(opened(&shell, AppEffect::CloseCamera), closes + 1);
+    assert_eq!(webcam(&view), ("Use my camera".into(), false));
+    assert!(guidance(&view)
+        .0
+        .starts_with("The camera stopped when you left"));
+    shell.send(AppEvent::Foregrounded).await;
+    // Any way out of the running camera closes it: here a link the system opened.
+    shell.press(Action::Webcam).await;
+    shell.send(AppEvent::CameraOpened { torch: false }).await;
+    let view = shell
+        .send(AppEvent::LinkOpened {
+            url: "https://example.org/not-an-enrolment".into(),
+        })
+        .await;
+    assert_eq!(opened(&shell, AppEffect::CloseCamera), closes + 2);
+    assert_eq!(webcam(&view), ("Use my camera".into(), false));
+    shell.press(Action::Webcam).await;
+    shell.send(AppEvent::CameraOpened { torch: false }).await;
     let view = shell.press(Action::Webcam).await;
-    assert_eq!(opened(&shell, AppEffect::CloseCamera), 1);
+    assert_eq!(opened(&shell, AppEffect::CloseCamera), closes + 3);
     assert_eq!(webcam(&view), ("Use my camera".into(), false));
     assert!(guidance(&view).0.contains("\"Use my camera\""), "{view:#?}");
     shell.app.scan_frame(&code, cw as u32, ch as u32, cw as u32);

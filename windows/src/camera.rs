@@ -22,8 +22,8 @@ pub enum PixelFormat {
     Jpeg,
 }
 
-/// One frame as the camera gave it.
-#[derive(Clone, Copy, Debug)]
+/// One frame as the camera gave it (its `Debug` leaves the picture out).
+#[derive(Clone, Copy)]
 pub struct Frame<'a> {
     /// The layout.
     pub format: PixelFormat,
@@ -38,7 +38,7 @@ pub struct Frame<'a> {
 }
 
 /// A frame's luma plane: borrowed where the frame holds one (grey, planar), made otherwise.
-#[derive(Debug)]
+/// A made one is wiped when dropped; its `Debug` leaves the picture out.
 pub struct Luma<'a> {
     /// The plane, rows `stride` bytes apart.
     pub pixels: Cow<'a, [u8]>,
@@ -50,8 +50,38 @@ pub struct Luma<'a> {
     pub stride: u32,
 }
 
-/// The largest frame side read (a 8K camera is larger than any webcam).
-const MAX_SIDE: u32 = 8192;
+impl std::fmt::Debug for Frame<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Frame({:?} {}×{}, {} bytes)",
+            self.format,
+            self.width,
+            self.height,
+            self.data.len()
+        )
+    }
+}
+
+impl std::fmt::Debug for Luma<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Luma({}×{})", self.width, self.height)
+    }
+}
+
+impl Drop for Luma<'_> {
+    fn drop(&mut self) {
+        if let Cow::Owned(pixels) = &mut self.pixels {
+            zeroize::Zeroize::zeroize(pixels);
+        }
+    }
+}
+
+/// The largest frame side read (4K webcams send 3840×2160).
+const MAX_SIDE: u32 = 4096;
+
+/// The most a JPEG frame may allocate while decoding (a 4096×4096 colour frame is 48 MiB).
+const MAX_JPEG_ALLOC: u64 = 64 << 20;
 
 /// The luma plane of `frame`.
 ///
@@ -61,11 +91,31 @@ pub fn luma<'a>(frame: &Frame<'a>) -> Result<Luma<'a>, String> {
     let (width, height) = (frame.width, frame.height);
     if frame.format == PixelFormat::Jpeg {
         let jpeg = with_huffman_tables(frame.data);
-        let image = image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg)
-            .map_err(|e| format!("the camera's JPEG frame does not decode: {e}"))?
-            .into_luma8();
+        // The size a JPEG declares is checked before anything is allocated: no larger than
+        // the size agreed with the camera, nor than `MAX_SIDE`.
+        let agreed = |side: u32| {
+            if side == 0 {
+                MAX_SIDE
+            } else {
+                side.min(MAX_SIDE)
+            }
+        };
+        let mut limits = image::Limits::default();
+        limits.max_image_width = Some(agreed(width));
+        limits.max_image_height = Some(agreed(height));
+        limits.max_alloc = Some(MAX_JPEG_ALLOC);
+        let mut reader =
+            image::ImageReader::with_format(std::io::Cursor::new(&*jpeg), image::ImageFormat::Jpeg);
+        reader.limits(limits);
+        let mut decoded = reader
+            .decode()
+            .map_err(|e| format!("the camera's JPEG frame does not decode: {e}"))?;
+        let image = decoded.to_luma8();
+        if let Some(colour) = decoded.as_mut_rgb8() {
+            zeroize::Zeroize::zeroize(&mut **colour);
+        }
         let (w, h) = image.dimensions();
-        if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE {
+        if w == 0 || h == 0 {
             return Err(format!("the camera's frame is {w}×{h} pixels"));
         }
         return Ok(Luma {
@@ -85,7 +135,10 @@ pub fn luma<'a>(frame: &Frame<'a>) -> Result<Luma<'a>, String> {
     };
     let row = width as usize * bytes_per_pixel;
     let stride = frame.stride as usize;
-    let needed = stride * (height as usize - 1) + row;
+    let needed = stride
+        .checked_mul(height as usize - 1)
+        .and_then(|n| n.checked_add(row))
+        .unwrap_or(usize::MAX);
     if stride < row || frame.data.len() < needed {
         return Err(format!(
             "the camera's frame holds {} bytes, not the {needed} of {width}×{height} pixels \
@@ -307,6 +360,12 @@ pub mod v4l2 {
 
     impl Webcam for V4l2 {
         fn next_frame(&mut self, each: &mut dyn FnMut(Frame<'_>)) -> Result<(), String> {
+            // No frame yet: return after a short wait, so that a camera that stops sending
+            // never holds this thread (and the device) past a stop.
+            if self.stream.will_block().map_err(|e| e.to_string())? {
+                std::thread::sleep(std::time::Duration::from_millis(15));
+                return Ok(());
+            }
             let (format, width, height, stride) =
                 (self.format, self.width, self.height, self.stride);
             self.stream
@@ -406,11 +465,36 @@ pub mod media_foundation {
         };
         let options = attributes(1)?;
         let stream = MF_SOURCE_READER_FIRST_VIDEO_STREAM.0 as u32;
+        // SAFETY: a COM call on a live interface.
+        let source: IMFMediaSource = unsafe { device.ActivateObject()? };
+        // SAFETY: as `reader` says; a source that cannot be set up is shut down (it holds
+        // the device).
+        match unsafe { reader(&source, &options, stream) } {
+            Ok(mut camera) => {
+                camera.source = Some(source);
+                Ok(Some(camera))
+            }
+            Err(e) => {
+                // SAFETY: a live source, shut down once.
+                let _ = unsafe { source.Shutdown() };
+                Err(e)
+            }
+        }
+    }
+
+    /// The source's reader, asked for NV12.
+    ///
+    /// # Safety
+    /// Media Foundation is started on this thread.
+    unsafe fn reader(
+        source: &IMFMediaSource,
+        options: &IMFAttributes,
+        stream: u32,
+    ) -> windows::core::Result<MediaFoundation> {
         // SAFETY: plain COM calls on live interfaces; the GUIDs are constants.
         unsafe {
-            let source: IMFMediaSource = device.ActivateObject()?;
             options.SetUINT32(&MF_SOURCE_READER_ENABLE_VIDEO_PROCESSING, 1)?;
-            let reader = MFCreateSourceReaderFromMediaSource(&source, &options)?;
+            let reader = MFCreateSourceReaderFromMediaSource(source, options)?;
             let nv12 = MFCreateMediaType()?;
             nv12.SetGUID(&MF_MT_MAJOR_TYPE, &MFMediaType_Video)?;
             nv12.SetGUID(&MF_MT_SUBTYPE, &MFVideoFormat_NV12)?;
@@ -422,21 +506,22 @@ pub mod media_foundation {
             let stride = current
                 .GetUINT32(&MF_MT_DEFAULT_STRIDE)
                 .map_or(width, |s| (s as i32).unsigned_abs());
-            Ok(Some(MediaFoundation {
+            Ok(MediaFoundation {
                 reader: Some(reader),
-                source,
+                source: None,
                 stream,
                 width,
                 height,
                 stride,
-            }))
+            })
         }
     }
 
     struct MediaFoundation {
         /// Released before Media Foundation shuts down (`Drop`).
         reader: Option<IMFSourceReader>,
-        source: IMFMediaSource,
+        /// Shut down and released before Media Foundation shuts down.
+        source: Option<IMFMediaSource>,
         stream: u32,
         width: u32,
         height: u32,
@@ -496,9 +581,12 @@ pub mod media_foundation {
     impl Drop for MediaFoundation {
         fn drop(&mut self) {
             self.reader = None;
-            // SAFETY: the source is stopped before Media Foundation shuts down on this thread.
+            // SAFETY: the source is shut down and released before Media Foundation shuts
+            // down on this thread.
             unsafe {
-                let _ = self.source.Shutdown();
+                if let Some(source) = self.source.take() {
+                    let _ = source.Shutdown();
+                }
                 let _ = MFShutdown();
             }
         }
@@ -601,6 +689,19 @@ mod tests {
             .unwrap_or_else(|e| panic!("{format:?}: {e}"));
             assert_eq!(codes, vec![TEXT.to_owned()], "{format:?}");
         }
+        // A JPEG larger than the size agreed with the camera is refused before decoding.
+        let mut big = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut big, 50)
+            .encode_image(&image::GrayImage::new(640, 480))
+            .unwrap();
+        let smaller = Frame {
+            format: PixelFormat::Jpeg,
+            width: 320,
+            height: 240,
+            stride: 0,
+            data: &big,
+        };
+        assert!(luma(&smaller).unwrap_err().contains("does not decode"));
         let broken = Frame {
             format: PixelFormat::Jpeg,
             width: 0,

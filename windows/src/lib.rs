@@ -194,46 +194,14 @@ impl Shell {
             if let Some((_, thread)) = previous {
                 let _ = thread.join();
             }
-            let mut webcam = match desktop.open_webcam() {
-                Ok(webcam) => webcam,
-                Err(e) => {
-                    if !stopped.load(Ordering::SeqCst) {
-                        let denied = e == camera::OpenError::Denied;
-                        app.send(AppEvent::CameraUnavailable { denied });
-                    }
-                    return;
-                }
-            };
-            if !stopped.load(Ordering::SeqCst) {
-                app.send(AppEvent::CameraOpened { torch: false });
+            // A driver or decoder that panics ends the camera, said as "cannot be used".
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                read_camera(&*desktop, &app, &picture, &ctx, &stopped);
+            }));
+            if run.is_err() && !stopped.load(Ordering::SeqCst) {
+                app.send(AppEvent::CameraUnavailable { denied: false });
             }
-            let mut number = 0;
-            while !stopped.load(Ordering::SeqCst) {
-                let read = webcam.next_frame(&mut |frame| {
-                    // A frame that does not convert is skipped; the next one may.
-                    let Ok(luma) = camera::luma(&frame) else {
-                        return;
-                    };
-                    app.scan_frame(&luma.pixels, luma.width, luma.height, luma.stride);
-                    let (width, height, small) = camera::picture(&luma, PICTURE_WIDTH);
-                    number += 1;
-                    *picture.lock().unwrap_or_else(PoisonError::into_inner) = Some(Picture {
-                        number,
-                        width,
-                        height,
-                        luma: small,
-                    });
-                    ctx.request_repaint();
-                });
-                if read.is_err() {
-                    if !stopped.load(Ordering::SeqCst) {
-                        app.send(AppEvent::CameraUnavailable { denied: false });
-                    }
-                    break;
-                }
-            }
-            drop(webcam);
-            *picture.lock().unwrap_or_else(PoisonError::into_inner) = None;
+            set_picture(&picture, None);
             ctx.request_repaint();
         });
         self.camera = Some((stop, thread));
@@ -273,6 +241,15 @@ impl Shell {
     /// Sends an event to the app.
     pub fn send(&self, event: AppEvent) {
         self.app.send(event);
+    }
+
+    /// The window was hidden (closed to the tray): the app is in the background until the
+    /// window has the focus again (a webcam stops; requests notify).
+    pub fn window_hidden(&mut self) {
+        self.focused = Some(false);
+        self.app.send(AppEvent::Backgrounded {
+            stop_polling: false,
+        });
     }
 
     /// Performs the effects the app asked for since the last frame. Slow ones (captures, the
@@ -376,6 +353,67 @@ impl Shell {
         let (desktop, app) = (Arc::clone(&self.desktop), Arc::clone(&self.app));
         std::thread::spawn(move || job(&*desktop, &app));
     }
+}
+
+/// Opens the webcam, tells the app, then hands every frame's luma to the app's scanner and a
+/// small copy to the scan screen, until `stopped`.
+fn read_camera(
+    desktop: &dyn Desktop,
+    app: &App,
+    picture: &Mutex<Option<Picture>>,
+    ctx: &egui::Context,
+    stopped: &AtomicBool,
+) {
+    let mut webcam = match desktop.open_webcam() {
+        Ok(webcam) => webcam,
+        Err(e) => {
+            if !stopped.load(Ordering::SeqCst) {
+                let denied = e == camera::OpenError::Denied;
+                app.send(AppEvent::CameraUnavailable { denied });
+            }
+            return;
+        }
+    };
+    if !stopped.load(Ordering::SeqCst) {
+        app.send(AppEvent::CameraOpened { torch: false });
+    }
+    let mut number = 0;
+    while !stopped.load(Ordering::SeqCst) {
+        let read = webcam.next_frame(&mut |frame| {
+            // A frame that does not convert is skipped; the next one may.
+            let Ok(luma) = camera::luma(&frame) else {
+                return;
+            };
+            app.scan_frame(&luma.pixels, luma.width, luma.height, luma.stride);
+            let (width, height, small) = camera::picture(&luma, PICTURE_WIDTH);
+            number += 1;
+            set_picture(
+                picture,
+                Some(Picture {
+                    number,
+                    width,
+                    height,
+                    luma: small,
+                }),
+            );
+            ctx.request_repaint();
+        });
+        if read.is_err() {
+            if !stopped.load(Ordering::SeqCst) {
+                app.send(AppEvent::CameraUnavailable { denied: false });
+            }
+            break;
+        }
+    }
+}
+
+/// Replaces the camera's picture, wiping the one before.
+fn set_picture(slot: &Mutex<Option<Picture>>, picture: Option<Picture>) {
+    let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(old) = slot.as_mut() {
+        zeroize::Zeroize::zeroize(&mut old.luma);
+    }
+    *slot = picture;
 }
 
 impl Drop for Shell {

@@ -41,6 +41,7 @@ impl eframe::App for Window {
             if ctx.input(|i| i.viewport().close_requested()) && !quitting {
                 ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
                 ctx.send_viewport_cmd(egui::ViewportCommand::Visible(false));
+                self.shell.window_hidden();
             }
         }
     }

@@ -131,9 +131,14 @@ pub fn portal_screens(
     let mut png = crate::portal::screenshot(conn, answer_within)?;
     let decoded = image::load_from_memory_with_format(&png, image::ImageFormat::Png);
     zeroize::Zeroize::zeroize(&mut png);
-    let mut luma = decoded
-        .map_err(|e| Failure::Failed(format!("the screenshot does not decode: {e}")))?
-        .into_luma8();
+    let mut decoded =
+        decoded.map_err(|e| Failure::Failed(format!("the screenshot does not decode: {e}")))?;
+    let mut luma = decoded.to_luma8();
+    if let Some(rgba) = decoded.as_mut_rgba8() {
+        zeroize::Zeroize::zeroize(&mut **rgba);
+    } else if let Some(rgb) = decoded.as_mut_rgb8() {
+        zeroize::Zeroize::zeroize(&mut **rgb);
+    }
     let (width, height) = luma.dimensions();
     let captured = CapturedImage {
         name: "all screens".into(),

@@ -4,9 +4,11 @@
 //!
 //! The answer counts only from the connection that took the request: the bus writes every
 //! message's sender, so the `Screenshot` reply names the portal's connection, and only its
-//! `Response` on the request's path is read. Another program on the bus cannot hand the app
-//! a file of its choosing (which the app would read, and then delete: nothing captured is
-//! kept). Waiting for the person's answer has a deadline.
+//! `Response` on the request's path is read (the match rule names that connection, so the bus
+//! delivers no other). Another program on the bus cannot hand the app a file of its choosing
+//! (which the app would read, and then delete: nothing captured is kept). The file is opened
+//! without following links and must be a regular file; it is deleted only if it is a PNG.
+//! Waiting for the person's answer has a deadline.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -55,10 +57,19 @@ pub fn screenshot(conn: &Connection, answer_within: Duration) -> Result<Vec<u8>,
     let unique = conn
         .unique_name()
         .ok_or_else(|| Failure::Unavailable("no name on the session bus".into()))?;
+    // The portal's connection, started if the bus can start it: only its signals are
+    // delivered (a flood from other programs cannot stall this connection).
+    let bus = zbus::blocking::fdo::DBusProxy::new(conn).map_err(unavailable)?;
+    let name = zbus::names::WellKnownName::from_static_str_unchecked(NAME);
+    let _ = bus.start_service_by_name(name.clone(), 0);
+    let portal = bus
+        .get_name_owner(name.into())
+        .map_err(|e| Failure::Unavailable(e.to_string()))?
+        .to_string();
     let sender = unique.as_str().trim_start_matches(':').replace('.', "_");
     // The request's path is known before the call: listen first, so that no answer is missed.
     let expected = format!("{PATH}/request/{sender}/{token}");
-    let mut responses = responses(conn, &expected).map_err(unavailable)?;
+    let mut responses = responses(conn, &portal, &expected).map_err(unavailable)?;
     let options = HashMap::from([
         ("handle_token", Value::from(token.as_str())),
         ("interactive", Value::from(false)),
@@ -80,19 +91,20 @@ pub fn screenshot(conn: &Connection, answer_within: Duration) -> Result<Vec<u8>,
             }
             _ => Failure::Failed(e.to_string()),
         })?;
-    // Written by the bus, not by the portal: the connection that took the request.
-    let portal = reply
-        .header()
-        .sender()
-        .map(|s| s.as_str().to_owned())
-        .ok_or_else(|| Failure::Failed("the portal's reply names no sender".into()))?;
+    // Written by the bus, not by the portal: the connection that took the request, which
+    // must be the one listened to.
+    if reply.header().sender().map(|s| s.as_str()) != Some(portal.as_str()) {
+        return Err(Failure::Failed(
+            "the portal's reply came from another connection".into(),
+        ));
+    }
     let handle: OwnedObjectPath = reply
         .body()
         .deserialize()
         .map_err(|e| Failure::Failed(e.to_string()))?;
     if handle.as_str() != expected {
         // An older portal chose another path.
-        responses = self::responses(conn, handle.as_str()).map_err(unavailable)?;
+        responses = self::responses(conn, &portal, handle.as_str()).map_err(unavailable)?;
     }
     let answer = async_io::block_on(async {
         let from_portal = async {
@@ -143,17 +155,25 @@ pub fn screenshot(conn: &Connection, answer_within: Duration) -> Result<Vec<u8>,
         .filter(|u| u.scheme() == "file")
         .and_then(|u| u.to_file_path().ok())
         .ok_or_else(|| Failure::Failed(format!("the portal's file is not a local file: {uri}")))?;
-    let read = read_capped(&path);
-    // Nothing captured is kept.
-    let _ = std::fs::remove_file(&path);
-    read.map_err(|e| Failure::Failed(format!("{}: {e}", path.display())))
+    let bytes =
+        read_screenshot(&path).map_err(|e| Failure::Failed(format!("{}: {e}", path.display())))?;
+    // Nothing captured is kept: the portal's file goes once read (only a PNG: a file that is
+    // not a screenshot was not the portal's to give).
+    if bytes.starts_with(PNG) {
+        let _ = std::fs::remove_file(&path);
+    }
+    Ok(bytes)
 }
 
-/// A stream of `Response` signals on the request at `path` (from anyone: the caller checks
-/// the sender).
-fn responses(conn: &Connection, path: &str) -> zbus::Result<zbus::MessageStream> {
+/// A PNG file's first bytes.
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+/// A stream of `Response` signals from `portal` on the request at `path` (the caller checks
+/// the sender again).
+fn responses(conn: &Connection, portal: &str, path: &str) -> zbus::Result<zbus::MessageStream> {
     let rule = zbus::MatchRule::builder()
         .msg_type(zbus::message::Type::Signal)
+        .sender(portal)?
         .interface(REQUEST)?
         .member("Response")?
         .path(path.to_owned())?
@@ -165,11 +185,22 @@ fn responses(conn: &Connection, path: &str) -> zbus::Result<zbus::MessageStream>
     ))
 }
 
-fn read_capped(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+/// The screenshot's bytes: a regular file (a link is not followed, a pipe or device is
+/// refused without blocking), at most [`MAX_BYTES`].
+fn read_screenshot(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read as _;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX_BYTES)
-        .read_to_end(&mut bytes)?;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() || meta.len() > MAX_BYTES {
+        return Err(std::io::Error::other(
+            "not a screenshot (not a regular file, or too large)",
+        ));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(MAX_BYTES).read_to_end(&mut bytes)?;
     Ok(bytes)
 }

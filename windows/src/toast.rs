@@ -163,6 +163,17 @@ impl Toasts {
     }
 }
 
+/// A toast left after the app quit would offer a Deny that no longer answers.
+#[cfg(windows)]
+impl Drop for Toasts {
+    fn drop(&mut self) {
+        let requests: Vec<String> = self.shown().keys().cloned().collect();
+        for request in requests {
+            self.withdraw(&request);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -78,6 +78,7 @@ scan-webcam-starting = Kamera wird gestartet …
 scan-webcam-point = Halten Sie den QR-Code so vor die Kamera, dass der ganze Code im Bild ist.
 scan-webcam-denied = Latchkey darf die Kamera nicht verwenden. Erlauben Sie den Kamerazugriff in den Datenschutzeinstellungen Ihres Systems, oder scannen Sie Ihre Bildschirme oder fügen Sie stattdessen den Link ein.
 scan-webcam-missing = Es konnte keine Kamera geöffnet werden: Keine ist angeschlossen, oder ein anderes Programm verwendet sie. Scannen Sie Ihre Bildschirme, öffnen Sie ein Bild des Codes oder fügen Sie stattdessen den Link ein.
+scan-webcam-stopped = Die Kamera wurde beendet, als Sie Latchkey verlassen haben. Wählen Sie „Meine Kamera verwenden“, um sie wieder zu starten.
 reason-otpauth = es ist ein Einmalpasswort-Code für eine andere Authenticator-App.
 reason-privacyidea = es ist ein privacyIDEA-Code; verwenden Sie dafür die privacyIDEA-App.
 reason-wifi = es ist der Code eines WLAN-Netzes.

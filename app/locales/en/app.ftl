@@ -79,6 +79,7 @@ scan-webcam-starting = Starting the camera…
 scan-webcam-point = Hold the QR code up to the camera, so that the whole code is in the picture.
 scan-webcam-denied = Latchkey may not use the camera. Allow camera access in your system’s privacy settings, or scan your screens or paste the link instead.
 scan-webcam-missing = No camera could be opened: none is connected, or another program is using it. Scan your screens, open an image of the code or paste the link instead.
+scan-webcam-stopped = The camera stopped when you left Latchkey. Choose "Use my camera" to start it again.
 reason-otpauth = it is a one-time-password code for another authenticator app.
 reason-privacyidea = it is a privacyIDEA code; use the privacyIDEA app for it.
 reason-wifi = it is a Wi-Fi network code.

@@ -78,6 +78,7 @@ scan-webcam-starting = Démarrage de la caméra…
 scan-webcam-point = Présentez le code QR devant la caméra, de sorte que tout le code soit dans l’image.
 scan-webcam-denied = Latchkey n’a pas le droit d’utiliser la caméra. Autorisez l’accès à la caméra dans les paramètres de confidentialité du système, ou scannez vos écrans ou collez plutôt le lien.
 scan-webcam-missing = Aucune caméra n’a pu être ouverte : aucune n’est branchée, ou un autre programme l’utilise. Scannez vos écrans, ouvrez une image du code ou collez plutôt le lien.
+scan-webcam-stopped = La caméra s’est arrêtée quand vous avez quitté Latchkey. Choisissez « Utiliser ma caméra » pour la relancer.
 reason-otpauth = c'est un code de mot de passe à usage unique pour une autre application d'authentification.
 reason-privacyidea = c'est un code privacyIDEA ; utilisez l'application privacyIDEA.
 reason-wifi = c'est le code d'un réseau Wi-Fi.
