@@ -243,9 +243,31 @@ impl Shell {
         self.app.send(event);
     }
 
-    /// The window was hidden (closed to the tray): the app is in the background until the
-    /// window has the focus again (a webcam stops; requests notify).
-    pub fn window_hidden(&mut self) {
+    /// The app's language now (the tray's words follow it).
+    pub fn language(&self) -> String {
+        match &self.mailbox.lock().view {
+            Some(view) => view.language.clone(),
+            None => self.app.view().language,
+        }
+    }
+
+    /// A request to close the window, where a tray icon keeps the app running: the close is
+    /// cancelled, the window hidden, and the app is in the background (a webcam stops;
+    /// requests notify). Not when `quitting` ("Quit" was chosen). Returns whether it hid the
+    /// window.
+    pub fn close_to_tray(&mut self, ctx: &egui::Context, quitting: bool) -> bool {
+        if quitting || !ctx.input(|i| i.viewport().close_requested()) {
+            return false;
+        }
+        ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+        ctx.send_viewport_cmd(egui::ViewportCommand::Visible(false));
+        self.window_hidden();
+        true
+    }
+
+    /// The window was hidden: the app is in the background until the window has the focus
+    /// again.
+    fn window_hidden(&mut self) {
         self.focused = Some(false);
         self.app.send(AppEvent::Backgrounded {
             stop_polling: false,

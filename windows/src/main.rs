@@ -36,13 +36,9 @@ impl eframe::App for Window {
         self.shell.perform(ctx);
         #[cfg(all(unix, not(target_os = "macos")))]
         if let Some(tray) = &mut self.tray {
-            tray.set_language(&self.shell.view().language);
+            tray.set_language(&self.shell.language());
             let quitting = self.quitting.load(std::sync::atomic::Ordering::SeqCst);
-            if ctx.input(|i| i.viewport().close_requested()) && !quitting {
-                ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
-                ctx.send_viewport_cmd(egui::ViewportCommand::Visible(false));
-                self.shell.window_hidden();
-            }
+            self.shell.close_to_tray(ctx, quitting);
         }
     }
 

@@ -113,6 +113,13 @@ fn open(phone: &Phone) -> Harness<'static, Shell> {
 }
 
 fn open_with(phone: &Phone, desktop: Arc<FakeDesktop>) -> Harness<'static, Shell> {
+    Harness::builder().with_size([480.0, 900.0]).build_ui_state(
+        |ui, shell: &mut Shell| draw(ui, shell),
+        new_shell(phone, desktop),
+    )
+}
+
+fn new_shell(phone: &Phone, desktop: Arc<FakeDesktop>) -> Shell {
     let mailbox = Arc::new(Mailbox::default());
     let app = App::new(
         Arc::new(phone.open()),
@@ -128,10 +135,7 @@ fn open_with(phone: &Phone, desktop: Arc<FakeDesktop>) -> Harness<'static, Shell
             ..Options::default()
         },
     );
-    Harness::builder().with_size([480.0, 900.0]).build_ui_state(
-        |ui, shell: &mut Shell| draw(ui, shell),
-        Shell::new(app, mailbox, desktop),
-    )
+    Shell::new(app, mailbox, desktop)
 }
 
 /// Frames until `test` holds (the app works on other threads); fails after 10 s.
@@ -535,5 +539,66 @@ async fn enrol_by_webcam() {
     type_digits(&mut h, "PIN:", "4831").await;
     click(&mut h, "Add the account").await;
     until(&mut h, "success", |h| shows(h, "This device is ready.")).await;
+    server.stop().await;
+}
+
+/// With a tray icon, closing the window hides it and the app goes on in the background: a
+/// running webcam stops (it never watches for a hidden window). "Quit" closes for real.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_the_window_hides_it_and_stops_the_camera() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let phone = Phone::new(&server);
+    let desktop = Arc::new(FakeDesktop::default());
+    let quitting = Arc::new(AtomicBool::new(false));
+    let quit = Arc::clone(&quitting);
+    let mut h = Harness::builder().with_size([480.0, 900.0]).build_ui_state(
+        move |ui, shell: &mut Shell| {
+            shell.close_to_tray(ui.ctx(), quit.load(Ordering::SeqCst));
+            draw(ui, shell);
+        },
+        new_shell(&phone, desktop.clone()),
+    );
+    until(&mut h, "the home screen", |h| shows(h, "No account yet")).await;
+    let (_frames, receiver) = channel::<Vec<u8>>();
+    *desktop.webcam.lock().unwrap() = Some(receiver);
+    click(&mut h, "Initialise (add an account)").await;
+    click(&mut h, "Use my camera").await;
+    until(&mut h, "the camera running", |h| {
+        shows(h, "Hold the QR code up to the camera")
+    })
+    .await;
+
+    let close = |h: &mut Harness<'static, Shell>| {
+        h.input_mut()
+            .viewports
+            .entry(egui::ViewportId::ROOT)
+            .or_default()
+            .events
+            .push(egui::ViewportEvent::Close);
+        h.step();
+        h.output()
+            .viewport_output
+            .get(&egui::ViewportId::ROOT)
+            .map(|v| v.commands.clone())
+            .unwrap_or_default()
+    };
+    let commands = close(&mut h);
+    assert!(
+        commands.contains(&egui::ViewportCommand::CancelClose)
+            && commands.contains(&egui::ViewportCommand::Visible(false)),
+        "hidden, not closed: {commands:?}"
+    );
+    until(&mut h, "the camera closed", |_| {
+        desktop.webcam_closed.load(Ordering::SeqCst)
+    })
+    .await;
+    assert!(shows(&h, "The camera stopped when you left Latchkey"));
+
+    quitting.store(true, Ordering::SeqCst);
+    let commands = close(&mut h);
+    assert!(
+        !commands.contains(&egui::ViewportCommand::CancelClose),
+        "Quit closes: {commands:?}"
+    );
     server.stop().await;
 }
