@@ -308,6 +308,16 @@ pub(crate) struct Scan {
     pub webcam: Webcam,
 }
 
+impl Scan {
+    /// The webcam is off (its light too), with this guidance; `update` tells the shell to
+    /// close the camera.
+    fn webcam_off(&mut self, guidance: Option<(Text, Tone)>) {
+        self.webcam = Webcam::Off;
+        self.torch = None;
+        self.guidance = guidance;
+    }
+}
+
 /// A webcam started on request.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) enum Webcam {
@@ -718,9 +728,7 @@ impl Model {
                         (true, true) => "scan-webcam-denied",
                         (false, true) => "scan-webcam-missing",
                     };
-                    scan.guidance = Some((Text::of(why), Tone::Warning));
-                    scan.webcam = Webcam::Off;
-                    scan.torch = None;
+                    scan.webcam_off(Some((Text::of(why), Tone::Warning)));
                 }
             }
             AppEvent::NotificationsAllowed { allowed } => self.notifications_off = !allowed,
@@ -737,10 +745,7 @@ impl Model {
                 // tray); it starts again on request.
                 if let (Route::Scan(scan), true) = (&mut self.route, self.sources.webcam) {
                     if scan.webcam != Webcam::Off {
-                        scan.webcam = Webcam::Off;
-                        scan.torch = None;
-                        scan.guidance = Some((Text::of("scan-webcam-stopped"), Tone::Info));
-                        out.push(Out::AppEffect(AppEffect::CloseCamera));
+                        scan.webcam_off(Some((Text::of("scan-webcam-stopped"), Tone::Info)));
                     }
                 }
                 if stop_polling {
@@ -848,10 +853,7 @@ impl Model {
                         scan.frames_without_code = 0;
                         out.push(Out::AppEffect(AppEffect::OpenCamera));
                     } else {
-                        scan.webcam = Webcam::Off;
-                        scan.torch = None;
-                        scan.guidance = None;
-                        out.push(Out::AppEffect(AppEffect::CloseCamera));
+                        scan.webcam_off(None);
                     }
                 }
             }
