@@ -492,6 +492,22 @@ async fn screen_scan_notification_deny_and_wrong_pins_lock() {
     server.stop().await;
 }
 
+/// Gives the fake desktop a webcam, presses "Use my camera" and waits until it runs; the
+/// webcam's frames are sent through what this returns.
+async fn start_webcam(
+    h: &mut Harness<'static, Shell>,
+    desktop: &FakeDesktop,
+) -> std::sync::mpsc::Sender<Vec<u8>> {
+    let (frames, receiver) = channel();
+    *desktop.webcam.lock().unwrap() = Some(receiver);
+    click(h, "Use my camera").await;
+    until(h, "the camera running", |h| {
+        shows(h, "Hold the QR code up to the camera")
+    })
+    .await;
+    frames
+}
+
 /// Issue 17: "a webcam where one exists". It starts only when asked for, a refusal says
 /// where to allow it, its picture shows while it runs (named for screen readers), and the
 /// page's code held up to it enrols; the camera is closed once the code is read.
@@ -511,13 +527,7 @@ async fn enrol_by_webcam() {
     click(&mut h, "Use my camera").await;
     until(&mut h, "the refusal", |h| shows(h, "privacy settings")).await;
 
-    let (frames, receiver) = channel();
-    *desktop.webcam.lock().unwrap() = Some(receiver);
-    click(&mut h, "Use my camera").await;
-    until(&mut h, "the camera running", |h| {
-        shows(h, "Hold the QR code up to the camera")
-    })
-    .await;
+    let frames = start_webcam(&mut h, &desktop).await;
     assert!(h.query_by_label("Stop the camera").is_some());
     frames.send(vec![0x80; 1920 * 1080]).unwrap();
     until(&mut h, "the camera's picture", |h| {
@@ -559,14 +569,8 @@ async fn closing_the_window_hides_it_and_stops_the_camera() {
         new_shell(&phone, desktop.clone()),
     );
     until(&mut h, "the home screen", |h| shows(h, "No account yet")).await;
-    let (_frames, receiver) = channel::<Vec<u8>>();
-    *desktop.webcam.lock().unwrap() = Some(receiver);
     click(&mut h, "Initialise (add an account)").await;
-    click(&mut h, "Use my camera").await;
-    until(&mut h, "the camera running", |h| {
-        shows(h, "Hold the QR code up to the camera")
-    })
-    .await;
+    let _frames = start_webcam(&mut h, &desktop).await;
 
     let close = |h: &mut Harness<'static, Shell>| {
         h.input_mut()
