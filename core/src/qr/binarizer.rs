@@ -152,14 +152,26 @@ fn binarize(luma: &[u8], width: usize, height: usize, invert: bool) -> Option<Bi
 
 /// Packs up to one word of 0/1 bytes into bits, the first byte the lowest bit.
 fn pack(bytes: &[u8]) -> usize {
-    bytes.chunks(8).enumerate().fold(0, |word, (j, eight)| {
+    // Each 0/1 byte i (at bit 8i) is shifted by 56 − 7i to bit 56 + i; no two partial
+    // products share a bit, so nothing carries into the top byte.
+    let eight_bits = |lanes: [u8; 8]| {
+        usize::try_from(u64::from_le_bytes(lanes).wrapping_mul(0x0102_0408_1020_4080) >> 56)
+            .unwrap_or(0)
+    };
+    let mut chunks = bytes.chunks_exact(8);
+    // Whole groups of eight as fixed-size loads (a copy of unknown length was a third of
+    // binarizing), then the rest of a row's last word.
+    let mut word = 0;
+    for (j, eight) in chunks.by_ref().enumerate() {
+        word |= eight_bits(eight.try_into().unwrap_or_default()) << (8 * j);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
         let mut lanes = [0u8; 8];
-        lanes[..eight.len()].copy_from_slice(eight);
-        // Each 0/1 byte i (at bit 8i) is shifted by 56 − 7i to bit 56 + i; no two partial
-        // products share a bit, so nothing carries into the top byte.
-        let byte = u64::from_le_bytes(lanes).wrapping_mul(0x0102_0408_1020_4080) >> 56;
-        word | (usize::try_from(byte).unwrap_or(0) << (8 * j))
-    })
+        lanes[..rest.len()].copy_from_slice(rest);
+        word |= eight_bits(lanes) << (8 * (bytes.len() / 8));
+    }
+    word
 }
 
 impl<'a> Binarizer for BlockBinarizer<'a> {
