@@ -129,14 +129,19 @@ fn binarize(luma: &[u8], width: usize, height: usize, invert: bool) -> Option<Bi
                     *t = (*t).max(b);
                 }
             }
-            for (x, t) in per_pixel.iter_mut().enumerate() {
-                let own = if x / BLOCK < sub_w - 1 {
-                    per_block[x / BLOCK]
-                } else {
-                    0
-                };
-                let edge = if x >= max_x { per_block[sub_w - 1] } else { 0 };
-                *t = own.max(edge);
+            // Each regular block's eight columns; the last block (shifted back to end at
+            // the edge) over the columns from `max_x`, where it raises what is there.
+            let regular_end = (sub_w - 1) * BLOCK;
+            for (eight, &t) in per_pixel[..regular_end]
+                .chunks_mut(BLOCK)
+                .zip(&per_block[..sub_w - 1])
+            {
+                eight.fill(t);
+            }
+            per_pixel[regular_end..].fill(0);
+            let edge = per_block[sub_w - 1];
+            for t in &mut per_pixel[max_x..] {
+                *t = (*t).max(edge);
             }
         }
         for ((d, &v), &t) in dark.iter_mut().zip(row).zip(&per_pixel) {

@@ -202,6 +202,29 @@ fn read_rqrr(f: &Frame) -> Vec<String> {
     .unwrap_or_default()
 }
 
+/// Frames per turn in [`camera_and_zxing`].
+const TURN: usize = 25;
+
+/// The camera reader ([`time_camera`]) and, unless `--no-zxing`, zxing-cpp on the same
+/// frames, taking turns over [`TURN`] frames at a time.
+fn camera_and_zxing(
+    frames: &[Frame],
+    args: &Args,
+) -> (Vec<Outcome>, Option<Result<Vec<Outcome>, String>>) {
+    let mut camera = Vec::with_capacity(frames.len());
+    let mut zxing = args.zxing.then(|| Ok(Vec::with_capacity(frames.len())));
+    for chunk in frames.chunks(TURN) {
+        camera.extend(time_camera(chunk, args.repeat));
+        if let Some(Ok(done)) = &mut zxing {
+            match run_zxing(chunk, &args.python, args.repeat) {
+                Ok(o) => done.extend(o),
+                Err(e) => zxing = Some(Err(e)),
+            }
+        }
+    }
+    (camera, zxing)
+}
+
 fn run_zxing(frames: &[Frame], python: &str, repeat: usize) -> Result<Vec<Outcome>, String> {
     let dir = std::env::temp_dir().join(format!("qrbench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
@@ -393,7 +416,11 @@ fn main() -> ExitCode {
             frames.len() - with_code
         );
         let mut rows = Vec::new();
-        let camera = time_camera(frames, args.repeat);
+        // The camera reader and zxing-cpp take turns over chunks of frames, so a machine
+        // that speeds up or slows down during the run moves both (on a shared VM the speed
+        // drifted by half within minutes; timed one after the other, the ratio wandered from
+        // x 0.8 to x 1.5 between identical runs).
+        let (camera, zxing) = camera_and_zxing(frames, &args);
         rows.push(score(
             "latchkey camera: per frame, the frame held for the passes' turn",
             frames,
@@ -485,16 +512,17 @@ fn main() -> ExitCode {
                 eprintln!("passes: {pass:?} reads {only} frames no other pass reads");
             }
         }
-        let mut zx = None;
-        if args.zxing {
-            match run_zxing(frames, &args.python, args.repeat) {
-                Ok(o) => {
-                    rows.push(score("zxing-cpp (Python)", frames, &o));
-                    zx = Some(o);
-                }
-                Err(e) => eprintln!("zxing-cpp skipped: {e}"),
+        let zx = match zxing {
+            Some(Ok(o)) => {
+                rows.push(score("zxing-cpp (Python)", frames, &o));
+                Some(o)
             }
-        }
+            Some(Err(e)) => {
+                eprintln!("zxing-cpp skipped: {e}");
+                None
+            }
+            None => None,
+        };
         println!("| decoder | decoded % | decoded anything % | wrong % | false positives | p50 ms | p95 ms | p50 ms without a code |");
         println!("|---|---:|---:|---:|---:|---:|---:|---:|");
         for r in &rows {
