@@ -97,13 +97,17 @@ pub enum Pass {
     Normalised,
     /// Twice the size, bilinear (modules under 2.5 px).
     Upscaled,
+    /// Locally contrast-normalised, then twice the size: faint codes with modules near 2 px.
+    /// The costliest pass (four times the pixels, binarized twice), so a camera runs it only
+    /// around finder patterns it has seen, never over a whole frame.
+    NormalisedUpscaled,
 }
 
 impl Pass {
     /// Every pass, in the order [`read_with`] tries them: most frames read per millisecond
     /// first (`qrbench --passes`). The first is also the one [`CameraReader`] runs on every
     /// frame.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Full,
         Self::Blurred,
         Self::Half,
@@ -111,6 +115,7 @@ impl Pass {
         Self::Normalised,
         Self::NormalisedBlurred,
         Self::NormalisedHalf,
+        Self::NormalisedUpscaled,
     ];
 
     /// Whether `steps` and the frame's size let this pass run.
@@ -125,7 +130,14 @@ impl Pass {
             Self::Normalised => steps.normalised,
             Self::NormalisedBlurred => steps.normalised && steps.blurred,
             Self::Upscaled => steps.upscaled,
+            Self::NormalisedUpscaled => steps.normalised && steps.upscaled,
         }
+    }
+
+    /// Whether a camera runs this pass only around finder patterns it saw.
+    #[must_use]
+    pub fn crop_only(self) -> bool {
+        self == Self::NormalisedUpscaled
     }
 }
 
@@ -217,6 +229,10 @@ impl<'a> Prepared<'a> {
                 let big = upscale2(&self.pixels, w, h);
                 decode(&big, 2 * w, 2 * h, steps, Inverse::Flipped)
             }
+            Pass::NormalisedUpscaled => {
+                let big = upscale2(&normalise(&self.pixels, w, h), w, h);
+                decode(&big, 2 * w, 2 * h, steps, Inverse::Fresh)
+            }
         }
     }
 }
@@ -279,7 +295,7 @@ pub fn read_pass(
 /// first pass saw a finder pattern — and then only around the patterns it saw — or, over the
 /// whole frame, on every [`CameraReader::BLIND_EVERY`]-th frame (a faint code can hide its
 /// finder patterns from the first pass). A frame costs one or two
-/// passes instead of up to seven, frames without a code (every frame while the person is
+/// passes instead of up to eight, frames without a code (every frame while the person is
 /// still aiming) mostly one, and a code only a deeper pass reads is read within a few frames
 /// of being held still.
 #[derive(Debug, Default)]
@@ -328,7 +344,10 @@ impl CameraReader {
         if !found.is_empty() || !(seen.bounds.is_some() || blind) {
             return found;
         }
-        let deep = Self::deep_passes(w, h);
+        let mut deep = Self::deep_passes(w, h);
+        if blind {
+            deep.retain(|pass| !pass.crop_only());
+        }
         // Where finder patterns showed, only around them (a fraction of the frame); on a
         // blind frame, everywhere, with the passes taking turns of their own.
         let turn = if blind {
