@@ -7,9 +7,10 @@
 //! bits, at a fraction of the cost; binarizing was half of a pass). Around it:
 //! 1. frames with a long side over 1920 px are box-downscaled first (a 4K frame costs four
 //!    times a 1080p one and its modules are large anyway);
-//! 2. passes, stopping at the first code: full size under a 3 × 3 box blur, half size (a box
-//!    downscale), full size, locally contrast-normalised half size, normalised blurred full
-//!    size;
+//! 2. passes, stopping at the first code, in the order of `Pass::ALL`: full size, under a
+//!    3 × 3 box blur, half size (a box downscale, from 1080p), 2× upscaled, locally
+//!    contrast-normalised (full, blurred, half size), normalised then upscaled (a camera
+//!    runs the deeper passes in turn, `CameraReader`);
 //! 3. each pass reads the binarized frame and then its inverse (dark-mode pages show
 //!    light-on-dark codes: the binarized frame flipped, or on the normalised passes the
 //!    inverted frame binarized afresh), with "try harder" (every row scanned for finder
